@@ -1,0 +1,114 @@
+package consensus
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Config configures one replica.
+type Config struct {
+	// ID is the Raft server ID: the region's ISTAT code, e.g. "030".
+	ID string
+	// DataDir holds the Raft log (wal/), snapshots (snapshots/) and the
+	// state database (state/).
+	DataDir string
+
+	// HeartbeatTimeout and ElectionTimeout bound how long followers wait
+	// for a leader before starting an election. LeaderLeaseTimeout bounds
+	// how long a leader stays leader without hearing from a quorum.
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	// CommitTimeout is how long a leader with nothing to send waits before
+	// telling followers the new commit index.
+	CommitTimeout time.Duration
+	// MaxAppendEntries bounds the entries sent in one AppendEntries RPC and
+	// written in one log-store batch.
+	MaxAppendEntries int
+
+	// SnapshotInterval is how often the node checks whether to snapshot;
+	// SnapshotThreshold is how many new entries make it do so. TrailingLogs
+	// entries are kept after a snapshot so slightly lagging followers catch
+	// up from the log rather than by snapshot.
+	SnapshotInterval  time.Duration
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+	// SnapshotsRetained is how many snapshots are kept on disk.
+	SnapshotsRetained int
+
+	// BatchMaxCommands and BatchMaxBytes bound one group-committed log
+	// entry; BatchInflight is how many entries may be in flight at once.
+	// While they are, new commands wait and join the next entry.
+	BatchMaxCommands int
+	BatchMaxBytes    int
+	BatchInflight    int
+
+	// ApplyTimeout bounds one write when the caller's context has no
+	// deadline.
+	ApplyTimeout time.Duration
+	// RPCTimeout bounds one forwarded write or read-index request.
+	RPCTimeout time.Duration
+
+	// Memory of the state database: MemTableSize per memtable,
+	// BlockCacheSize for the block cache. Zero keeps badger's defaults.
+	MemTableSize   int64
+	BlockCacheSize int64
+}
+
+// DefaultConfig returns settings for regions connected over a WAN.
+func DefaultConfig() Config {
+	return Config{
+		HeartbeatTimeout:   1000 * time.Millisecond,
+		ElectionTimeout:    1000 * time.Millisecond,
+		LeaderLeaseTimeout: 500 * time.Millisecond,
+		CommitTimeout:      5 * time.Millisecond,
+		MaxAppendEntries:   256,
+		SnapshotInterval:   30 * time.Second,
+		SnapshotThreshold:  16384,
+		TrailingLogs:       20480,
+		SnapshotsRetained:  2,
+		BatchMaxCommands:   512,
+		BatchMaxBytes:      1 << 20,
+		BatchInflight:      2,
+		ApplyTimeout:       10 * time.Second,
+		RPCTimeout:         10 * time.Second,
+		MemTableSize:       64 << 20,
+		BlockCacheSize:     256 << 20,
+	}
+}
+
+// regionCode is a three-digit ISTAT code (010 … 200, 950 for the Ministry).
+var regionCode = regexp.MustCompile(`^[0-9]{3}$`)
+
+// Validate reports the first bad setting, naming the field and the fix.
+func (c Config) Validate() error {
+	switch {
+	case !regionCode.MatchString(c.ID):
+		return fmt.Errorf("consensus: ID %q: want the region's three-digit ISTAT code, e.g. 030", c.ID)
+	case c.DataDir == "":
+		return errors.New("consensus: DataDir is empty: set a directory for the Raft log and state")
+	case c.HeartbeatTimeout < 5*time.Millisecond:
+		return errors.New("consensus: HeartbeatTimeout must be at least 5ms")
+	case c.ElectionTimeout < c.HeartbeatTimeout:
+		return errors.New("consensus: ElectionTimeout must be at least HeartbeatTimeout")
+	case c.LeaderLeaseTimeout <= 0 || c.LeaderLeaseTimeout > c.HeartbeatTimeout:
+		return errors.New("consensus: LeaderLeaseTimeout must be positive and at most HeartbeatTimeout")
+	case c.CommitTimeout <= 0:
+		return errors.New("consensus: CommitTimeout must be positive")
+	case c.MaxAppendEntries <= 0 || c.MaxAppendEntries > 1024:
+		return errors.New("consensus: MaxAppendEntries must be between 1 and 1024")
+	case c.SnapshotInterval <= 0 || c.SnapshotThreshold == 0:
+		return errors.New("consensus: SnapshotInterval and SnapshotThreshold must be positive")
+	case c.SnapshotsRetained < 1:
+		return errors.New("consensus: SnapshotsRetained must be at least 1")
+	case c.BatchMaxCommands < 1 || c.BatchMaxBytes < 1024 || c.BatchInflight < 1:
+		return errors.New("consensus: BatchMaxCommands and BatchInflight must be at least 1, BatchMaxBytes at least 1024")
+	case c.BatchMaxBytes > 8<<20:
+		return errors.New("consensus: BatchMaxBytes must be at most 8 MiB (one entry must fit one state transaction)")
+	case c.ApplyTimeout <= 0 || c.RPCTimeout <= 0:
+		return errors.New("consensus: ApplyTimeout and RPCTimeout must be positive")
+	}
+	return nil
+}

@@ -1,0 +1,591 @@
+package consensus
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/hashicorp/raft"
+)
+
+// Handler applies the commands of the types it was registered for.
+//
+// Apply must be deterministic: the same state and command give the same
+// writes and the same answer on every replica, so it must not read clocks,
+// random numbers, the environment or anything outside tx. A refusal is
+// returned as a *Error (a domain error): its writes are discarded and it
+// becomes the command's result. Any other error means the replica cannot go
+// on (for example, the disk failed) and stops the node.
+type Handler interface {
+	Apply(tx *Tx, cmd Command) ([]byte, error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(tx *Tx, cmd Command) ([]byte, error)
+
+// Apply calls f.
+func (f HandlerFunc) Apply(tx *Tx, cmd Command) ([]byte, error) { return f(tx, cmd) }
+
+// Reloader is implemented by handlers that keep something derived from the
+// state outside it (a cache, a connection gater). Reload is called when the
+// node opens its state and after every snapshot restore.
+type Reloader interface {
+	Reload(r Reader) error
+}
+
+// Reader reads replicated state.
+type Reader interface {
+	// Get returns the value of key, or ok=false if it does not exist.
+	Get(key []byte) (value []byte, ok bool, err error)
+	// Iterate calls fn for every key with the prefix, in key order. The
+	// slices are valid only during the call.
+	Iterate(prefix []byte, fn func(key, value []byte) error) error
+}
+
+// System keys live under a 0x00 prefix that handlers may not write.
+var (
+	sysPrefix   = []byte{0}
+	keyApplied  = []byte("\x00meta/applied")
+	idemPrefix  = []byte("\x00idem/")
+	idemxPrefix = []byte("\x00idemx/")
+)
+
+// idempotencyWindow is how many log entries an idempotency key is
+// remembered for. It is a constant, not configuration, because every replica
+// must forget keys at the same index.
+const idempotencyWindow = 1 << 20
+
+// appliedMeta is stored at keyApplied in the same transaction as the writes
+// of the entries it describes.
+type appliedMeta struct {
+	Index  uint64
+	Term   uint64
+	Digest [32]byte
+}
+
+func (m appliedMeta) encode() []byte {
+	b := make([]byte, 16+32)
+	binary.BigEndian.PutUint64(b, m.Index)
+	binary.BigEndian.PutUint64(b[8:], m.Term)
+	copy(b[16:], m.Digest[:])
+	return b
+}
+
+func decodeAppliedMeta(b []byte) (appliedMeta, error) {
+	var m appliedMeta
+	if len(b) != 48 {
+		return m, fmt.Errorf("%w: applied index record of %d bytes", ErrMalformed, len(b))
+	}
+	m.Index = binary.BigEndian.Uint64(b)
+	m.Term = binary.BigEndian.Uint64(b[8:])
+	copy(m.Digest[:], b[16:])
+	return m, nil
+}
+
+// nextDigest chains one applied entry into the state digest.
+func nextDigest(prev [32]byte, l *raft.Log) [32]byte {
+	h := sha256.New()
+	h.Write(prev[:])
+	var hdr [17]byte
+	binary.BigEndian.PutUint64(hdr[:], l.Index)
+	binary.BigEndian.PutUint64(hdr[8:], l.Term)
+	hdr[16] = byte(l.Type)
+	h.Write(hdr[:])
+	h.Write(l.Data)
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
+}
+
+// FSM is the replicated state machine: it implements raft.BatchingFSM over a
+// badger database and dispatches commands to registered handlers.
+type FSM struct {
+	log      *slog.Logger
+	state    *stateDir
+	handlers map[string]Handler
+
+	mu      sync.Mutex
+	meta    appliedMeta
+	advance chan struct{} // closed and replaced whenever meta.Index grows
+	recent  [digestHistory]appliedMeta
+
+	restores atomic.Uint64 // snapshots restored since start
+}
+
+// digestHistory is how many recent (index, digest) pairs a replica
+// remembers, so that replicas can be compared at the same index while
+// writes go on.
+const digestHistory = 4096
+
+var _ raft.BatchingFSM = (*FSM)(nil)
+
+func newFSM(state *stateDir, log *slog.Logger) (*FSM, error) {
+	f := &FSM{log: log, state: state, handlers: map[string]Handler{}, advance: make(chan struct{})}
+	if err := f.loadMeta(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *FSM) loadMeta() error {
+	h := f.state.acquire()
+	defer h.release()
+	return h.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(keyApplied)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			f.setMeta(appliedMeta{}, nil)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		m, err := decodeAppliedMeta(v)
+		if err != nil {
+			return err
+		}
+		f.setMeta(m, nil)
+		return nil
+	})
+}
+
+func (f *FSM) setMeta(m appliedMeta, history []appliedMeta) {
+	f.mu.Lock()
+	grew := m.Index != f.meta.Index
+	f.meta = m
+	f.recent[m.Index%digestHistory] = m
+	for _, h := range history {
+		f.recent[h.Index%digestHistory] = h
+	}
+	if grew {
+		close(f.advance)
+		f.advance = make(chan struct{})
+	}
+	f.mu.Unlock()
+}
+
+// register adds a handler for a command type. Types are registered before
+// the node starts; registering one twice is a programming error.
+func (f *FSM) register(typ string, h Handler) error {
+	if typ == "" || len(typ) > MaxTypeLen {
+		return fmt.Errorf("consensus: register %q: bad command type", typ)
+	}
+	if _, dup := f.handlers[typ]; dup {
+		return fmt.Errorf("consensus: command type %q registered twice", typ)
+	}
+	f.handlers[typ] = h
+	return nil
+}
+
+func (f *FSM) reloadHandlers() error {
+	seen := map[Handler]bool{}
+	for typ, h := range f.handlers {
+		r, ok := h.(Reloader)
+		if !ok || seen[h] {
+			continue
+		}
+		seen[h] = true
+		if err := f.view(func(rd Reader) error { return r.Reload(rd) }); err != nil {
+			return fmt.Errorf("reload handler of %s: %w", typ, err)
+		}
+	}
+	return nil
+}
+
+// Applied returns the index of the last entry applied to the state and the
+// state digest at that index.
+func (f *FSM) Applied() (index uint64, digest [32]byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.meta.Index, f.meta.Digest
+}
+
+// digestAt returns the digest after index, if it is among the recent ones.
+func (f *FSM) digestAt(index uint64) ([32]byte, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := f.recent[index%digestHistory]
+	if m.Index != index || index == 0 {
+		return [32]byte{}, false
+	}
+	return m.Digest, true
+}
+
+// waitApplied blocks until the state includes index, or ctx ends.
+func (f *FSM) waitApplied(ctx context.Context, index uint64) error {
+	for {
+		f.mu.Lock()
+		cur, ch := f.meta.Index, f.advance
+		f.mu.Unlock()
+		if cur >= index {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for index %d (applied %d): %w", index, cur, context.Cause(ctx))
+		}
+	}
+}
+
+// view runs fn on a consistent read-only view of the state and returns the
+// applied index that view reflects.
+func (f *FSM) view(fn func(Reader) error) error {
+	_, err := f.viewAt(fn)
+	return err
+}
+
+func (f *FSM) viewAt(fn func(Reader) error) (uint64, error) {
+	h := f.state.acquire()
+	defer h.release()
+	var index uint64
+	err := h.db.View(func(txn *badger.Txn) error {
+		if item, err := txn.Get(keyApplied); err == nil {
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			m, err := decodeAppliedMeta(v)
+			if err != nil {
+				return err
+			}
+			index = m.Index
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		return fn(txnReader{txn})
+	})
+	return index, err
+}
+
+// Apply applies a single entry. Raft calls ApplyBatch instead; Apply exists
+// to satisfy raft.FSM.
+func (f *FSM) Apply(l *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch applies committed entries in one badger transaction, together
+// with the new applied index and digest. Entries at or below the stored
+// applied index were applied before a restart and are skipped. The response
+// for a command entry is a []Result, one per command in the entry.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	for start := 0; start < len(logs); {
+		n := f.applyRange(logs[start:], out[start:])
+		start += n
+	}
+	return out
+}
+
+// applyRange applies as many of logs as fit in one badger transaction
+// (always at least one) and commits them. It returns how many it applied.
+func (f *FSM) applyRange(logs []*raft.Log, out []any) int {
+	f.mu.Lock()
+	meta := f.meta
+	f.mu.Unlock()
+
+	h := f.state.acquire()
+	defer h.release()
+
+	// Try all entries; if the transaction overflows, retry with the
+	// entries before the one that did not fit.
+	limit := len(logs)
+	for {
+		txn := h.db.NewTransaction(true)
+		metas, hooks, applied, err := f.applyEntries(txn, meta, logs[:limit], out)
+		if errors.Is(err, badger.ErrTxnTooBig) {
+			txn.Discard()
+			if applied == 0 {
+				panic(fmt.Sprintf("consensus: log entry %d alone exceeds the state database's transaction limit", logs[0].Index))
+			}
+			limit = applied
+			continue
+		}
+		if err != nil {
+			txn.Discard()
+			panic(fmt.Sprintf("consensus: applying log entries %d..%d: %v", logs[0].Index, logs[limit-1].Index, err))
+		}
+		next := meta
+		if len(metas) > 0 {
+			next = metas[len(metas)-1]
+		}
+		if next.Index != meta.Index {
+			if err := txn.Set(keyApplied, next.encode()); err != nil {
+				txn.Discard()
+				if errors.Is(err, badger.ErrTxnTooBig) && limit > 1 {
+					limit--
+					continue
+				}
+				panic(fmt.Sprintf("consensus: recording applied index %d: %v", next.Index, err))
+			}
+		}
+		if err := txn.Commit(); err != nil {
+			panic(fmt.Sprintf("consensus: committing log entries %d..%d: %v", logs[0].Index, logs[limit-1].Index, err))
+		}
+		f.setMeta(next, metas)
+		for _, hook := range hooks {
+			hook()
+		}
+		return limit
+	}
+}
+
+// applyEntries applies logs into txn. It returns the meta after each applied
+// entry, the after-commit hooks, and how many entries were fully applied
+// before an error.
+func (f *FSM) applyEntries(txn *badger.Txn, meta appliedMeta, logs []*raft.Log, out []any) ([]appliedMeta, []func(), int, error) {
+	var hooks []func()
+	var metas []appliedMeta
+	for i, l := range logs {
+		if l.Index <= meta.Index {
+			out[i] = nil // applied before a restart
+			continue
+		}
+		switch l.Type {
+		case raft.LogCommand:
+			res, entryHooks, err := f.applyCommandEntry(txn, l)
+			if err != nil {
+				return nil, nil, i, err
+			}
+			out[i] = res
+			hooks = append(hooks, entryHooks...)
+		default:
+			out[i] = nil
+		}
+		if err := pruneIdempotency(txn, l.Index); err != nil {
+			return nil, nil, i, err
+		}
+		meta = appliedMeta{Index: l.Index, Term: l.Term, Digest: nextDigest(meta.Digest, l)}
+		metas = append(metas, meta)
+	}
+	return metas, hooks, len(logs), nil
+}
+
+func (f *FSM) applyCommandEntry(txn *badger.Txn, l *raft.Log) ([]Result, []func(), error) {
+	cmds, err := DecodeBatch(l.Data)
+	if err != nil {
+		panic(fmt.Sprintf("consensus: log entry %d (term %d, %d bytes) cannot be decoded: %v", l.Index, l.Term, len(l.Data), err))
+	}
+	results := make([]Result, len(cmds))
+	var hooks []func()
+	for i, c := range cmds {
+		if c.Key != "" {
+			prev, ok, err := getIdempotent(txn, c.Key)
+			if err != nil {
+				return nil, nil, err
+			}
+			if ok {
+				prev.Duplicate = true
+				results[i] = prev
+				continue
+			}
+		}
+		h, ok := f.handlers[c.Type]
+		if !ok {
+			panic(fmt.Sprintf("consensus: log entry %d holds command type %q that this node does not know: is it running an older version than the leader?", l.Index, c.Type))
+		}
+		tx := &Tx{txn: txn, index: l.Index, writes: map[string]*[]byte{}}
+		value, err := h.Apply(tx, c)
+		res := Result{Index: l.Index}
+		var derr *Error
+		switch {
+		case err == nil:
+			if err := tx.flush(); err != nil {
+				return nil, nil, err
+			}
+			res.Value = value
+			hooks = append(hooks, tx.hooks...)
+		case errors.As(err, &derr):
+			res.Err = derr
+		default:
+			return nil, nil, fmt.Errorf("command %s: %w", c.Type, err)
+		}
+		if c.Key != "" {
+			if err := putIdempotent(txn, c.Key, res); err != nil {
+				return nil, nil, err
+			}
+		}
+		results[i] = res
+	}
+	return results, hooks, nil
+}
+
+func getIdempotent(txn *badger.Txn, key string) (Result, bool, error) {
+	item, err := txn.Get(append(bytes.Clone(idemPrefix), key...))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return Result{}, false, nil
+	}
+	if err != nil {
+		return Result{}, false, err
+	}
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return Result{}, false, err
+	}
+	d := &decoder{b: v}
+	r := d.result()
+	if d.err != nil {
+		return Result{}, false, fmt.Errorf("stored result of idempotency key: %w", d.err)
+	}
+	return r, true, nil
+}
+
+func putIdempotent(txn *badger.Txn, key string, r Result) error {
+	if err := txn.Set(append(bytes.Clone(idemPrefix), key...), appendResult(nil, r)); err != nil {
+		return err
+	}
+	return txn.Set(idemxKey(r.Index, key), nil)
+}
+
+func idemxKey(index uint64, key string) []byte {
+	k := make([]byte, 0, len(idemxPrefix)+8+len(key))
+	k = append(k, idemxPrefix...)
+	k = binary.BigEndian.AppendUint64(k, index)
+	return append(k, key...)
+}
+
+// pruneIdempotency forgets keys older than the window. It runs every 4096
+// entries so that its scan is amortised; it is deterministic because it
+// depends only on the index.
+func pruneIdempotency(txn *badger.Txn, index uint64) error {
+	if index%4096 != 0 || index <= idempotencyWindow {
+		return nil
+	}
+	bound := idemxKey(index-idempotencyWindow, "")
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: idemxPrefix})
+	var dead [][]byte
+	for it.Rewind(); it.Valid() && bytes.Compare(it.Item().Key(), bound) < 0; it.Next() {
+		dead = append(dead, it.Item().KeyCopy(nil))
+	}
+	it.Close()
+	for _, k := range dead {
+		key := k[len(idemxPrefix)+8:]
+		if err := txn.Delete(append(bytes.Clone(idemPrefix), key...)); err != nil {
+			return err
+		}
+		if err := txn.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Tx is a handler's view of the state while it applies one command. Reads
+// see the state as of the command, including earlier commands of the same
+// Raft batch; writes are buffered and reach the state only if the handler
+// returns without error. Iterate does not see the command's own buffered
+// writes.
+type Tx struct {
+	txn    *badger.Txn
+	index  uint64
+	writes map[string]*[]byte // nil value: delete
+	order  []string
+	hooks  []func()
+}
+
+// Index returns the Raft log index of the entry being applied. It is the
+// same on every replica and may be used as a deterministic sequence number.
+func (t *Tx) Index() uint64 { return t.index }
+
+// Get reads key, seeing this command's own writes first.
+func (t *Tx) Get(key []byte) ([]byte, bool, error) {
+	if v, ok := t.writes[string(key)]; ok {
+		if v == nil {
+			return nil, false, nil
+		}
+		return *v, true, nil
+	}
+	return txnReader{t.txn}.Get(key)
+}
+
+// Iterate reads the state under prefix as it was before this command.
+func (t *Tx) Iterate(prefix []byte, fn func(key, value []byte) error) error {
+	return txnReader{t.txn}.Iterate(prefix, fn)
+}
+
+// Set writes key. Keys starting with 0x00 are reserved for the framework.
+func (t *Tx) Set(key, value []byte) {
+	t.write(key, bytes.Clone(value), false)
+}
+
+// Delete removes key.
+func (t *Tx) Delete(key []byte) { t.write(key, nil, true) }
+
+func (t *Tx) write(key, value []byte, del bool) {
+	if len(key) == 0 || bytes.HasPrefix(key, sysPrefix) {
+		panic(fmt.Sprintf("consensus: handler wrote reserved or empty key %q", key))
+	}
+	k := string(key)
+	if _, seen := t.writes[k]; !seen {
+		t.order = append(t.order, k)
+	}
+	if del {
+		t.writes[k] = nil
+		return
+	}
+	t.writes[k] = &value
+}
+
+// AfterCommit registers fn to run once the entry's transaction is durable
+// in the local state. Hooks run on the FSM goroutine, in order, and must not
+// block; they are the only place for side effects outside the state.
+func (t *Tx) AfterCommit(fn func()) { t.hooks = append(t.hooks, fn) }
+
+func (t *Tx) flush() error {
+	for _, k := range t.order {
+		v := t.writes[k]
+		var err error
+		if v == nil {
+			err = t.txn.Delete([]byte(k))
+		} else {
+			err = t.txn.Set([]byte(k), *v)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type txnReader struct{ txn *badger.Txn }
+
+func (r txnReader) Get(key []byte) ([]byte, bool, error) {
+	item, err := r.txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return nil, false, err
+	}
+	return v, true, nil
+}
+
+func (r txnReader) Iterate(prefix []byte, fn func(key, value []byte) error) error {
+	it := r.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		item := it.Item()
+		if len(prefix) == 0 && bytes.HasPrefix(item.Key(), sysPrefix) {
+			continue
+		}
+		err := item.Value(func(v []byte) error { return fn(item.Key(), v) })
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,240 @@
+package consensus
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// stateDir manages the FSM's badger database on disk. The live database is
+// the directory named in the file CURRENT; a snapshot restore builds a new
+// directory beside it and switches CURRENT with an atomic rename, so a crash
+// at any point leaves either the old state or the new one, never a mix.
+// Directories not named by CURRENT are leftovers of an interrupted restore and
+// are removed on open.
+type stateDir struct {
+	dir  string
+	opts badgerOptions
+	log  *slog.Logger
+
+	mu  sync.RWMutex
+	cur *dbHandle
+	seq int
+}
+
+// badgerOptions are the knobs of the state database that matter to operators.
+type badgerOptions struct {
+	MemTableSize   int64
+	BlockCacheSize int64
+	IndexCacheSize int64
+}
+
+// dbHandle is a reference-counted open database. The state directory owns
+// one reference; readers and snapshots take their own, so a restore can
+// replace the database while they finish on the old one.
+type dbHandle struct {
+	db        *badger.DB
+	path      string
+	refs      atomic.Int64
+	remove    atomic.Bool // delete the directory once closed
+	closeOnce sync.Once
+	log       *slog.Logger
+}
+
+func (h *dbHandle) release() {
+	if h.refs.Add(-1) == 0 {
+		h.closeOnce.Do(func() {
+			if err := h.db.Close(); err != nil {
+				h.log.Error("closing state database", "path", h.path, "error", err)
+			}
+			if h.remove.Load() {
+				if err := os.RemoveAll(h.path); err != nil {
+					h.log.Error("removing replaced state database", "path", h.path, "error", err)
+				}
+			}
+		})
+	}
+}
+
+const currentFile = "CURRENT"
+
+func stateName(seq int) string { return fmt.Sprintf("state-%06d", seq) }
+
+func openStateDir(dir string, opts badgerOptions, log *slog.Logger) (*stateDir, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	s := &stateDir{dir: dir, opts: opts, log: log}
+	name, err := os.ReadFile(filepath.Join(dir, currentFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		s.seq = 1
+		if err := s.writeCurrent(stateName(1)); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, fmt.Errorf("state directory: %w", err)
+	default:
+		n := strings.TrimSpace(string(name))
+		seq, err := strconv.Atoi(strings.TrimPrefix(n, "state-"))
+		if !strings.HasPrefix(n, "state-") || err != nil {
+			return nil, fmt.Errorf("state directory: %s names %q, not a state database", filepath.Join(dir, currentFile), n)
+		}
+		s.seq = seq
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "state-") && e.Name() != stateName(s.seq) {
+			log.Warn("removing state left by an interrupted restore", "path", filepath.Join(dir, e.Name()))
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return nil, fmt.Errorf("state directory: %w", err)
+			}
+		}
+	}
+	h, err := s.open(stateName(s.seq))
+	if err != nil {
+		return nil, err
+	}
+	s.cur = h
+	return s, nil
+}
+
+func (s *stateDir) open(name string) (*dbHandle, error) {
+	path := filepath.Join(s.dir, name)
+	o := badger.DefaultOptions(path).
+		WithLogger(badgerLogger{s.log}).
+		// The Raft log is the durable record; the FSM state is synced
+		// before every snapshot (see FSM.Snapshot), and anything lost in a
+		// crash after that is re-applied from the log.
+		WithSyncWrites(false).
+		WithMetricsEnabled(false)
+	if s.opts.MemTableSize > 0 {
+		o = o.WithMemTableSize(s.opts.MemTableSize)
+	}
+	if s.opts.BlockCacheSize > 0 {
+		o = o.WithBlockCacheSize(s.opts.BlockCacheSize)
+	}
+	if s.opts.IndexCacheSize > 0 {
+		o = o.WithIndexCacheSize(s.opts.IndexCacheSize)
+	}
+	db, err := badger.Open(o)
+	if err != nil {
+		return nil, fmt.Errorf("open state database %s: %w", path, err)
+	}
+	h := &dbHandle{db: db, path: path, log: s.log}
+	h.refs.Store(1)
+	return h, nil
+}
+
+// acquire returns the live database with a reference the caller releases.
+func (s *stateDir) acquire() *dbHandle {
+	s.mu.RLock()
+	h := s.cur
+	h.refs.Add(1)
+	s.mu.RUnlock()
+	return h
+}
+
+// prepare opens an empty database for a restore, in a directory that CURRENT
+// does not name yet.
+func (s *stateDir) prepare() (*dbHandle, string, error) {
+	s.mu.Lock()
+	s.seq++
+	name := stateName(s.seq)
+	s.mu.Unlock()
+	path := filepath.Join(s.dir, name)
+	if err := os.RemoveAll(path); err != nil {
+		return nil, "", err
+	}
+	h, err := s.open(name)
+	if err != nil {
+		return nil, "", err
+	}
+	return h, name, nil
+}
+
+// commit makes the prepared database the live one: CURRENT is switched
+// atomically, then the old database is closed (once its readers are done)
+// and deleted.
+func (s *stateDir) commit(h *dbHandle, name string) error {
+	if err := h.db.Sync(); err != nil {
+		return fmt.Errorf("sync restored state: %w", err)
+	}
+	if err := s.writeCurrent(name); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	old := s.cur
+	s.cur = h
+	s.mu.Unlock()
+	old.remove.Store(true)
+	old.release()
+	return nil
+}
+
+// abort discards a prepared database.
+func (s *stateDir) abort(h *dbHandle) {
+	h.remove.Store(true)
+	h.release()
+}
+
+func (s *stateDir) writeCurrent(name string) error {
+	tmp := filepath.Join(s.dir, currentFile+".tmp")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	if _, err := f.WriteString(name + "\n"); err != nil {
+		f.Close()
+		return fmt.Errorf("state directory: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("state directory: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(s.dir, currentFile)); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	return syncDir(s.dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// close releases the state directory's own reference.
+func (s *stateDir) close() {
+	s.mu.Lock()
+	h := s.cur
+	s.mu.Unlock()
+	h.release()
+}
+
+// badgerLogger sends badger's messages to slog. Badger's Info and Debug are
+// chatty (compactions, flushes) and go to Debug.
+type badgerLogger struct{ log *slog.Logger }
+
+func (l badgerLogger) Errorf(f string, a ...any)   { l.log.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger") }
+func (l badgerLogger) Warningf(f string, a ...any) { l.log.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger") }
+func (l badgerLogger) Infof(f string, a ...any)    { l.log.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger") }
+func (l badgerLogger) Debugf(f string, a ...any)   { l.log.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger") }

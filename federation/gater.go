@@ -1,0 +1,146 @@
+package federation
+
+import (
+	"log/slog"
+	"sync"
+
+	"github.com/libp2p/go-libp2p/core/control"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Gater is an allowlist connection gater: it admits a connection only when the
+// remote peer is a member of the federation. Membership has two sources:
+//
+//   - the bootstrap list from the node's configuration, trusted only until the
+//     node knows the replicated membership (so a brand-new node can reach the
+//     federation to learn it), and
+//   - the replicated membership, pushed with SetMembers whenever it changes.
+//
+// A revoked peer is refused whatever either list says. Peers that stop being
+// members have their open connections closed, so a change takes effect at once
+// and not only at the next dial.
+//
+// The decision is made at InterceptSecured, the first point where the remote
+// peer ID is authenticated by the security handshake; outbound dials to
+// non-members are refused earlier, at InterceptPeerDial.
+type Gater struct {
+	log *slog.Logger
+
+	mu        sync.RWMutex
+	self      peer.ID
+	bootstrap map[peer.ID]struct{}
+	members   map[peer.ID]struct{}
+	known     bool // members holds the replicated membership
+	revoked   map[peer.ID]struct{}
+	net       network.Network
+}
+
+var _ interface {
+	InterceptPeerDial(peer.ID) bool
+	InterceptAddrDial(peer.ID, ma.Multiaddr) bool
+	InterceptAccept(network.ConnMultiaddrs) bool
+	InterceptSecured(network.Direction, peer.ID, network.ConnMultiaddrs) bool
+	InterceptUpgraded(network.Conn) (bool, control.DisconnectReason)
+} = (*Gater)(nil)
+
+// NewGater returns a gater that admits the bootstrap peers until SetMembers
+// is first called.
+func NewGater(bootstrap []peer.ID, log *slog.Logger) *Gater {
+	if log == nil {
+		log = slog.Default()
+	}
+	g := &Gater{
+		log:       log,
+		bootstrap: make(map[peer.ID]struct{}, len(bootstrap)),
+		members:   map[peer.ID]struct{}{},
+		revoked:   map[peer.ID]struct{}{},
+	}
+	for _, p := range bootstrap {
+		g.bootstrap[p] = struct{}{}
+	}
+	return g
+}
+
+// Attach tells the gater which host it guards, so that it can close the
+// connections of peers that lose their membership. Call it once the host
+// exists (the gater must be built before the host).
+func (g *Gater) Attach(self peer.ID, n network.Network) {
+	g.mu.Lock()
+	g.self, g.net = self, n
+	g.mu.Unlock()
+}
+
+// SetMembers replaces the replicated membership: members are admitted,
+// revoked peers are refused even if listed as members or bootstrap peers.
+// Connections to peers no longer allowed are closed.
+func (g *Gater) SetMembers(members, revoked []peer.ID) {
+	next := make(map[peer.ID]struct{}, len(members))
+	for _, p := range members {
+		next[p] = struct{}{}
+	}
+	rev := make(map[peer.ID]struct{}, len(revoked))
+	for _, p := range revoked {
+		rev[p] = struct{}{}
+	}
+
+	g.mu.Lock()
+	g.members, g.revoked, g.known = next, rev, true
+	n := g.net
+	g.mu.Unlock()
+
+	if n == nil {
+		return
+	}
+	for _, p := range n.Peers() {
+		if !g.Allowed(p) {
+			g.log.Warn("closing connection to peer that is no longer a member", "peer", p)
+			_ = n.ClosePeer(p)
+		}
+	}
+}
+
+// Allowed reports whether p may hold a connection with this node.
+func (g *Gater) Allowed(p peer.ID) bool {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if p == g.self && p != "" {
+		return true
+	}
+	if _, ok := g.revoked[p]; ok {
+		return false
+	}
+	if _, ok := g.members[p]; ok {
+		return true
+	}
+	if !g.known {
+		_, ok := g.bootstrap[p]
+		return ok
+	}
+	return false
+}
+
+// InterceptPeerDial refuses to dial peers that are not members.
+func (g *Gater) InterceptPeerDial(p peer.ID) bool { return g.Allowed(p) }
+
+// InterceptAddrDial allows every address of a peer already admitted by
+// InterceptPeerDial.
+func (g *Gater) InterceptAddrDial(peer.ID, ma.Multiaddr) bool { return true }
+
+// InterceptAccept allows the raw connection: the remote peer is not known
+// before the security handshake.
+func (g *Gater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
+
+// InterceptSecured admits the authenticated remote peer only if it is a member.
+func (g *Gater) InterceptSecured(dir network.Direction, p peer.ID, addrs network.ConnMultiaddrs) bool {
+	if g.Allowed(p) {
+		return true
+	}
+	g.log.Warn("refused connection from non-member peer", "peer", p, "direction", dir.String(), "remote", addrs.RemoteMultiaddr().String())
+	return false
+}
+
+// InterceptUpgraded allows the connection: the decision was taken at
+// InterceptSecured.
+func (g *Gater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
