@@ -111,7 +111,12 @@ type testNode struct {
 }
 
 type cluster struct {
+	// membershipGates makes each node's gater follow its replicated
+	// membership instead of the harness's list of running nodes.
+	membershipGates bool
+
 	t     *testing.T
+	base  string // created before the cluster's cleanup, so removed after it
 	cfg   func(id string) consensus.Config
 	nodes []*testNode
 	log   *slog.Logger
@@ -148,9 +153,9 @@ func newCluster(t *testing.T, voters, nonvoters int) *cluster {
 
 func newClusterWith(t *testing.T, voters, nonvoters int, tune func(*consensus.Config)) *cluster {
 	t.Helper()
-	c := &cluster{t: t, log: testLogger(t)}
+	c := &cluster{t: t, log: testLogger(t), base: t.TempDir()}
 	c.cfg = func(id string) consensus.Config {
-		cfg := testConfig(id, filepath.Join(t.TempDir(), id))
+		cfg := testConfig(id, filepath.Join(c.base, id))
 		if tune != nil {
 			tune(&cfg)
 		}
@@ -221,6 +226,14 @@ func (c *cluster) start(n *testNode) {
 		}
 	}
 	n.members = membership.New()
+	if c.membershipGates {
+		g := n.gater
+		n.members.Subscribe(func(v membership.View) {
+			if len(v.Regions) > 0 {
+				g.SetMembers(v.Members(), v.RevokedPeers())
+			}
+		})
+	}
 	if err := n.members.Register(node); err != nil {
 		c.t.Fatal(err)
 	}
@@ -245,7 +258,9 @@ func (c *cluster) connectAll() {
 		if !n.running {
 			continue
 		}
-		n.gater.SetMembers(ids, nil)
+		if !c.membershipGates || len(n.members.View().Regions) == 0 {
+			n.gater.SetMembers(ids, nil)
+		}
 		for _, o := range c.nodes {
 			if o != n && o.running {
 				n.host.Peerstore().AddAddrs(o.host.ID(), o.host.Addrs(), peerstore.PermanentAddrTTL)

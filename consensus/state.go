@@ -122,6 +122,11 @@ func (s *stateDir) open(name string) (*dbHandle, error) {
 		WithMetricsEnabled(false)
 	if s.opts.MemTableSize > 0 {
 		o = o.WithMemTableSize(s.opts.MemTableSize)
+		// Badger refuses a value threshold above its largest batch (15% of
+		// a memtable); keep large values in the value log on small tables.
+		if vt := s.opts.MemTableSize / 16; vt < o.ValueThreshold {
+			o = o.WithValueThreshold(vt)
+		}
 	}
 	if s.opts.BlockCacheSize > 0 {
 		o = o.WithBlockCacheSize(s.opts.BlockCacheSize)

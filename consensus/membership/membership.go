@@ -86,12 +86,20 @@ func (r Region) Validate() error {
 	return nil
 }
 
-// PutRegion returns the command that adds or updates a region.
-func PutRegion(r Region) (consensus.Command, error) {
-	if err := r.Validate(); err != nil {
-		return consensus.Command{}, err
+// PutRegion returns the command that adds or updates regions, all in one
+// replicated step. A federation's founding regions are put together: the
+// gaters follow this record, so putting them one at a time would cut the
+// regions not yet listed off from the others.
+func PutRegion(rs ...Region) (consensus.Command, error) {
+	if len(rs) == 0 {
+		return consensus.Command{}, errors.New("no region to put")
 	}
-	b, err := json.Marshal(r)
+	for _, r := range rs {
+		if err := r.Validate(); err != nil {
+			return consensus.Command{}, err
+		}
+	}
+	b, err := json.Marshal(rs)
 	if err != nil {
 		return consensus.Command{}, err
 	}
@@ -231,41 +239,49 @@ func (m *Machine) Apply(tx *consensus.Tx, cmd consensus.Command) ([]byte, error)
 	}
 	switch cmd.Type {
 	case TypePutRegion:
-		var r Region
-		if err := json.Unmarshal(cmd.Payload, &r); err != nil {
-			return nil, consensus.Errorf(consensus.CodeInvalid, "region record: %v", err)
+		var rs []Region
+		if err := json.Unmarshal(cmd.Payload, &rs); err != nil {
+			return nil, consensus.Errorf(consensus.CodeInvalid, "region records: %v", err)
 		}
-		if err := r.Validate(); err != nil {
-			return nil, consensus.Errorf(consensus.CodeInvalid, "%v", err)
+		if len(rs) == 0 {
+			return nil, consensus.Errorf(consensus.CodeInvalid, "no region records")
 		}
-		if _, revoked, err := tx.Get(revokedKey(r.Peer)); err != nil {
-			return nil, err
-		} else if revoked {
-			return nil, consensus.Errorf(consensus.CodeForbidden, "peer %s was revoked", r.Peer)
-		}
-		// One peer, one region.
-		var clash string
+		owner := map[peer.ID]string{} // peer -> region, after this command
 		err := tx.Iterate(regionPrefix, func(_, v []byte) error {
 			var o Region
 			if err := json.Unmarshal(v, &o); err != nil {
 				return fmt.Errorf("stored region record: %w", err)
 			}
-			if o.Peer == r.Peer && o.Code != r.Code {
-				clash = o.Code
-			}
+			owner[o.Peer] = o.Code
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
-		if clash != "" {
-			return nil, consensus.Errorf(consensus.CodeConflict, "peer %s already belongs to region %s", r.Peer, clash)
+		for _, r := range rs {
+			if err := r.Validate(); err != nil {
+				return nil, consensus.Errorf(consensus.CodeInvalid, "%v", err)
+			}
+			if _, revoked, err := tx.Get(revokedKey(r.Peer)); err != nil {
+				return nil, err
+			} else if revoked {
+				return nil, consensus.Errorf(consensus.CodeForbidden, "peer %s was revoked", r.Peer)
+			}
+			// One peer, one region.
+			if code, ok := owner[r.Peer]; ok && code != r.Code {
+				return nil, consensus.Errorf(consensus.CodeConflict, "peer %s already belongs to region %s", r.Peer, code)
+			}
+			owner[r.Peer] = r.Code
 		}
-		b, _ := json.Marshal(r)
-		tx.Set(regionKey(r.Code), b)
+		for _, r := range rs {
+			b, _ := json.Marshal(r)
+			tx.Set(regionKey(r.Code), b)
+		}
 		tx.AfterCommit(func() {
 			m.mu.Lock()
-			m.regions[r.Code] = r
+			for _, r := range rs {
+				m.regions[r.Code] = r
+			}
 			m.mu.Unlock()
 			m.publish()
 		})

@@ -1,0 +1,110 @@
+package consensus
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"testing"
+)
+
+func TestBatchRoundTrip(t *testing.T) {
+	tests := []struct {
+		name string
+		cmds []Command
+	}{
+		{"one", []Command{{Type: "a", Version: 1, Payload: []byte("x")}}},
+		{"keyed", []Command{{Type: "membership.region.put", Version: 65535, Key: "k-1", Payload: bytes.Repeat([]byte{0}, 1000)}}},
+		{"many", []Command{{Type: "a"}, {Type: "b", Key: "x"}, {Type: "c", Payload: []byte{1, 2}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeBatch(EncodeBatch(tt.cmds))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				if len(got[i].Payload) == 0 {
+					got[i].Payload = nil
+				}
+			}
+			if !reflect.DeepEqual(got, tt.cmds) {
+				t.Fatalf("got %+v, want %+v", got, tt.cmds)
+			}
+		})
+	}
+}
+
+func TestDecodeBatchRejectsGarbage(t *testing.T) {
+	good := EncodeBatch([]Command{{Type: "a", Key: "k", Payload: []byte("payload")}})
+	tests := []struct {
+		name string
+		in   []byte
+	}{
+		{"empty", nil},
+		{"unknown format", append([]byte{9}, good[1:]...)},
+		{"zero commands", []byte{entryFormat, 0}},
+		{"count larger than data", []byte{entryFormat, 200, 1, 'a', 0, 0, 0}},
+		{"truncated", good[:len(good)-3]},
+		{"trailing bytes", append(bytes.Clone(good), 0)},
+		{"empty type", []byte{entryFormat, 1, 0, 0, 0, 0}},
+		{"huge length", []byte{entryFormat, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 'a'}},
+		{"version over 16 bits", []byte{entryFormat, 1, 1, 'a', 0xff, 0xff, 0x04, 0, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := DecodeBatch(tt.in); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("err = %v, want ErrMalformed", err)
+			}
+		})
+	}
+}
+
+func FuzzDecodeBatch(f *testing.F) {
+	f.Add(EncodeBatch([]Command{{Type: "a", Version: 1, Key: "k", Payload: []byte("p")}}))
+	f.Add(EncodeBatch([]Command{{Type: "x"}, {Type: "y", Payload: make([]byte, 300)}}))
+	f.Add([]byte{entryFormat, 1, 0})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		cmds, err := DecodeBatch(in)
+		if err != nil {
+			return
+		}
+		// Whatever decodes re-encodes to the same bytes.
+		if out := EncodeBatch(cmds); !bytes.Equal(out, in) {
+			t.Fatalf("re-encoding differs:\n in %x\nout %x", in, out)
+		}
+	})
+}
+
+func TestResultsRoundTrip(t *testing.T) {
+	rs := []Result{
+		{Index: 7, Value: []byte("v")},
+		{Index: 8},
+		{Index: 9, Err: &Error{Code: CodeNotFound, Message: "no such region"}},
+	}
+	got, err := decodeResults(encodeResults(rs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, rs) {
+		t.Fatalf("got %+v, want %+v", got, rs)
+	}
+	if !errors.Is(got[2].Err, ErrNotFound) || errors.Is(got[2].Err, ErrConflict) {
+		t.Fatal("domain error does not match its sentinel only")
+	}
+}
+
+func FuzzDecodeResults(f *testing.F) {
+	f.Add(encodeResults([]Result{{Index: 1, Value: []byte("x")}, {Index: 2, Err: &Error{Code: CodeInvalid, Message: "m"}}}))
+	f.Add([]byte{1, 1, 5})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		rs, err := decodeResults(in)
+		if err != nil {
+			return
+		}
+		back, err := decodeResults(encodeResults(rs))
+		if err != nil || !reflect.DeepEqual(back, rs) {
+			t.Fatalf("round trip changed results: %v", err)
+		}
+	})
+}
