@@ -43,7 +43,7 @@ func (h *setHandler) Apply(tx *Tx, cmd Command) ([]byte, error) {
 
 func (h *setHandler) Reload(Reader) error { h.reloads++; return nil }
 
-func openTestFSM(t *testing.T, dir string) (*FSM, *setHandler) {
+func openTestFSM(t testing.TB, dir string) (*FSM, *setHandler) {
 	t.Helper()
 	st, err := openStateDir(dir, badgerOptions{MemTableSize: 4 << 20, BlockCacheSize: 4 << 20}, quietLog())
 	if err != nil {
@@ -385,5 +385,16 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// BenchmarkApplyOneEntry measures the FSM's cost per single-command entry
+// (one badger transaction each), the floor under one writer's latency.
+func BenchmarkApplyOneEntry(b *testing.B) {
+	f, _ := openTestFSM(b, b.TempDir())
+	v := strings.Repeat("x", 1000)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f.ApplyBatch([]*raft.Log{entry(uint64(i+1), set(fmt.Sprint(i), v))})
 	}
 }

@@ -80,6 +80,8 @@ func (kvHandler) Apply(tx *consensus.Tx, cmd consensus.Command) ([]byte, error) 
 		}
 		tx.Set([]byte("kv/"+k), []byte(v))
 		return prev, nil
+	case "kv.nop":
+		return nil, nil
 	case "kv.fail":
 		tx.Set([]byte("kv/"+string(cmd.Payload)), []byte("must-not-exist"))
 		return nil, consensus.Errorf(consensus.CodeConflict, "refused")
@@ -115,7 +117,7 @@ type cluster struct {
 	// membership instead of the harness's list of running nodes.
 	membershipGates bool
 
-	t     *testing.T
+	t     testing.TB
 	base  string // created before the cluster's cleanup, so removed after it
 	cfg   func(id string) consensus.Config
 	nodes []*testNode
@@ -146,12 +148,12 @@ func testConfig(id, dir string) consensus.Config {
 
 // newCluster starts voters voting members and nonvoters non-voting ones,
 // bootstraps the voters and waits for a leader.
-func newCluster(t *testing.T, voters, nonvoters int) *cluster {
+func newCluster(t testing.TB, voters, nonvoters int) *cluster {
 	t.Helper()
 	return newClusterWith(t, voters, nonvoters, nil)
 }
 
-func newClusterWith(t *testing.T, voters, nonvoters int, tune func(*consensus.Config)) *cluster {
+func newClusterWith(t testing.TB, voters, nonvoters int, tune func(*consensus.Config)) *cluster {
 	t.Helper()
 	c := &cluster{t: t, log: testLogger(t), base: t.TempDir()}
 	c.cfg = func(id string) consensus.Config {
@@ -220,7 +222,7 @@ func (c *cluster) start(n *testNode) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	for _, typ := range []string{"kv.put", "kv.fail"} {
+	for _, typ := range []string{"kv.put", "kv.fail", "kv.nop"} {
 		if err := node.Register(typ, kvHandler{}); err != nil {
 			c.t.Fatal(err)
 		}

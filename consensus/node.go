@@ -161,7 +161,11 @@ func (n *Node) Start() error {
 	if err := raft.ValidateConfig(rc); err != nil {
 		return fmt.Errorf("consensus: %w", err)
 	}
-	n.raft, err = raft.NewRaft(rc, n.fsm, walLogStore{n.wal}, n.wal, n.snap, n.tr)
+	logs, err := raft.NewLogCache(1024, walLogStore{n.wal})
+	if err != nil {
+		return fmt.Errorf("consensus: %w", err)
+	}
+	n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.wal, n.snap, n.tr)
 	if err != nil {
 		return fmt.Errorf("consensus: start raft: %w", err)
 	}

@@ -239,7 +239,15 @@ func (s *stateDir) close() {
 // chatty (compactions, flushes) and go to Debug.
 type badgerLogger struct{ log *slog.Logger }
 
-func (l badgerLogger) Errorf(f string, a ...any)   { l.log.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger") }
-func (l badgerLogger) Warningf(f string, a ...any) { l.log.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger") }
-func (l badgerLogger) Infof(f string, a ...any)    { l.log.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger") }
-func (l badgerLogger) Debugf(f string, a ...any)   { l.log.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger") }
+func (l badgerLogger) Errorf(f string, a ...any) {
+	l.log.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+func (l badgerLogger) Warningf(f string, a ...any) {
+	l.log.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+func (l badgerLogger) Infof(f string, a ...any) {
+	l.log.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+func (l badgerLogger) Debugf(f string, a ...any) {
+	l.log.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}

@@ -98,7 +98,7 @@ func FuzzDecodeRemoteError(f *testing.F) {
 }
 
 // newTestHost starts a real loopback TCP host admitting the given peers.
-func newTestHost(t *testing.T, gater *Gater) host.Host {
+func newTestHost(t testing.TB, gater *Gater) host.Host {
 	t.Helper()
 	h, err := NewHost(HostConfig{
 		KeyFile:     filepath.Join(t.TempDir(), "node.key"),
@@ -115,7 +115,9 @@ func newTestHost(t *testing.T, gater *Gater) host.Host {
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // pair returns two hosts that admit each other.
-func pair(t *testing.T) (host.Host, host.Host) {
+func pair(t *testing.T) (host.Host, host.Host) { return pairB(t) }
+
+func pairB(t testing.TB) (host.Host, host.Host) {
 	t.Helper()
 	ga, gb := NewGater(nil, quiet()), NewGater(nil, quiet())
 	a, b := newTestHost(t, ga), newTestHost(t, gb)
