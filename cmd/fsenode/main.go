@@ -1,0 +1,60 @@
+// Command fsenode runs one region's fsenet node, or a whole federation of
+// regions on this machine (demo).
+//
+//	fsenode run --id 030 --dir DIR --listen MULTIADDR [--peer MULTIADDR/p2p/ID]... [--bootstrap]
+//	fsenode demo [--dir DIR] [--regions 030,150,160]
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func usage() {
+	fmt.Fprint(os.Stderr, `fsenode: a region's node of the fsenet federation
+
+Usage:
+  fsenode run  --id CODE --dir DIR --listen MULTIADDR [--peer ADDR]... [--bootstrap]
+               run one region's replica of the federation's state
+  fsenode demo [--dir DIR] [--regions 030,150,160]
+               run a whole federation on this machine, one process per region
+
+Run "fsenode COMMAND -h" for a command's flags.
+`)
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "run":
+		err = runCmd(ctx, os.Args[2:])
+	case "demo":
+		err = demoCmd(ctx, os.Args[2:])
+	case "-h", "--help", "help":
+		usage()
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "fsenode: unknown command %q\n\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		fmt.Fprintf(os.Stderr, "fsenode %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
