@@ -71,8 +71,8 @@ func (r Region) Validate() error {
 		return fmt.Errorf("region code %q: want a three-digit ISTAT code", r.Code)
 	case r.Name == "" || len(r.Name) > 128:
 		return errors.New("region name: want 1 to 128 characters")
-	case r.Peer.Validate() != nil:
-		return fmt.Errorf("region %s: bad peer ID: %v", r.Code, r.Peer.Validate())
+	case validPeer(r.Peer) != nil:
+		return fmt.Errorf("region %s: bad peer ID: %v", r.Code, validPeer(r.Peer))
 	case r.Role != Voter && r.Role != Nonvoter:
 		return fmt.Errorf("region %s: role %q: want voter or nonvoter", r.Code, r.Role)
 	case len(r.Addrs) > 16:
@@ -84,6 +84,15 @@ func (r Region) Validate() error {
 		}
 	}
 	return nil
+}
+
+// validPeer checks that p is a well-formed peer ID (a multihash).
+func validPeer(p peer.ID) error {
+	if p == "" {
+		return errors.New("empty")
+	}
+	_, err := peer.IDFromBytes([]byte(p))
+	return err
 }
 
 // PutRegion returns the command that adds or updates regions, all in one
@@ -114,7 +123,7 @@ func RemoveRegion(code string) consensus.Command {
 // Revoke returns the command that revokes a peer; its region record, if
 // any, is removed in the same command.
 func Revoke(rv Revocation) (consensus.Command, error) {
-	if err := rv.Peer.Validate(); err != nil {
+	if err := validPeer(rv.Peer); err != nil {
 		return consensus.Command{}, fmt.Errorf("revocation: bad peer ID: %w", err)
 	}
 	b, err := json.Marshal(rv)
@@ -306,7 +315,7 @@ func (m *Machine) Apply(tx *consensus.Tx, cmd consensus.Command) ([]byte, error)
 		if err := json.Unmarshal(cmd.Payload, &rv); err != nil {
 			return nil, consensus.Errorf(consensus.CodeInvalid, "revocation: %v", err)
 		}
-		if err := rv.Peer.Validate(); err != nil {
+		if err := validPeer(rv.Peer); err != nil {
 			return nil, consensus.Errorf(consensus.CodeInvalid, "revocation: bad peer ID")
 		}
 		b, _ := json.Marshal(rv)
