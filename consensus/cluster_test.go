@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/protocol"
+
 	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/federation"
 )
 
 func TestClusterElectsAndReplicates(t *testing.T) {
@@ -84,6 +88,18 @@ func TestIdempotencyKeyAppliesOnce(t *testing.T) {
 	if v, _ := mustRead(t, f, consensus.Strong, "counter"); v != "1" {
 		t.Fatalf("counter = %q after a retried command, want 1", v)
 	}
+
+	// Across a leader change: the key is part of the replicated state, so
+	// the new leader recognises the retry too.
+	c.kill(c.waitLeader())
+	next := c.waitLeader()
+	third := mustApply(t, next, cmd)
+	if !third.Duplicate || third.Index != first.Index {
+		t.Fatalf("retry on the new leader = %+v, want the first result (index %d)", third, first.Index)
+	}
+	if v, _ := mustRead(t, next, consensus.Strong, "counter"); v != "1" {
+		t.Fatalf("counter = %q after a retry across a leader change, want 1", v)
+	}
 }
 
 func TestLeaderKilledNoAcknowledgedWriteLost(t *testing.T) {
@@ -98,15 +114,15 @@ func TestLeaderKilledNoAcknowledgedWriteLost(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; ctx.Err() == nil; i++ {
-				n := c.nodes[(w+i)%len(c.nodes)]
-				if !n.running {
+				node := c.nodes[(w+i)%len(c.nodes)].current()
+				if node == nil {
 					continue
 				}
 				k, v := fmt.Sprintf("w%d-%d", w, i), fmt.Sprint(i)
 				cmd := put(k, v)
 				cmd.Key = k
 				actx, acancel := context.WithTimeout(ctx, 10*time.Second)
-				_, err := n.node.Apply(actx, cmd)
+				_, err := node.Apply(actx, cmd)
 				acancel()
 				if err == nil {
 					mu.Lock()
@@ -317,4 +333,54 @@ func assertVoter(t *testing.T, n *testNode, id string, voter bool) {
 		}
 	}
 	t.Fatalf("%s not in configuration", id)
+}
+
+// Garbage on the node-to-node protocols gets a clean error answer and the
+// node keeps serving.
+func TestPeerProtocolsSurviveGarbage(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	leader := c.waitLeader()
+	from := c.followers()[0]
+	opts := federation.DefaultRPCOptions()
+	opts.Timeout = 3 * time.Second
+	ctx := context.Background()
+	cases := []struct {
+		name  string
+		proto protocol.ID
+		req   []byte
+		code  string
+	}{
+		{"forward garbage", "/fsenet/forward/1.0.0", []byte("garbage"), "invalid_command"},
+		{"forward empty", "/fsenet/forward/1.0.0", nil, "invalid_command"},
+		{"forward unknown type", "/fsenet/forward/1.0.0", consensus.EncodeBatch([]consensus.Command{{Type: "from.the.future"}}), "invalid_command"},
+		{"readindex with body", "/fsenet/readindex/1.0.0", []byte{1, 2, 3}, federation.CodeBadRequest},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := federation.Call(ctx, from.host, leader.host.ID(), tc.proto, tc.req, opts)
+			var re *federation.RemoteError
+			if !errors.As(err, &re) || re.Code != tc.code {
+				t.Fatalf("err = %v, want remote error %q", err, tc.code)
+			}
+		})
+	}
+	// Raw bytes that are not even a frame.
+	s, err := from.host.NewStream(ctx, leader.host.ID(), "/fsenet/forward/1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = s.Write([]byte{0xff, 0xff, 0xff, 0xff, 0})
+	_ = s.CloseWrite()
+	_ = s.SetDeadline(time.Now().Add(3 * time.Second))
+	_, _ = io.ReadAll(s)
+	s.Close()
+
+	// A well-formed forwarded batch still works, and the state is intact.
+	resp, err := federation.Call(ctx, from.host, leader.host.ID(), "/fsenet/forward/1.0.0",
+		consensus.EncodeBatch([]consensus.Command{put("ok", "1")}), opts)
+	if err != nil || len(resp) == 0 {
+		t.Fatalf("valid forward after garbage: %v", err)
+	}
+	mustApply(t, from, put("after", "1"))
+	c.waitSame()
 }

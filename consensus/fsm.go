@@ -135,28 +135,35 @@ func newFSM(state *stateDir, log *slog.Logger) (*FSM, error) {
 }
 
 func (f *FSM) loadMeta() error {
-	h := f.state.acquire()
+	h, err := f.state.acquire()
+	if err != nil {
+		return err
+	}
 	defer h.release()
 	return h.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(keyApplied)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			f.setMeta(appliedMeta{}, nil)
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		v, err := item.ValueCopy(nil)
-		if err != nil {
-			return err
-		}
-		m, err := decodeAppliedMeta(v)
+		m, err := readAppliedMeta(txn)
 		if err != nil {
 			return err
 		}
 		f.setMeta(m, nil)
 		return nil
 	})
+}
+
+// readAppliedMeta reads the applied index record; a new state has none.
+func readAppliedMeta(txn *badger.Txn) (appliedMeta, error) {
+	item, err := txn.Get(keyApplied)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return appliedMeta{}, nil
+	}
+	if err != nil {
+		return appliedMeta{}, err
+	}
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return appliedMeta{}, err
+	}
+	return decodeAppliedMeta(v)
 }
 
 func (f *FSM) setMeta(m appliedMeta, history []appliedMeta) {
@@ -246,23 +253,18 @@ func (f *FSM) view(fn func(Reader) error) error {
 }
 
 func (f *FSM) viewAt(fn func(Reader) error) (uint64, error) {
-	h := f.state.acquire()
+	h, err := f.state.acquire()
+	if err != nil {
+		return 0, err
+	}
 	defer h.release()
 	var index uint64
-	err := h.db.View(func(txn *badger.Txn) error {
-		if item, err := txn.Get(keyApplied); err == nil {
-			v, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			m, err := decodeAppliedMeta(v)
-			if err != nil {
-				return err
-			}
-			index = m.Index
-		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+	err = h.db.View(func(txn *badger.Txn) error {
+		m, err := readAppliedMeta(txn)
+		if err != nil {
 			return err
 		}
+		index = m.Index
 		return fn(txnReader{txn})
 	})
 	return index, err
@@ -294,7 +296,12 @@ func (f *FSM) applyRange(logs []*raft.Log, out []any) int {
 	meta := f.meta
 	f.mu.Unlock()
 
-	h := f.state.acquire()
+	h, err := f.state.acquire()
+	if err != nil {
+		// Raft stops applying before the state is closed; reaching this
+		// means the node is being torn down under the FSM.
+		panic(fmt.Sprintf("consensus: applying entry %d after the state was closed", logs[0].Index))
+	}
 	defer h.release()
 
 	// Try all entries; if the transaction overflows, retry with the

@@ -337,9 +337,12 @@ func TestCrashMidRestoreKeepsOldState(t *testing.T) {
 
 func TestIdempotencyKeysArePruned(t *testing.T) {
 	f, _ := openTestFSM(t, t.TempDir())
-	h := f.state.acquire()
+	h, err := f.state.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer h.release()
-	err := h.db.Update(func(txn *badger.Txn) error {
+	err = h.db.Update(func(txn *badger.Txn) error {
 		for i, key := range []string{"old", "new"} {
 			if err := putIdempotent(txn, key, Result{Index: uint64(1 + i*idempotencyWindow)}); err != nil {
 				return err
@@ -396,5 +399,16 @@ func BenchmarkApplyOneEntry(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		f.ApplyBatch([]*raft.Log{entry(uint64(i+1), set(fmt.Sprint(i), v))})
+	}
+}
+
+func TestReadAfterCloseIsRefused(t *testing.T) {
+	f, _ := openTestFSM(t, t.TempDir())
+	f.state.close()
+	if err := f.view(func(Reader) error { return nil }); !errors.Is(err, ErrShutdown) {
+		t.Fatalf("view after close: %v, want ErrShutdown", err)
+	}
+	if _, err := f.Snapshot(); !errors.Is(err, ErrShutdown) {
+		t.Fatalf("snapshot after close: %v, want ErrShutdown", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,7 +111,15 @@ type testNode struct {
 	node    *consensus.Node
 	members *membership.Machine
 	running bool
+
+	// live is what concurrent clients read: the current replica, or nil
+	// while the node is down.
+	live atomic.Pointer[consensus.Node]
 }
+
+// current returns the running replica, or nil when the node is down; safe
+// to call from client goroutines while the test kills and restarts nodes.
+func (n *testNode) current() *consensus.Node { return n.live.Load() }
 
 type cluster struct {
 	// membershipGates makes each node's gater follow its replicated
@@ -244,6 +253,7 @@ func (c *cluster) start(n *testNode) {
 	}
 	n.node = node
 	n.running = true
+	n.live.Store(node)
 	c.connectAll()
 }
 
@@ -277,6 +287,7 @@ func (c *cluster) stop(n *testNode) {
 	if !n.running {
 		return
 	}
+	n.live.Store(nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := n.node.Shutdown(ctx); err != nil {
@@ -293,6 +304,7 @@ func (c *cluster) kill(n *testNode) {
 	if !n.running {
 		return
 	}
+	n.live.Store(nil)
 	_ = n.host.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -86,12 +86,11 @@ func TestLinearizableUnderFaults(t *testing.T) {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(client), 7))
 			for i := 0; ctx.Err() == nil; i++ {
-				n := c.nodes[rng.IntN(len(c.nodes))]
-				if !n.running {
+				node := c.nodes[rng.IntN(len(c.nodes))].current()
+				if node == nil {
 					time.Sleep(5 * time.Millisecond)
 					continue
 				}
-				node := n.node
 				key := keys[rng.IntN(len(keys))]
 				opctx, opcancel := context.WithTimeout(ctx, 3*time.Second)
 				if rng.IntN(2) == 0 {

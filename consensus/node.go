@@ -325,12 +325,9 @@ func (n *Node) Apply(ctx context.Context, cmd Command) (Result, error) {
 	if err := n.checkCommand(cmd); err != nil {
 		return Result{}, err
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, n.cfg.ApplyTimeout)
-		defer cancel()
-	}
-	backoff := 10 * time.Millisecond
+	ctx, cancel := n.withDefaultTimeout(ctx)
+	defer cancel()
+	var b retryBackoff
 	for {
 		res, err := n.batch.submit(ctx, cmd)
 		if err == nil {
@@ -344,13 +341,8 @@ func (n *Node) Apply(ctx context.Context, cmd Command) (Result, error) {
 		if !retry || n.stopping.Load() {
 			return Result{}, err
 		}
-		select {
-		case <-ctx.Done():
-			return Result{}, fmt.Errorf("%w (last error: %v)", context.Cause(ctx), err)
-		case <-time.After(backoff):
-		}
-		if backoff < 200*time.Millisecond {
-			backoff *= 2
+		if werr := b.wait(ctx); werr != nil {
+			return Result{}, fmt.Errorf("%w (last error: %v)", werr, err)
 		}
 	}
 }
@@ -368,6 +360,32 @@ func (n *Node) checkCommand(cmd Command) error {
 	if !n.started.Load() || n.stopping.Load() {
 		return ErrShutdown
 	}
+	return nil
+}
+
+// withDefaultTimeout bounds ctx by ApplyTimeout when it has no deadline.
+func (n *Node) withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, n.cfg.ApplyTimeout)
+}
+
+// retryBackoff waits 10 ms, doubling up to 200 ms, between retries.
+type retryBackoff struct{ d time.Duration }
+
+func (b *retryBackoff) wait(ctx context.Context) error {
+	if b.d == 0 {
+		b.d = 10 * time.Millisecond
+	}
+	t := time.NewTimer(b.d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+	}
+	b.d = min(2*b.d, 200*time.Millisecond)
 	return nil
 }
 
@@ -408,12 +426,9 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 // readIndex returns an index that covers every write acknowledged before the
 // call, obtained from the leader.
 func (n *Node) readIndex(ctx context.Context) (uint64, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, n.cfg.ApplyTimeout)
-		defer cancel()
-	}
-	backoff := 10 * time.Millisecond
+	ctx, cancel := n.withDefaultTimeout(ctx)
+	defer cancel()
+	var b retryBackoff
 	for {
 		var idx uint64
 		var err error
@@ -432,13 +447,8 @@ func (n *Node) readIndex(ctx context.Context) (uint64, error) {
 		if !errors.Is(err, ErrNoLeader) && !errors.Is(err, ErrNotLeader) {
 			return 0, err
 		}
-		select {
-		case <-ctx.Done():
-			return 0, fmt.Errorf("strong read: %w (last error: %v)", context.Cause(ctx), err)
-		case <-time.After(backoff):
-		}
-		if backoff < 200*time.Millisecond {
-			backoff *= 2
+		if werr := b.wait(ctx); werr != nil {
+			return 0, fmt.Errorf("strong read: %w (last error: %v)", werr, err)
 		}
 	}
 }

@@ -33,7 +33,10 @@ var ErrBadSnapshot = errors.New("consensus: bad snapshot")
 // state on disk always includes every entry a snapshot covers (Raft may
 // compact those entries from its log once the snapshot is stored).
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
-	h := f.state.acquire()
+	h, err := f.state.acquire()
+	if err != nil {
+		return nil, err
+	}
 	if err := h.db.Sync(); err != nil {
 		h.release()
 		return nil, fmt.Errorf("sync state before snapshot: %w", err)

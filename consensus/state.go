@@ -26,9 +26,10 @@ type stateDir struct {
 	opts badgerOptions
 	log  *slog.Logger
 
-	mu  sync.RWMutex
-	cur *dbHandle
-	seq int
+	mu     sync.RWMutex
+	cur    *dbHandle
+	seq    int
+	closed bool
 }
 
 // badgerOptions are the knobs of the state database that matter to operators.
@@ -143,13 +144,17 @@ func (s *stateDir) open(name string) (*dbHandle, error) {
 	return h, nil
 }
 
-// acquire returns the live database with a reference the caller releases.
-func (s *stateDir) acquire() *dbHandle {
+// acquire returns the live database with a reference the caller releases,
+// or ErrShutdown once the state is closed.
+func (s *stateDir) acquire() (*dbHandle, error) {
 	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, ErrShutdown
+	}
 	h := s.cur
 	h.refs.Add(1)
-	s.mu.RUnlock()
-	return h
+	return h, nil
 }
 
 // prepare opens an empty database for a restore, in a directory that CURRENT
@@ -230,6 +235,11 @@ func syncDir(dir string) error {
 // close releases the state directory's own reference.
 func (s *stateDir) close() {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
 	h := s.cur
 	s.mu.Unlock()
 	h.release()

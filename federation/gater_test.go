@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,7 +63,8 @@ func canStream(a, b host.Host) error {
 		return err
 	}
 	buf := make([]byte, 1)
-	_, err = s.Read(buf)
+	// A transport may return the last byte together with io.EOF.
+	_, err = io.ReadFull(s, buf)
 	return err
 }
 
@@ -218,5 +220,32 @@ func TestPrivateNetworkSeparatesFederations(t *testing.T) {
 	}
 	if _, err := LoadPSK(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Fatal("missing key file accepted")
+	}
+}
+
+func TestQUICTransport(t *testing.T) {
+	mk := func() (host.Host, *Gater) {
+		g := NewGater(nil, quiet())
+		h, err := NewHost(HostConfig{
+			KeyFile: filepath.Join(t.TempDir(), "n.key"), ListenAddrs: []string{"/ip4/127.0.0.1/udp/0/quic-v1"},
+			DialTimeout: 2 * time.Second,
+		}, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { h.Close() })
+		serveTest(h)
+		return h, g
+	}
+	a, ga := mk()
+	b, gb := mk()
+	ga.SetMembers([]peer.ID{b.ID()}, nil)
+	gb.SetMembers([]peer.ID{a.ID()}, nil)
+	if err := canStream(a, b); err != nil {
+		t.Fatalf("QUIC: %v", err)
+	}
+	conns := a.Network().ConnsToPeer(b.ID())
+	if len(conns) == 0 || !strings.Contains(conns[0].RemoteMultiaddr().String(), "quic-v1") {
+		t.Fatalf("connection is not QUIC: %v", conns)
 	}
 }
