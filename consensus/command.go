@@ -90,6 +90,12 @@ func (d *decoder) uvarint(what string) uint64 {
 		d.err = fmt.Errorf("%w: bad %s", ErrMalformed, what)
 		return 0
 	}
+	// Only the minimal encoding is accepted, so that one list of commands
+	// has exactly one encoding.
+	if n > 1 && d.b[n-1] == 0 {
+		d.err = fmt.Errorf("%w: non-minimal %s", ErrMalformed, what)
+		return 0
+	}
 	d.b = d.b[n:]
 	return v
 }

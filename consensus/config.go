@@ -107,6 +107,8 @@ func (c Config) Validate() error {
 		return errors.New("consensus: BatchMaxCommands and BatchInflight must be at least 1, BatchMaxBytes at least 1024")
 	case c.BatchMaxBytes > 8<<20:
 		return errors.New("consensus: BatchMaxBytes must be at most 8 MiB (one entry must fit one state transaction)")
+	case c.MemTableSize != 0 && c.MemTableSize < 16*int64(c.BatchMaxBytes):
+		return fmt.Errorf("consensus: MemTableSize %d is too small for BatchMaxBytes %d: one Raft batch must fit one state transaction (about 15%% of a memtable); use at least 16 x BatchMaxBytes", c.MemTableSize, c.BatchMaxBytes)
 	case c.ApplyTimeout <= 0 || c.RPCTimeout <= 0:
 		return errors.New("consensus: ApplyTimeout and RPCTimeout must be positive")
 	}

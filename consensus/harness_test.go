@@ -151,6 +151,7 @@ func testConfig(id, dir string) consensus.Config {
 	c.ApplyTimeout = 15 * time.Second
 	c.RPCTimeout = 5 * time.Second
 	c.MemTableSize = 8 << 20
+	c.BatchMaxBytes = 512 << 10
 	c.BlockCacheSize = 8 << 20
 	return c
 }
