@@ -203,6 +203,11 @@ func Call(ctx context.Context, h host.Host, p peer.ID, id protocol.ID, req []byt
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s to %s: %w", id, p, context.Cause(ctx))
 		}
+		// The stream's own deadline (the context's) may fire a moment
+		// before the context reports it.
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			return nil, fmt.Errorf("%s to %s: %w", id, p, context.DeadlineExceeded)
+		}
 		return nil, fmt.Errorf("%s to %s: %w", id, p, err)
 	}
 	_ = s.Close()
