@@ -108,27 +108,37 @@ func (n *Node) Register(typ string, h Handler) error {
 // Start reloads the handlers from the state, opens the Raft log and joins
 // Raft. A node with no Raft state waits to be bootstrapped (Bootstrap) or
 // added by a leader.
-func (n *Node) Start() error {
+func (n *Node) Start() (err error) {
 	if !n.started.CompareAndSwap(false, true) {
 		return errors.New("consensus: already started")
 	}
+	// On failure, close what was opened, in reverse order.
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+			n.started.Store(false)
+		}
+	}()
 	if err := n.fsm.reloadHandlers(); err != nil {
 		return fmt.Errorf("consensus: %w", err)
 	}
-	hlog := newHclog(n.log, "raft")
 	walDir := filepath.Join(n.cfg.DataDir, "wal")
 	if err := os.MkdirAll(walDir, 0o700); err != nil {
 		return fmt.Errorf("consensus: raft log directory: %w", err)
 	}
-	var err error
 	// raft-wal's Close does not close its metadata database, so the node
 	// owns it and closes it after the log (or a restart in the same process
 	// would wait forever on its file lock).
 	n.walMeta = &metadb.BoltMetaDB{}
 	n.wal, err = wal.Open(walDir, wal.WithLogger(newHclog(n.log, "raft-wal")), wal.WithMetaStore(n.walMeta))
 	if err != nil {
+		_ = n.walMeta.Close()
 		return fmt.Errorf("consensus: open raft log: %w", err)
 	}
+	undo = append(undo, func() { _ = n.wal.Close(); _ = n.walMeta.Close() })
 	n.snap, err = raft.NewFileSnapshotStoreWithLogger(n.cfg.DataDir, n.cfg.SnapshotsRetained, newHclog(n.log, "snapshots"))
 	if err != nil {
 		return fmt.Errorf("consensus: open snapshot store: %w", err)
@@ -143,10 +153,11 @@ func (n *Node) Start() error {
 		Timeout: 10 * time.Second,
 		Logger:  newHclog(n.log, "raft-net"),
 	})
+	undo = append(undo, func() { _ = n.tr.Close() })
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(n.cfg.ID)
-	rc.Logger = hlog
+	rc.Logger = newHclog(n.log, "raft")
 	rc.HeartbeatTimeout = n.cfg.HeartbeatTimeout
 	rc.ElectionTimeout = n.cfg.ElectionTimeout
 	rc.LeaderLeaseTimeout = n.cfg.LeaderLeaseTimeout
@@ -161,6 +172,8 @@ func (n *Node) Start() error {
 	if err := raft.ValidateConfig(rc); err != nil {
 		return fmt.Errorf("consensus: %w", err)
 	}
+	// The cache serves fresh entries to replication without reading them
+	// back from disk.
 	logs, err := raft.NewLogCache(1024, walLogStore{n.wal})
 	if err != nil {
 		return fmt.Errorf("consensus: %w", err)

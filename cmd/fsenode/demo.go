@@ -100,6 +100,8 @@ func demoCmd(ctx context.Context, args []string) error {
 		go func() {
 			defer wg.Done()
 			followRegion(r, out, ready)
+			// Only after the last line was read: Wait closes the pipe.
+			_ = r.cmd.Wait()
 		}()
 	}
 	defer stopRegions(regions, &wg)
@@ -204,20 +206,17 @@ func stopRegions(regions []*demoRegion, wg *sync.WaitGroup) {
 	}
 	done := make(chan struct{})
 	go func() {
-		for _, r := range regions {
-			_ = r.cmd.Wait()
-		}
+		wg.Wait() // every region's output read to the end and its process reaped
 		close(done)
 	}()
 	select {
 	case <-done:
 	case <-time.After(15 * time.Second):
 		for _, r := range regions {
-			if r.cmd.ProcessState == nil && r.cmd.Process != nil {
-				_ = r.cmd.Process.Kill()
+			if r.cmd.Process != nil {
+				_ = r.cmd.Process.Kill() // harmless for one already gone
 			}
 		}
 		<-done
 	}
-	wg.Wait()
 }

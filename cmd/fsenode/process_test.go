@@ -47,6 +47,8 @@ type proc struct {
 	mu   sync.Mutex
 	last statusLine
 	seen map[string]bool
+	done chan struct{} // closed once the output is read and the process reaped
+	err  error         // the process's exit, valid after done
 }
 
 func (p *proc) status() statusLine {
@@ -82,8 +84,12 @@ func (p *proc) start(t *testing.T, all []*proc, bootstrap bool) {
 	p.mu.Lock()
 	p.last, p.seen = statusLine{}, map[string]bool{}
 	p.mu.Unlock()
+	p.done = make(chan struct{})
 	go func() {
+		defer close(p.done)
 		defer logf.Close()
+		// Wait only after the last line was read: it closes the pipe.
+		defer func() { p.err = p.cmd.Wait() }()
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			var s statusLine
@@ -99,20 +105,20 @@ func (p *proc) start(t *testing.T, all []*proc, bootstrap bool) {
 
 func (p *proc) kill9() {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	_ = p.cmd.Wait()
+	<-p.done
 }
 
 func (p *proc) terminate(t *testing.T) {
-	if p.cmd == nil || p.cmd.ProcessState != nil {
-		return
+	select {
+	case <-p.done:
+		return // already gone
+	default:
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("region %s exited with %v after SIGTERM", p.code, err)
+	case <-p.done:
+		if p.err != nil {
+			t.Errorf("region %s exited with %v after SIGTERM", p.code, p.err)
 		}
 	case <-time.After(20 * time.Second):
 		p.kill9()
