@@ -120,7 +120,10 @@ func (s *stateDir) open(name string) (*dbHandle, error) {
 		// before every snapshot (see FSM.Snapshot), and anything lost in a
 		// crash after that is re-applied from the log.
 		WithSyncWrites(false).
-		WithMetricsEnabled(false)
+		WithMetricsEnabled(false).
+		// One writer (the FSM goroutine) applies everything in log order:
+		// transaction conflict tracking would only cost time.
+		WithDetectConflicts(false)
 	if s.opts.MemTableSize > 0 {
 		o = o.WithMemTableSize(s.opts.MemTableSize)
 		// Badger refuses a value threshold above its largest batch (15% of
