@@ -1,0 +1,313 @@
+package node
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Config is a region's node configuration. It is read from a TOML file,
+// then FSENET_* environment variables, then command-line flags, each
+// overriding the one before. Every key has all three spellings: the file's
+// [p2p] listen is FSENET_P2P_LISTEN and --p2p.listen.
+type Config struct {
+	// Region is the region's ISTAT code, e.g. "030".
+	Region string `toml:"region"`
+	// DataDir holds the node's keys, Raft log and state.
+	DataDir string `toml:"data_dir"`
+
+	HTTP      HTTPConfig      `toml:"http"`
+	P2P       P2PConfig       `toml:"p2p"`
+	Authority AuthorityConfig `toml:"authority"`
+	Raft      RaftConfig      `toml:"raft"`
+	Log       LogConfig       `toml:"log"`
+}
+
+// HTTPConfig is the node's API listener.
+type HTTPConfig struct {
+	Listen string `toml:"listen"` // host:port
+}
+
+// P2PConfig is the node's libp2p side.
+type P2PConfig struct {
+	Listen  []string `toml:"listen"`   // multiaddrs
+	KeyFile string   `toml:"key_file"` // node identity; relative paths are under data_dir
+	PSKFile string   `toml:"psk_file"` // optional private-network key
+	// Peers are the other founding regions as CODE=MULTIADDR/p2p/PEERID,
+	// admitted until the replicated membership is known.
+	Peers []string `toml:"peers"`
+}
+
+// AuthorityConfig names the national authority's public key and this
+// node's certificate.
+type AuthorityConfig struct {
+	PublicKeyFile   string `toml:"public_key_file"`
+	CertificateFile string `toml:"certificate_file"`
+}
+
+// RaftConfig tunes consensus; zero values keep the defaults.
+type RaftConfig struct {
+	Bootstrap        bool     `toml:"bootstrap"` // found a new federation with the peers
+	HeartbeatTimeout Duration `toml:"heartbeat_timeout"`
+	ElectionTimeout  Duration `toml:"election_timeout"`
+}
+
+// LogConfig selects what the node logs.
+type LogConfig struct {
+	Level string `toml:"level"` // debug, info, warn, error
+}
+
+// Duration is a time.Duration written as "1s", "500ms".
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// DefaultConfig returns a configuration that runs with only the region
+// code and a data directory filled in.
+func DefaultConfig() Config {
+	return Config{
+		HTTP: HTTPConfig{Listen: "127.0.0.1:8080"},
+		P2P: P2PConfig{
+			Listen:  []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"},
+			KeyFile: "node.key",
+		},
+		Log: LogConfig{Level: "info"},
+	}
+}
+
+var regionCodeRE = regexp.MustCompile(`^[0-9]{3}$`)
+
+// Validate reports every configuration error at once, each naming the key
+// and the fix.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !regionCodeRE.MatchString(c.Region) {
+		add("region = %q: want the region's three-digit ISTAT code, e.g. \"030\" for Lombardia", c.Region)
+	}
+	if c.DataDir == "" {
+		add("data_dir is empty: set a directory for the node's keys and state")
+	}
+	if c.HTTP.Listen == "" {
+		add("http.listen is empty: set host:port, e.g. 127.0.0.1:8080")
+	} else if _, _, err := splitHostPort(c.HTTP.Listen); err != nil {
+		add("http.listen = %q: %v", c.HTTP.Listen, err)
+	}
+	if len(c.P2P.Listen) == 0 {
+		add("p2p.listen is empty: give at least one multiaddr, e.g. /ip4/0.0.0.0/tcp/4001")
+	}
+	for _, a := range c.P2P.Listen {
+		m, err := ma.NewMultiaddr(a)
+		if err != nil {
+			add("p2p.listen: %q is not a multiaddr (want e.g. /ip4/0.0.0.0/tcp/4001): %v", a, err)
+			continue
+		}
+		if c.P2P.PSKFile != "" && isQUICAddr(m) {
+			add("p2p.listen: %q is QUIC, which libp2p refuses inside a private network (p2p.psk_file is set): listen on TCP only", a)
+		}
+	}
+	if c.P2P.KeyFile == "" {
+		add("p2p.key_file is empty: set the path of the node's identity key (created on first start)")
+	}
+	for _, p := range c.P2P.Peers {
+		code, addr, ok := strings.Cut(p, "=")
+		if !ok || !regionCodeRE.MatchString(code) {
+			add("p2p.peers: %q: want CODE=MULTIADDR/p2p/PEERID, e.g. 150=/ip4/10.0.0.2/tcp/4001/p2p/12D3Koo...", p)
+			continue
+		}
+		m, err := ma.NewMultiaddr(addr)
+		if err != nil {
+			add("p2p.peers: %q: %v", p, err)
+			continue
+		}
+		if _, err := m.ValueForProtocol(ma.P_P2P); err != nil {
+			add("p2p.peers: %q has no /p2p/PEERID part", p)
+		}
+	}
+	if c.Raft.HeartbeatTimeout < 0 || c.Raft.ElectionTimeout < 0 {
+		add("raft timeouts must not be negative")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level = %q: want debug, info, warn or error", c.Log.Level)
+	}
+	return errors.Join(errs...)
+}
+
+func isQUICAddr(m ma.Multiaddr) bool {
+	for _, c := range m {
+		if c.Protocol().Code == ma.P_QUIC_V1 || c.Protocol().Code == ma.P_QUIC {
+			return true
+		}
+	}
+	return false
+}
+
+func splitHostPort(s string) (string, int, error) {
+	i := strings.LastIndex(s, ":")
+	if i < 0 {
+		return "", 0, errors.New("want host:port")
+	}
+	port, err := strconv.Atoi(s[i+1:])
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, errors.New("port must be a number from 0 to 65535")
+	}
+	return s[:i], port, nil
+}
+
+// LoadFile reads a TOML file over cfg. Unknown keys are an error: a typo
+// must not silently leave a default in place.
+func LoadFile(path string, cfg *Config) error {
+	md, err := toml.DecodeFile(path, cfg)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		sort.Strings(keys)
+		return fmt.Errorf("config %s: unknown keys %s", path, strings.Join(keys, ", "))
+	}
+	return nil
+}
+
+// field is one configuration key with its three spellings.
+type field struct {
+	key string // "p2p.listen"
+	v   reflect.Value
+}
+
+func fields(cfg *Config) []field {
+	var out []field
+	var walk func(prefix string, v reflect.Value)
+	walk = func(prefix string, v reflect.Value) {
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			key := f.Tag.Get("toml")
+			if key == "" {
+				continue
+			}
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			if f.Type.Kind() == reflect.Struct {
+				walk(key, v.Field(i))
+				continue
+			}
+			out = append(out, field{key: key, v: v.Field(i)})
+		}
+	}
+	walk("", reflect.ValueOf(cfg).Elem())
+	return out
+}
+
+// EnvName is the environment variable of a key: p2p.listen → FSENET_P2P_LISTEN.
+func EnvName(key string) string {
+	return "FSENET_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+func setValue(v reflect.Value, s string) error {
+	switch v.Interface().(type) {
+	case string:
+		v.SetString(s)
+	case bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		v.SetBool(b)
+	case Duration:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		v.Set(reflect.ValueOf(Duration(d)))
+	case []string:
+		var parts []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		v.Set(reflect.ValueOf(parts))
+	default:
+		return fmt.Errorf("unsupported type %s", v.Type())
+	}
+	return nil
+}
+
+// ApplyEnv overrides cfg with the FSENET_* variables found by lookup
+// (os.LookupEnv in production). Lists are comma-separated.
+func ApplyEnv(cfg *Config, lookup func(string) (string, bool)) error {
+	for _, f := range fields(cfg) {
+		if s, ok := lookup(EnvName(f.key)); ok {
+			if err := setValue(f.v, s); err != nil {
+				return fmt.Errorf("%s: %w", EnvName(f.key), err)
+			}
+		}
+	}
+	return nil
+}
+
+// RegisterFlags defines a flag for every key on fs; after fs.Parse, apply
+// them with the returned function. Only flags given on the command line
+// override; lists are comma-separated.
+func RegisterFlags(fs *flag.FlagSet, cfg *Config) func() error {
+	set := map[string]*string{}
+	for _, f := range fields(cfg) {
+		set[f.key] = fs.String(f.key, "", fmt.Sprintf("config %s (env %s)", f.key, EnvName(f.key)))
+	}
+	return func() error {
+		given := map[string]bool{}
+		fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+		for _, f := range fields(cfg) {
+			if given[f.key] {
+				if err := setValue(f.v, *set[f.key]); err != nil {
+					return fmt.Errorf("--%s: %w", f.key, err)
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// Load builds the configuration: defaults, then the file (if path is not
+// empty), then the environment; flags are applied by the caller with
+// RegisterFlags. It does not validate.
+func Load(path string) (Config, error) {
+	cfg := DefaultConfig()
+	if path != "" {
+		if err := LoadFile(path, &cfg); err != nil {
+			return cfg, err
+		}
+	}
+	if err := ApplyEnv(&cfg, os.LookupEnv); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
