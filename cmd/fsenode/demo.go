@@ -19,13 +19,15 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/node"
 )
 
 // demoRegion is one region process of the demo.
 type demoRegion struct {
-	Code string `json:"code"`
-	Port int    `json:"port"`
-	Peer string `json:"peer"`
+	Code     string `json:"code"`
+	Port     int    `json:"port"`      // libp2p, TCP
+	HTTPPort int    `json:"http_port"` // API
+	Peer     string `json:"peer"`
 
 	dir string
 	cmd *exec.Cmd
@@ -41,7 +43,7 @@ func demoCmd(ctx context.Context, args []string) error {
 	codes := strings.Split(*regionsFlag, ",")
 	seen := map[string]bool{}
 	for _, c := range codes {
-		if regionNames[c] == "" {
+		if node.RegionNames[c] == "" {
 			return fmt.Errorf("--regions: %q is not a region code (e.g. 030 Lombardia, 150 Campania, 160 Puglia)", c)
 		}
 		if seen[c] {
@@ -70,15 +72,11 @@ func demoCmd(ctx context.Context, args []string) error {
 	ready := make(chan string, len(regions))
 	var wg sync.WaitGroup
 	for i, r := range regions {
-		args := []string{"run", "--id", r.Code, "--dir", r.dir, "--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", r.Port)}
-		for _, o := range regions {
-			if o != r {
-				args = append(args, "--peer", fmt.Sprintf("%s=/ip4/127.0.0.1/tcp/%d/p2p/%s", o.Code, o.Port, o.Peer))
-			}
+		cfgPath, err := writeDemoConfig(r, regions, i == 0)
+		if err != nil {
+			return err
 		}
-		if i == 0 {
-			args = append(args, "--bootstrap")
-		}
+		args := []string{"run", "--config", cfgPath}
 		logf, err := os.OpenFile(filepath.Join(r.dir, "node.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
 			return err
@@ -144,7 +142,11 @@ func prepareDemo(dir string, codes []string) ([]*demoRegion, error) {
 			if err != nil {
 				return nil, err
 			}
-			r = &demoRegion{Code: c, Port: port}
+			httpPort, err := freePort()
+			if err != nil {
+				return nil, err
+			}
+			r = &demoRegion{Code: c, Port: port, HTTPPort: httpPort}
 		}
 		r.dir = filepath.Join(dir, c)
 		key, err := federation.LoadOrCreateIdentity(filepath.Join(r.dir, "node.key"))
@@ -165,6 +167,39 @@ func prepareDemo(dir string, codes []string) ([]*demoRegion, error) {
 	return out, nil
 }
 
+// writeDemoConfig writes the region's configuration file, commented so
+// that a user can read what each key does.
+func writeDemoConfig(r *demoRegion, all []*demoRegion, bootstrap bool) (string, error) {
+	var peers []string
+	for _, o := range all {
+		if o != r {
+			peers = append(peers, fmt.Sprintf("%q", fmt.Sprintf("%s=/ip4/127.0.0.1/tcp/%d/p2p/%s", o.Code, o.Port, o.Peer)))
+		}
+	}
+	text := fmt.Sprintf(`# %[1]s (%[2]s): written by "fsenode demo".
+region = %[2]q
+data_dir = %[3]q
+
+[http]
+listen = "127.0.0.1:%[4]d"
+
+[p2p]
+listen = ["/ip4/127.0.0.1/tcp/%[5]d"]
+key_file = "node.key"
+# The other founding regions, admitted until the replicated membership is known.
+peers = [%[6]s]
+
+[raft]
+# Only the first region founds the federation; on later runs it resumes.
+bootstrap = %[7]t
+
+[log]
+level = "info"
+`, node.RegionNames[r.Code], r.Code, r.dir, r.HTTPPort, r.Port, strings.Join(peers, ", "), bootstrap)
+	path := filepath.Join(r.dir, "region.toml")
+	return path, os.WriteFile(path, []byte(text), 0o600)
+}
+
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -183,10 +218,10 @@ func followRegion(r *demoRegion, out io.Reader, ready chan<- string) {
 		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
 			continue
 		}
-		name := fmt.Sprintf("%s (%s)", regionNames[r.Code], r.Code)
+		name := fmt.Sprintf("%s (%s)", node.RegionNames[r.Code], r.Code)
 		switch s.Event {
 		case "ready":
-			fmt.Printf("  %-24s ready: peer %s, %s, leader %s, term %d\n", name, s.Peer, strings.ToLower(s.State), s.Leader, s.Term)
+			fmt.Printf("  %-24s ready at %s (%s, leader %s, term %d)\n", name, s.URL, strings.ToLower(s.State), s.Leader, s.Term)
 			ready <- r.Code
 		case "status":
 			fmt.Printf("  %-24s now %s, leader %s, term %d\n", name, strings.ToLower(s.State), s.Leader, s.Term)

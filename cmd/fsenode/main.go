@@ -1,7 +1,7 @@
 // Command fsenode runs one region's fsenet node, or a whole federation of
 // regions on this machine (demo).
 //
-//	fsenode run --id 030 --dir DIR --listen MULTIADDR [--peer MULTIADDR/p2p/ID]... [--bootstrap]
+//	fsenode run [--config FILE] [--KEY VALUE]...
 //	fsenode demo [--dir DIR] [--regions 030,150,160]
 package main
 
@@ -18,8 +18,8 @@ func usage() {
 	fmt.Fprint(os.Stderr, `fsenode: a region's node of the fsenet federation
 
 Usage:
-  fsenode run  --id CODE --dir DIR --listen MULTIADDR [--peer ADDR]... [--bootstrap]
-               run one region's replica of the federation's state
+  fsenode run  [--config FILE] [--KEY VALUE]...
+               run one region's node (every configuration key is also a flag)
   fsenode demo [--dir DIR] [--regions 030,150,160]
                run a whole federation on this machine, one process per region
 

@@ -59,15 +59,18 @@ func (p *proc) status() statusLine {
 
 func (p *proc) start(t *testing.T, all []*proc, bootstrap bool) {
 	t.Helper()
-	args := []string{"run", "--id", p.code, "--dir", p.dir, "--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", p.port), "--status-every", "200ms"}
+	var peers []string
 	for _, o := range all {
 		if o != p {
-			args = append(args, "--peer", fmt.Sprintf("%s=/ip4/127.0.0.1/tcp/%d/p2p/%s", o.code, o.port, o.peer))
+			peers = append(peers, fmt.Sprintf("%s=/ip4/127.0.0.1/tcp/%d/p2p/%s", o.code, o.port, o.peer))
 		}
 	}
-	if bootstrap {
-		args = append(args, "--bootstrap")
-	}
+	// Everything as flags: the configuration keys double as flags.
+	args := []string{"run", "--status-every", "200ms",
+		"--region", p.code, "--data_dir", p.dir, "--http.listen", "127.0.0.1:0",
+		"--p2p.listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", p.port),
+		"--p2p.peers", strings.Join(peers, ","),
+		fmt.Sprintf("--raft.bootstrap=%t", bootstrap)}
 	logf, err := os.OpenFile(filepath.Join(p.dir, "node.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -214,12 +217,16 @@ func TestRunRejectsBadFlags(t *testing.T) {
 	tests := []struct {
 		name string
 		args []string
+		want string
 	}{
-		{"no dir", []string{"run", "--id", "030"}},
-		{"bad region", []string{"run", "--id", "999", "--dir", t.TempDir()}},
-		{"bad peer", []string{"run", "--id", "030", "--dir", t.TempDir(), "--peer", "nonsense"}},
-		{"bad demo regions", []string{"demo", "--regions", "030,030"}},
-		{"unknown command", []string{"frobnicate"}},
+		{"no data dir", []string{"run", "--region", "030"}, "data_dir"},
+		{"bad region", []string{"run", "--region", "999", "--data_dir", t.TempDir()}, "region"},
+		{"bad peer", []string{"run", "--region", "030", "--data_dir", t.TempDir(), "--p2p.peers", "nonsense"}, "p2p.peers"},
+		{"bad address", []string{"run", "--region", "030", "--data_dir", t.TempDir(), "--p2p.listen", "localhost:4001"}, "p2p.listen"},
+		{"missing config file", []string{"run", "--config", "/nonexistent/region.toml"}, "region.toml"},
+		{"unknown flag", []string{"run", "--regoin", "030"}, "regoin"},
+		{"bad demo regions", []string{"demo", "--regions", "030,030"}, "twice"},
+		{"unknown command", []string{"frobnicate"}, "frobnicate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -227,8 +234,8 @@ func TestRunRejectsBadFlags(t *testing.T) {
 			if err == nil {
 				t.Fatalf("exit 0 for %v; output:\n%s", tt.args, out)
 			}
-			if len(out) == 0 {
-				t.Fatal("no message")
+			if !strings.Contains(string(out), tt.want) {
+				t.Fatalf("message does not name %q:\n%s", tt.want, out)
 			}
 		})
 	}
@@ -263,7 +270,7 @@ func TestDemoStartsAndStops(t *testing.T) {
 				t.Fatalf("demo ended early:\n%v", transcript)
 			}
 			transcript = append(transcript, l)
-			if strings.Contains(l, " ready: peer ") {
+			if strings.Contains(l, " ready at http://127.0.0.1:") {
 				readyRegions++
 			}
 			ready = strings.Contains(l, "federation ready")
