@@ -22,6 +22,10 @@ Usage:
                run one region's node (every configuration key is also a flag)
   fsenode demo [--dir DIR] [--regions 030,150,160]
                run a whole federation on this machine, one process per region
+  fsenode init --dir DIR --region CODE
+               create a region's node key and a commented sample configuration
+  fsenode authority init|certify|revoke
+               the national authority's key, membership certificates, revocations
 
 Run "fsenode COMMAND -h" for a command's flags.
 `)
@@ -40,6 +44,10 @@ func main() {
 		err = runCmd(ctx, os.Args[2:])
 	case "demo":
 		err = demoCmd(ctx, os.Args[2:])
+	case "init":
+		err = initCmd(os.Args[2:])
+	case "authority":
+		err = authorityCmd(os.Args[2:])
 	case "-h", "--help", "help":
 		usage()
 		return

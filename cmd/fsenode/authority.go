@@ -1,0 +1,154 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/node"
+)
+
+func authorityUsage() {
+	fmt.Fprint(os.Stderr, `Usage: fsenode authority COMMAND [flags]
+
+The national authority's tools. They run where the authority's private key is
+kept, never on a region's node.
+
+  init     create the authority's key pair (authority.key, authority.pub)
+  certify  sign a region's membership certificate for a node's peer ID
+  revoke   sign the revocation of a region's node
+
+Run "fsenode authority COMMAND -h" for a command's flags.
+`)
+}
+
+func authorityCmd(args []string) error {
+	if len(args) == 0 {
+		authorityUsage()
+		return errUsage
+	}
+	switch args[0] {
+	case "init":
+		return authorityInit(args[1:])
+	case "certify":
+		return authorityCertify(args[1:])
+	case "revoke":
+		return authorityRevoke(args[1:])
+	case "-h", "--help", "help":
+		authorityUsage()
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "fsenode authority: unknown command %q\n\n", args[0])
+	authorityUsage()
+	return errUsage
+}
+
+func authorityInit(args []string) error {
+	fs := flag.NewFlagSet("authority init", flag.ContinueOnError)
+	dir := fs.String("dir", ".", "directory for authority.key (private, 0600) and authority.pub (give this one to every region)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	priv, err := federation.GenerateKeyFile(filepath.Join(*dir, "authority.key"))
+	if err != nil {
+		return err
+	}
+	pubPath := filepath.Join(*dir, "authority.pub")
+	if err := federation.WritePublicKeyFile(pubPath, priv.Public().(ed25519.PublicKey)); err != nil {
+		return err
+	}
+	fmt.Printf("authority key: %s\npublic key for the regions: %s\n", filepath.Join(*dir, "authority.key"), pubPath)
+	return nil
+}
+
+func authorityCertify(args []string) error {
+	fs := flag.NewFlagSet("authority certify", flag.ContinueOnError)
+	keyPath := fs.String("key", "authority.key", "the authority's private key")
+	region := fs.String("region", "", "region code (ISTAT), e.g. 030")
+	peerID := fs.String("peer", "", "the region node's libp2p peer ID (printed by fsenode init)")
+	role := fs.String("role", federation.RoleNonvoter, "voter or nonvoter")
+	addrs := fs.String("addrs", "", "comma-separated multiaddrs where the node listens")
+	valid := fs.Duration("valid", 365*24*time.Hour, "validity from now")
+	out := fs.String("out", "", "write the certificate here (default: standard output)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	priv, err := federation.LoadPrivateKeyFile(*keyPath)
+	if err != nil {
+		return err
+	}
+	if node.RegionNames[*region] == "" {
+		return fmt.Errorf("--region %q: not a region code (e.g. 030 for Lombardia)", *region)
+	}
+	p, err := peer.Decode(*peerID)
+	if err != nil {
+		return fmt.Errorf("--peer %q: %w", *peerID, err)
+	}
+	if *valid <= 0 {
+		return errors.New("--valid must be positive")
+	}
+	c := federation.Certificate{Region: *region, Name: node.RegionNames[*region], Peer: p, Role: *role,
+		Expiry: time.Now().Add(*valid).UTC().Truncate(time.Second)}
+	for _, a := range strings.Split(*addrs, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			c.Addrs = append(c.Addrs, a)
+		}
+	}
+	tok, issued, err := federation.IssueCertificate(priv, c)
+	if err != nil {
+		return err
+	}
+	if err := writeOut(*out, tok); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "certified %s (%s) peer %s as %s until %s (id %s)\n", issued.Region, issued.Name, issued.Peer, issued.Role, issued.Expiry.Format(time.RFC3339), issued.ID)
+	return nil
+}
+
+func authorityRevoke(args []string) error {
+	fs := flag.NewFlagSet("authority revoke", flag.ContinueOnError)
+	keyPath := fs.String("key", "authority.key", "the authority's private key")
+	region := fs.String("region", "", "region code (ISTAT)")
+	peerID := fs.String("peer", "", "the revoked node's peer ID")
+	reason := fs.String("reason", "", "why, for the audit trail")
+	out := fs.String("out", "", "write the revocation here (default: standard output)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	priv, err := federation.LoadPrivateKeyFile(*keyPath)
+	if err != nil {
+		return err
+	}
+	p, err := peer.Decode(*peerID)
+	if err != nil {
+		return fmt.Errorf("--peer %q: %w", *peerID, err)
+	}
+	if *reason == "" {
+		return errors.New("--reason is required: it goes into the audit trail")
+	}
+	tok, issued, err := federation.IssueRevocation(priv, federation.Revocation{Region: *region, Peer: p, Reason: *reason})
+	if err != nil {
+		return err
+	}
+	if err := writeOut(*out, tok); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "revoked %s peer %s (id %s)\n", issued.Region, issued.Peer, issued.ID)
+	return nil
+}
+
+func writeOut(path, text string) error {
+	if path == "" {
+		fmt.Println(text)
+		return nil
+	}
+	return os.WriteFile(path, []byte(text+"\n"), 0o644)
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/node"
+)
+
+func run(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(fsenodeBin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("fsenode %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// The operator's path from nothing to a certified region, with the real
+// binary: authority key, a region's init, a certificate for its peer ID,
+// a revocation.
+func TestAuthorityAndInitCommands(t *testing.T) {
+	dir := t.TempDir()
+	authDir := filepath.Join(dir, "authority")
+	run(t, "authority", "init", "--dir", authDir)
+	if _, err := exec.Command(fsenodeBin, "authority", "init", "--dir", authDir).CombinedOutput(); err == nil {
+		t.Fatal("authority init overwrote an existing key")
+	}
+
+	regionDir := filepath.Join(dir, "030")
+	out := run(t, "init", "--dir", regionDir, "--region", "030")
+	m := regexp.MustCompile(`peer ID (\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("init printed no peer ID:\n%s", out)
+	}
+	pid, err := peer.Decode(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The sample configuration loads and validates as written.
+	cfg, err := node.Load(filepath.Join(regionDir, "region.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil || cfg.Region != "030" {
+		t.Fatalf("sample config: %v %+v", err, cfg)
+	}
+	// init again keeps the key (same peer ID) and the edited config.
+	if again := run(t, "init", "--dir", regionDir, "--region", "030"); !strings.Contains(again, m[1]) {
+		t.Fatalf("second init changed the peer ID:\n%s", again)
+	}
+
+	certPath := filepath.Join(dir, "030.cert")
+	run(t, "authority", "certify", "--key", filepath.Join(authDir, "authority.key"), "--region", "030",
+		"--peer", m[1], "--role", "voter", "--addrs", "/ip4/127.0.0.1/tcp/4001", "--valid", "24h", "--out", certPath)
+	pub, err := federation.LoadPublicKeyFile(filepath.Join(authDir, "authority.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := os.ReadFile(certPath)
+	c, err := federation.VerifyCertificateFor(strings.TrimSpace(string(tok)), pub, pid, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Region != "030" || c.Name != "Lombardia" || c.Role != federation.RoleVoter {
+		t.Fatalf("certificate %+v", c)
+	}
+
+	revPath := filepath.Join(dir, "030.rev")
+	run(t, "authority", "revoke", "--key", filepath.Join(authDir, "authority.key"), "--region", "030",
+		"--peer", m[1], "--reason", "test", "--out", revPath)
+	rtok, _ := os.ReadFile(revPath)
+	if r, err := federation.VerifyRevocation(strings.TrimSpace(string(rtok)), pub); err != nil || r.Peer != pid {
+		t.Fatalf("revocation: %+v %v", r, err)
+	}
+
+	for name, args := range map[string][]string{
+		"certify without key":   {"authority", "certify", "--key", filepath.Join(dir, "none"), "--region", "030", "--peer", m[1]},
+		"certify bad region":    {"authority", "certify", "--key", filepath.Join(authDir, "authority.key"), "--region", "999", "--peer", m[1]},
+		"certify bad peer":      {"authority", "certify", "--key", filepath.Join(authDir, "authority.key"), "--region", "030", "--peer", "x"},
+		"certify bad role":      {"authority", "certify", "--key", filepath.Join(authDir, "authority.key"), "--region", "030", "--peer", m[1], "--role", "king"},
+		"revoke without reason": {"authority", "revoke", "--key", filepath.Join(authDir, "authority.key"), "--region", "030", "--peer", m[1]},
+		"init bad region":       {"init", "--dir", filepath.Join(dir, "x"), "--region", "Lombardia"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if out, err := exec.Command(fsenodeBin, args...).CombinedOutput(); err == nil {
+				t.Fatalf("accepted:\n%s", out)
+			}
+		})
+	}
+}
