@@ -11,12 +11,15 @@ import (
 )
 
 // Gater is an allowlist connection gater: it admits a connection only when the
-// remote peer is a member of the federation. Membership has two sources:
+// remote peer is a member of the federation. Membership has three sources:
 //
 //   - the bootstrap list from the node's configuration, trusted only until the
 //     node knows the replicated membership (so a brand-new node can reach the
-//     federation to learn it), and
-//   - the replicated membership, pushed with SetMembers whenever it changes.
+//     federation to learn it),
+//   - the replicated membership, pushed with SetMembers whenever it changes,
+//   - the servers of the Raft configuration, pushed with SetServers: a
+//     region the leader has added to Raft must be reachable even before its
+//     membership record is applied everywhere.
 //
 // A revoked peer is refused whatever either list says. Peers that stop being
 // members have their open connections closed, so a change takes effect at once
@@ -32,6 +35,7 @@ type Gater struct {
 	self      peer.ID
 	bootstrap map[peer.ID]struct{}
 	members   map[peer.ID]struct{}
+	servers   map[peer.ID]struct{}
 	known     bool // members holds the replicated membership
 	revoked   map[peer.ID]struct{}
 	net       network.Network
@@ -55,6 +59,7 @@ func NewGater(bootstrap []peer.ID, log *slog.Logger) *Gater {
 		log:       log,
 		bootstrap: make(map[peer.ID]struct{}, len(bootstrap)),
 		members:   map[peer.ID]struct{}{},
+		servers:   map[peer.ID]struct{}{},
 		revoked:   map[peer.ID]struct{}{},
 	}
 	for _, p := range bootstrap {
@@ -87,9 +92,27 @@ func (g *Gater) SetMembers(members, revoked []peer.ID) {
 
 	g.mu.Lock()
 	g.members, g.revoked, g.known = next, rev, true
-	n := g.net
 	g.mu.Unlock()
+	g.closeDisallowed()
+}
 
+// SetServers replaces the peers of the Raft configuration. Revocation still
+// wins over them.
+func (g *Gater) SetServers(servers []peer.ID) {
+	next := make(map[peer.ID]struct{}, len(servers))
+	for _, p := range servers {
+		next[p] = struct{}{}
+	}
+	g.mu.Lock()
+	g.servers = next
+	g.mu.Unlock()
+	g.closeDisallowed()
+}
+
+func (g *Gater) closeDisallowed() {
+	g.mu.RLock()
+	n := g.net
+	g.mu.RUnlock()
 	if n == nil {
 		return
 	}
@@ -112,6 +135,9 @@ func (g *Gater) Allowed(p peer.ID) bool {
 		return false
 	}
 	if _, ok := g.members[p]; ok {
+		return true
+	}
+	if _, ok := g.servers[p]; ok {
 		return true
 	}
 	if !g.known {

@@ -47,6 +47,16 @@ func TestGaterDecisions(t *testing.T) {
 			t.Errorf("after membership: Allowed(%s) = %v, want %v", p, got, want)
 		}
 	}
+	// A Raft server is admitted without a membership record, unless revoked.
+	server := randomPeer(t)
+	g.SetServers([]peer.ID{server, revoked})
+	if !g.Allowed(server) || g.Allowed(revoked) {
+		t.Errorf("servers: Allowed(server) = %v, Allowed(revoked server) = %v", g.Allowed(server), g.Allowed(revoked))
+	}
+	g.SetServers(nil)
+	if g.Allowed(server) {
+		t.Error("a server removed from Raft is still admitted")
+	}
 }
 
 // connect returns whether a can open a stream to b on a protocol b serves.

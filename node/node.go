@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -49,6 +50,9 @@ type Node struct {
 	httpLn  net.Listener
 	httpSrv *http.Server
 	httpErr chan error
+
+	stop chan struct{}
+	wg   sync.WaitGroup
 }
 
 // New validates cfg and prepares a node; Start runs it.
@@ -130,6 +134,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.cons.Start(); err != nil {
 		return err
 	}
+	n.stop = make(chan struct{})
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.watchServers() }()
 	if n.cfg.Raft.Bootstrap {
 		self := founder{Code: n.cfg.Region, AddrInfo: peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()}}
 		if err := n.bootstrap(ctx, append([]founder{self}, founders...)); err != nil {
@@ -166,6 +173,33 @@ func (n *Node) followMembership(v membership.View) {
 	}
 }
 
+// watchServers keeps the gater admitting the peers of the Raft
+// configuration, which can change before the membership records do.
+func (n *Node) watchServers() {
+	var last string
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if servers, err := n.cons.Servers(); err == nil {
+			ids := make([]peer.ID, 0, len(servers))
+			var key strings.Builder
+			for _, s := range servers {
+				ids = append(ids, s.Peer)
+				key.WriteString(s.Peer.String())
+			}
+			if key.String() != last {
+				n.gater.SetServers(ids)
+				last = key.String()
+			}
+		}
+		select {
+		case <-n.stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
 // Shutdown stops the parts in reverse order: HTTP first (no new requests),
 // then the replica (a leader hands over leadership), then the host.
 func (n *Node) Shutdown(ctx context.Context) error {
@@ -177,6 +211,11 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		n.httpSrv = nil
 	} else if n.httpLn != nil {
 		_ = n.httpLn.Close()
+	}
+	if n.stop != nil {
+		close(n.stop)
+		n.wg.Wait()
+		n.stop = nil
 	}
 	if n.cons != nil {
 		if err := n.cons.Shutdown(ctx); err != nil {
