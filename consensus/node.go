@@ -23,6 +23,9 @@ import (
 type Deps struct {
 	Host host.Host
 	Log  *slog.Logger
+	// ObserveApply, if set, is told how long each Apply took and how it
+	// ended ("ok", "refused" for a domain error, "failed"). For metrics.
+	ObserveApply func(d time.Duration, outcome string)
 }
 
 // Node is one replica of the federation's state: a Raft server, its FSM and
@@ -40,7 +43,8 @@ type Node struct {
 	tr      *raft.NetworkTransport
 	raft    *raft.Raft
 
-	batch *batcher
+	batch   *batcher
+	observe func(time.Duration, string)
 
 	notify    chan bool
 	readyTerm atomic.Uint64 // term whose leader marker this node applied as leader
@@ -76,7 +80,7 @@ func New(cfg Config, deps Deps) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("consensus: data directory: %w", err)
 	}
-	n := &Node{cfg: cfg, h: deps.Host, log: log, notify: make(chan bool, 16), readyCh: make(chan struct{}), stop: make(chan struct{})}
+	n := &Node{cfg: cfg, h: deps.Host, log: log, observe: deps.ObserveApply, notify: make(chan bool, 16), readyCh: make(chan struct{}), stop: make(chan struct{})}
 
 	st, err := openStateDir(filepath.Join(cfg.DataDir, "state"), badgerOptions{MemTableSize: cfg.MemTableSize, BlockCacheSize: cfg.BlockCacheSize}, log)
 	if err != nil {
@@ -334,7 +338,21 @@ func (n *Node) otherVoters() int {
 // If the leader is lost after the command was proposed, the outcome is
 // unknown (ErrUncertain); with an idempotency key (cmd.Key) Apply retries it,
 // and the key guarantees it is applied once.
-func (n *Node) Apply(ctx context.Context, cmd Command) (Result, error) {
+func (n *Node) Apply(ctx context.Context, cmd Command) (res Result, err error) {
+	if n.observe != nil {
+		start := time.Now()
+		defer func() {
+			outcome := "ok"
+			var derr *Error
+			switch {
+			case errors.As(err, &derr):
+				outcome = "refused"
+			case err != nil:
+				outcome = "failed"
+			}
+			n.observe(time.Since(start), outcome)
+		}()
+	}
 	if err := n.checkCommand(cmd); err != nil {
 		return Result{}, err
 	}

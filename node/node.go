@@ -122,7 +122,17 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if d := time.Duration(n.cfg.Raft.ElectionTimeout); d > 0 {
 		cc.ElectionTimeout = d
 	}
-	n.cons, err = consensus.New(cc, consensus.Deps{Host: n.host, Log: n.log})
+	n.reg = n.metrics()
+	applyLatency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:        "fsenet_apply_duration_seconds",
+		Help:        "Time from a write submitted on this node to its result (replicated and applied), by outcome.",
+		ConstLabels: prometheus.Labels{"region": n.cfg.Region},
+		Buckets:     []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5, 10},
+	}, []string{"outcome"})
+	n.reg.MustRegister(applyLatency)
+	n.cons, err = consensus.New(cc, consensus.Deps{Host: n.host, Log: n.log, ObserveApply: func(d time.Duration, outcome string) {
+		applyLatency.WithLabelValues(outcome).Observe(d.Seconds())
+	}})
 	if err != nil {
 		return err
 	}
@@ -145,7 +155,6 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 
 	// 3. The HTTP server.
-	n.reg = n.metrics()
 	n.httpLn, err = net.Listen("tcp", n.cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("http.listen: %w", err)
@@ -311,7 +320,12 @@ func (n *Node) metrics() *prometheus.Registry {
 	labels := prometheus.Labels{"region": n.cfg.Region}
 	gauge := func(name, help string, f func(consensus.Status) float64) {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels},
-			func() float64 { return f(n.cons.Status()) }))
+			func() float64 {
+				if n.cons == nil {
+					return 0
+				}
+				return f(n.cons.Status())
+			}))
 	}
 	gauge("fsenet_raft_state", "Raft state: 0 follower, 1 candidate, 2 leader, 3 shutdown.", func(s consensus.Status) float64 {
 		switch s.State {
@@ -331,6 +345,9 @@ func (n *Node) metrics() *prometheus.Registry {
 	gauge("fsenet_raft_snapshot_restores", "Snapshots installed since the node started.", func(s consensus.Status) float64 { return float64(s.SnapshotRestores) })
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fsenet_raft_servers", Help: "Servers in the Raft configuration.", ConstLabels: labels},
 		func() float64 {
+			if n.cons == nil {
+				return 0
+			}
 			s, err := n.cons.Servers()
 			if err != nil {
 				return 0
@@ -338,7 +355,12 @@ func (n *Node) metrics() *prometheus.Registry {
 			return float64(len(s))
 		}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fsenet_libp2p_peers_connected", Help: "Peers with an open libp2p connection.", ConstLabels: labels},
-		func() float64 { return float64(len(n.host.Network().Peers())) }))
+		func() float64 {
+			if n.host == nil {
+				return 0
+			}
+			return float64(len(n.host.Network().Peers()))
+		}))
 	return reg
 }
 

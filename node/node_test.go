@@ -60,6 +60,7 @@ func TestSingleRegionNodeServesHealthReadinessAndMetrics(t *testing.T) {
 		`fsenet_raft_applied_index{region="030"}`,
 		`fsenet_http_requests_total{code="200",route="GET /readyz"}`,
 		`fsenet_libp2p_peers_connected{region="030"} 0`,
+		`fsenet_apply_duration_seconds_count{outcome="ok",region="030"} 1`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
