@@ -3,8 +3,9 @@ package consensus
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
+
+	"github.com/fsenet/fsenet/federation"
 )
 
 // Config configures one replica.
@@ -79,13 +80,10 @@ func DefaultConfig() Config {
 	}
 }
 
-// regionCode is a three-digit ISTAT code (010 … 200, 950 for the Ministry).
-var regionCode = regexp.MustCompile(`^[0-9]{3}$`)
-
 // Validate reports the first bad setting, naming the field and the fix.
 func (c Config) Validate() error {
 	switch {
-	case !regionCode.MatchString(c.ID):
+	case !federation.ValidRegionCode(c.ID):
 		return fmt.Errorf("consensus: ID %q: want the region's three-digit ISTAT code, e.g. 030", c.ID)
 	case c.DataDir == "":
 		return errors.New("consensus: DataDir is empty: set a directory for the Raft log and state")

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
@@ -56,7 +55,7 @@ func (c HostConfig) Validate() error {
 		if err != nil {
 			return fmt.Errorf("federation: ListenAddrs: %q is not a multiaddr: %w", s, err)
 		}
-		if c.PSKFile != "" && isQUIC(a) {
+		if c.PSKFile != "" && IsQUIC(a) {
 			return fmt.Errorf("federation: ListenAddrs: %q is QUIC, which libp2p refuses inside a private network (PSKFile is set): listen on TCP only", s)
 		}
 	}
@@ -66,7 +65,8 @@ func (c HostConfig) Validate() error {
 	return nil
 }
 
-func isQUIC(a ma.Multiaddr) bool {
+// IsQUIC reports whether a is a QUIC address.
+func IsQUIC(a ma.Multiaddr) bool {
 	for _, c := range a {
 		if c.Protocol().Code == ma.P_QUIC_V1 || c.Protocol().Code == ma.P_QUIC {
 			return true
@@ -127,7 +127,7 @@ func NewHost(cfg HostConfig, gater ConnGater) (host.Host, error) {
 			return nil, err
 		}
 		opts = append(opts, libp2p.PrivateNetwork(psk))
-	} else if hasQUIC(cfg.ListenAddrs) {
+	} else if anyQUIC(cfg.ListenAddrs) {
 		opts = append(opts, libp2p.Transport(quic.NewTransport))
 	}
 	h, err := libp2p.New(opts...)
@@ -140,9 +140,10 @@ func NewHost(cfg HostConfig, gater ConnGater) (host.Host, error) {
 	return h, nil
 }
 
-func hasQUIC(addrs []string) bool {
+// anyQUIC reports whether a listen address (already validated) is QUIC.
+func anyQUIC(addrs []string) bool {
 	for _, s := range addrs {
-		if strings.Contains(s, "/quic") {
+		if a, err := ma.NewMultiaddr(s); err == nil && IsQUIC(a) {
 			return true
 		}
 	}

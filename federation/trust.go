@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
@@ -55,8 +54,6 @@ var (
 	// that is malformed, not signed by the authority, of the wrong kind,
 	// expired or not yet valid, or bound to another peer.
 	ErrInvalidCertificate = errors.New("federation: invalid certificate")
-
-	regionCodeRE = regexp.MustCompile(`^[0-9]{3}$`)
 )
 
 // Certificate is a region's membership in the federation, as signed by the
@@ -84,7 +81,7 @@ type Revocation struct {
 
 func (c Certificate) validate() error {
 	switch {
-	case !regionCodeRE.MatchString(c.Region):
+	case !ValidRegionCode(c.Region):
 		return fmt.Errorf("region code %q: want three digits", c.Region)
 	case c.Name == "":
 		return errors.New("region name is empty")
@@ -212,7 +209,7 @@ func IssueRevocation(authority ed25519.PrivateKey, r Revocation) (string, Revoca
 	if r.IssuedAt.IsZero() {
 		r.IssuedAt = time.Now().UTC().Truncate(time.Second)
 	}
-	if !regionCodeRE.MatchString(r.Region) {
+	if !ValidRegionCode(r.Region) {
 		return "", r, fmt.Errorf("revocation: region code %q: want three digits", r.Region)
 	}
 	if _, err := peer.IDFromBytes([]byte(r.Peer)); err != nil {
@@ -250,7 +247,7 @@ func VerifyRevocation(token string, authority ed25519.PublicKey) (Revocation, er
 	if r.Peer, err = peer.Decode(p); err != nil {
 		return Revocation{}, fmt.Errorf("%w: peer ID: %v", ErrInvalidCertificate, err)
 	}
-	if !regionCodeRE.MatchString(r.Region) {
+	if !ValidRegionCode(r.Region) {
 		return Revocation{}, fmt.Errorf("%w: region code %q", ErrInvalidCertificate, r.Region)
 	}
 	r.ID, _ = t.JwtID()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/fsenet/fsenet/federation"
 )
 
 // Config is a region's node configuration. It is read from a TOML file,
@@ -96,14 +97,12 @@ func DefaultConfig() Config {
 	}
 }
 
-var regionCodeRE = regexp.MustCompile(`^[0-9]{3}$`)
-
 // Validate reports every configuration error at once, each naming the key
 // and the fix.
 func (c Config) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if !regionCodeRE.MatchString(c.Region) {
+	if !federation.ValidRegionCode(c.Region) {
 		add("region = %q: want the region's three-digit ISTAT code, e.g. \"030\" for Lombardia", c.Region)
 	}
 	if c.DataDir == "" {
@@ -123,7 +122,7 @@ func (c Config) Validate() error {
 			add("p2p.listen: %q is not a multiaddr (want e.g. /ip4/0.0.0.0/tcp/4001): %v", a, err)
 			continue
 		}
-		if c.P2P.PSKFile != "" && isQUICAddr(m) {
+		if c.P2P.PSKFile != "" && federation.IsQUIC(m) {
 			add("p2p.listen: %q is QUIC, which libp2p refuses inside a private network (p2p.psk_file is set): listen on TCP only", a)
 		}
 	}
@@ -132,7 +131,7 @@ func (c Config) Validate() error {
 	}
 	for _, p := range c.P2P.Peers {
 		code, addr, ok := strings.Cut(p, "=")
-		if !ok || !regionCodeRE.MatchString(code) {
+		if !ok || !federation.ValidRegionCode(code) {
 			add("p2p.peers: %q: want CODE=MULTIADDR/p2p/PEERID, e.g. 150=/ip4/10.0.0.2/tcp/4001/p2p/12D3Koo...", p)
 			continue
 		}
@@ -154,15 +153,6 @@ func (c Config) Validate() error {
 		add("log.level = %q: want debug, info, warn or error", c.Log.Level)
 	}
 	return errors.Join(errs...)
-}
-
-func isQUICAddr(m ma.Multiaddr) bool {
-	for _, c := range m {
-		if c.Protocol().Code == ma.P_QUIC_V1 || c.Protocol().Code == ma.P_QUIC {
-			return true
-		}
-	}
-	return false
 }
 
 func splitHostPort(s string) (string, int, error) {

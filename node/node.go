@@ -27,16 +27,6 @@ import (
 	"github.com/fsenet/fsenet/federation"
 )
 
-// RegionNames maps the ISTAT codes FSE uses to the regions' names.
-var RegionNames = map[string]string{
-	"010": "Piemonte", "020": "Valle d'Aosta", "030": "Lombardia", "041": "PA Bolzano",
-	"042": "PA Trento", "050": "Veneto", "060": "Friuli-Venezia Giulia", "070": "Liguria",
-	"080": "Emilia-Romagna", "090": "Toscana", "100": "Umbria", "110": "Marche",
-	"120": "Lazio", "130": "Abruzzo", "140": "Molise", "150": "Campania", "160": "Puglia",
-	"170": "Basilicata", "180": "Calabria", "190": "Sicilia", "200": "Sardegna",
-	"950": "Ministero della Salute",
-}
-
 // Node is one region's running node.
 type Node struct {
 	cfg Config
@@ -60,7 +50,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	if RegionNames[cfg.Region] == "" {
+	if federation.RegionNames[cfg.Region] == "" {
 		return nil, fmt.Errorf("invalid configuration: region = %q is not a known region code", cfg.Region)
 	}
 	if log == nil {
@@ -391,7 +381,7 @@ func (n *Node) bootstrap(ctx context.Context, founders []founder) error {
 	var servers []consensus.Server
 	var regions []membership.Region
 	for _, f := range founders {
-		name := RegionNames[f.Code]
+		name := federation.RegionNames[f.Code]
 		if name == "" {
 			return fmt.Errorf("p2p.peers: %q is not a known region code", f.Code)
 		}

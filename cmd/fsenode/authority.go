@@ -13,7 +13,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fsenet/fsenet/federation"
-	"github.com/fsenet/fsenet/node"
 )
 
 func authorityUsage() {
@@ -85,7 +84,7 @@ func authorityCertify(args []string) error {
 	if err != nil {
 		return err
 	}
-	if node.RegionNames[*region] == "" {
+	if federation.RegionNames[*region] == "" {
 		return fmt.Errorf("--region %q: not a region code (e.g. 030 for Lombardia)", *region)
 	}
 	p, err := peer.Decode(*peerID)
@@ -95,7 +94,7 @@ func authorityCertify(args []string) error {
 	if *valid <= 0 {
 		return errors.New("--valid must be positive")
 	}
-	c := federation.Certificate{Region: *region, Name: node.RegionNames[*region], Peer: p, Role: *role,
+	c := federation.Certificate{Region: *region, Name: federation.RegionNames[*region], Peer: p, Role: *role,
 		Expiry: time.Now().Add(*valid).UTC().Truncate(time.Second)}
 	for _, a := range strings.Split(*addrs, ",") {
 		if a = strings.TrimSpace(a); a != "" {

@@ -19,7 +19,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fsenet/fsenet/federation"
-	"github.com/fsenet/fsenet/node"
 )
 
 // demoRegion is one region process of the demo.
@@ -43,7 +42,7 @@ func demoCmd(ctx context.Context, args []string) error {
 	codes := strings.Split(*regionsFlag, ",")
 	seen := map[string]bool{}
 	for _, c := range codes {
-		if node.RegionNames[c] == "" {
+		if federation.RegionNames[c] == "" {
 			return fmt.Errorf("--regions: %q is not a region code (e.g. 030 Lombardia, 150 Campania, 160 Puglia)", c)
 		}
 		if seen[c] {
@@ -195,7 +194,7 @@ bootstrap = %[7]t
 
 [log]
 level = "info"
-`, node.RegionNames[r.Code], r.Code, r.dir, r.HTTPPort, r.Port, strings.Join(peers, ", "), bootstrap)
+`, federation.RegionNames[r.Code], r.Code, r.dir, r.HTTPPort, r.Port, strings.Join(peers, ", "), bootstrap)
 	path := filepath.Join(r.dir, "region.toml")
 	return path, os.WriteFile(path, []byte(text), 0o600)
 }
@@ -218,7 +217,7 @@ func followRegion(r *demoRegion, out io.Reader, ready chan<- string) {
 		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
 			continue
 		}
-		name := fmt.Sprintf("%s (%s)", node.RegionNames[r.Code], r.Code)
+		name := fmt.Sprintf("%s (%s)", federation.RegionNames[r.Code], r.Code)
 		switch s.Event {
 		case "ready":
 			fmt.Printf("  %-24s ready at %s (%s, leader %s, term %d)\n", name, s.URL, strings.ToLower(s.State), s.Leader, s.Term)

@@ -9,7 +9,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fsenet/fsenet/federation"
-	"github.com/fsenet/fsenet/node"
 )
 
 // initCmd prepares a region's data directory: the node's identity key and
@@ -25,7 +24,7 @@ func initCmd(args []string) error {
 	if *dir == "" {
 		return fmt.Errorf("--dir is required")
 	}
-	name := node.RegionNames[*region]
+	name := federation.RegionNames[*region]
 	if name == "" {
 		return fmt.Errorf("--region %q: not a region code (e.g. 030 for Lombardia)", *region)
 	}

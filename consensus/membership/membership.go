@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"sync"
 	"time"
@@ -21,6 +20,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/federation"
 )
 
 // Role is a region's place in Raft.
@@ -61,13 +61,12 @@ const version1 uint16 = 1
 var (
 	regionPrefix  = []byte("membership/region/")
 	revokedPrefix = []byte("membership/revoked/")
-	codeRE        = regexp.MustCompile(`^[0-9]{3}$`)
 )
 
 // Validate checks a region record.
 func (r Region) Validate() error {
 	switch {
-	case !codeRE.MatchString(r.Code):
+	case !federation.ValidRegionCode(r.Code):
 		return fmt.Errorf("region code %q: want a three-digit ISTAT code", r.Code)
 	case r.Name == "" || len(r.Name) > 128:
 		return errors.New("region name: want 1 to 128 characters")
