@@ -279,6 +279,17 @@ func (n *Node) routes() http.Handler {
 		writeJSON(w, code, map[string]any{"ready": ok, "reason": why})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
+	// Anything else, including a known path with another method, gets an
+	// OperationOutcome rather than the mux's plain text.
+	handle("/", func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz", "/readyz", "/metrics":
+			w.Header().Set("Allow", "GET, HEAD")
+			writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", r.Method+" is not supported here")
+		default:
+			writeOutcome(w, http.StatusNotFound, "not-found", "no such endpoint")
+		}
+	})
 	return mux
 }
 

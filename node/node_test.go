@@ -66,8 +66,20 @@ func TestSingleRegionNodeServesHealthReadinessAndMetrics(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
-	if code, _ := get("/nope"); code != http.StatusNotFound {
-		t.Fatalf("unknown path = %d", code)
+	for _, path := range []string{"/nope", "/%2e%2e/etc/passwd", "/healthz/extra"} {
+		code, body := get(path)
+		if code != http.StatusNotFound || !strings.Contains(body, `"resourceType":"OperationOutcome"`) || !strings.Contains(body, `"not-found"`) {
+			t.Fatalf("%s = %d %s, want a not-found OperationOutcome", path, code, body)
+		}
+	}
+	resp, err := http.Post(base+"/healthz", "application/json", strings.NewReader("{garbage"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") == "" || resp.Header.Get("Content-Type") != "application/fhir+json" || !strings.Contains(string(body), "OperationOutcome") {
+		t.Fatalf("POST /healthz = %d %s", resp.StatusCode, body)
 	}
 }
 
