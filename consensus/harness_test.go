@@ -15,12 +15,10 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/connmgr"
-	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/consensus/membership"
@@ -49,10 +47,6 @@ func (g *partitionGater) InterceptPeerDial(p peer.ID) bool {
 
 func (g *partitionGater) InterceptSecured(d network.Direction, p peer.ID, a network.ConnMultiaddrs) bool {
 	return !g.cut(p) && g.Gater.InterceptSecured(d, p, a)
-}
-
-func (g *partitionGater) InterceptUpgraded(c network.Conn) (bool, control.DisconnectReason) {
-	return g.Gater.InterceptUpgraded(c)
 }
 
 func (g *partitionGater) setBlocked(ps []peer.ID, on bool) {
@@ -470,5 +464,3 @@ func mustRead(t testing.TB, n *testNode, c consensus.Consistency, key string) (s
 	}
 	return v, idx
 }
-
-var _ = ma.StringCast
