@@ -1,0 +1,398 @@
+package federation
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/lestrrat-go/jwx/v3/jwt"
+)
+
+// An operator reaches a node with a token signed by the identity provider
+// of the operator's region (or by the national authority). The token says
+// who the operator is, for which organisation, in which role and for which
+// purpose; the node checks it against the keys the federation registered
+// for that issuer, and against the region that issuer speaks for.
+
+// TokenAudience is the audience every fsenet token must carry.
+const TokenAudience = "fsenet"
+
+// Verifier defaults and limits.
+const (
+	maxTokenSize       = 8 << 10
+	defaultTokenSkew   = 30 * time.Second
+	defaultMaxLifetime = 25 * time.Hour
+)
+
+// Claim names of IHE IUA and of the FSE 2.0 gateway.
+const (
+	claimSubjectRole  = "subject_role"
+	claimOrgID        = "subject_organization_id"
+	claimOrganization = "subject_organization"
+	claimPurpose      = "purpose_of_use"
+	claimPersonID     = "person_id"
+	claimConsent      = "patient_consent"
+	claimAction       = "action_id"
+)
+
+// requiredClaims must be present in every token.
+var requiredClaims = []string{
+	jwt.IssuerKey, jwt.SubjectKey, jwt.AudienceKey, jwt.ExpirationKey, jwt.IssuedAtKey,
+	jwt.JwtIDKey, claimSubjectRole, claimOrgID, claimPurpose,
+}
+
+// subjectRoles are the values of subject_role the FSE 2.0 gateway defines.
+var subjectRoles = []string{
+	"AAS", "APR", "PSS", "INF", "FAR", "DSA", "DAM", "OAM", "ASS", "TUT", "ING",
+	"GEN", "NOR", "DRS", "RSA", "MRP", "INI", "OGC", "OPI", "MDS", "GTW", "DAP",
+}
+
+// purposesOfUse are the values of purpose_of_use the FSE 2.0 gateway
+// defines ("ACCESS UPDATE" changes a document's blinding).
+var purposesOfUse = []string{
+	"TREATMENT", "EMERGENCY", "PUBLICHEALTH", "SYSADMIN", "PERSONAL", "UPDATE", "ACCESS UPDATE",
+}
+
+// actionIDs are the values of action_id.
+var actionIDs = []string{"CREATE", "READ", "UPDATE", "DELETE"}
+
+// ErrInvalidToken is wrapped by every refusal of Verifier.Verify. The
+// wrapped text says why, for the logs; a client is told only that its
+// token is invalid.
+var ErrInvalidToken = errors.New("federation: invalid token")
+
+// Claims are a token's claims, with the claim names of IHE IUA and the FSE
+// 2.0 gateway.
+type Claims struct {
+	Issuer         string    // iss: the region's IdP (or AuthorityIssuer)
+	Subject        string    // sub: the person's codice fiscale
+	Audience       []string  // aud
+	IssuedAt       time.Time // iat
+	NotBefore      time.Time // nbf (optional)
+	Expiry         time.Time // exp
+	ID             string    // jti
+	SubjectRole    string    // subject_role (AAS, APR, PSS, INF, FAR, ...)
+	OrganizationID string    // subject_organization_id: region code
+	Organization   string    // subject_organization
+	PurposeOfUse   string    // purpose_of_use: TREATMENT, EMERGENCY, ...
+	PersonID       string    // person_id: the patient (optional)
+	PatientConsent bool      // patient_consent
+	ActionID       string    // action_id: CREATE, READ, UPDATE, DELETE (optional)
+}
+
+// validate checks the shape of the claims: what every token must carry and
+// the values the gateway defines. Times against the clock are not its
+// business.
+func (c Claims) validate(maxLifetime time.Duration) error {
+	switch {
+	case c.Issuer == "":
+		return errors.New("issuer is empty")
+	case c.Subject == "":
+		return errors.New("subject is empty")
+	case len(c.Audience) == 0 || slices.Contains(c.Audience, ""):
+		return fmt.Errorf("audience %q: want non-empty values", c.Audience)
+	case c.ID == "":
+		return errors.New("token ID is empty")
+	case c.IssuedAt.IsZero():
+		return errors.New("issued-at is missing")
+	case c.Expiry.IsZero():
+		return errors.New("expiry is missing")
+	case !c.Expiry.After(c.IssuedAt):
+		return errors.New("expiry must be after issued-at")
+	case c.Expiry.Sub(c.IssuedAt) > maxLifetime:
+		return fmt.Errorf("lifetime %s exceeds %s", c.Expiry.Sub(c.IssuedAt), maxLifetime)
+	case !c.NotBefore.IsZero() && !c.Expiry.After(c.NotBefore):
+		return errors.New("expiry must be after not-before")
+	case !slices.Contains(subjectRoles, c.SubjectRole):
+		return fmt.Errorf("subject_role %q is unknown", c.SubjectRole)
+	case !ValidRegionCode(c.OrganizationID):
+		return fmt.Errorf("subject_organization_id %q: want three digits", c.OrganizationID)
+	case !slices.Contains(purposesOfUse, c.PurposeOfUse):
+		return fmt.Errorf("purpose_of_use %q is unknown", c.PurposeOfUse)
+	case c.ActionID != "" && !slices.Contains(actionIDs, c.ActionID):
+		return fmt.Errorf("action_id %q is unknown", c.ActionID)
+	}
+	return nil
+}
+
+// IssueToken signs c with an IdP private key (a jwk.Key with kid and alg
+// set, as made by GenerateIdPKey, or AuthorityJWK of the authority's
+// private key). Empty IssuedAt (now) and ID (random) are filled in;
+// Audience defaults to TokenAudience. The protected header carries the
+// key's alg, its kid and typ "JWT". Claims that Verifier would refuse for
+// their shape are refused here.
+func IssueToken(key jwk.Key, c Claims) (string, error) {
+	if key == nil {
+		return "", errors.New("token: no key")
+	}
+	kid, _ := key.KeyID()
+	if kid == "" {
+		return "", errors.New("token: key has no kid")
+	}
+	if private, err := jwk.IsPrivateKey(key); err != nil || !private {
+		return "", fmt.Errorf("token: key %q is not an asymmetric private key", kid)
+	}
+	alg, err := keyAlgorithm(key)
+	if err != nil {
+		return "", fmt.Errorf("token: key %q: %w", kid, err)
+	}
+	if c.IssuedAt.IsZero() {
+		c.IssuedAt = time.Now().UTC().Truncate(time.Second)
+	}
+	if c.ID == "" {
+		c.ID = newID()
+	}
+	if len(c.Audience) == 0 {
+		c.Audience = []string{TokenAudience}
+	}
+	if err := c.validate(defaultMaxLifetime); err != nil {
+		return "", fmt.Errorf("token: %w", err)
+	}
+	b := jwt.NewBuilder().
+		Issuer(c.Issuer).Subject(c.Subject).Audience(c.Audience).
+		IssuedAt(c.IssuedAt).Expiration(c.Expiry).JwtID(c.ID).
+		Claim(claimSubjectRole, c.SubjectRole).Claim(claimOrgID, c.OrganizationID).
+		Claim(claimPurpose, c.PurposeOfUse).Claim(claimConsent, c.PatientConsent)
+	if !c.NotBefore.IsZero() {
+		b = b.NotBefore(c.NotBefore)
+	}
+	if c.Organization != "" {
+		b = b.Claim(claimOrganization, c.Organization)
+	}
+	if c.PersonID != "" {
+		b = b.Claim(claimPersonID, c.PersonID)
+	}
+	if c.ActionID != "" {
+		b = b.Claim(claimAction, c.ActionID)
+	}
+	t, err := b.Build()
+	if err != nil {
+		return "", fmt.Errorf("token: %w", err)
+	}
+	hdr := jws.NewHeaders()
+	if err := errors.Join(hdr.Set(jws.TypeKey, "JWT"), hdr.Set(jws.KeyIDKey, kid)); err != nil {
+		return "", fmt.Errorf("token: header: %w", err)
+	}
+	signed, err := jwt.Sign(t, jwt.WithKey(alg, key, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		return "", fmt.Errorf("token: sign: %w", err)
+	}
+	return string(signed), nil
+}
+
+// IssuerKeys are the keys registered for a token issuer and the region code
+// the issuer speaks for.
+type IssuerKeys struct {
+	Region string
+	Keys   jwk.Set
+}
+
+// KeyLookup returns the keys of an issuer; ok is false for an unknown (or
+// revoked) issuer.
+type KeyLookup func(issuer string) (IssuerKeys, bool)
+
+// Verifier checks tokens against the keys of their issuers. Zero fields
+// take their defaults; a Verifier is safe for concurrent use when its
+// Lookup is.
+type Verifier struct {
+	Lookup      KeyLookup
+	Audience    string           // default TokenAudience
+	Skew        time.Duration    // allowed clock skew; zero means 30s, negative none
+	Now         func() time.Time // default time.Now
+	MaxLifetime time.Duration    // default 25h: a longer exp - iat is refused
+}
+
+// Verify checks a compact JWS token and returns its claims. In order: the
+// size (8 KiB at most); the issuer, read from the unverified payload only
+// to choose the keys; the signature, with the key of the header's kid in
+// that issuer's set, under the key's own alg, which must be asymmetric and
+// equal the header's alg; exp, nbf and iat against the clock with the
+// allowed skew; the audience; the required claims and their values; and
+// that subject_organization_id is the region the issuer speaks for. Every
+// refusal wraps ErrInvalidToken.
+func (v *Verifier) Verify(token string) (Claims, error) {
+	c, err := v.verify(token)
+	if err != nil {
+		return Claims{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	return c, nil
+}
+
+func (v *Verifier) verify(token string) (Claims, error) {
+	if v.Lookup == nil {
+		return Claims{}, errors.New("verifier has no key lookup")
+	}
+	if len(token) == 0 || len(token) > maxTokenSize {
+		return Claims{}, fmt.Errorf("token of %d bytes, limit %d", len(token), maxTokenSize)
+	}
+	msg, err := jws.Parse([]byte(token), jws.WithCompact())
+	if err != nil {
+		return Claims{}, fmt.Errorf("not a compact JWS: %w", err)
+	}
+	sigs := msg.Signatures()
+	if len(sigs) != 1 || sigs[0].ProtectedHeaders() == nil {
+		return Claims{}, fmt.Errorf("%d signatures, want one", len(sigs))
+	}
+	hdr := sigs[0].ProtectedHeaders()
+	alg, ok := hdr.Algorithm()
+	if !ok {
+		return Claims{}, errors.New("no alg in the protected header")
+	}
+	if !slices.Contains(acceptedAlgorithms(), alg) {
+		return Claims{}, fmt.Errorf("alg %q is not accepted", alg)
+	}
+	kid, _ := hdr.KeyID()
+	if kid == "" {
+		return Claims{}, errors.New("no kid in the protected header")
+	}
+	if typ, ok := hdr.Type(); ok && !strings.EqualFold(typ, "JWT") {
+		return Claims{}, fmt.Errorf("typ %q, want JWT", typ)
+	}
+
+	// The issuer chooses the keys; nothing else of the payload is read
+	// before the signature is verified. A map, not a struct: encoding/json
+	// matches struct fields regardless of case, and only "iss" names the
+	// issuer.
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(msg.Payload(), &members); err != nil {
+		return Claims{}, fmt.Errorf("payload: %w", err)
+	}
+	var issuer string
+	if raw, ok := members[jwt.IssuerKey]; !ok || json.Unmarshal(raw, &issuer) != nil || issuer == "" {
+		return Claims{}, errors.New("no issuer")
+	}
+	ik, ok := v.Lookup(issuer)
+	if !ok || ik.Keys == nil {
+		return Claims{}, fmt.Errorf("unknown issuer %q", issuer)
+	}
+	if !ValidRegionCode(ik.Region) {
+		return Claims{}, fmt.Errorf("issuer %q is registered for region %q", issuer, ik.Region)
+	}
+	key, ok := ik.Keys.LookupKeyID(kid)
+	if !ok {
+		return Claims{}, fmt.Errorf("issuer %q has no key %q", issuer, kid)
+	}
+	keyAlg, err := keyAlgorithm(key)
+	if err != nil {
+		return Claims{}, fmt.Errorf("issuer %q key %q: %w", issuer, kid, err)
+	}
+	if keyAlg != alg {
+		return Claims{}, fmt.Errorf("alg %s, but key %q is %s", alg, kid, keyAlg)
+	}
+	payload, err := jws.Verify([]byte(token),
+		jws.WithCompact(),
+		jws.WithKeySet(ik.Keys, jws.WithRequireKid(true), jws.WithUseDefault(false), jws.WithInferAlgorithmFromKey(false)),
+		jws.WithAlgorithmMatch(true),
+		jws.WithCritValidation(true),
+	)
+	if err != nil {
+		return Claims{}, fmt.Errorf("signature: %w", err)
+	}
+
+	payload = bytes.TrimSpace(payload)
+	if jwx.GuessFormat(payload) != jwx.JWT {
+		// jwx reads a JSON object as a claims set only when it has "aud".
+		return Claims{}, errors.New("payload is not a JWT claims set with an audience")
+	}
+	t, err := jwt.Parse(payload, jwt.WithVerify(false), jwt.WithValidate(false), jwt.WithStrictStringClaims(true))
+	if err != nil {
+		return Claims{}, fmt.Errorf("claims: %w", err)
+	}
+	opts := []jwt.ValidateOption{
+		jwt.WithClock(jwt.ClockFunc(v.now)),
+		jwt.WithAcceptableSkew(v.skew()),
+		jwt.WithIssuer(issuer),
+		jwt.WithAudience(v.audience()),
+	}
+	for _, name := range requiredClaims {
+		opts = append(opts, jwt.WithRequiredClaim(name))
+	}
+	if err := jwt.Validate(t, opts...); err != nil {
+		return Claims{}, err
+	}
+	c, err := claimsOf(t)
+	if err != nil {
+		return Claims{}, err
+	}
+	if err := c.validate(v.maxLifetime()); err != nil {
+		return Claims{}, err
+	}
+	if c.OrganizationID != ik.Region {
+		return Claims{}, fmt.Errorf("issuer %q speaks for region %s, token claims region %s", c.Issuer, ik.Region, c.OrganizationID)
+	}
+	return c, nil
+}
+
+// claimsOf reads the claims of a parsed token. A claim of the wrong JSON
+// type is an error.
+func claimsOf(t jwt.Token) (Claims, error) {
+	var c Claims
+	c.Issuer, _ = t.Issuer()
+	c.Subject, _ = t.Subject()
+	c.Audience, _ = t.Audience()
+	c.IssuedAt, _ = t.IssuedAt()
+	c.NotBefore, _ = t.NotBefore()
+	c.Expiry, _ = t.Expiration()
+	c.ID, _ = t.JwtID()
+	errs := []error{
+		t.Get(claimSubjectRole, &c.SubjectRole),
+		t.Get(claimOrgID, &c.OrganizationID),
+		t.Get(claimPurpose, &c.PurposeOfUse),
+	}
+	optional := []struct {
+		name string
+		dst  any
+	}{
+		{claimOrganization, &c.Organization},
+		{claimPersonID, &c.PersonID},
+		{claimConsent, &c.PatientConsent},
+		{claimAction, &c.ActionID},
+	}
+	for _, o := range optional {
+		if t.Has(o.name) {
+			errs = append(errs, t.Get(o.name, o.dst))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Claims{}, fmt.Errorf("claims: %w", err)
+	}
+	return c, nil
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+func (v *Verifier) skew() time.Duration {
+	switch {
+	case v.Skew == 0:
+		return defaultTokenSkew
+	case v.Skew < 0:
+		return 0
+	}
+	return v.Skew
+}
+
+func (v *Verifier) audience() string {
+	if v.Audience == "" {
+		return TokenAudience
+	}
+	return v.Audience
+}
+
+func (v *Verifier) maxLifetime() time.Duration {
+	if v.MaxLifetime <= 0 {
+		return defaultMaxLifetime
+	}
+	return v.MaxLifetime
+}
