@@ -236,7 +236,7 @@ func (c *cluster) start(n *testNode) {
 		g := n.gater
 		n.members.Subscribe(func(v membership.View) {
 			if len(v.Regions) > 0 {
-				g.SetMembers(v.Members(), v.RevokedPeers())
+				g.SetMembers(v.Members(time.Now()), v.RevokedPeers())
 			}
 		})
 	}

@@ -2,6 +2,8 @@ package consensus_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -16,12 +18,48 @@ import (
 	"github.com/fsenet/fsenet/federation"
 )
 
-func region(n *testNode, name string, role membership.Role) membership.Region {
-	var addrs []string
-	for _, a := range n.host.Addrs() {
-		addrs = append(addrs, a.String())
+// authority signs the test federation's certificates.
+type authority struct {
+	t    *testing.T
+	priv ed25519.PrivateKey
+	pub  ed25519.PublicKey
+}
+
+func newAuthority(t *testing.T) authority {
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return membership.Region{Code: n.id, Name: name, Peer: n.host.ID(), Addrs: addrs, Role: role}
+	return authority{t: t, priv: priv, pub: pub}
+}
+
+func (a authority) cert(code string, p peer.ID, role string, issued time.Time, addrs ...string) string {
+	a.t.Helper()
+	tok, _, err := federation.IssueCertificate(a.priv, federation.Certificate{
+		Region: code, Name: "R" + code, Peer: p, Role: role, Addrs: addrs,
+		IssuedAt: issued, Expiry: issued.Add(24 * time.Hour),
+	})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return tok
+}
+
+func (a authority) certOf(n *testNode, role string) string {
+	var addrs []string
+	for _, m := range n.host.Addrs() {
+		addrs = append(addrs, m.String())
+	}
+	return a.cert(n.id, n.host.ID(), role, time.Now().Add(-time.Minute).Truncate(time.Second), addrs...)
+}
+
+func (a authority) revoke(code string, p peer.ID) string {
+	a.t.Helper()
+	tok, _, err := federation.IssueRevocation(a.priv, federation.Revocation{Region: code, Peer: p, Reason: "test"})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return tok
 }
 
 func applyMembership(t *testing.T, n *testNode, cmd consensus.Command, err error) error {
@@ -35,58 +73,142 @@ func applyMembership(t *testing.T, n *testNode, cmd consensus.Command, err error
 	return err
 }
 
+func putCerts(t *testing.T, n *testNode, at time.Time, certs ...string) error {
+	t.Helper()
+	cmd, err := membership.PutRegion(at, certs...)
+	return applyMembership(t, n, cmd, err)
+}
+
+func idpRecord(t *testing.T, code, issuer string, version time.Time) membership.IdP {
+	t.Helper()
+	k, err := federation.GenerateIdPKey(filepath.Join(t.TempDir(), "idp.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := federation.PublicJWKS(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(set)
+	return membership.IdP{Region: code, Issuer: issuer, JWKS: b, Version: version}
+}
+
 func TestMembershipStateMachine(t *testing.T) {
 	cl := newCluster(t, 3, 0)
+	a := newAuthority(t)
 	n := cl.nodes[1]
-	r := region(cl.nodes[0], "Lombardia", membership.Voter)
-	cmd, err := membership.PutRegion(r)
+	now := time.Now()
+	lom := cl.nodes[0]
+
+	// Nothing is accepted before the authority key is set, once.
+	if err := putCerts(t, n, now, a.certOf(lom, "voter")); !errors.Is(err, consensus.ErrForbidden) {
+		t.Fatalf("certificate before the authority key: %v", err)
+	}
+	cmd, err := membership.SetAuthority(a.pub)
+	if err := applyMembership(t, n, cmd, err); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyMembership(t, n, cmd, nil); err != nil {
+		t.Fatalf("setting the same key again: %v", err)
+	}
+	other := newAuthority(t)
+	cmd, err = membership.SetAuthority(other.pub)
+	if err := applyMembership(t, n, cmd, err); !errors.Is(err, consensus.ErrConflict) {
+		t.Fatalf("replacing the authority key: %v", err)
+	}
+	if _, err := membership.SetAuthority([]byte("short")); err == nil {
+		t.Fatal("short key accepted")
+	}
+
+	// Certificates are verified on every replica.
+	cert := a.certOf(lom, "voter")
+	if err := putCerts(t, n, now, cert); err != nil {
+		t.Fatal(err)
+	}
+	cl.waitSame()
+	for _, node := range cl.nodes {
+		got, ok := node.members.View().Region(lom.id)
+		if !ok || got.Name != "R"+lom.id || got.Peer != lom.host.ID() || got.Certificate != cert {
+			t.Fatalf("%s sees %+v", node.id, got)
+		}
+	}
+	tests := []struct {
+		name string
+		at   time.Time
+		cert string
+		want error
+	}{
+		{"another authority", now, other.certOf(cl.nodes[2], "voter"), consensus.ErrForbidden},
+		{"expired at the proposer's time", now.Add(48 * time.Hour), a.certOf(cl.nodes[2], "voter"), consensus.ErrForbidden},
+		{"garbage", now, "garbage", consensus.ErrForbidden},
+		{"same peer, another region", now, a.cert("150", lom.host.ID(), "voter", now.Add(-time.Minute)), consensus.ErrConflict},
+		{"older than the stored one", now, a.cert(lom.id, lom.host.ID(), "nonvoter", now.Add(-time.Hour)), consensus.ErrConflict},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := putCerts(t, n, tt.at, tt.cert); !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	if _, err := membership.PutRegion(now); !errors.Is(err, membership.ErrNoCertificate) {
+		t.Fatalf("empty put: %v", err)
+	}
+
+	// IdP keys: signed by the region's own node only, newer versions only,
+	// one issuer per region.
+	key := lom.host.Peerstore().PrivKey(lom.host.ID())
+	rec := idpRecord(t, lom.id, "urn:idp:"+lom.id, now)
+	cmd, err = membership.PutIdP(key, rec)
 	if err := applyMembership(t, n, cmd, err); err != nil {
 		t.Fatal(err)
 	}
 	cl.waitSame()
 	for _, node := range cl.nodes {
-		got, ok := node.members.View().Region("010")
-		if !ok || got.Name != "Lombardia" || got.Peer != r.Peer {
-			t.Fatalf("%s sees %+v", node.id, got)
+		if ik, ok := node.members.IssuerKeys("urn:idp:" + lom.id); !ok || ik.Region != lom.id || ik.Keys.Len() != 1 {
+			t.Fatalf("%s: issuer not known after its keys were registered", node.id)
 		}
 	}
-
-	// The same peer cannot belong to two regions.
-	dup := r
-	dup.Code = "150"
-	cmd, err = membership.PutRegion(dup)
+	stranger := cl.nodes[2].host.Peerstore().PrivKey(cl.nodes[2].host.ID())
+	cmd, err = membership.PutIdP(stranger, idpRecord(t, lom.id, "urn:idp:evil", now.Add(time.Second)))
+	if err := applyMembership(t, n, cmd, err); !errors.Is(err, consensus.ErrForbidden) {
+		t.Fatalf("IdP keys signed by another node: %v", err)
+	}
+	cmd, err = membership.PutIdP(key, idpRecord(t, lom.id, "urn:idp:"+lom.id, now.Add(-time.Second)))
 	if err := applyMembership(t, n, cmd, err); !errors.Is(err, consensus.ErrConflict) {
-		t.Fatalf("same peer twice: %v", err)
+		t.Fatalf("older IdP record: %v", err)
 	}
-	// Removing an unknown region is a domain error.
-	if err := applyMembership(t, n, membership.RemoveRegion("999"), nil); !errors.Is(err, consensus.ErrNotFound) {
-		t.Fatalf("remove unknown: %v", err)
+	cmd, err = membership.PutIdP(key, idpRecord(t, lom.id, federation.AuthorityIssuer, now.Add(time.Second)))
+	if err := applyMembership(t, n, cmd, err); !errors.Is(err, consensus.ErrInvalid) {
+		t.Fatalf("IdP claiming the authority's issuer: %v", err)
 	}
-	// Bad records never reach the log.
-	if _, err := membership.PutRegion(membership.Region{Code: "Lombardia"}); err == nil {
-		t.Fatal("invalid region accepted")
+
+	// A revocation must be the authority's; then the peer is removed, its
+	// IdP forgotten, and it cannot come back.
+	if err := applyMembership(t, n, membership.Revoke(other.revoke(lom.id, lom.host.ID())), nil); !errors.Is(err, consensus.ErrForbidden) {
+		t.Fatalf("revocation by another key: %v", err)
 	}
-	// A revoked peer is removed and cannot come back.
-	rv, err := membership.Revoke(membership.Revocation{Peer: r.Peer, Code: r.Code, Reason: "test", At: time.Unix(1, 0).UTC()})
-	if err := applyMembership(t, n, rv, err); err != nil {
+	if err := applyMembership(t, n, membership.Revoke(a.revoke(lom.id, lom.host.ID())), nil); err != nil {
 		t.Fatal(err)
 	}
-	cmd, err = membership.PutRegion(r)
-	if err := applyMembership(t, n, cmd, err); !errors.Is(err, consensus.ErrForbidden) {
+	if err := putCerts(t, n, now, a.cert(lom.id, lom.host.ID(), "voter", now)); !errors.Is(err, consensus.ErrForbidden) {
 		t.Fatalf("revoked peer re-added: %v", err)
 	}
 	cl.waitSame()
 	for _, node := range cl.nodes {
 		v := node.members.View()
-		if _, ok := v.Region("010"); ok || len(v.Revoked) != 1 {
+		if _, ok := v.Region(lom.id); ok || len(v.Revoked) != 1 || len(v.IdPs) != 0 {
 			t.Fatalf("%s: view after revocation %+v", node.id, v)
+		}
+		if _, ok := node.members.IssuerKeys("urn:idp:" + lom.id); ok {
+			t.Fatalf("%s still knows a revoked region's issuer", node.id)
 		}
 	}
 	// The view survives a restart (reloaded from the state).
 	f := cl.nodes[2]
 	cl.stop(f)
 	cl.restart(f)
-	if v := f.members.View(); len(v.Revoked) != 1 {
+	if v := f.members.View(); len(v.Revoked) != 1 || !v.Authority.Equal(a.pub) {
 		t.Fatalf("after restart: %+v", v)
 	}
 }
@@ -108,12 +230,16 @@ func TestAllowlistFollowsReplicatedMembership(t *testing.T) {
 		t.Fatal(err)
 	}
 	leader := c.waitLeader()
-	var founders []membership.Region
-	for _, n := range c.nodes {
-		founders = append(founders, region(n, "R"+n.id, membership.Voter))
-	}
-	cmd, err := membership.PutRegion(founders...)
+	a := newAuthority(t)
+	cmd, err := membership.SetAuthority(a.pub)
 	if err := applyMembership(t, leader, cmd, err); err != nil {
+		t.Fatal(err)
+	}
+	var certs []string
+	for _, n := range c.nodes {
+		certs = append(certs, a.certOf(n, "voter"))
+	}
+	if err := putCerts(t, leader, time.Now(), certs...); err != nil {
 		t.Fatal(err)
 	}
 	c.waitSame()
@@ -148,9 +274,9 @@ func TestAllowlistFollowsReplicatedMembership(t *testing.T) {
 	// Revoke a follower: every node closes its connections and refuses
 	// it; then the leader removes it from Raft.
 	victim := c.followers()[0]
-	rv, err := membership.Revoke(membership.Revocation{Peer: victim.host.ID(), Code: victim.id, Reason: "test", At: time.Unix(1, 0).UTC()})
+	rv := membership.Revoke(a.revoke(victim.id, victim.host.ID()))
 	rv.Key = "revoke-" + victim.id
-	if err := applyMembership(t, leader, rv, err); err != nil {
+	if err := applyMembership(t, leader, rv, nil); err != nil {
 		t.Fatal(err)
 	}
 	leader = c.waitLeaderAmong(c.nodes)

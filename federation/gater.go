@@ -11,15 +11,14 @@ import (
 )
 
 // Gater is an allowlist connection gater: it admits a connection only when the
-// remote peer is a member of the federation. Membership has three sources:
+// remote peer is a member of the federation. Membership has two sources:
 //
-//   - the bootstrap list from the node's configuration, trusted only until the
-//     node knows the replicated membership (so a brand-new node can reach the
-//     federation to learn it),
-//   - the replicated membership, pushed with SetMembers whenever it changes,
-//   - the servers of the Raft configuration, pushed with SetServers: a
-//     region the leader has added to Raft must be reachable even before its
-//     membership record is applied everywhere.
+//   - the bootstrap list, trusted only until the node knows the replicated
+//     membership (so a brand-new node can reach the federation to learn it):
+//     the peers of the node's configuration, and the peers whose
+//     certificates the node verified when it asked to join (AddBootstrap),
+//   - the replicated membership, pushed with SetMembers whenever it changes:
+//     the peers whose certificates are valid and unexpired.
 //
 // A revoked peer is refused whatever either list says. Peers that stop being
 // members have their open connections closed, so a change takes effect at once
@@ -35,7 +34,6 @@ type Gater struct {
 	self      peer.ID
 	bootstrap map[peer.ID]struct{}
 	members   map[peer.ID]struct{}
-	servers   map[peer.ID]struct{}
 	known     bool // members holds the replicated membership
 	revoked   map[peer.ID]struct{}
 	net       network.Network
@@ -59,7 +57,6 @@ func NewGater(bootstrap []peer.ID, log *slog.Logger) *Gater {
 		log:       log,
 		bootstrap: make(map[peer.ID]struct{}, len(bootstrap)),
 		members:   map[peer.ID]struct{}{},
-		servers:   map[peer.ID]struct{}{},
 		revoked:   map[peer.ID]struct{}{},
 	}
 	for _, p := range bootstrap {
@@ -96,17 +93,15 @@ func (g *Gater) SetMembers(members, revoked []peer.ID) {
 	g.closeDisallowed()
 }
 
-// SetServers replaces the peers of the Raft configuration. Revocation still
-// wins over them.
-func (g *Gater) SetServers(servers []peer.ID) {
-	next := make(map[peer.ID]struct{}, len(servers))
-	for _, p := range servers {
-		next[p] = struct{}{}
-	}
+// AddBootstrap adds peers to the bootstrap list. The caller must have
+// verified their membership certificates; like the configured bootstrap
+// peers they are admitted only until the replicated membership is known.
+func (g *Gater) AddBootstrap(peers []peer.ID) {
 	g.mu.Lock()
-	g.servers = next
+	for _, p := range peers {
+		g.bootstrap[p] = struct{}{}
+	}
 	g.mu.Unlock()
-	g.closeDisallowed()
 }
 
 func (g *Gater) closeDisallowed() {
@@ -135,9 +130,6 @@ func (g *Gater) Allowed(p peer.ID) bool {
 		return false
 	}
 	if _, ok := g.members[p]; ok {
-		return true
-	}
-	if _, ok := g.servers[p]; ok {
 		return true
 	}
 	if !g.known {

@@ -47,15 +47,17 @@ func TestGaterDecisions(t *testing.T) {
 			t.Errorf("after membership: Allowed(%s) = %v, want %v", p, got, want)
 		}
 	}
-	// A Raft server is admitted without a membership record, unless revoked.
-	server := randomPeer(t)
-	g.SetServers([]peer.ID{server, revoked})
-	if !g.Allowed(server) || g.Allowed(revoked) {
-		t.Errorf("servers: Allowed(server) = %v, Allowed(revoked server) = %v", g.Allowed(server), g.Allowed(revoked))
+	// Peers added to the bootstrap list after the membership is known
+	// are not admitted: the replicated membership wins.
+	late := randomPeer(t)
+	g.AddBootstrap([]peer.ID{late})
+	if g.Allowed(late) {
+		t.Error("a bootstrap peer is admitted after the membership is known")
 	}
-	g.SetServers(nil)
-	if g.Allowed(server) {
-		t.Error("a server removed from Raft is still admitted")
+	g2 := NewGater(nil, quiet())
+	g2.AddBootstrap([]peer.ID{late, revoked})
+	if !g2.Allowed(late) || g2.Allowed(stranger) {
+		t.Errorf("AddBootstrap before membership: Allowed(late) = %v, Allowed(stranger) = %v", g2.Allowed(late), g2.Allowed(stranger))
 	}
 }
 

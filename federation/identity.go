@@ -76,3 +76,12 @@ func createIdentity(path string) (crypto.PrivKey, error) {
 	}
 	return key, nil
 }
+
+// LoadIdentity reads the node's private key like LoadOrCreateIdentity but
+// never creates one: a missing file is an error wrapping fs.ErrNotExist.
+func LoadIdentity(path string) (crypto.PrivKey, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("identity %s: %w", path, err)
+	}
+	return LoadOrCreateIdentity(path)
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"reflect"
 	"sort"
@@ -30,6 +31,7 @@ type Config struct {
 	HTTP      HTTPConfig      `toml:"http"`
 	P2P       P2PConfig       `toml:"p2p"`
 	Authority AuthorityConfig `toml:"authority"`
+	IdP       IdPConfig       `toml:"idp"`
 	Raft      RaftConfig      `toml:"raft"`
 	Log       LogConfig       `toml:"log"`
 }
@@ -44,16 +46,28 @@ type P2PConfig struct {
 	Listen  []string `toml:"listen"`   // multiaddrs
 	KeyFile string   `toml:"key_file"` // node identity; relative paths are under data_dir
 	PSKFile string   `toml:"psk_file"` // optional private-network key
-	// Peers are the other founding regions as CODE=MULTIADDR/p2p/PEERID,
-	// admitted until the replicated membership is known.
+	// Peers are member regions as CODE=MULTIADDR/p2p/PEERID, admitted and
+	// dialled until the replicated membership is known.
 	Peers []string `toml:"peers"`
+	// Join are the HTTP base URLs of member nodes this node asks to admit
+	// it (with its certificate) while it is not yet a member.
+	Join []string `toml:"join"`
 }
 
 // AuthorityConfig names the national authority's public key and this
-// node's certificate.
+// node's membership certificate.
 type AuthorityConfig struct {
 	PublicKeyFile   string `toml:"public_key_file"`
 	CertificateFile string `toml:"certificate_file"`
+}
+
+// IdPConfig is the region's identity provider, whose public keys the node
+// publishes in the replicated state so that every node can verify the
+// region's tokens. Editing the key file publishes the change (rotation:
+// add the new key, later remove the old one).
+type IdPConfig struct {
+	Issuer         string `toml:"issuer"`           // the iss of the region's tokens
+	PublicKeysFile string `toml:"public_keys_file"` // JWKS (public keys only)
 }
 
 // RaftConfig tunes consensus; zero values keep the defaults.
@@ -61,6 +75,12 @@ type RaftConfig struct {
 	Bootstrap        bool     `toml:"bootstrap"` // found a new federation with the peers
 	HeartbeatTimeout Duration `toml:"heartbeat_timeout"`
 	ElectionTimeout  Duration `toml:"election_timeout"`
+	// A snapshot is taken when SnapshotThreshold entries were appended
+	// since the last one (checked every SnapshotInterval); TrailingLogs
+	// entries stay in the log after it, for followers slightly behind.
+	SnapshotInterval  Duration `toml:"snapshot_interval"`
+	SnapshotThreshold int      `toml:"snapshot_threshold"`
+	TrailingLogs      int      `toml:"trailing_logs"`
 }
 
 // LogConfig selects what the node logs.
@@ -144,8 +164,25 @@ func (c Config) Validate() error {
 			add("p2p.peers: %q has no /p2p/PEERID part", p)
 		}
 	}
-	if c.Raft.HeartbeatTimeout < 0 || c.Raft.ElectionTimeout < 0 {
-		add("raft timeouts must not be negative")
+	for _, u := range c.P2P.Join {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			add("p2p.join: %q: want the HTTP base URL of a member node, e.g. http://10.0.0.1:8080", u)
+		}
+	}
+	if c.Authority.PublicKeyFile == "" {
+		add("authority.public_key_file is empty: set the path of the national authority's public key (authority.pub, from fsenode authority init)")
+	}
+	if c.Authority.CertificateFile == "" {
+		add("authority.certificate_file is empty: set the path of this node's membership certificate (from fsenode authority certify)")
+	}
+	if (c.IdP.Issuer == "") != (c.IdP.PublicKeysFile == "") {
+		add("idp.issuer and idp.public_keys_file: set both (the region's identity provider) or neither")
+	}
+	if c.Raft.HeartbeatTimeout < 0 || c.Raft.ElectionTimeout < 0 || c.Raft.SnapshotInterval < 0 {
+		add("raft timeouts and intervals must not be negative")
+	}
+	if c.Raft.SnapshotThreshold < 0 || c.Raft.TrailingLogs < 0 {
+		add("raft.snapshot_threshold and raft.trailing_logs must not be negative (0 keeps the default)")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -225,6 +262,12 @@ func setValue(v reflect.Value, s string) error {
 	switch v.Interface().(type) {
 	case string:
 		v.SetString(s)
+	case int:
+		i, err := strconv.Atoi(s)
+		if err != nil {
+			return errors.New("want a whole number")
+		}
+		v.SetInt(int64(i))
 	case bool:
 		b, err := strconv.ParseBool(s)
 		if err != nil {

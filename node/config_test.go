@@ -61,11 +61,16 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"peer", func(c *Config) { c.P2P.Peers = []string{"/ip4/1.2.3.4/tcp/1"} }, "p2p.peers"},
 		{"peer without id", func(c *Config) { c.P2P.Peers = []string{"150=/ip4/1.2.3.4/tcp/1"} }, "/p2p/PEERID"},
 		{"log", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
+		{"no authority key", func(c *Config) { c.Authority.PublicKeyFile = "" }, "authority.public_key_file"},
+		{"no certificate", func(c *Config) { c.Authority.CertificateFile = "" }, "authority.certificate_file"},
+		{"join url", func(c *Config) { c.P2P.Join = []string{"10.0.0.1:8080"} }, "p2p.join"},
+		{"idp half set", func(c *Config) { c.IdP.Issuer = "urn:x" }, "idp.issuer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := DefaultConfig()
 			c.Region, c.DataDir = "030", "/tmp/x"
+			c.Authority.PublicKeyFile, c.Authority.CertificateFile = "authority.pub", "region.cert"
 			tt.mutate(&c)
 			err := c.Validate()
 			if err == nil || !strings.Contains(err.Error(), tt.want) {

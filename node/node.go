@@ -2,13 +2,11 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,7 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/consensus/membership"
@@ -32,10 +30,12 @@ type Node struct {
 	cfg Config
 	log *slog.Logger
 
+	trust   trust
 	gater   *federation.Gater
 	host    host.Host
 	cons    *consensus.Node
 	members *membership.Machine
+	tokens  *federation.Verifier
 	reg     *prometheus.Registry
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -66,16 +66,19 @@ func (n *Node) path(p string) string {
 	return filepath.Join(n.cfg.DataDir, p)
 }
 
-// Start brings the parts up in order: host, replica, HTTP. On failure,
-// what was started is stopped again.
+// Start brings the parts up in order: trust material (checked before
+// anything listens), host, replica, HTTP, then the background loops that
+// register the node, publish its IdP keys and, on the leader, keep Raft's
+// configuration in line with the certified membership. On failure, what
+// was started is stopped again.
 func (n *Node) Start(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
 			_ = n.Shutdown(context.Background())
 		}
 	}()
-	if err := os.MkdirAll(n.cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data_dir: %w", err)
+	if err := n.loadTrust(); err != nil {
+		return err
 	}
 	founders, err := parsePeers(n.cfg.P2P.Peers)
 	if err != nil {
@@ -112,6 +115,15 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if d := time.Duration(n.cfg.Raft.ElectionTimeout); d > 0 {
 		cc.ElectionTimeout = d
 	}
+	if d := time.Duration(n.cfg.Raft.SnapshotInterval); d > 0 {
+		cc.SnapshotInterval = d
+	}
+	if v := n.cfg.Raft.SnapshotThreshold; v > 0 {
+		cc.SnapshotThreshold = uint64(v)
+	}
+	if v := n.cfg.Raft.TrailingLogs; v > 0 {
+		cc.TrailingLogs = uint64(v)
+	}
 	n.reg = n.metrics()
 	applyLatency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:        "fsenet_apply_duration_seconds",
@@ -131,15 +143,13 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.members.Register(n.cons); err != nil {
 		return err
 	}
+	n.tokens = &federation.Verifier{Lookup: n.members.IssuerKeys}
+	n.serveStatus()
 	if err := n.cons.Start(); err != nil {
 		return err
 	}
-	n.stop = make(chan struct{})
-	n.wg.Add(1)
-	go func() { defer n.wg.Done(); n.watchServers() }()
 	if n.cfg.Raft.Bootstrap {
-		self := founder{Code: n.cfg.Region, AddrInfo: peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()}}
-		if err := n.bootstrap(ctx, append([]founder{self}, founders...)); err != nil {
+		if err := n.found(ctx); err != nil {
 			return err
 		}
 	}
@@ -152,57 +162,79 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.httpSrv = &http.Server{Handler: n.routes(), ReadHeaderTimeout: 10 * time.Second}
 	n.httpErr = make(chan error, 1)
 	go func() { n.httpErr <- n.httpSrv.Serve(n.httpLn) }()
-	n.log.Info("node started", "http", n.HTTPAddr(), "peer", n.host.ID())
+
+	// 4. Background loops.
+	stop := make(chan struct{})
+	n.stop = stop
+	n.wg.Add(3)
+	go func() { defer n.wg.Done(); every(stop, time.Second, n.register) }()
+	go func() { defer n.wg.Done(); every(stop, time.Second, n.reconcile) }()
+	go func() {
+		defer n.wg.Done()
+		every(stop, 5*time.Second, func(context.Context) { n.followMembership(n.members.View()) })
+	}()
+	n.log.Info("node started", "http", n.HTTPAddr(), "peer", n.host.ID(), "certificate", n.trust.cert.ID, "role", n.trust.cert.Role)
 	return nil
 }
 
-// followMembership points the gater and the peerstore at the replicated
-// membership.
-func (n *Node) followMembership(v membership.View) {
-	if len(v.Regions) == 0 {
-		return
-	}
-	n.gater.SetMembers(v.Members(), v.RevokedPeers())
-	for _, r := range v.Regions {
-		for _, a := range r.Addrs {
-			if ai, err := peer.AddrInfoFromString(a + "/p2p/" + r.Peer.String()); err == nil {
-				n.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.PermanentAddrTTL)
-			}
+// every runs fn now and then every period until stop is closed; fn gets a
+// context cancelled at stop.
+func every(stop <-chan struct{}, period time.Duration, fn func(context.Context)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
 		}
-	}
-}
-
-// watchServers keeps the gater admitting the peers of the Raft
-// configuration, which can change before the membership records do.
-func (n *Node) watchServers() {
-	var last string
-	tick := time.NewTicker(500 * time.Millisecond)
+	}()
+	tick := time.NewTicker(period)
 	defer tick.Stop()
 	for {
-		if servers, err := n.cons.Servers(); err == nil {
-			ids := make([]peer.ID, 0, len(servers))
-			var key strings.Builder
-			for _, s := range servers {
-				ids = append(ids, s.Peer)
-				key.WriteString(s.Peer.String())
-			}
-			if key.String() != last {
-				n.gater.SetServers(ids)
-				last = key.String()
-			}
-		}
+		fn(ctx)
 		select {
-		case <-n.stop:
+		case <-stop:
 			return
 		case <-tick.C:
 		}
 	}
 }
 
-// Shutdown stops the parts in reverse order: HTTP first (no new requests),
-// then the replica (a leader hands over leadership), then the host.
+// followMembership points the gater and the peerstore at the replicated
+// membership: peers whose certificates are valid now are admitted. It also
+// runs periodically, so that an expired certificate takes effect.
+func (n *Node) followMembership(v membership.View) {
+	if v.Authority == nil || len(v.Regions) == 0 {
+		return
+	}
+	n.gater.SetMembers(v.Members(time.Now()), v.RevokedPeers())
+	for _, r := range v.Regions {
+		n.addAddrs(r.Peer, r.Addrs)
+	}
+}
+
+func (n *Node) addAddrs(p peer.ID, addrs []string) {
+	if p == n.host.ID() {
+		return
+	}
+	for _, a := range addrs {
+		if m, err := ma.NewMultiaddr(a); err == nil {
+			n.host.Peerstore().AddAddrs(p, []ma.Multiaddr{m}, peerstore.PermanentAddrTTL)
+		}
+	}
+}
+
+// Shutdown stops the parts in reverse order: the background loops, HTTP
+// (no new requests), then the replica (a leader hands over leadership),
+// then the host.
 func (n *Node) Shutdown(ctx context.Context) error {
 	var errs []error
+	if n.stop != nil {
+		close(n.stop)
+		n.wg.Wait()
+		n.stop = nil
+	}
 	if n.httpSrv != nil {
 		if err := n.httpSrv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http: %w", err))
@@ -210,11 +242,6 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		n.httpSrv = nil
 	} else if n.httpLn != nil {
 		_ = n.httpLn.Close()
-	}
-	if n.stop != nil {
-		close(n.stop)
-		n.wg.Wait()
-		n.stop = nil
 	}
 	if n.cons != nil {
 		if err := n.cons.Shutdown(ctx); err != nil {
@@ -245,8 +272,9 @@ func (n *Node) PeerID() peer.ID { return n.host.ID() }
 // Status is the replica's status.
 func (n *Node) Status() consensus.Status { return n.cons.Status() }
 
-// Ready reports whether the node knows a leader and has applied what it
-// knows to be committed.
+// Ready reports whether the node knows a leader, has applied what it
+// knows to be committed, and finds itself and its IdP keys in the
+// replicated membership.
 func (n *Node) Ready() (bool, string) {
 	st := n.cons.Status()
 	switch {
@@ -255,63 +283,14 @@ func (n *Node) Ready() (bool, string) {
 	case st.AppliedIndex+1 < st.CommitIndex:
 		return false, fmt.Sprintf("catching up: applied %d of %d", st.AppliedIndex, st.CommitIndex)
 	}
-	return true, "ready"
-}
-
-func (n *Node) routes() http.Handler {
-	mux := http.NewServeMux()
-	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "fsenet_http_requests_total", Help: "HTTP requests by route and status code.",
-	}, []string{"route", "code"})
-	n.reg.MustRegister(requests)
-	handle := func(pattern string, h http.HandlerFunc) {
-		mux.Handle(pattern, countRequests(requests, pattern, h))
+	v := n.members.View()
+	if r, ok := v.Region(n.cfg.Region); !ok || r.Peer != n.trust.peer {
+		return false, "not yet recorded as a member"
 	}
-	handle("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	handle("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ok, why := n.Ready()
-		code := http.StatusOK
-		if !ok {
-			code = http.StatusServiceUnavailable
-		}
-		writeJSON(w, code, map[string]any{"ready": ok, "reason": why})
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
-	// Anything else, including a known path with another method, gets an
-	// OperationOutcome rather than the mux's plain text.
-	handle("/", func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/healthz", "/readyz", "/metrics":
-			w.Header().Set("Allow", "GET, HEAD")
-			writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", r.Method+" is not supported here")
-		default:
-			writeOutcome(w, http.StatusNotFound, "not-found", "no such endpoint")
-		}
-	})
-	return mux
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusRecorder) WriteHeader(code int) { s.code = code; s.ResponseWriter.WriteHeader(code) }
-
-func countRequests(c *prometheus.CounterVec, route string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
-		h.ServeHTTP(rec, r)
-		c.WithLabelValues(route, fmt.Sprint(rec.code)).Inc()
-	})
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	if _, ok := v.IdP(n.cfg.Region); n.cfg.IdP.PublicKeysFile != "" && !ok {
+		return false, "the region's IdP keys are not yet published"
+	}
+	return true, "ready"
 }
 
 // metrics registers the node's gauges, read from the replica at scrape time.
@@ -384,45 +363,3 @@ func parsePeers(peers []string) ([]founder, error) {
 	return out, nil
 }
 
-// bootstrap makes the founders the voters of a new federation and, once a
-// leader exists, records them in the replicated membership in one command.
-// On a node bootstrapped before it only completes what an interrupted
-// bootstrap left undone.
-func (n *Node) bootstrap(ctx context.Context, founders []founder) error {
-	var servers []consensus.Server
-	var regions []membership.Region
-	for _, f := range founders {
-		name := federation.RegionNames[f.Code]
-		if name == "" {
-			return fmt.Errorf("p2p.peers: %q is not a known region code", f.Code)
-		}
-		servers = append(servers, consensus.Server{ID: f.Code, Peer: f.ID, Voter: true})
-		r := membership.Region{Code: f.Code, Name: name, Peer: f.ID, Role: membership.Voter}
-		for _, a := range f.Addrs {
-			r.Addrs = append(r.Addrs, a.String())
-		}
-		regions = append(regions, r)
-	}
-	err := n.cons.Bootstrap(servers)
-	switch {
-	case errors.Is(err, raft.ErrCantBootstrap):
-		if len(n.members.View().Regions) > 0 {
-			n.log.Info("federation already bootstrapped; resuming")
-			return nil
-		}
-	case err != nil:
-		return err
-	}
-	cmd, err := membership.PutRegion(regions...)
-	if err != nil {
-		return err
-	}
-	cmd.Key = "bootstrap-membership"
-	actx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if _, err := n.cons.Apply(actx, cmd); err != nil {
-		return fmt.Errorf("record founding regions: %w", err)
-	}
-	n.log.Info("federation bootstrapped", "regions", len(regions))
-	return nil
-}

@@ -2,92 +2,394 @@ package node
 
 import (
 	"context"
-	"io"
-	"log/slog"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fsenet/fsenet/federation"
 )
 
-func TestSingleRegionNodeServesHealthReadinessAndMetrics(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.Region, cfg.DataDir = "030", t.TempDir()
-	cfg.HTTP.Listen = "127.0.0.1:0"
-	cfg.P2P.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
-	cfg.Raft.Bootstrap = true
-	n, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer n.Shutdown(context.Background())
+func TestSingleRegionNodeServesHealthMetricsAndRefusesWithoutToken(t *testing.T) {
+	f := newFed(t)
+	n := f.add("030", federation.RoleVoter)
 	base := "http://" + n.HTTPAddr()
-	get := func(path string) (int, string) {
-		resp, err := http.Get(base + path)
-		if err != nil {
-			t.Fatal(err)
+	op := f.token("030", "SYSADMIN")
+
+	for _, path := range []string{"/healthz", "/readyz", "/fhir/metadata"} {
+		if code, body := do(t, "GET", base+path, "", "", ""); code != http.StatusOK {
+			t.Fatalf("GET %s without a token = %d %s", path, code, body)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
 	}
-	if code, _ := get("/healthz"); code != http.StatusOK {
-		t.Fatalf("/healthz = %d", code)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		code, body := get("/readyz")
-		if code == http.StatusOK {
-			break
-		}
-		if code != http.StatusServiceUnavailable || time.Now().After(deadline) {
-			t.Fatalf("/readyz = %d %s", code, body)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if v := n.members.View(); len(v.Regions) != 1 || v.Regions[0].Name != "Lombardia" {
+	if v := n.members.View(); len(v.Regions) != 1 || v.Regions[0].Name != "Lombardia" || v.Authority == nil {
 		t.Fatalf("founding region not recorded: %+v", v)
 	}
-	_, metrics := get("/metrics")
+	poll(t, 10*time.Second, func() error {
+		if _, ok := n.members.View().IdP("030"); !ok {
+			return errors.New("IdP keys not published")
+		}
+		return nil
+	})
+	_, metrics := do(t, "GET", base+"/metrics", "", "", "")
 	for _, want := range []string{
 		`fsenet_raft_state{region="030"} 2`,
 		`fsenet_raft_term{region="030"}`,
 		`fsenet_raft_applied_index{region="030"}`,
 		`fsenet_http_requests_total{code="200",route="GET /readyz"}`,
 		`fsenet_libp2p_peers_connected{region="030"} 0`,
-		`fsenet_apply_duration_seconds_count{outcome="ok",region="030"} 1`,
+		`fsenet_apply_duration_seconds_count{outcome="ok",region="030"}`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
-	for _, path := range []string{"/nope", "/%2e%2e/etc/passwd", "/healthz/extra"} {
-		code, body := get(path)
-		if code != http.StatusNotFound || !strings.Contains(body, `"resourceType":"OperationOutcome"`) || !strings.Contains(body, `"not-found"`) {
-			t.Fatalf("%s = %d %s, want a not-found OperationOutcome", path, code, body)
+	// Without a token every other path is 401, whether it exists or not.
+	for _, path := range []string{"/v1/cluster", "/nope", "/%2e%2e/etc/passwd", "/v1/snapshot"} {
+		code, body := do(t, "GET", base+path, "", "", "")
+		if code != http.StatusUnauthorized || !strings.Contains(body, `"resourceType":"OperationOutcome"`) {
+			t.Fatalf("GET %s without a token = %d %s", path, code, body)
 		}
 	}
-	resp, err := http.Post(base+"/healthz", "application/json", strings.NewReader("{garbage"))
+	for _, path := range []string{"/nope", "/healthz/extra"} {
+		code, body := do(t, "GET", base+path, op, "", "")
+		if code != http.StatusNotFound || !strings.Contains(body, `"not-found"`) {
+			t.Fatalf("GET %s = %d %s, want a not-found OperationOutcome", path, code, body)
+		}
+	}
+	if code, body := do(t, "POST", base+"/healthz", "", "application/json", "{garbage"); code != http.StatusMethodNotAllowed || !strings.Contains(body, "OperationOutcome") {
+		t.Fatalf("POST /healthz = %d %s", code, body)
+	}
+	// A clinician may not read the cluster; an operator may.
+	if code, _ := do(t, "GET", base+"/v1/cluster", f.token("030", "TREATMENT"), "", ""); code != http.StatusForbidden {
+		t.Fatalf("clinician on /v1/cluster = %d, want 403", code)
+	}
+	code, body := do(t, "GET", base+"/v1/cluster", op, "", "")
+	var cs clusterStatus
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &cs) != nil || !cs.Agree || len(cs.Regions) != 1 || cs.Regions[0].Raft != "voter" {
+		t.Fatalf("/v1/cluster = %d %s", code, body)
+	}
+}
+
+func TestRegionsJoinArePromotedAndRevokedRegionIsCutOff(t *testing.T) {
+	f := newFed(t)
+	lom := f.add("030", federation.RoleVoter)
+	f.add("150", federation.RoleVoter)
+	pug := f.add("160", federation.RoleNonvoter)
+	waitRaft(t, lom, map[string]string{"030": "voter", "150": "voter", "160": "nonvoter"})
+
+	base := "http://" + lom.HTTPAddr()
+	auth := f.authorityToken()
+	code, body := do(t, "GET", base+"/v1/cluster", auth, "", "")
+	var cs clusterStatus
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &cs) != nil || !cs.Agree || len(cs.Regions) != 3 {
+		t.Fatalf("/v1/cluster = %d %s", code, body)
+	}
+	// Any node verifies any region's tokens, once the region's IdP keys
+	// have replicated.
+	poll(t, 10*time.Second, func() error {
+		if c, b := do(t, "GET", base+"/v1/cluster", f.token("160", "SYSADMIN"), "", ""); c != http.StatusOK {
+			return fmt.Errorf("Puglia's operator at Lombardia: %d %s", c, b)
+		}
+		return nil
+	})
+
+	// The authority promotes Puglia: the leader makes it a voter.
+	promoted := f.certify("160", pug.PeerID(), federation.RoleVoter, "region-voter.cert")
+	if c, b := do(t, "POST", base+"/v1/federation/regions", f.token("030", "SYSADMIN"), "application/jwt", promoted); c != http.StatusForbidden {
+		t.Fatalf("a region's operator submitted a certificate: %d %s", c, b)
+	}
+	if c, b := do(t, "POST", base+"/v1/federation/regions", auth, "application/jwt", promoted); c != http.StatusOK {
+		t.Fatalf("promotion: %d %s", c, b)
+	}
+	waitRaft(t, lom, map[string]string{"030": "voter", "150": "voter", "160": "voter"})
+
+	// Revocation: Puglia leaves Raft, every node drops its connections
+	// and refuses its tokens.
+	rv, _, err := federation.IssueRevocation(f.authKey, federation.Revocation{Region: "160", Peer: pug.PeerID(), Reason: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") == "" || resp.Header.Get("Content-Type") != "application/fhir+json" || !strings.Contains(string(body), "OperationOutcome") {
-		t.Fatalf("POST /healthz = %d %s", resp.StatusCode, body)
+	if c, b := do(t, "POST", base+"/v1/federation/revocations", auth, "application/jwt", "garbage"); c != http.StatusBadRequest {
+		t.Fatalf("garbage revocation: %d %s", c, b)
 	}
+	if c, b := do(t, "POST", base+"/v1/federation/revocations", auth, "application/jwt", rv); c != http.StatusOK {
+		t.Fatalf("revocation: %d %s", c, b)
+	}
+	waitRaft(t, lom, map[string]string{"030": "voter", "150": "voter"})
+	poll(t, 10*time.Second, func() error {
+		for _, code := range []string{"030", "150"} {
+			if conns := f.nodes[code].host.Network().ConnsToPeer(pug.PeerID()); len(conns) > 0 {
+				return fmt.Errorf("%s still connected to the revoked region", code)
+			}
+		}
+		return nil
+	})
+	if c, _ := do(t, "GET", base+"/v1/cluster", f.token("160", "SYSADMIN"), "", ""); c != http.StatusUnauthorized {
+		t.Fatalf("a revoked region's token = %d, want 401", c)
+	}
+	// Its certificate can no longer be recorded.
+	if c, b := do(t, "POST", base+"/v1/federation/regions", auth, "application/jwt", promoted); c != http.StatusForbidden {
+		t.Fatalf("revoked region re-added: %d %s", c, b)
+	}
+}
+
+func waitRaft(t *testing.T, n *Node, want map[string]string) {
+	t.Helper()
+	poll(t, 30*time.Second, func() error {
+		leader := n
+		servers, err := leader.cons.Servers()
+		if err != nil {
+			return err
+		}
+		got := map[string]string{}
+		for _, s := range servers {
+			got[s.ID] = map[bool]string{true: "voter", false: "nonvoter"}[s.Voter]
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			return fmt.Errorf("raft servers %v, want %v", got, want)
+		}
+		return nil
+	})
+}
+
+func TestJoinRefusesBadRequests(t *testing.T) {
+	f := newFed(t)
+	lom := f.add("030", federation.RoleVoter)
+	url := "http://" + lom.HTTPAddr() + "/v1/federation/join"
+
+	// A node key and certificate for Campania, to build requests from.
+	cfg := f.config("150", federation.RoleVoter)
+	key, err := federation.LoadIdentity(cfg.DataDir + "/node.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := peer.IDFromPrivateKey(key)
+	good := f.certify("150", id, federation.RoleVoter, "region.cert")
+	_, otherAuth, _ := ed25519.GenerateKey(nil)
+	foreign, _, _ := federation.IssueCertificate(otherAuth, federation.Certificate{Region: "150", Name: "Campania", Peer: id, Role: "voter", Expiry: time.Now().Add(time.Hour)})
+	otherKey, err := federation.LoadOrCreateIdentity(t.TempDir() + "/other.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(k interface{ Sign([]byte) ([]byte, error) }, cert string, at time.Time) string {
+		sig, err := k.Sign(joinMessage(cert, at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(joinRequest{Certificate: cert, At: at, Signature: base64.StdEncoding.EncodeToString(sig)})
+		return string(b)
+	}
+	now := time.Now()
+	tests := []struct {
+		name string
+		body string
+		want int
+	}{
+		{"not JSON", "{garbage", http.StatusBadRequest},
+		{"empty", "{}", http.StatusBadRequest},
+		{"binary", "\x00\x01\x02\xff", http.StatusBadRequest},
+		{"certificate of another authority", sign(key, foreign, now), http.StatusForbidden},
+		{"signed by another key", sign(otherKey, good, now), http.StatusForbidden},
+		{"old request", sign(key, good, now.Add(-time.Hour)), http.StatusBadRequest},
+		{"garbage signature", strings.Replace(sign(key, good, now), `"signature":"`, `"signature":"AAAA`, 1), http.StatusForbidden},
+		{"too big", `{"certificate":"` + strings.Repeat("a", 70<<10) + `"}`, http.StatusRequestEntityTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := do(t, "POST", url, "", "application/json", tt.body)
+			if code != tt.want || !strings.Contains(body, "OperationOutcome") {
+				t.Fatalf("= %d %s, want %d", code, body, tt.want)
+			}
+		})
+	}
+	if v := lom.members.View(); len(v.Regions) != 1 {
+		t.Fatalf("a refused join changed the membership: %+v", v.Regions)
+	}
+	// The well-formed request is accepted.
+	if code, body := do(t, "POST", url, "", "application/json", sign(key, good, now)); code != http.StatusOK {
+		t.Fatalf("good join = %d %s", code, body)
+	}
+}
+
+// Every refused token gets the same 401, whatever the reason.
+func TestTokenAttacksAreRefused(t *testing.T) {
+	f := newFed(t)
+	lom := f.add("030", federation.RoleVoter)
+	f.add("150", federation.RoleVoter)
+	base := "http://" + lom.HTTPAddr()
+	poll(t, 10*time.Second, func() error {
+		if _, ok := lom.members.View().IdP("150"); !ok {
+			return errors.New("Campania's IdP not replicated")
+		}
+		return nil
+	})
+	good := f.token("030", "SYSADMIN")
+	if c, b := do(t, "GET", base+"/v1/cluster", good, "", ""); c != http.StatusOK {
+		t.Fatalf("valid token = %d %s", c, b)
+	}
+	pubJWKS := func() []byte {
+		set, _ := federation.PublicJWKS(f.idp["030"])
+		b, _ := json.Marshal(set)
+		return b
+	}
+	parts := strings.Split(good, ".")
+	enc := base64.RawURLEncoding.EncodeToString
+	hs256 := func(secret []byte) string {
+		h := enc([]byte(`{"alg":"HS256","typ":"JWT","kid":"` + kidOf(t, f, "030") + `"}`))
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(h + "." + parts[1]))
+		return h + "." + parts[1] + "." + enc(m.Sum(nil))
+	}
+	var rawPub []byte
+	if pk, err := f.idp["030"].PublicKey(); err == nil {
+		var k ed25519.PublicKey
+		if jwk.Export(pk, &k) == nil {
+			rawPub = k
+		}
+	}
+	if len(rawPub) != ed25519.PublicKeySize {
+		t.Fatal("could not export the IdP public key")
+	}
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	tampered := strings.Replace(string(payload), `"SYSADMIN"`, `"EMERGENCY"`, 1)
+	tests := []struct {
+		name string
+		tok  string
+	}{
+		{"alg none", enc([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + "."},
+		{"HS256 with the public key as secret", hs256(rawPub)},
+		{"HS256 with the JWKS as secret", hs256(pubJWKS())},
+		{"expired", f.token("030", "SYSADMIN", func(c *federation.Claims) { c.IssuedAt = time.Now().Add(-2 * time.Hour); c.Expiry = time.Now().Add(-time.Hour) })},
+		{"not yet valid", f.token("030", "SYSADMIN", func(c *federation.Claims) { c.NotBefore = time.Now().Add(30 * time.Minute) })},
+		{"wrong audience", f.token("030", "SYSADMIN", func(c *federation.Claims) { c.Audience = []string{"another-system"} })},
+		{"unknown issuer", f.token("030", "SYSADMIN", func(c *federation.Claims) { c.Issuer = "urn:test:idp:999" })},
+		{"tampered claims", parts[0] + "." + enc([]byte(tampered)) + "." + parts[2]},
+		{"region A as region B", f.token("030", "SYSADMIN", func(c *federation.Claims) { c.OrganizationID = "150" })},
+		{"region A's key, region B's issuer", f.token("030", "SYSADMIN", func(c *federation.Claims) { c.Issuer = "urn:test:idp:150"; c.OrganizationID = "150" })},
+		{"garbage", "not.a.token"},
+		{"empty bearer", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", base+"/v1/cluster", nil)
+			req.Header.Set("Authorization", "Bearer "+tt.tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
+				t.Fatalf("= %d, want 401 with WWW-Authenticate", resp.StatusCode)
+			}
+		})
+	}
+
+	// Rotation: the new key is added, then the old one removed; tokens of
+	// the old key stop working only then.
+	newKey, err := federation.GenerateIdPKey(f.dir + "/030/idp2.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKey := f.idp["030"]
+	f.writeJWKS("030", oldKey, newKey)
+	f.idp["030"] = newKey
+	withNew := f.token("030", "SYSADMIN")
+	poll(t, 15*time.Second, func() error {
+		if c, _ := do(t, "GET", base+"/v1/cluster", withNew, "", ""); c != http.StatusOK {
+			return fmt.Errorf("new key not accepted yet: %d", c)
+		}
+		return nil
+	})
+	if c, _ := do(t, "GET", base+"/v1/cluster", good, "", ""); c != http.StatusOK {
+		t.Fatalf("old key refused before its removal: %d", c)
+	}
+	f.writeJWKS("030", newKey)
+	poll(t, 15*time.Second, func() error {
+		if c, _ := do(t, "GET", base+"/v1/cluster", good, "", ""); c != http.StatusUnauthorized {
+			return fmt.Errorf("token of a removed key = %d, want 401", c)
+		}
+		return nil
+	})
+	if c, _ := do(t, "GET", base+"/v1/cluster", withNew, "", ""); c != http.StatusOK {
+		t.Fatalf("new key refused after rotation: %d", c)
+	}
+}
+
+func kidOf(t *testing.T, f *fed, code string) string {
+	kid, ok := f.idp[code].KeyID()
+	if !ok {
+		t.Fatal("no kid")
+	}
+	return kid
 }
 
 func TestNewRefusesInvalidConfig(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Region = "999"
 	cfg.DataDir = t.TempDir()
+	cfg.Authority.PublicKeyFile, cfg.Authority.CertificateFile = "authority.pub", "region.cert"
 	if _, err := New(cfg, nil); err == nil || !strings.Contains(err.Error(), "999") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestStartRefusesWrongCertificates(t *testing.T) {
+	f := newFed(t)
+	cfg := f.config("030", federation.RoleVoter)
+	key, _ := federation.LoadIdentity(cfg.DataDir + "/node.key")
+	id, _ := peer.IDFromPrivateKey(key)
+	other, _ := federation.LoadOrCreateIdentity(t.TempDir() + "/x.key")
+	otherID, _ := peer.IDFromPrivateKey(other)
+	_, foreignAuth, _ := ed25519.GenerateKey(nil)
+	write := func(tok string) {
+		if err := writeFile(cfg.DataDir+"/region.cert", []byte(tok)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cert := func(a ed25519.PrivateKey, p peer.ID, region string) string {
+		tok, _, err := federation.IssueCertificate(a, federation.Certificate{Region: region, Name: "x", Peer: p, Role: "voter", Addrs: []string{f.addrs["030"]}, Expiry: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	tests := []struct {
+		name, tok, want string
+	}{
+		{"signed by another key", cert(foreignAuth, id, "030"), "certificate_file"},
+		{"for another peer", cert(f.authKey, otherID, "030"), "certificate_file"},
+		{"for another region", cert(f.authKey, id, "150"), "region 150"},
+		{"garbage", "garbage", "certificate_file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			write(tt.tok)
+			cfg.HTTP.Listen = "127.0.0.1:0"
+			n, err := New(cfg, quietLog())
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = n.Start(context.Background())
+			if err == nil {
+				_ = n.Shutdown(context.Background())
+				t.Fatal("started with a bad certificate")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
+			}
+			if n.host != nil || n.httpLn != nil {
+				t.Fatal("something was left running")
+			}
+		})
 	}
 }

@@ -24,6 +24,13 @@ kept, never on a region's node.
   init     create the authority's key pair (authority.key, authority.pub)
   certify  sign a region's membership certificate for a node's peer ID
   revoke   sign the revocation of a region's node
+  promote  re-issue a region's certificate with the voter role
+  demote   re-issue a region's certificate with the non-voter role
+
+A signed certificate or revocation takes effect when it reaches the federation:
+  fsectl --node URL --token $FSENET_AUTHORITY_TOKEN region add FILE
+  fsectl --node URL --token $FSENET_AUTHORITY_TOKEN region revoke FILE
+(a new region's node also presents its own certificate when it joins).
 
 Run "fsenode authority COMMAND -h" for a command's flags.
 `)
@@ -41,6 +48,10 @@ func authorityCmd(args []string) error {
 		return authorityCertify(args[1:])
 	case "revoke":
 		return authorityRevoke(args[1:])
+	case "promote":
+		return authorityRole(args[1:], "promote", federation.RoleVoter)
+	case "demote":
+		return authorityRole(args[1:], "demote", federation.RoleNonvoter)
 	case "-h", "--help", "help":
 		authorityUsage()
 		return nil
@@ -141,6 +152,45 @@ func authorityRevoke(args []string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "revoked %s peer %s (id %s)\n", issued.Region, issued.Peer, issued.ID)
+	return nil
+}
+
+// authorityRole re-issues a certificate with another Raft role: same
+// region, peer and addresses, a new ID and validity.
+func authorityRole(args []string, verb, role string) error {
+	fs := flag.NewFlagSet("authority "+verb, flag.ContinueOnError)
+	keyPath := fs.String("key", "authority.key", "the authority's private key")
+	certPath := fs.String("cert", "", "the region's current certificate")
+	valid := fs.Duration("valid", 365*24*time.Hour, "validity from now")
+	out := fs.String("out", "", "write the new certificate here (default: standard output)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	priv, err := federation.LoadPrivateKeyFile(*keyPath)
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(*certPath)
+	if err != nil {
+		return fmt.Errorf("--cert: %w", err)
+	}
+	old, err := federation.VerifyCertificate(strings.TrimSpace(string(b)), priv.Public().(ed25519.PublicKey), time.Now())
+	if err != nil {
+		return fmt.Errorf("--cert: %w (an expired certificate is replaced with authority certify)", err)
+	}
+	if old.Role == role {
+		return fmt.Errorf("%s is already a %s", old.Region, role)
+	}
+	c := federation.Certificate{Region: old.Region, Name: old.Name, Peer: old.Peer, Role: role, Addrs: old.Addrs,
+		Expiry: time.Now().Add(*valid).UTC().Truncate(time.Second)}
+	tok, issued, err := federation.IssueCertificate(priv, c)
+	if err != nil {
+		return err
+	}
+	if err := writeOut(*out, tok); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "certified %s (%s) peer %s as %s until %s (id %s)\n", issued.Region, issued.Name, issued.Peer, issued.Role, issued.Expiry.Format(time.RFC3339), issued.ID)
 	return nil
 }
 

@@ -82,7 +82,42 @@ func TestAuthorityAndInitCommands(t *testing.T) {
 		t.Fatalf("revocation: %+v %v", r, err)
 	}
 
+	// Promote and demote re-issue the certificate with the other role.
+	if out, err := exec.Command(fsenodeBin, "authority", "promote", "--key", filepath.Join(authDir, "authority.key"), "--cert", certPath).CombinedOutput(); err == nil {
+		t.Fatalf("promoting a voter succeeded:\n%s", out)
+	}
+	demoted := filepath.Join(dir, "030-nonvoter.cert")
+	run(t, "authority", "demote", "--key", filepath.Join(authDir, "authority.key"), "--cert", certPath, "--out", demoted)
+	dtok, _ := os.ReadFile(demoted)
+	d, err := federation.VerifyCertificateFor(strings.TrimSpace(string(dtok)), pub, pid, time.Now())
+	if err != nil || d.Role != federation.RoleNonvoter || d.ID == c.ID || d.Region != "030" {
+		t.Fatalf("demoted certificate %+v %v", d, err)
+	}
+
+	// token signs with the region's IdP key; the region's published JWKS
+	// verifies it.
+	tokOut := strings.TrimSpace(run(t, "token", "--idp-key", filepath.Join(regionDir, "idp.key"), "--region", "030",
+		"--sub", "RSSMRA80A01H501U", "--purpose", "TREATMENT", "--ttl", "10m"))
+	jwks, err := os.ReadFile(filepath.Join(regionDir, "idp.jwks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := federation.ParseJWKS(jwks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := federation.Verifier{Lookup: func(iss string) (federation.IssuerKeys, bool) {
+		return federation.IssuerKeys{Region: "030", Keys: set}, iss == "urn:fsenet:idp:030"
+	}}
+	if claims, err := v.Verify(tokOut); err != nil || claims.Subject != "RSSMRA80A01H501U" || claims.PurposeOfUse != "TREATMENT" {
+		t.Fatalf("token from fsenode token: %+v %v", claims, err)
+	}
+
 	for name, args := range map[string][]string{
+		"token without key":     {"token", "--sub", "X", "--region", "030"},
+		"token with both keys":  {"token", "--idp-key", filepath.Join(regionDir, "idp.key"), "--authority-key", filepath.Join(authDir, "authority.key"), "--sub", "X"},
+		"token bad purpose":     {"token", "--idp-key", filepath.Join(regionDir, "idp.key"), "--region", "030", "--sub", "X", "--purpose", "CURIOSITY"},
+		"token too long":        {"token", "--idp-key", filepath.Join(regionDir, "idp.key"), "--region", "030", "--sub", "X", "--ttl", "72h"},
 		"certify without key":   {"authority", "certify", "--key", filepath.Join(dir, "none"), "--region", "030", "--peer", m[1]},
 		"certify bad region":    {"authority", "certify", "--key", filepath.Join(authDir, "authority.key"), "--region", "999", "--peer", m[1]},
 		"certify bad peer":      {"authority", "certify", "--key", filepath.Join(authDir, "authority.key"), "--region", "030", "--peer", "x"},

@@ -3,10 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -71,7 +74,7 @@ func demoCmd(ctx context.Context, args []string) error {
 	ready := make(chan string, len(regions))
 	var wg sync.WaitGroup
 	for i, r := range regions {
-		cfgPath, err := writeDemoConfig(r, regions, i == 0)
+		cfgPath, err := writeDemoConfig(*dir, r, regions[0], i == 0)
 		if err != nil {
 			return err
 		}
@@ -113,15 +116,41 @@ func demoCmd(ctx context.Context, args []string) error {
 			return fmt.Errorf("the federation was not ready within 90s; see the node.log files in %s", *dir)
 		}
 	}
-	fmt.Printf("fsenet demo: federation ready (%s). Press Ctrl-C to stop.\n", strings.Join(codes, ", "))
+	envPath, err := writeDemoEnv(*dir, regions)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("fsenet demo: federation ready (%s).\n", strings.Join(codes, ", "))
+	fmt.Printf("  tokens and URLs: source %s\n", envPath)
+	fmt.Printf("  then e.g.:       curl -H \"Authorization: Bearer $FSENET_%s_TOKEN\" $FSENET_%s_URL/fhir/metadata\n", codes[0], codes[0])
+	fmt.Printf("                   go run ./cmd/fsectl cluster status\n")
+	fmt.Println("Press Ctrl-C to stop.")
 	<-ctx.Done()
 	fmt.Println("\nfsenet demo: stopping")
 	return nil
 }
 
-// prepareDemo creates each region's directory and identity and picks its
-// port, reusing what an earlier run with the same directory chose.
+// demoVoters is how many of the demo's regions are voters; the others
+// are non-voters, as most regions are in a real federation.
+const demoVoters = 3
+
+// prepareDemo creates the authority's key and each region's directory,
+// keys and certificate, and picks ports, reusing what an earlier run with
+// the same directory made.
 func prepareDemo(dir string, codes []string) ([]*demoRegion, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	authority, err := federation.LoadPrivateKeyFile(filepath.Join(dir, "authority.key"))
+	if errors.Is(err, fs.ErrNotExist) {
+		authority, err = federation.GenerateKeyFile(filepath.Join(dir, "authority.key"))
+		if err == nil {
+			err = federation.WritePublicKeyFile(filepath.Join(dir, "authority.pub"), authority.Public().(ed25519.PublicKey))
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
 	stateFile := filepath.Join(dir, "demo.json")
 	known := map[string]*demoRegion{}
 	if b, err := os.ReadFile(stateFile); err == nil {
@@ -134,7 +163,7 @@ func prepareDemo(dir string, codes []string) ([]*demoRegion, error) {
 		}
 	}
 	var out []*demoRegion
-	for _, c := range codes {
+	for i, c := range codes {
 		r := known[c]
 		if r == nil {
 			port, err := freePort()
@@ -148,15 +177,18 @@ func prepareDemo(dir string, codes []string) ([]*demoRegion, error) {
 			r = &demoRegion{Code: c, Port: port, HTTPPort: httpPort}
 		}
 		r.dir = filepath.Join(dir, c)
-		key, err := federation.LoadOrCreateIdentity(filepath.Join(r.dir, "node.key"))
-		if err != nil {
-			return nil, err
-		}
-		id, err := peer.IDFromPrivateKey(key)
+		id, err := initRegion(r.dir)
 		if err != nil {
 			return nil, err
 		}
 		r.Peer = id.String()
+		role := federation.RoleNonvoter
+		if i < demoVoters {
+			role = federation.RoleVoter
+		}
+		if err := demoCertificate(authority, r, id, role); err != nil {
+			return nil, err
+		}
 		out = append(out, r)
 	}
 	b, _ := json.MarshalIndent(out, "", "  ")
@@ -166,14 +198,37 @@ func prepareDemo(dir string, codes []string) ([]*demoRegion, error) {
 	return out, nil
 }
 
+// demoCertificate certifies the region's node unless its certificate is
+// still good for more than a day. A region keeps the role it was first
+// certified with.
+func demoCertificate(authority ed25519.PrivateKey, r *demoRegion, id peer.ID, role string) error {
+	path := filepath.Join(r.dir, "region.cert")
+	if b, err := os.ReadFile(path); err == nil {
+		c, err := federation.VerifyCertificateFor(strings.TrimSpace(string(b)), authority.Public().(ed25519.PublicKey), id, time.Now().Add(24*time.Hour))
+		if err == nil && len(c.Addrs) == 1 && c.Addrs[0] == fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", r.Port) {
+			return nil
+		}
+		if err == nil {
+			role = c.Role
+		}
+	}
+	tok, _, err := federation.IssueCertificate(authority, federation.Certificate{
+		Region: r.Code, Name: federation.RegionNames[r.Code], Peer: id, Role: role,
+		Addrs:  []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", r.Port)},
+		Expiry: time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second),
+	})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(tok+"\n"), 0o600)
+}
+
 // writeDemoConfig writes the region's configuration file, commented so
 // that a user can read what each key does.
-func writeDemoConfig(r *demoRegion, all []*demoRegion, bootstrap bool) (string, error) {
-	var peers []string
-	for _, o := range all {
-		if o != r {
-			peers = append(peers, fmt.Sprintf("%q", fmt.Sprintf("%s=/ip4/127.0.0.1/tcp/%d/p2p/%s", o.Code, o.Port, o.Peer)))
-		}
+func writeDemoConfig(dir string, r, first *demoRegion, bootstrap bool) (string, error) {
+	join := ""
+	if !bootstrap {
+		join = fmt.Sprintf("%q", fmt.Sprintf("http://127.0.0.1:%d", first.HTTPPort))
 	}
 	text := fmt.Sprintf(`# %[1]s (%[2]s): written by "fsenode demo".
 region = %[2]q
@@ -185,18 +240,78 @@ listen = "127.0.0.1:%[4]d"
 [p2p]
 listen = ["/ip4/127.0.0.1/tcp/%[5]d"]
 key_file = "node.key"
-# The other founding regions, admitted until the replicated membership is known.
-peers = [%[6]s]
+# The founding region, which admits this one.
+join = [%[6]s]
+
+[authority]
+public_key_file = %[7]q
+certificate_file = "region.cert"
+
+[idp]
+issuer = %[8]q
+public_keys_file = "idp.jwks"
 
 [raft]
 # Only the first region founds the federation; on later runs it resumes.
-bootstrap = %[7]t
+bootstrap = %[9]t
 
 [log]
 level = "info"
-`, federation.RegionNames[r.Code], r.Code, r.dir, r.HTTPPort, r.Port, strings.Join(peers, ", "), bootstrap)
+`, federation.RegionNames[r.Code], r.Code, r.dir, r.HTTPPort, r.Port, join,
+		filepath.Join(dir, "authority.pub"), defaultIssuer(r.Code), bootstrap)
 	path := filepath.Join(r.dir, "region.toml")
 	return path, os.WriteFile(path, []byte(text), 0o600)
+}
+
+// writeDemoEnv writes demo.env: each region's URL, a clinician token and
+// an operator token valid for a day, and an authority token.
+func writeDemoEnv(dir string, regions []*demoRegion) (string, error) {
+	var b strings.Builder
+	b.WriteString("# fsenet demo: source this file, then e.g.\n")
+	fmt.Fprintf(&b, "#   curl -H \"Authorization: Bearer $FSENET_%s_TOKEN\" $FSENET_%s_URL/fhir/metadata\n", regions[0].Code, regions[0].Code)
+	b.WriteString("#   go run ./cmd/fsectl cluster status\n# The tokens are valid for a day: run the demo again for new ones.\n")
+	exp := time.Now().Add(24 * time.Hour).Truncate(time.Second)
+	for _, r := range regions {
+		key, err := federation.LoadIdPKey(filepath.Join(r.dir, "idp.key"))
+		if err != nil {
+			return "", err
+		}
+		name := federation.RegionNames[r.Code]
+		clinician, err := federation.IssueToken(key, federation.Claims{
+			Issuer: defaultIssuer(r.Code), Subject: "RSSMRA80A01H501U", Expiry: exp,
+			SubjectRole: "AAS", OrganizationID: r.Code, Organization: "ASL demo " + name, PurposeOfUse: "TREATMENT",
+		})
+		if err != nil {
+			return "", err
+		}
+		operator, err := federation.IssueToken(key, federation.Claims{
+			Issuer: defaultIssuer(r.Code), Subject: "VRDGPP70A01F205X", Expiry: exp,
+			SubjectRole: "DSA", OrganizationID: r.Code, Organization: "Regione " + name, PurposeOfUse: "SYSADMIN",
+		})
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "\n# %s (%s)\nexport FSENET_%s_URL=http://127.0.0.1:%d\nexport FSENET_%s_TOKEN=%s\nexport FSENET_%s_OPERATOR_TOKEN=%s\n",
+			name, r.Code, r.Code, r.HTTPPort, r.Code, clinician, r.Code, operator)
+	}
+	priv, err := federation.LoadPrivateKeyFile(filepath.Join(dir, "authority.key"))
+	if err != nil {
+		return "", err
+	}
+	ak, err := federation.AuthorityJWK(priv)
+	if err != nil {
+		return "", err
+	}
+	auth, err := federation.IssueToken(ak, federation.Claims{
+		Issuer: federation.AuthorityIssuer, Subject: "BNCLCU75A01H501Z", Expiry: exp,
+		SubjectRole: "MDS", OrganizationID: "950", Organization: "Ministero della Salute", PurposeOfUse: "SYSADMIN",
+	})
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&b, "\n# The national authority, and the defaults of fsectl.\nexport FSENET_AUTHORITY_TOKEN=%s\nexport FSENET_NODE=$FSENET_%s_URL\nexport FSENET_TOKEN=$FSENET_AUTHORITY_TOKEN\n", auth, regions[0].Code)
+	path := filepath.Join(dir, "demo.env")
+	return path, os.WriteFile(path, []byte(b.String()), 0o600)
 }
 
 func freePort() (int, error) {

@@ -3,6 +3,10 @@
 //
 //	fsenode run [--config FILE] [--KEY VALUE]...
 //	fsenode demo [--dir DIR] [--regions 030,150,160]
+//	fsenode init --dir DIR --region CODE
+//	fsenode authority init|certify|revoke|promote|demote
+//	fsenode token (--idp-key FILE | --authority-key FILE) --sub CF ...
+//	fsenode restore [--config FILE] SNAPSHOT
 package main
 
 import (
@@ -23,9 +27,13 @@ Usage:
   fsenode demo [--dir DIR] [--regions 030,150,160]
                run a whole federation on this machine, one process per region
   fsenode init --dir DIR --region CODE
-               create a region's node key and a commented sample configuration
-  fsenode authority init|certify|revoke
+               create a region's node key, IdP key and a commented sample configuration
+  fsenode authority init|certify|revoke|promote|demote
                the national authority's key, membership certificates, revocations
+  fsenode token (--idp-key FILE | --authority-key FILE) --sub CF [flags]
+               issue a token from a key file, for development and tests
+  fsenode restore [--config FILE] SNAPSHOT
+               build a node's state from a snapshot into an empty data directory
 
 Run "fsenode COMMAND -h" for a command's flags.
 `)
@@ -48,6 +56,10 @@ func main() {
 		err = initCmd(os.Args[2:])
 	case "authority":
 		err = authorityCmd(os.Args[2:])
+	case "token":
+		err = tokenCmd(os.Args[2:])
+	case "restore":
+		err = restoreCmd(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		usage()
 		return

@@ -4,21 +4,20 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/libp2p/go-libp2p/core/peer"
-
-	"github.com/fsenet/fsenet/federation"
 )
 
-var fsenodeBin string
+var fsenodeBin, fsectlBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "fsenode-bin-")
@@ -26,11 +25,14 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	fsenodeBin = filepath.Join(dir, "fsenode")
-	build := exec.Command("go", "build", "-o", fsenodeBin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building fsenode:", err)
-		os.Exit(1)
+	fsectlBin = filepath.Join(dir, "fsectl")
+	for bin, pkg := range map[string]string{fsenodeBin: ".", fsectlBin: "../fsectl"} {
+		build := exec.Command("go", "build", "-o", bin, pkg)
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building", pkg, err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -40,9 +42,11 @@ func TestMain(m *testing.M) {
 // proc is one real fsenode process.
 type proc struct {
 	code, dir string
-	port      int
+	port      int // libp2p
+	httpPort  int
 	peer      string
-	cmd       *exec.Cmd
+
+	cmd *exec.Cmd
 
 	mu   sync.Mutex
 	last statusLine
@@ -57,20 +61,22 @@ func (p *proc) status() statusLine {
 	return p.last
 }
 
-func (p *proc) start(t *testing.T, all []*proc, bootstrap bool) {
+func (p *proc) url() string { return fmt.Sprintf("http://127.0.0.1:%d", p.httpPort) }
+
+func (p *proc) ready() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seen["ready"]
+}
+
+// start runs "fsenode run" on the region's configuration written by
+// "fsenode init", with the test's ports and quick snapshots as flags.
+func (p *proc) start(t *testing.T, extra ...string) {
 	t.Helper()
-	var peers []string
-	for _, o := range all {
-		if o != p {
-			peers = append(peers, fmt.Sprintf("%s=/ip4/127.0.0.1/tcp/%d/p2p/%s", o.code, o.port, o.peer))
-		}
-	}
-	// Everything as flags: the configuration keys double as flags.
-	args := []string{"run", "--status-every", "200ms",
-		"--region", p.code, "--data_dir", p.dir, "--http.listen", "127.0.0.1:0",
+	args := append([]string{"run", "--config", filepath.Join(p.dir, "region.toml"), "--status-every", "200ms",
+		"--http.listen", fmt.Sprintf("127.0.0.1:%d", p.httpPort),
 		"--p2p.listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", p.port),
-		"--p2p.peers", strings.Join(peers, ","),
-		fmt.Sprintf("--raft.bootstrap=%t", bootstrap)}
+		"--raft.snapshot_interval", "1s", "--raft.snapshot_threshold", "8", "--raft.trailing_logs", "2"}, extra...)
 	logf, err := os.OpenFile(filepath.Join(p.dir, "node.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -140,45 +146,147 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-// TestProcessesKillAndRestart runs three real fsenode processes on
-// loopback, kills the leader with SIGKILL, checks that the other two elect a
-// new leader, restarts the killed one from its directory and checks that it
-// rejoins with the same state digest as the others.
-func TestProcessesKillAndRestart(t *testing.T) {
+// authority is the national authority's side of a test federation: its
+// key directory and the regions it certified, all made with the real
+// commands.
+type authority struct {
+	t   *testing.T
+	dir string
+}
+
+func newAuthority(t *testing.T, base string) *authority {
+	a := &authority{t: t, dir: filepath.Join(base, "authority")}
+	run(t, "authority", "init", "--dir", a.dir)
+	return a
+}
+
+func (a *authority) key() string { return filepath.Join(a.dir, "authority.key") }
+
+// region makes a region's directory with "fsenode init", has the authority
+// certify its peer ID, and hands it the authority's public key.
+func (a *authority) region(base, code, role string) *proc {
+	t := a.t
+	t.Helper()
+	p := &proc{code: code, dir: filepath.Join(base, code)}
+	out := run(t, "init", "--dir", p.dir, "--region", code)
+	m := regexp.MustCompile(`peer ID (\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("init printed no peer ID:\n%s", out)
+	}
+	p.peer = m[1]
+	var err error
+	if p.port, err = freePort(); err != nil {
+		t.Fatal(err)
+	}
+	if p.httpPort, err = freePort(); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "authority", "certify", "--key", a.key(), "--region", code, "--peer", p.peer, "--role", role,
+		"--addrs", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", p.port), "--out", filepath.Join(p.dir, "region.cert"))
+	b, err := os.ReadFile(filepath.Join(a.dir, "authority.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(p.dir, "authority.pub"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (a *authority) token() string {
+	return strings.TrimSpace(run(a.t, "token", "--authority-key", a.key(), "--sub", "BNCLCU75A01H501Z", "--role", "MDS", "--purpose", "SYSADMIN"))
+}
+
+// ctl runs fsectl against a node; it returns the output and the exit code.
+func ctl(t *testing.T, node, token string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(fsectlBin, append([]string{"--node", node, "--token", token}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), 0
+}
+
+func clusterOf(t *testing.T, p *proc, token string) (clusterView, error) {
+	var cv clusterView
+	out, code := ctl(t, p.url(), token, "--json", "cluster", "status")
+	if code != 0 {
+		return cv, fmt.Errorf("fsectl cluster status at %s: exit %d: %s", p.code, code, out)
+	}
+	if err := json.Unmarshal([]byte(out), &cv); err != nil {
+		return cv, fmt.Errorf("cluster status: %v: %s", err, out)
+	}
+	return cv, nil
+}
+
+type clusterView struct {
+	Leader  string `json:"leader"`
+	Agree   bool   `json:"agree"`
+	Regions []struct {
+		Code string `json:"code"`
+		Role string `json:"role"`
+		Raft string `json:"raft"`
+	} `json:"regions"`
+}
+
+func (c clusterView) raft() map[string]string {
+	out := map[string]string{}
+	for _, r := range c.Regions {
+		out[r.Code] = r.Raft
+	}
+	return out
+}
+
+func metric(t *testing.T, p *proc, name string) string {
+	t.Helper()
+	resp, err := http.Get(p.url() + "/metrics")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, name+"{") || strings.HasPrefix(l, name+" ") {
+			return l[strings.LastIndex(l, " ")+1:]
+		}
+	}
+	return ""
+}
+
+// TestProcessFederation follows the operator's guide with real processes
+// on loopback: an authority and three founding regions; the leader killed
+// with SIGKILL while a fourth region joins as a non-voter and catches up
+// by snapshot; the killed region restarted and caught up, every replica's
+// digest equal; a region revoked, cut off and unable to come back; a
+// snapshot saved and restored into a new data directory.
+func TestProcessFederation(t *testing.T) {
 	base := t.TempDir()
-	var procs []*proc
-	for _, code := range []string{"030", "150", "160"} {
-		p := &proc{code: code, dir: filepath.Join(base, code)}
-		key, err := federation.LoadOrCreateIdentity(filepath.Join(p.dir, "node.key"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, _ := peer.IDFromPrivateKey(key)
-		p.peer = id.String()
-		if p.port, err = freePort(); err != nil {
-			t.Fatal(err)
-		}
-		procs = append(procs, p)
-	}
-	for i, p := range procs {
-		p.start(t, procs, i == 0)
-	}
+	a := newAuthority(t, base)
+	lom := a.region(base, "030", "voter")
+	cam := a.region(base, "150", "voter")
+	pug := a.region(base, "160", "voter")
+	procs := []*proc{lom, cam, pug}
 	defer func() {
 		for _, p := range procs {
 			p.terminate(t)
 		}
 	}()
-	waitFor(t, 60*time.Second, "all regions ready", func() bool {
-		for _, p := range procs {
-			p.mu.Lock()
-			ok := p.seen["ready"]
-			p.mu.Unlock()
-			if !ok {
-				return false
-			}
-		}
-		return true
+	lom.start(t, "--raft.bootstrap=true")
+	cam.start(t, "--p2p.join", lom.url())
+	pug.start(t, "--p2p.join", lom.url())
+	waitFor(t, 60*time.Second, "three regions ready", func() bool { return lom.ready() && cam.ready() && pug.ready() })
+	auth := a.token()
+	waitFor(t, 30*time.Second, "three voters", func() bool {
+		cv, err := clusterOf(t, lom, auth)
+		return err == nil && fmt.Sprint(cv.raft()) == "map[030:voter 150:voter 160:voter]"
 	})
+	if out, code := ctl(t, cam.url(), auth, "cluster", "digest"); code != 0 {
+		t.Fatalf("cluster digest: exit %d\n%s", code, out)
+	}
+
 	leaderOf := func(ps []*proc) *proc {
 		for _, p := range ps {
 			if s := p.status(); s.State == "Leader" {
@@ -189,7 +297,6 @@ func TestProcessesKillAndRestart(t *testing.T) {
 	}
 	var leader *proc
 	waitFor(t, 30*time.Second, "a leader", func() bool { leader = leaderOf(procs); return leader != nil })
-
 	leader.kill9()
 	var rest []*proc
 	for _, p := range procs {
@@ -198,32 +305,150 @@ func TestProcessesKillAndRestart(t *testing.T) {
 		}
 	}
 	var next *proc
-	waitFor(t, 30*time.Second, "a new leader after SIGKILL", func() bool {
-		next = leaderOf(rest)
-		return next != nil && next.status().Term > 0
-	})
+	waitFor(t, 30*time.Second, "a new leader after SIGKILL", func() bool { next = leaderOf(rest); return next != nil })
 	t.Logf("leader %s killed; %s leads at term %d", leader.code, next.code, next.status().Term)
 
-	leader.start(t, procs, false)
-	waitFor(t, 60*time.Second, "the restarted region to rejoin with the same digest", func() bool {
-		a, b, c := procs[0].status(), procs[1].status(), procs[2].status()
-		return a.Applied > 0 && a.Applied == b.Applied && b.Applied == c.Applied &&
-			a.Digest == b.Digest && b.Digest == c.Digest && a.Leader != "" && a.Leader == b.Leader && b.Leader == c.Leader
+	// Writes go on: a fourth region joins through the survivors, as a
+	// non-voter, and catches up from a snapshot (the log was compacted).
+	sic := a.region(base, "190", "nonvoter")
+	procs = append(procs, sic)
+	sic.start(t, "--p2p.join", rest[0].url()+","+rest[1].url())
+	waitFor(t, 60*time.Second, "Sicilia ready", sic.ready)
+	if v := metric(t, sic, "fsenet_raft_snapshot_restores"); v == "" || v == "0" {
+		t.Fatalf("Sicilia caught up without a snapshot (restores %q)", v)
+	}
+
+	// The killed region comes back and catches up; all four agree.
+	leader.start(t)
+	waitFor(t, 60*time.Second, "four replicas with the same digest", func() bool {
+		if !leader.ready() {
+			return false
+		}
+		_, code := ctl(t, next.url(), auth, "cluster", "digest")
+		return code == 0
 	})
+	cv, err := clusterOf(t, next, auth)
+	if err != nil || cv.raft()["190"] != "nonvoter" || len(cv.Regions) != 4 {
+		t.Fatalf("after catch-up: %+v %v", cv, err)
+	}
+
+	// Revoke a voter that is neither the leader nor the node we ask.
+	var victim, asked *proc
+	for _, p := range []*proc{lom, cam, pug} {
+		if p.status().State != "Leader" && victim == nil {
+			victim = p
+		}
+	}
+	for _, p := range []*proc{lom, cam, pug} {
+		if p != victim {
+			asked = p
+		}
+	}
+	revFile := filepath.Join(base, "revocation.jwt")
+	run(t, "authority", "revoke", "--key", a.key(), "--region", victim.code, "--peer", victim.peer, "--reason", "test: compromised key", "--out", revFile)
+	if out, code := ctl(t, asked.url(), auth, "region", "revoke", revFile); code != 0 {
+		t.Fatalf("region revoke: exit %d\n%s", code, out)
+	}
+	waitFor(t, 30*time.Second, "the revoked region out of Raft and membership", func() bool {
+		cv, err := clusterOf(t, asked, auth)
+		if err != nil {
+			return false
+		}
+		_, there := cv.raft()[victim.code]
+		return !there && len(cv.Regions) == 3
+	})
+	// It cannot come back: restarted, it never rejoins.
+	victim.kill9()
+	victim.start(t)
+	time.Sleep(5 * time.Second)
+	if victim.ready() {
+		t.Fatal("the revoked region became ready again")
+	}
+	if s := victim.status(); s.Leader != "" && s.Leader != victim.code {
+		t.Fatalf("the revoked region follows leader %s", s.Leader)
+	}
+	if out, code := ctl(t, asked.url(), auth, "cluster", "digest"); code != 0 {
+		t.Fatalf("remaining regions disagree: exit %d\n%s", code, out)
+	}
+
+	// Backup, and restore into an empty data directory.
+	snap := filepath.Join(base, "backup.snap")
+	out, code := ctl(t, asked.url(), auth, "snapshot", "save", snap)
+	if code != 0 {
+		t.Fatalf("snapshot save: exit %d\n%s", code, out)
+	}
+	for _, p := range procs {
+		p.terminate(t)
+	}
+	restored := filepath.Join(base, "restored")
+	if err := os.MkdirAll(restored, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"node.key", "region.cert", "authority.pub", "idp.jwks", "idp.key"} {
+		b, err := os.ReadFile(filepath.Join(asked.dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(restored, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out = run(t, "restore", "--config", filepath.Join(asked.dir, "region.toml"), "--data_dir", restored, snap)
+	if !strings.Contains(out, "restored the state at log index") {
+		t.Fatalf("restore said:\n%s", out)
+	}
+	if o, err := exec.Command(fsenodeBin, "restore", "--config", filepath.Join(asked.dir, "region.toml"), "--data_dir", restored, snap).CombinedOutput(); err == nil {
+		t.Fatalf("restore into a non-empty directory succeeded:\n%s", o)
+	}
+	again := &proc{code: asked.code, dir: asked.dir, peer: asked.peer}
+	if again.port, err = freePort(); err != nil {
+		t.Fatal(err)
+	}
+	if again.httpPort, err = freePort(); err != nil {
+		t.Fatal(err)
+	}
+	procs = []*proc{again}
+	again.start(t, "--data_dir", restored)
+	waitFor(t, 30*time.Second, "the restored node ready", again.ready)
+	cv, err = clusterOf(t, again, auth)
+	if err != nil || len(cv.Regions) != 3 || cv.Leader != asked.code {
+		t.Fatalf("restored federation: %+v %v", cv, err)
+	}
 }
 
-// Bad command lines fail with a clear message and a non-zero exit.
-func TestRunRejectsBadFlags(t *testing.T) {
+// Configuration errors stop the node before anything starts, with a
+// message naming the key.
+func TestRunRefusesBadConfig(t *testing.T) {
+	base := t.TempDir()
+	a := newAuthority(t, base)
+	good := a.region(base, "030", "voter")
+	other := newAuthority(t, filepath.Join(base, "other"))
+	foreign := other.region(filepath.Join(base, "other"), "030", "voter")
+	writeConf := func(name, text string) string {
+		p := filepath.Join(base, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	typo := writeConf("typo.toml", "region = \"030\"\n[http]\nlisten_addr = \"127.0.0.1:1\"\n")
+	conf := filepath.Join(good.dir, "region.toml")
 	tests := []struct {
 		name string
 		args []string
 		want string
 	}{
 		{"no data dir", []string{"run", "--region", "030"}, "data_dir"},
-		{"bad region", []string{"run", "--region", "999", "--data_dir", t.TempDir()}, "region"},
-		{"bad peer", []string{"run", "--region", "030", "--data_dir", t.TempDir(), "--p2p.peers", "nonsense"}, "p2p.peers"},
-		{"bad address", []string{"run", "--region", "030", "--data_dir", t.TempDir(), "--p2p.listen", "localhost:4001"}, "p2p.listen"},
+		{"bad region", []string{"run", "--config", conf, "--region", "999"}, "region"},
+		{"bad peer", []string{"run", "--config", conf, "--p2p.peers", "nonsense"}, "p2p.peers"},
+		{"bad address", []string{"run", "--config", conf, "--p2p.listen", "localhost:4001"}, "p2p.listen"},
+		{"bad join URL", []string{"run", "--config", conf, "--p2p.join", "lombardia:8080"}, "p2p.join"},
+		{"unknown field", []string{"run", "--config", typo}, "listen_addr"},
 		{"missing config file", []string{"run", "--config", "/nonexistent/region.toml"}, "region.toml"},
+		{"missing node key", []string{"run", "--config", conf, "--p2p.key_file", "absent.key"}, "p2p.key_file"},
+		{"missing authority key", []string{"run", "--config", conf, "--authority.public_key_file", "absent.pub"}, "authority.public_key_file"},
+		{"certificate of another authority", []string{"run", "--config", conf, "--authority.certificate_file", filepath.Join(foreign.dir, "region.cert")}, "certificate_file"},
+		{"certificate for another peer", []string{"run", "--config", conf, "--p2p.key_file", filepath.Join(foreign.dir, "node.key")}, "certificate_file"},
 		{"unknown flag", []string{"run", "--regoin", "030"}, "regoin"},
 		{"bad demo regions", []string{"demo", "--regions", "030,030"}, "twice"},
 		{"unknown command", []string{"frobnicate"}, "frobnicate"},
@@ -237,6 +462,9 @@ func TestRunRejectsBadFlags(t *testing.T) {
 			if !strings.Contains(string(out), tt.want) {
 				t.Fatalf("message does not name %q:\n%s", tt.want, out)
 			}
+			if _, err := os.Stat(filepath.Join(good.dir, "consensus")); err == nil {
+				t.Fatal("a refused start created the replica's state")
+			}
 		})
 	}
 }
@@ -244,7 +472,9 @@ func TestRunRejectsBadFlags(t *testing.T) {
 // The demo starts a federation of separate processes, says when it is
 // ready, and stops every region on Ctrl-C.
 func TestDemoStartsAndStops(t *testing.T) {
-	cmd := exec.Command(fsenodeBin, "demo", "--dir", t.TempDir(), "--regions", "030,150,160")
+	dir := t.TempDir()
+	started := time.Now()
+	cmd := exec.Command(fsenodeBin, "demo", "--dir", dir, "--regions", "030,150,160")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -281,6 +511,42 @@ func TestDemoStartsAndStops(t *testing.T) {
 	}
 	if readyRegions != 3 {
 		t.Fatalf("%d regions said ready before the federation did", readyRegions)
+	}
+	t.Logf("demo ready in %v", time.Since(started).Round(time.Millisecond))
+	// demo.env has what a user needs to call the regions at once.
+	env := map[string]string{}
+	b, err := os.ReadFile(filepath.Join(dir, "demo.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimPrefix(l, "export "), "="); ok && strings.HasPrefix(l, "export ") {
+			env[k] = v
+		}
+	}
+	get := func(url, tok string) int {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, code := range []string{"030", "150", "160"} {
+		url, tok := env["FSENET_"+code+"_URL"], env["FSENET_"+code+"_TOKEN"]
+		if url == "" || tok == "" {
+			t.Fatalf("demo.env lacks region %s:\n%s", code, b)
+		}
+		if c := get(url+"/v1/cluster", env["FSENET_AUTHORITY_TOKEN"]); c != http.StatusOK {
+			t.Fatalf("authority token at %s: %d", code, c)
+		}
+		// A clinician's token is verified at another region (not 401:
+		// its IdP keys replicated) but grants no cluster view.
+		waitFor(t, 5*time.Second, "region "+code+"'s keys at 030", func() bool {
+			return get(env["FSENET_030_URL"]+"/v1/cluster", tok) == http.StatusForbidden
+		})
 	}
 	_ = cmd.Process.Signal(os.Interrupt)
 	stopped := 0

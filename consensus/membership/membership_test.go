@@ -1,18 +1,20 @@
 package membership
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
-	"strings"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-func newPeer(t *testing.T) peer.ID {
+func newPeer(t *testing.T) (crypto.PrivKey, peer.ID) {
 	t.Helper()
-	_, pub, err := crypto.GenerateEd25519Key(rand.Reader)
+	priv, pub, err := crypto.GenerateEd25519Key(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,63 +22,75 @@ func newPeer(t *testing.T) peer.ID {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return id
-}
-
-func TestRegionValidate(t *testing.T) {
-	p := newPeer(t)
-	ok := Region{Code: "030", Name: "Lombardia", Peer: p, Addrs: []string{"/ip4/127.0.0.1/tcp/4001"}, Role: Voter}
-	tests := []struct {
-		name   string
-		mutate func(*Region)
-		want   string
-	}{
-		{"ok", func(*Region) {}, ""},
-		{"code letters", func(r *Region) { r.Code = "LOM" }, "ISTAT"},
-		{"code length", func(r *Region) { r.Code = "0300" }, "ISTAT"},
-		{"no name", func(r *Region) { r.Name = "" }, "name"},
-		{"no peer", func(r *Region) { r.Peer = "" }, "peer"},
-		{"bad role", func(r *Region) { r.Role = "king" }, "role"},
-		{"bad addr", func(r *Region) { r.Addrs = []string{"localhost:4001"} }, "address"},
-		{"too many addrs", func(r *Region) { r.Addrs = make([]string, 17) }, "16"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := ok
-			tt.mutate(&r)
-			err := r.Validate()
-			if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
-				t.Fatalf("err = %v, want %q", err, tt.want)
-			}
-		})
-	}
+	return priv, id
 }
 
 func TestCommandBuilders(t *testing.T) {
-	p := newPeer(t)
-	r := Region{Code: "150", Name: "Campania", Peer: p, Role: Nonvoter}
-	cmd, err := PutRegion(r)
-	if err != nil {
-		t.Fatal(err)
+	pub, _, _ := ed25519.GenerateKey(nil)
+	cmd, err := SetAuthority(pub)
+	if err != nil || cmd.Type != TypeSetAuthority || len(cmd.Payload) != ed25519.PublicKeySize {
+		t.Fatalf("SetAuthority: %+v %v", cmd, err)
 	}
-	var back []Region
-	if err := json.Unmarshal(cmd.Payload, &back); err != nil || len(back) != 1 || back[0].Peer != p {
+	if _, err := SetAuthority(pub[:10]); err == nil {
+		t.Fatal("short authority key accepted")
+	}
+	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.FixedZone("CET", 3600))
+	cmd, err = PutRegion(at, "a.b.c")
+	if err != nil || cmd.Type != TypePutRegion || cmd.Version != version1 {
+		t.Fatalf("PutRegion: %+v %v", cmd, err)
+	}
+	var p putRegion
+	if err := json.Unmarshal(cmd.Payload, &p); err != nil || !p.At.Equal(at) || p.At.Location() != time.UTC || len(p.Certificates) != 1 {
 		t.Fatalf("payload %s: %v", cmd.Payload, err)
 	}
-	if cmd.Type != TypePutRegion || cmd.Version != version1 {
-		t.Fatalf("command %+v", cmd)
+	if _, err := PutRegion(at); !errors.Is(err, ErrNoCertificate) {
+		t.Fatalf("empty put: %v", err)
 	}
-	if _, err := PutRegion(); err == nil {
-		t.Fatal("empty put accepted")
+	if cmd := Revoke("tok"); cmd.Type != TypeRevoke || string(cmd.Payload) != "tok" {
+		t.Fatalf("Revoke: %+v", cmd)
 	}
-	if _, err := Revoke(Revocation{Peer: "garbage"}); err == nil {
-		t.Fatal("revocation of a bad peer ID accepted")
+	key, _ := newPeer(t)
+	if _, err := PutIdP(key, IdP{Region: "030", Issuer: "x", JWKS: []byte(`{"keys":[]}`)}); err == nil {
+		t.Fatal("empty JWKS accepted")
 	}
-	v := View{Regions: []Region{r}}
+}
+
+func TestViewHelpers(t *testing.T) {
+	_, p1 := newPeer(t)
+	_, p2 := newPeer(t)
+	now := time.Now()
+	v := View{
+		Regions: []Region{
+			{Code: "030", Name: "Lombardia", Peer: p1, Expiry: now.Add(time.Hour)},
+			{Code: "150", Name: "Campania", Peer: p2, Expiry: now.Add(-time.Hour)},
+		},
+		Revoked: []Revocation{{Peer: p2}},
+		IdPs:    []IdP{{Region: "030", Issuer: "urn:x"}},
+	}
+	if m := v.Members(now); len(m) != 1 || m[0] != p1 {
+		t.Fatalf("Members: an expired certificate counts: %v", m)
+	}
 	if got, ok := v.Region("150"); !ok || got.Name != "Campania" {
 		t.Fatal("View.Region")
 	}
-	if m := v.Members(); len(m) != 1 || m[0] != p {
-		t.Fatal("View.Members")
+	if _, ok := v.Region("160"); ok {
+		t.Fatal("View.Region found a missing region")
+	}
+	if r := v.RevokedPeers(); len(r) != 1 || r[0] != p2 {
+		t.Fatal("View.RevokedPeers")
+	}
+	if i, ok := v.IdP("030"); !ok || i.Issuer != "urn:x" {
+		t.Fatal("View.IdP")
+	}
+}
+
+// A machine without state knows no issuer, not even the authority.
+func TestIssuerKeysOfEmptyMachine(t *testing.T) {
+	m := New()
+	if _, ok := m.IssuerKeys("fsenet-authority"); ok {
+		t.Fatal("authority issuer known before the authority key is set")
+	}
+	if _, ok := m.IssuerKeys("urn:x"); ok {
+		t.Fatal("unknown issuer known")
 	}
 }

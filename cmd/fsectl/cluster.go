@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+)
+
+// clusterStatus is the answer of GET /v1/cluster: the Raft cluster as the
+// asked node sees it, and every region's state as that region reported it.
+type clusterStatus struct {
+	Region       string         `json:"region"` // the asked node's region
+	Leader       string         `json:"leader"` // the leader's region, "" if none
+	Term         uint64         `json:"term"`
+	CommitIndex  uint64         `json:"commit_index"`
+	AppliedIndex uint64         `json:"applied_index"`
+	DigestIndex  uint64         `json:"digest_index"` // the index every digest is taken at
+	Agree        bool           `json:"agree"`        // the node's own verdict on the digests
+	Regions      []regionStatus `json:"regions"`
+}
+
+type regionStatus struct {
+	Code         string `json:"code"`
+	Name         string `json:"name"`
+	Peer         string `json:"peer"`
+	Role         string `json:"role"` // from the certificate: voter or nonvoter
+	Raft         string `json:"raft"` // in the Raft configuration: voter, nonvoter, or "" (absent)
+	Leader       bool   `json:"leader"`
+	State        string `json:"state"`
+	Term         uint64 `json:"term"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+	Digest       string `json:"digest"` // hex SHA-256 of the store at digest_index
+	Error        string `json:"error"`  // why the region could not be asked
+	CertExpiry   string `json:"cert_expiry"`
+}
+
+// label names a region for messages: "150 (Campania)".
+func (r *regionStatus) label() string {
+	if r.Name == "" {
+		return clean(r.Code)
+	}
+	return clean(r.Code) + " (" + clean(r.Name) + ")"
+}
+
+func (c *client) cluster(ctx context.Context) (*clusterStatus, []byte, error) {
+	var st clusterStatus
+	raw, err := c.getJSON(ctx, "/v1/cluster", &st)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.Region == "" && st.Regions == nil {
+		return nil, nil, &requestError{Method: "GET", Path: "/v1/cluster", Status: 200,
+			Msg: fmt.Sprintf("the node's answer is not a cluster status: %q", excerpt(raw, excerptLen))}
+	}
+	return &st, raw, nil
+}
+
+func clusterStatusCmd(ctx context.Context, a *app, _ []string) error {
+	st, raw, err := a.client.cluster(ctx)
+	if err != nil {
+		return err
+	}
+	if a.opts.json {
+		return printJSON(a.stdout, raw)
+	}
+	return printStatus(a.stdout, st, time.Now())
+}
+
+func printStatus(w io.Writer, st *clusterStatus, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	agree := "replicas agree"
+	if !st.Agree {
+		agree = "replicas DO NOT agree"
+	}
+	leader := "none"
+	if st.Leader != "" {
+		leader = st.regionLabel(st.Leader)
+	}
+	fmt.Fprintf(tw, "node:\t%s\n", st.regionLabel(st.Region))
+	fmt.Fprintf(tw, "leader:\t%s\n", leader)
+	fmt.Fprintf(tw, "term:\t%d\n", st.Term)
+	fmt.Fprintf(tw, "commit index:\t%d\n", st.CommitIndex)
+	fmt.Fprintf(tw, "applied index:\t%d\n", st.AppliedIndex)
+	fmt.Fprintf(tw, "digest index:\t%d (%s)\n", st.DigestIndex, agree)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CODE\tNAME\tROLE\tRAFT\tSTATE\tLEADER\tTERM\tCOMMIT\tAPPLIED\tCERT EXPIRY\tPEER\tERROR")
+	for i := range st.Regions {
+		r := &st.Regions[i]
+		lead := ""
+		if r.Leader {
+			lead = "*"
+		}
+		raft := r.Raft
+		if raft == "" {
+			raft = "absent" // not in the Raft configuration
+		}
+		term, commit, applied := "", "", ""
+		if r.Error == "" {
+			term = strconv.FormatUint(r.Term, 10)
+			commit = strconv.FormatUint(r.CommitIndex, 10)
+			applied = strconv.FormatUint(r.AppliedIndex, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			cell(r.Code), cell(r.Name), cell(r.Role), cell(raft), cell(r.State), cell(lead),
+			cell(term), cell(commit), cell(applied), cell(expiry(r.CertExpiry, now)), cell(r.Peer), cell(r.Error))
+	}
+	return tw.Flush()
+}
+
+// regionLabel names the region with code as "030 (Lombardia)" when the
+// status knows its name.
+func (st *clusterStatus) regionLabel(code string) string {
+	for i := range st.Regions {
+		if st.Regions[i].Code == code {
+			return st.Regions[i].label()
+		}
+	}
+	return clean(code)
+}
+
+// cell prepares a table cell: clean, without tabs, "-" when empty.
+func cell(s string) string {
+	if s = clean(s); s == "" {
+		return "-"
+	}
+	return s
+}
+
+// expiry shows a certificate's expiry as a date, marked when past.
+func expiry(s string, now time.Time) string {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return s
+	}
+	d := t.UTC().Format(time.DateOnly)
+	if !t.After(now) {
+		d += " EXPIRED"
+	}
+	return d
+}
+
+func clusterDigestCmd(ctx context.Context, a *app, _ []string) error {
+	st, raw, err := a.client.cluster(ctx)
+	if err != nil {
+		return err
+	}
+	if a.opts.json {
+		if err := printJSON(a.stdout, raw); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(a.stdout, "digest index: %d (asked %s)\n\n", st.DigestIndex, st.regionLabel(st.Region))
+		tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "CODE\tNAME\tDIGEST")
+		for i := range st.Regions {
+			r := &st.Regions[i]
+			d := r.Digest
+			if r.Error != "" {
+				d = "could not be asked: " + r.Error
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", cell(r.Code), cell(r.Name), cell(d))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if err := checkAgreement(st); err != nil {
+		return err
+	}
+	if !a.opts.json {
+		fmt.Fprintf(a.stdout, "\nall %d regions agree at index %d\n", len(st.Regions), st.DigestIndex)
+	}
+	return nil
+}
+
+// checkAgreement decides whether the replicas agree: every region was
+// asked, reported a digest, the same as every other region's, and the node
+// agrees too. Otherwise it names the first region that differs.
+func checkAgreement(st *clusterStatus) error {
+	if len(st.Regions) == 0 {
+		return errors.New("the node reported no regions")
+	}
+	var first *regionStatus
+	for i := range st.Regions {
+		r := &st.Regions[i]
+		switch {
+		case r.Error != "":
+			return fmt.Errorf("region %s could not be asked: %s", r.label(), clean(r.Error))
+		case r.Digest == "":
+			return fmt.Errorf("region %s reported no digest at index %d", r.label(), st.DigestIndex)
+		case first == nil:
+			first = r
+		case r.Digest != first.Digest:
+			return fmt.Errorf("region %s differs at index %d: digest %s, region %s has %s",
+				r.label(), st.DigestIndex, clean(r.Digest), first.label(), clean(first.Digest))
+		}
+	}
+	if !st.Agree {
+		return fmt.Errorf("the node reports that the replicas do not agree at index %d, although the digests it shows are equal", st.DigestIndex)
+	}
+	return nil
+}

@@ -1,0 +1,409 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/consensus/membership"
+	"github.com/fsenet/fsenet/federation"
+)
+
+// routes is the node's HTTP API. Every request passes the authentication
+// middleware (which lets the public ones through) and is counted by route
+// and status.
+func (n *Node) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ok, why := n.Ready()
+		code := http.StatusOK
+		if !ok {
+			code = http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, map[string]any{"ready": ok, "reason": why})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /fhir/metadata", n.handleCapabilities)
+	mux.HandleFunc("GET /v1/cluster", n.handleCluster)
+	mux.HandleFunc("GET /v1/snapshot", n.handleSnapshot)
+	mux.HandleFunc("POST /v1/federation/join", n.handleJoin)
+	mux.HandleFunc("POST /v1/federation/regions", n.handlePutRegion)
+	mux.HandleFunc("POST /v1/federation/revocations", n.handleRevoke)
+	// Anything else, including a known path with another method, gets an
+	// OperationOutcome rather than the mux's plain text.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz", "/readyz", "/metrics", "/fhir/metadata", "/v1/cluster", "/v1/snapshot":
+			w.Header().Set("Allow", "GET, HEAD")
+			writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", r.Method+" is not supported here")
+		case "/v1/federation/join", "/v1/federation/regions", "/v1/federation/revocations":
+			w.Header().Set("Allow", "POST")
+			writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", r.Method+" is not supported here")
+		default:
+			writeOutcome(w, http.StatusNotFound, "not-found", "no such endpoint")
+		}
+	})
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fsenet_http_requests_total", Help: "HTTP requests by route and status code.",
+	}, []string{"route", "code"})
+	n.reg.MustRegister(requests)
+	inner := n.authenticate(mux)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, route := mux.Handler(r)
+		if route == "/" || route == "" {
+			route = "other"
+		}
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		inner.ServeHTTP(rec, r)
+		requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) { s.code = code; s.ResponseWriter.WriteHeader(code) }
+
+// Flush lets streamed answers (snapshots) through.
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeApplyError answers a failed replicated write with the status its
+// cause deserves.
+func writeApplyError(w http.ResponseWriter, err error) {
+	var de *consensus.Error
+	msg := "the federation could not record the change; retry"
+	if errors.As(err, &de) {
+		msg = de.Message
+	}
+	switch {
+	case errors.Is(err, consensus.ErrInvalid):
+		writeOutcome(w, http.StatusBadRequest, "invalid", msg)
+	case errors.Is(err, consensus.ErrForbidden):
+		writeOutcome(w, http.StatusForbidden, "forbidden", msg)
+	case errors.Is(err, consensus.ErrConflict), errors.Is(err, consensus.ErrAlreadyExists):
+		writeOutcome(w, http.StatusConflict, "conflict", msg)
+	case errors.Is(err, consensus.ErrNotFound):
+		writeOutcome(w, http.StatusNotFound, "not-found", msg)
+	default:
+		writeOutcome(w, http.StatusServiceUnavailable, "transient", msg)
+	}
+}
+
+// readBody reads a request body of at most max bytes.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, bool) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeOutcome(w, http.StatusRequestEntityTooLarge, "too-costly", fmt.Sprintf("the body exceeds %d bytes", max))
+		} else {
+			writeOutcome(w, http.StatusBadRequest, "invalid", "could not read the body")
+		}
+		return nil, false
+	}
+	return b, true
+}
+
+func (n *Node) handleCapabilities(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/fhir+json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"resourceType": "CapabilityStatement",
+		"status":       "active",
+		"date":         "2026-11-27",
+		"kind":         "instance",
+		"software":     map[string]string{"name": "fsenet"},
+		"implementation": map[string]string{
+			"description": "fsenet node of region " + n.cfg.Region + " (" + federation.RegionNames[n.cfg.Region] + ")",
+		},
+		"fhirVersion": "4.0.1",
+		"format":      []string{"application/fhir+json"},
+		"rest": []map[string]any{{
+			"mode": "server",
+			"security": map[string]any{
+				"description": "Every request but this one carries a bearer JWT with the claims of IHE IUA and the FSE 2.0 gateway, signed by a member region's identity provider.",
+			},
+		}},
+	})
+}
+
+// clusterStatus is the answer of GET /v1/cluster.
+type clusterStatus struct {
+	Region       string          `json:"region"`
+	Leader       string          `json:"leader"`
+	Term         uint64          `json:"term"`
+	CommitIndex  uint64          `json:"commit_index"`
+	AppliedIndex uint64          `json:"applied_index"`
+	DigestIndex  uint64          `json:"digest_index"`
+	Agree        bool            `json:"agree"`
+	Regions      []clusterRegion `json:"regions"`
+}
+
+type clusterRegion struct {
+	Code         string    `json:"code"`
+	Name         string    `json:"name"`
+	Peer         string    `json:"peer"`
+	Role         string    `json:"role"` // as certified
+	Raft         string    `json:"raft"` // voter, nonvoter, or "" when not in the configuration
+	Leader       bool      `json:"leader"`
+	State        string    `json:"state,omitempty"`
+	Term         uint64    `json:"term,omitempty"`
+	CommitIndex  uint64    `json:"commit_index,omitempty"`
+	AppliedIndex uint64    `json:"applied_index,omitempty"`
+	Digest       string    `json:"digest,omitempty"`
+	Error        string    `json:"error,omitempty"`
+	CertExpiry   time.Time `json:"cert_expiry,omitzero"`
+}
+
+// handleCluster describes the federation as this node sees it, and asks
+// every region for its state digest at this node's applied index.
+func (n *Node) handleCluster(w http.ResponseWriter, r *http.Request) {
+	if !require(w, r, func(p *Principal) bool { return p.Authority() || p.PurposeOfUse == "SYSADMIN" }) {
+		return
+	}
+	st := n.cons.Status()
+	out := clusterStatus{Region: n.cfg.Region, Leader: st.LeaderID, Term: st.Term, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex, DigestIndex: st.AppliedIndex}
+	v := n.members.View()
+	rows := map[string]*clusterRegion{}
+	for _, reg := range v.Regions {
+		rows[reg.Code] = &clusterRegion{Code: reg.Code, Name: reg.Name, Peer: reg.Peer.String(), Role: string(reg.Role), CertExpiry: reg.Expiry}
+	}
+	if servers, err := n.cons.Servers(); err == nil {
+		for _, s := range servers {
+			row, ok := rows[s.ID]
+			if !ok {
+				row = &clusterRegion{Code: s.ID, Name: federation.RegionNames[s.ID], Peer: s.Peer.String()}
+				rows[s.ID] = row
+			}
+			row.Raft = "nonvoter"
+			if s.Voter {
+				row.Raft = "voter"
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, row := range rows {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ps peerStatus
+			var err error
+			if row.Code == n.cfg.Region {
+				ps = n.localStatus(ctx, out.DigestIndex)
+			} else if p, perr := peerID(row.Peer); perr != nil {
+				err = perr
+			} else {
+				ps, err = n.peerStatus(ctx, p, out.DigestIndex)
+			}
+			if err != nil {
+				row.Error = "unreachable: " + err.Error()
+				return
+			}
+			row.State, row.Term, row.CommitIndex, row.AppliedIndex, row.Digest = ps.State, ps.Term, ps.CommitIndex, ps.AppliedIndex, ps.Digest
+			row.Error = ps.DigestError
+		}()
+	}
+	wg.Wait()
+	out.Agree = len(rows) > 0
+	first := ""
+	for _, code := range sortedKeys(rows) {
+		row := rows[code]
+		row.Leader = code == st.LeaderID
+		if row.Digest == "" || row.Error != "" {
+			out.Agree = false
+		} else if first == "" {
+			first = row.Digest
+		} else if row.Digest != first {
+			out.Agree = false
+		}
+		out.Regions = append(out.Regions, *row)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleSnapshot streams a point-in-time copy of the replicated state.
+func (n *Node) handleSnapshot(w http.ResponseWriter, r *http.Request) {
+	if !require(w, r, func(p *Principal) bool { return p.Operator(n.cfg.Region) }) {
+		return
+	}
+	p, _ := PrincipalFrom(r.Context())
+	idx, err := n.cons.WriteSnapshot(w, func(index uint64) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Fsenet-Snapshot-Index", strconv.FormatUint(index, 10))
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="fsenet-%s-%d.snap"`, n.cfg.Region, index))
+		w.WriteHeader(http.StatusOK)
+	})
+	if err != nil {
+		// Headers are gone; cutting the stream short makes the client's
+		// zstd reader and the trailer check fail.
+		n.log.Error("snapshot stream failed", "index", idx, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	n.log.Info("snapshot served", "index", idx, "by", p.OrganizationID, "issuer", p.Issuer)
+}
+
+// handleJoin admits a node that presents the authority's certificate for
+// its peer ID and proves, with a signature, that it holds that peer's key.
+func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
+	b, ok := readBody(w, r, 64<<10)
+	if !ok {
+		return
+	}
+	var req joinRequest
+	if err := json.Unmarshal(b, &req); err != nil || req.Certificate == "" || req.Signature == "" {
+		writeOutcome(w, http.StatusBadRequest, "invalid", "want a JSON join request with certificate, at and signature")
+		return
+	}
+	auth := n.members.Authority()
+	if auth == nil {
+		writeOutcome(w, http.StatusServiceUnavailable, "transient", "this node does not know the federation's state yet")
+		return
+	}
+	now := time.Now()
+	cert, err := federation.VerifyCertificate(req.Certificate, auth, now)
+	if err != nil {
+		n.log.Info("refused join", "remote", r.RemoteAddr, "reason", err.Error())
+		writeOutcome(w, http.StatusForbidden, "forbidden", "the certificate is not valid for this federation")
+		return
+	}
+	if d := now.Sub(req.At); d > maxJoinSkew || d < -maxJoinSkew {
+		writeOutcome(w, http.StatusBadRequest, "invalid", "the join request's time is more than 5 minutes off this node's clock")
+		return
+	}
+	sig, err := decodeBase64(req.Signature)
+	pub, perr := cert.Peer.ExtractPublicKey()
+	if err != nil || perr != nil {
+		writeOutcome(w, http.StatusForbidden, "forbidden", "the join request is not signed by the certified node")
+		return
+	}
+	if ok, err := pub.Verify(joinMessage(req.Certificate, req.At), sig); err != nil || !ok {
+		writeOutcome(w, http.StatusForbidden, "forbidden", "the join request is not signed by the certified node")
+		return
+	}
+	region, err := n.putCertificate(r.Context(), req.Certificate, cert)
+	if err != nil {
+		writeApplyError(w, err)
+		return
+	}
+	resp := joinResponse{Region: region}
+	for _, reg := range n.members.View().Regions {
+		resp.Members = append(resp.Members, reg.Certificate)
+	}
+	n.log.Info("region admitted", "code", cert.Region, "peer", cert.Peer, "role", cert.Role, "certificate", cert.ID)
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// putCertificate records a verified certificate unless it is already the
+// region's current one.
+func (n *Node) putCertificate(ctx context.Context, token string, c federation.Certificate) (membership.Region, error) {
+	if cur, ok := n.members.View().Region(c.Region); ok && cur.CertID == c.ID {
+		return cur, nil
+	}
+	cmd, err := membership.PutRegion(time.Now(), token)
+	if err != nil {
+		return membership.Region{}, err
+	}
+	cmd.Key = attemptKey("cert-" + c.ID)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := n.cons.Apply(ctx, cmd)
+	if err != nil {
+		return membership.Region{}, err
+	}
+	var rs []membership.Region
+	if err := json.Unmarshal(res.Value, &rs); err != nil || len(rs) == 0 {
+		// A duplicate answer carries no value; the record is the certificate's.
+		return membership.Region{Code: c.Region, Name: c.Name, Peer: c.Peer, Addrs: c.Addrs, Role: membership.Role(c.Role), CertID: c.ID, IssuedAt: c.IssuedAt, Expiry: c.Expiry}, nil
+	}
+	return rs[0], nil
+}
+
+// regionView is a region record without its certificate token.
+type regionView struct {
+	Code   string    `json:"code"`
+	Name   string    `json:"name"`
+	Peer   string    `json:"peer"`
+	Role   string    `json:"role"`
+	Addrs  []string  `json:"addrs"`
+	Expiry time.Time `json:"expiry"`
+}
+
+// handlePutRegion records a certificate submitted by the authority: a new
+// region, or a renewed, promoted or demoted one.
+func (n *Node) handlePutRegion(w http.ResponseWriter, r *http.Request) {
+	if !require(w, r, (*Principal).Authority) {
+		return
+	}
+	b, ok := readBody(w, r, 16<<10)
+	if !ok {
+		return
+	}
+	tok := strings.TrimSpace(string(b))
+	auth := n.members.Authority()
+	cert, err := federation.VerifyCertificate(tok, auth, time.Now())
+	if err != nil {
+		writeOutcome(w, http.StatusBadRequest, "invalid", "not a valid membership certificate of this federation's authority")
+		return
+	}
+	reg, err := n.putCertificate(r.Context(), tok, cert)
+	if err != nil {
+		writeApplyError(w, err)
+		return
+	}
+	n.log.Info("certificate recorded", "code", reg.Code, "peer", reg.Peer, "role", reg.Role)
+	writeJSON(w, http.StatusOK, regionView{Code: reg.Code, Name: reg.Name, Peer: reg.Peer.String(), Role: string(reg.Role), Addrs: reg.Addrs, Expiry: reg.Expiry})
+}
+
+// handleRevoke applies an authority-signed revocation.
+func (n *Node) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	if !require(w, r, (*Principal).Authority) {
+		return
+	}
+	b, ok := readBody(w, r, 16<<10)
+	if !ok {
+		return
+	}
+	tok := strings.TrimSpace(string(b))
+	rv, err := federation.VerifyRevocation(tok, n.members.Authority())
+	if err != nil {
+		writeOutcome(w, http.StatusBadRequest, "invalid", "not a valid revocation of this federation's authority")
+		return
+	}
+	cmd := membership.Revoke(tok)
+	cmd.Key = attemptKey("revoke-" + rv.ID)
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	if _, err := n.cons.Apply(ctx, cmd); err != nil {
+		writeApplyError(w, err)
+		return
+	}
+	n.log.Warn("region revoked", "code", rv.Region, "peer", rv.Peer, "reason", rv.Reason)
+	writeJSON(w, http.StatusOK, map[string]string{"revoked": rv.Peer.String(), "region": rv.Region, "reason": rv.Reason})
+}
