@@ -52,9 +52,11 @@ type Config struct {
 	// RPCTimeout bounds one forwarded write or read-index request.
 	RPCTimeout time.Duration
 
-	// Memory of the state database: MemTableSize per memtable,
-	// BlockCacheSize for the block cache. Zero keeps badger's defaults.
+	// Memory of the state database: MemTables memtables of MemTableSize
+	// each, and BlockCacheSize for the block cache; they bound most of a
+	// node's memory. Zero keeps badger's defaults.
 	MemTableSize   int64
+	MemTables      int
 	BlockCacheSize int64
 }
 
@@ -75,8 +77,9 @@ func DefaultConfig() Config {
 		BatchInflight:      2,
 		ApplyTimeout:       10 * time.Second,
 		RPCTimeout:         10 * time.Second,
-		MemTableSize:       64 << 20,
-		BlockCacheSize:     256 << 20,
+		MemTableSize:       32 << 20,
+		MemTables:          2,
+		BlockCacheSize:     64 << 20,
 	}
 }
 

@@ -82,7 +82,7 @@ func New(cfg Config, deps Deps) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, h: deps.Host, log: log, observe: deps.ObserveApply, notify: make(chan bool, 16), readyCh: make(chan struct{}), stop: make(chan struct{})}
 
-	st, err := openStateDir(filepath.Join(cfg.DataDir, "state"), badgerOptions{MemTableSize: cfg.MemTableSize, BlockCacheSize: cfg.BlockCacheSize}, log)
+	st, err := openStateDir(filepath.Join(cfg.DataDir, "state"), badgerOptions{MemTableSize: cfg.MemTableSize, MemTables: cfg.MemTables, BlockCacheSize: cfg.BlockCacheSize}, log)
 	if err != nil {
 		return nil, fmt.Errorf("consensus: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/hashicorp/raft"
@@ -110,9 +111,13 @@ func (s *fsmSnapshot) write(w io.Writer) error {
 }
 
 // Release ends the read transaction and drops the database reference.
+// Streaming a large state leaves much freed heap behind; it goes back to
+// the operating system now rather than over minutes, so that a node's
+// resident memory stays near its working set.
 func (s *fsmSnapshot) Release() {
 	s.txn.Discard()
 	s.h.release()
+	debug.FreeOSMemory()
 }
 
 // Restore replaces the whole state with the snapshot in rc. The new state is
@@ -135,6 +140,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	f.setMeta(meta, nil)
 	f.restores.Add(1)
+	debug.FreeOSMemory() // see fsmSnapshot.Release
 	f.log.Info("restored state from snapshot", "index", meta.Index, "term", meta.Term)
 	if err := f.reloadHandlers(); err != nil {
 		return fmt.Errorf("restore: %w", err)

@@ -35,6 +35,7 @@ type stateDir struct {
 // badgerOptions are the knobs of the state database that matter to operators.
 type badgerOptions struct {
 	MemTableSize   int64
+	MemTables      int
 	BlockCacheSize int64
 	IndexCacheSize int64
 }
@@ -131,6 +132,9 @@ func (s *stateDir) open(name string) (*dbHandle, error) {
 		if vt := s.opts.MemTableSize / 16; vt < o.ValueThreshold {
 			o = o.WithValueThreshold(vt)
 		}
+	}
+	if s.opts.MemTables > 0 {
+		o = o.WithNumMemtables(s.opts.MemTables)
 	}
 	if s.opts.BlockCacheSize > 0 {
 		o = o.WithBlockCacheSize(s.opts.BlockCacheSize)

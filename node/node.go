@@ -41,6 +41,10 @@ type Node struct {
 	httpSrv *http.Server
 	httpErr chan error
 
+	// wakeRegister and wakeReconcile run those loops at once after a
+	// membership change instead of at their next tick.
+	wakeRegister, wakeReconcile chan struct{}
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -56,7 +60,8 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Node{cfg: cfg, log: log.With("region", cfg.Region)}, nil
+	return &Node{cfg: cfg, log: log.With("region", cfg.Region),
+		wakeRegister: make(chan struct{}, 1), wakeReconcile: make(chan struct{}, 1)}, nil
 }
 
 func (n *Node) path(p string) string {
@@ -167,19 +172,22 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	stop := make(chan struct{})
 	n.stop = stop
 	n.wg.Add(3)
-	go func() { defer n.wg.Done(); every(stop, time.Second, n.register) }()
-	go func() { defer n.wg.Done(); every(stop, time.Second, n.reconcile) }()
+	go func() { defer n.wg.Done(); every(stop, n.wakeRegister, time.Second, n.register) }()
+	go func() { defer n.wg.Done(); every(stop, n.wakeReconcile, time.Second, n.reconcile) }()
 	go func() {
 		defer n.wg.Done()
-		every(stop, 5*time.Second, func(context.Context) { n.followMembership(n.members.View()) })
+		every(stop, nil, 5*time.Second, func(ctx context.Context) {
+			n.followMembership(n.members.View())
+			n.connectMembers(ctx)
+		})
 	}()
 	n.log.Info("node started", "http", n.HTTPAddr(), "peer", n.host.ID(), "certificate", n.trust.cert.ID, "role", n.trust.cert.Role)
 	return nil
 }
 
-// every runs fn now and then every period until stop is closed; fn gets a
-// context cancelled at stop.
-func every(stop <-chan struct{}, period time.Duration, fn func(context.Context)) {
+// every runs fn now, then every period and whenever wake fires, until stop
+// is closed; fn gets a context cancelled at stop.
+func every(stop, wake <-chan struct{}, period time.Duration, fn func(context.Context)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -197,7 +205,16 @@ func every(stop <-chan struct{}, period time.Duration, fn func(context.Context))
 		case <-stop:
 			return
 		case <-tick.C:
+		case <-wake:
 		}
+	}
+}
+
+// wake nudges a loop without blocking.
+func wake(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
 	}
 }
 
@@ -205,6 +222,8 @@ func every(stop <-chan struct{}, period time.Duration, fn func(context.Context))
 // membership: peers whose certificates are valid now are admitted. It also
 // runs periodically, so that an expired certificate takes effect.
 func (n *Node) followMembership(v membership.View) {
+	wake(n.wakeRegister)
+	wake(n.wakeReconcile)
 	if v.Authority == nil || len(v.Regions) == 0 {
 		return
 	}
@@ -212,6 +231,31 @@ func (n *Node) followMembership(v membership.View) {
 	for _, r := range v.Regions {
 		n.addAddrs(r.Peer, r.Addrs)
 	}
+}
+
+// connectMembers opens a connection to every member not connected. A
+// restarted node dials out at once: the others' dials to it are held back
+// by libp2p's dial backoff for seconds after it went away, while a
+// connection it opens serves their Raft traffic immediately.
+func (n *Node) connectMembers(ctx context.Context) {
+	v := n.members.View()
+	now := time.Now()
+	var wg sync.WaitGroup
+	for _, r := range v.Regions {
+		if r.Peer == n.host.ID() || !r.ValidAt(now) || len(n.host.Network().ConnsToPeer(r.Peer)) > 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			defer cancel()
+			if err := n.host.Connect(cctx, peer.AddrInfo{ID: r.Peer}); err != nil {
+				n.log.Debug("member not reachable", "member", r.Code, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func (n *Node) addAddrs(p peer.ID, addrs []string) {

@@ -80,6 +80,7 @@ func (n *Node) change(what, code string, err error) {
 		return
 	}
 	n.log.Info("raft configuration changed", "change", what, "server", code)
+	wake(n.wakeReconcile) // the next change, if any, without waiting a tick
 }
 
 // catchUpSlack is how far behind the leader's commit index a non-voter may

@@ -121,9 +121,10 @@ func (n *Node) register(ctx context.Context) {
 		return
 	}
 	own, member := v.Region(n.cfg.Region)
-	// Current: the replicated certificate is this one, or a newer one for
-	// this node (the authority promoted or renewed it with fsectl).
-	current := member && own.Peer == n.trust.peer && (own.CertID == n.trust.cert.ID || own.IssuedAt.After(n.trust.cert.IssuedAt))
+	// Current: the replicated certificate is this one, or one for this
+	// node at least as recent (the authority promoted or renewed it with
+	// fsectl).
+	current := member && own.Peer == n.trust.peer && (own.CertID == n.trust.cert.ID || !own.IssuedAt.Before(n.trust.cert.IssuedAt))
 	switch {
 	case current:
 	case n.trust.refused == n.trust.cert.ID:

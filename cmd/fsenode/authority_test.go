@@ -15,7 +15,7 @@ import (
 	"github.com/fsenet/fsenet/node"
 )
 
-func run(t *testing.T, args ...string) string {
+func run(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(fsenodeBin, args...).CombinedOutput()
 	if err != nil {

@@ -71,7 +71,7 @@ func (p *proc) ready() bool {
 
 // start runs "fsenode run" on the region's configuration written by
 // "fsenode init", with the test's ports and quick snapshots as flags.
-func (p *proc) start(t *testing.T, extra ...string) {
+func (p *proc) start(t testing.TB, extra ...string) {
 	t.Helper()
 	args := append([]string{"run", "--config", filepath.Join(p.dir, "region.toml"), "--status-every", "200ms",
 		"--http.listen", fmt.Sprintf("127.0.0.1:%d", p.httpPort),
@@ -117,7 +117,7 @@ func (p *proc) kill9() {
 	<-p.done
 }
 
-func (p *proc) terminate(t *testing.T) {
+func (p *proc) terminate(t testing.TB) {
 	select {
 	case <-p.done:
 		return // already gone
@@ -135,7 +135,7 @@ func (p *proc) terminate(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -150,11 +150,11 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 // key directory and the regions it certified, all made with the real
 // commands.
 type authority struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 }
 
-func newAuthority(t *testing.T, base string) *authority {
+func newAuthority(t testing.TB, base string) *authority {
 	a := &authority{t: t, dir: filepath.Join(base, "authority")}
 	run(t, "authority", "init", "--dir", a.dir)
 	return a
@@ -198,7 +198,7 @@ func (a *authority) token() string {
 }
 
 // ctl runs fsectl against a node; it returns the output and the exit code.
-func ctl(t *testing.T, node, token string, args ...string) (string, int) {
+func ctl(t testing.TB, node, token string, args ...string) (string, int) {
 	t.Helper()
 	cmd := exec.Command(fsectlBin, append([]string{"--node", node, "--token", token}, args...)...)
 	out, err := cmd.CombinedOutput()
@@ -210,7 +210,7 @@ func ctl(t *testing.T, node, token string, args ...string) (string, int) {
 	return string(out), 0
 }
 
-func clusterOf(t *testing.T, p *proc, token string) (clusterView, error) {
+func clusterOf(t testing.TB, p *proc, token string) (clusterView, error) {
 	var cv clusterView
 	out, code := ctl(t, p.url(), token, "--json", "cluster", "status")
 	if code != 0 {
@@ -240,7 +240,7 @@ func (c clusterView) raft() map[string]string {
 	return out
 }
 
-func metric(t *testing.T, p *proc, name string) string {
+func metric(t testing.TB, p *proc, name string) string {
 	t.Helper()
 	resp, err := http.Get(p.url() + "/metrics")
 	if err != nil {

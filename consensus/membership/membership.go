@@ -443,7 +443,7 @@ func (m *Machine) applyPutRegion(tx *consensus.Tx, payload []byte) ([]byte, erro
 		var old Region
 		if ok, err := getJSON(tx, key(regionPrefix, r.Code), &old); err != nil {
 			return nil, err
-		} else if ok && old.CertID != r.CertID && !r.IssuedAt.After(old.IssuedAt) {
+		} else if ok && old.CertID != r.CertID && r.IssuedAt.Before(old.IssuedAt) {
 			return nil, consensus.Errorf(consensus.CodeConflict, "region %s has a newer certificate (issued %s)", r.Code, old.IssuedAt.Format(time.RFC3339))
 		} else if ok && old.Peer != r.Peer {
 			delete(owner, old.Peer) // the region moved to a new node key
