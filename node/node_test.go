@@ -119,8 +119,21 @@ func TestRegionsJoinArePromotedAndRevokedRegionIsCutOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, b := do(t, "POST", base+"/v1/federation/revocations", auth, "application/jwt", "garbage"); c != http.StatusBadRequest {
-		t.Fatalf("garbage revocation: %d %s", c, b)
+	for _, path := range []string{"/v1/federation/revocations", "/v1/federation/regions"} {
+		for _, body := range []string{"garbage", "", "\x00\xff", strings.Repeat("a.", 9000)} {
+			if c, b := do(t, "POST", base+path, auth, "application/jwt", body); c != http.StatusBadRequest && c != http.StatusRequestEntityTooLarge {
+				t.Fatalf("POST %s with garbage: %d %s", path, c, b)
+			}
+		}
+	}
+	// A snapshot is for the authority or this region's operator only.
+	for _, tok := range []string{f.token("150", "SYSADMIN"), f.token("030", "TREATMENT")} {
+		if c, _ := do(t, "GET", base+"/v1/snapshot", tok, "", ""); c != http.StatusForbidden {
+			t.Fatalf("snapshot for another region's operator or a clinician: %d, want 403", c)
+		}
+	}
+	if c, b := do(t, "GET", base+"/v1/snapshot", f.token("030", "SYSADMIN"), "", ""); c != http.StatusOK || len(b) == 0 {
+		t.Fatalf("snapshot for the region's operator: %d (%d bytes)", c, len(b))
 	}
 	if c, b := do(t, "POST", base+"/v1/federation/revocations", auth, "application/jwt", rv); c != http.StatusOK {
 		t.Fatalf("revocation: %d %s", c, b)
