@@ -385,6 +385,13 @@ func (n *Node) metrics() *prometheus.Registry {
 			}
 			return float64(len(n.host.Network().Peers()))
 		}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fsenet_libp2p_connections", Help: "Open libp2p connections (a peer may hold several).", ConstLabels: labels},
+		func() float64 {
+			if n.host == nil {
+				return 0
+			}
+			return float64(len(n.host.Network().Conns()))
+		}))
 	return reg
 }
 
