@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
@@ -38,6 +39,16 @@ func (f HandlerFunc) Apply(tx *Tx, cmd Command) ([]byte, error) { return f(tx, c
 // node opens its state and after every snapshot restore.
 type Reloader interface {
 	Reload(r Reader) error
+}
+
+// VersionedHandler is a Handler that says which versions of its command
+// types it understands. A node proposes (and accepts forwarded) commands
+// only in those versions, so an entry in a version a replica does not
+// understand can only come from a newer leader: the handler then returns a
+// plain (non-domain) error and the replica stops rather than diverge.
+type VersionedHandler interface {
+	Handler
+	SupportsVersion(typ string, version uint16) bool
 }
 
 // Reader reads replicated state.
@@ -401,7 +412,7 @@ func (f *FSM) applyCommandEntry(txn *badger.Txn, l *raft.Log) ([]Result, []func(
 		if !ok {
 			panic(fmt.Sprintf("consensus: log entry %d holds command type %q that this node does not know: is it running an older version than the leader?", l.Index, c.Type))
 		}
-		tx := &Tx{txn: txn, index: l.Index, writes: map[string]*[]byte{}}
+		tx := &Tx{txn: txn, index: l.Index, appendedAt: l.AppendedAt, writes: map[string]*[]byte{}}
 		value, err := h.Apply(tx, c)
 		res := Result{Index: l.Index}
 		var derr *Error
@@ -493,8 +504,9 @@ func pruneIdempotency(txn *badger.Txn, index uint64) error {
 // returns without error. Iterate does not see the command's own buffered
 // writes.
 type Tx struct {
-	txn    *badger.Txn
-	index  uint64
+	txn        *badger.Txn
+	index      uint64
+	appendedAt time.Time
 	writes map[string]*[]byte // nil value: delete
 	order  []string
 	hooks  []func()
@@ -503,6 +515,11 @@ type Tx struct {
 // Index returns the Raft log index of the entry being applied. It is the
 // same on every replica and may be used as a deterministic sequence number.
 func (t *Tx) Index() uint64 { return t.index }
+
+// Time returns when the leader appended the entry to its log, by the
+// leader's clock. It is stored in the entry, so it is the same on every
+// replica; zero for entries written before Raft recorded it.
+func (t *Tx) Time() time.Time { return t.appendedAt }
 
 // Get reads key, seeing this command's own writes first.
 func (t *Tx) Get(key []byte) ([]byte, bool, error) {

@@ -116,6 +116,12 @@ func TestMembershipStateMachine(t *testing.T) {
 	if err := applyMembership(t, n, cmd, err); !errors.Is(err, consensus.ErrConflict) {
 		t.Fatalf("replacing the authority key: %v", err)
 	}
+	// A version this node does not know never reaches the log.
+	cmd, err = membership.SetAuthority(a.pub)
+	cmd.Version = 2
+	if err := applyMembership(t, n, cmd, err); !errors.Is(err, consensus.ErrInvalidCommand) {
+		t.Fatalf("unknown version: %v", err)
+	}
 	if _, err := membership.SetAuthority([]byte("short")); err == nil {
 		t.Fatal("short key accepted")
 	}
@@ -139,7 +145,8 @@ func TestMembershipStateMachine(t *testing.T) {
 		want error
 	}{
 		{"another authority", now, other.certOf(cl.nodes[2], "voter"), consensus.ErrForbidden},
-		{"expired at the proposer's time", now.Add(48 * time.Hour), a.certOf(cl.nodes[2], "voter"), consensus.ErrForbidden},
+		{"expired when the leader appended it", now, a.cert(cl.nodes[2].id, cl.nodes[2].host.ID(), "voter", now.Add(-48*time.Hour)), consensus.ErrForbidden},
+		{"expired, with a proposer's time that says otherwise", now.Add(-47 * time.Hour), a.cert(cl.nodes[2].id, cl.nodes[2].host.ID(), "voter", now.Add(-48*time.Hour)), consensus.ErrForbidden},
 		{"garbage", now, "garbage", consensus.ErrForbidden},
 		{"same peer, another region", now, a.cert("150", lom.host.ID(), "voter", now.Add(-time.Minute)), consensus.ErrConflict},
 		{"older than the stored one", now, a.cert(lom.id, lom.host.ID(), "nonvoter", now.Add(-time.Hour)), consensus.ErrConflict},

@@ -382,8 +382,12 @@ func (n *Node) checkCommand(cmd Command) error {
 	if err := cmd.validate(); err != nil {
 		return err
 	}
-	if _, ok := n.fsm.handlers[cmd.Type]; !ok {
+	h, ok := n.fsm.handlers[cmd.Type]
+	if !ok {
 		return fmt.Errorf("%w: no handler for command type %q", ErrInvalidCommand, cmd.Type)
+	}
+	if v, ok := h.(VersionedHandler); ok && !v.SupportsVersion(cmd.Type, cmd.Version) {
+		return fmt.Errorf("%w: %s version %d is not supported by this node", ErrInvalidCommand, cmd.Type, cmd.Version)
 	}
 	if cmd.encodedSize()+16 > n.cfg.BatchMaxBytes {
 		return fmt.Errorf("%w: command of %d bytes exceeds BatchMaxBytes %d", ErrInvalidCommand, cmd.encodedSize(), n.cfg.BatchMaxBytes)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
@@ -231,10 +232,11 @@ func IssueRevocation(authority ed25519.PrivateKey, r Revocation) (string, Revoca
 	return string(signed), r, nil
 }
 
-// VerifyRevocation checks a revocation's signature and kind. A revocation
-// does not expire.
+// VerifyRevocation checks a revocation's signature, issuer, audience and
+// kind. A revocation does not expire and its check does not read the clock:
+// every replica must reach the same verdict, whatever its clock says.
 func VerifyRevocation(token string, authority ed25519.PublicKey) (Revocation, error) {
-	t, err := parseAuthorityToken(token, authority, time.Now(), kindRevocation, false)
+	t, err := parseAuthorityToken(token, authority, time.Time{}, kindRevocation, false)
 	if err != nil {
 		return Revocation{}, err
 	}
@@ -265,21 +267,33 @@ func parseAuthorityToken(token string, authority ed25519.PublicKey, now time.Tim
 	if len(token) > 16<<10 {
 		return nil, fmt.Errorf("%w: token of %d bytes", ErrInvalidCertificate, len(token))
 	}
-	opts := []jwt.ParseOption{
-		jwt.WithKey(jwa.EdDSA(), authority),
-		jwt.WithValidate(true),
-		jwt.WithIssuer(AuthorityIssuer),
-		jwt.WithAudience(FederationAud),
-		jwt.WithClaimValue(claimKind, kind),
-		jwt.WithClock(jwt.ClockFunc(func() time.Time { return now })),
-		jwt.WithAcceptableSkew(30 * time.Second),
-	}
+	opts := []jwt.ParseOption{jwt.WithKey(jwa.EdDSA(), authority)}
 	if timed {
-		opts = append(opts, jwt.WithRequiredClaim("exp"), jwt.WithRequiredClaim("nbf"))
+		opts = append(opts,
+			jwt.WithValidate(true),
+			jwt.WithIssuer(AuthorityIssuer),
+			jwt.WithAudience(FederationAud),
+			jwt.WithClaimValue(claimKind, kind),
+			jwt.WithClock(jwt.ClockFunc(func() time.Time { return now })),
+			jwt.WithAcceptableSkew(30*time.Second),
+			jwt.WithRequiredClaim("exp"), jwt.WithRequiredClaim("nbf"))
+	} else {
+		// Signature only; the claims that matter are checked below,
+		// without any time validation.
+		opts = append(opts, jwt.WithValidate(false))
 	}
 	t, err := jwt.ParseString(token, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidCertificate, err)
+	}
+	if !timed {
+		iss, _ := t.Issuer()
+		aud, _ := t.Audience()
+		var k string
+		_ = t.Get(claimKind, &k)
+		if iss != AuthorityIssuer || !slices.Contains(aud, FederationAud) || k != kind {
+			return nil, fmt.Errorf("%w: issuer %q, audience %q, kind %q", ErrInvalidCertificate, iss, aud, k)
+		}
 	}
 	return t, nil
 }

@@ -181,6 +181,12 @@ func (c Config) Validate() error {
 	if c.Raft.HeartbeatTimeout < 0 || c.Raft.ElectionTimeout < 0 || c.Raft.SnapshotInterval < 0 {
 		add("raft timeouts and intervals must not be negative")
 	}
+	if c.Raft.Bootstrap && len(c.P2P.Join) > 0 {
+		add("raft.bootstrap = true and p2p.join are both set: a node either founds a new federation or joins one; to rebuild a founding region's lost data, set bootstrap = false and join a member")
+	}
+	if c.Raft.HeartbeatTimeout > 0 && c.Raft.ElectionTimeout > 0 && c.Raft.ElectionTimeout < c.Raft.HeartbeatTimeout {
+		add("raft.election_timeout (%s) must not be shorter than raft.heartbeat_timeout (%s)", time.Duration(c.Raft.ElectionTimeout), time.Duration(c.Raft.HeartbeatTimeout))
+	}
 	if c.Raft.SnapshotThreshold < 0 || c.Raft.TrailingLogs < 0 {
 		add("raft.snapshot_threshold and raft.trailing_logs must not be negative (0 keeps the default)")
 	}

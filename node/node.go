@@ -44,6 +44,7 @@ type Node struct {
 	// wakeRegister and wakeReconcile run those loops at once after a
 	// membership change instead of at their next tick.
 	wakeRegister, wakeReconcile chan struct{}
+	followMu                    sync.Mutex
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -166,7 +167,13 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	n.httpSrv = &http.Server{Handler: n.routes(), ReadHeaderTimeout: 10 * time.Second}
 	n.httpErr = make(chan error, 1)
-	go func() { n.httpErr <- n.httpSrv.Serve(n.httpLn) }()
+	go func() {
+		err := n.httpSrv.Serve(n.httpLn)
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("http server stopped", "err", err)
+		}
+		n.httpErr <- err
+	}()
 
 	// 4. Background loops.
 	stop := make(chan struct{})
@@ -221,9 +228,15 @@ func wake(c chan struct{}) {
 // followMembership points the gater and the peerstore at the replicated
 // membership: peers whose certificates are valid now are admitted. It also
 // runs periodically, so that an expired certificate takes effect.
-func (n *Node) followMembership(v membership.View) {
+func (n *Node) followMembership(membership.View) {
 	wake(n.wakeRegister)
 	wake(n.wakeReconcile)
+	// Called from the state machine and from a timer: one at a time, each
+	// with the latest view, so an older view never overwrites a newer one
+	// (a revocation must not be undone, even for a moment).
+	n.followMu.Lock()
+	defer n.followMu.Unlock()
+	v := n.members.View()
 	if v.Authority == nil || len(v.Regions) == 0 {
 		return
 	}
@@ -282,10 +295,15 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	if n.httpSrv != nil {
 		if err := n.httpSrv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http: %w", err))
+			_ = n.httpSrv.Close() // requests still running are cut off
 		}
 		n.httpSrv = nil
 	} else if n.httpLn != nil {
 		_ = n.httpLn.Close()
+	}
+	if n.host != nil {
+		// Peers' questions are not answered by a replica shutting down.
+		n.host.RemoveStreamHandler(statusProtocol)
 	}
 	if n.cons != nil {
 		if err := n.cons.Shutdown(ctx); err != nil {

@@ -39,7 +39,8 @@ type trust struct {
 
 	// register loop state
 	joinedVia string // the join URL that admitted the node, for logs
-	refused   string // the certificate ID the federation refused, not retried
+	refused   string    // the certificate ID the federation refused
+	refusedAt time.Time // retried after refusedRetry
 	idpSent   string // the IdP record last published
 }
 
@@ -127,7 +128,7 @@ func (n *Node) register(ctx context.Context) {
 	current := member && own.Peer == n.trust.peer && (own.CertID == n.trust.cert.ID || !own.IssuedAt.Before(n.trust.cert.IssuedAt))
 	switch {
 	case current:
-	case n.trust.refused == n.trust.cert.ID:
+	case n.trust.refused == n.trust.cert.ID && time.Since(n.trust.refusedAt) < refusedRetry:
 		return
 	case (member && own.Peer == n.trust.peer && n.leaderKnown()) || (v.Authority != nil && n.leaderKnown() && n.inRaft()):
 		// A member with a new certificate, or the founding node, submits
@@ -151,8 +152,8 @@ func (n *Node) noteRegistration(err error) {
 	case err == nil:
 		n.log.Info("membership certificate recorded", "certificate", n.trust.cert.ID, "role", n.trust.cert.Role)
 	case errors.Is(err, consensus.ErrConflict) || errors.Is(err, consensus.ErrForbidden) || errors.Is(err, consensus.ErrInvalid):
-		n.trust.refused = n.trust.cert.ID
-		n.log.Error("the federation refused this node's certificate", "certificate", n.trust.cert.ID, "err", err)
+		n.trust.refused, n.trust.refusedAt = n.trust.cert.ID, time.Now()
+		n.log.Error("the federation refused this node's certificate; retrying in a minute", "certificate", n.trust.cert.ID, "err", err)
 	default:
 		n.log.Warn("could not record the membership certificate yet", "err", err)
 	}
@@ -192,6 +193,10 @@ func joinMessage(cert string, at time.Time) []byte {
 	return []byte("fsenet-join-v1\n" + cert + "\n" + at.UTC().Format(time.RFC3339Nano))
 }
 
+// refusedRetry is how long a node waits before presenting a refused
+// certificate again (a clock fixed, a revocation lifted by a new key).
+const refusedRetry = time.Minute
+
 // maxJoinSkew bounds the age of a join request.
 const maxJoinSkew = 5 * time.Minute
 
@@ -212,7 +217,7 @@ func (n *Node) join(ctx context.Context) {
 		if err != nil {
 			n.log.Warn("join request failed", "url", base, "err", err)
 			if errors.Is(err, errRefused) {
-				n.trust.refused = n.trust.cert.ID
+				n.trust.refused, n.trust.refusedAt = n.trust.cert.ID, time.Now()
 				return
 			}
 			continue
@@ -296,7 +301,11 @@ func (n *Node) publishIdP(ctx context.Context, v membership.View) {
 	if n.trust.idpSent == sig {
 		return // sent, not applied yet or refused: wait for a change
 	}
-	cmd, err := membership.PutIdP(n.trust.key, membership.IdP{Region: n.cfg.Region, Issuer: n.cfg.IdP.Issuer, JWKS: canon, Version: time.Now().UTC()})
+	version := time.Now().UTC()
+	if cur, ok := v.IdP(n.cfg.Region); ok && !version.After(cur.Version) {
+		version = cur.Version.Add(time.Microsecond) // this clock is behind the record's
+	}
+	cmd, err := membership.PutIdP(n.trust.key, membership.IdP{Region: n.cfg.Region, Issuer: n.cfg.IdP.Issuer, JWKS: canon, Version: version})
 	if err == nil {
 		_, err = n.cons.Apply(ctx, cmd)
 	}

@@ -357,12 +357,26 @@ func TestProcessFederation(t *testing.T) {
 		_, there := cv.raft()[victim.code]
 		return !there && len(cv.Regions) == 3
 	})
-	// It cannot come back: restarted, it never rejoins.
+	// It cannot come back: restarted, it never rejoins. Nor is a node
+	// certified by another authority admitted.
 	victim.kill9()
 	victim.start(t)
+	otherBase := filepath.Join(base, "other")
+	stranger := newAuthority(t, otherBase).region(otherBase, "200", "voter")
+	procs = append(procs, stranger)
+	stranger.start(t, "--p2p.join", asked.url())
 	time.Sleep(5 * time.Second)
 	if victim.ready() {
 		t.Fatal("the revoked region became ready again")
+	}
+	if stranger.ready() {
+		t.Fatal("a node certified by another authority became ready")
+	}
+	if cv, err := clusterOf(t, asked, auth); err != nil || cv.raft()["200"] != "" || len(cv.Regions) != 3 {
+		t.Fatalf("after the stranger's attempt: %+v %v", cv, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(stranger.dir, "node.log")); err != nil || !strings.Contains(string(b), "refused") {
+		t.Fatalf("the stranger's log does not say it was refused: %v", err)
 	}
 	if s := victim.status(); s.Leader != "" && s.Leader != victim.code {
 		t.Fatalf("the revoked region follows leader %s", s.Leader)

@@ -51,12 +51,13 @@ type Region struct {
 	Role        Role      `json:"role"`
 	CertID      string    `json:"cert_id"`
 	IssuedAt    time.Time `json:"issued_at"`
+	NotBefore   time.Time `json:"not_before"`
 	Expiry      time.Time `json:"expiry"`
 	Certificate string    `json:"certificate"` // the authority-signed JWT
 }
 
 // ValidAt reports whether the region's certificate is valid at t.
-func (r Region) ValidAt(t time.Time) bool { return t.Before(r.Expiry) }
+func (r Region) ValidAt(t time.Time) bool { return !t.Before(r.NotBefore) && t.Before(r.Expiry) }
 
 // Revocation removes a peer from the federation for good.
 type Revocation struct {
@@ -91,6 +92,7 @@ var (
 	regionPrefix  = []byte("membership/region/")
 	revokedPrefix = []byte("membership/revoked/")
 	idpPrefix     = []byte("membership/idp/")
+	issuedPrefix  = []byte("membership/issued/") // region -> newest certificate's issue time
 )
 
 // Errors of the command builders.
@@ -349,10 +351,14 @@ func getJSON(tx *consensus.Tx, k []byte, v any) (bool, error) {
 	return true, nil
 }
 
+// SupportsVersion implements consensus.VersionedHandler.
+func (m *Machine) SupportsVersion(_ string, v uint16) bool { return v == version1 }
+
 // Apply implements consensus.Handler.
 func (m *Machine) Apply(tx *consensus.Tx, cmd consensus.Command) ([]byte, error) {
 	if cmd.Version != version1 {
-		return nil, consensus.Errorf(consensus.CodeInvalid, "%s version %d is not supported", cmd.Type, cmd.Version)
+		// Only a newer leader proposes it: stop rather than diverge.
+		return nil, fmt.Errorf("%s version %d is not supported by this node: upgrade it", cmd.Type, cmd.Version)
 	}
 	switch cmd.Type {
 	case TypeSetAuthority:
@@ -428,17 +434,32 @@ func (m *Machine) applyPutRegion(tx *consensus.Tx, payload []byte) ([]byte, erro
 		return nil, err
 	}
 	var rs []Region
+	// Certificates are checked at the time the leader appended the entry,
+	// the same on every replica and not the proposer's to choose; the
+	// proposer's stamp serves only entries from before Raft recorded it.
+	at := tx.Time()
+	if at.IsZero() {
+		at = p.At
+	}
 	for _, tok := range p.Certificates {
-		c, err := federation.VerifyCertificate(tok, auth, p.At)
+		c, err := federation.VerifyCertificate(tok, auth, at)
 		if err != nil {
 			return nil, consensus.Errorf(consensus.CodeForbidden, "%v", err)
 		}
 		r := Region{Code: c.Region, Name: c.Name, Peer: c.Peer, Addrs: c.Addrs, Role: Role(c.Role),
-			CertID: c.ID, IssuedAt: c.IssuedAt, Expiry: c.Expiry, Certificate: tok}
+			CertID: c.ID, IssuedAt: c.IssuedAt, NotBefore: c.NotBefore, Expiry: c.Expiry, Certificate: tok}
 		if _, revoked, err := tx.Get(key(revokedPrefix, string(r.Peer))); err != nil {
 			return nil, err
 		} else if revoked {
 			return nil, consensus.Errorf(consensus.CodeForbidden, "peer %s was revoked", r.Peer)
+		}
+		if b, ok, err := tx.Get(key(issuedPrefix, r.Code)); err != nil {
+			return nil, err
+		} else if ok {
+			var last time.Time
+			if err := last.UnmarshalText(b); err == nil && r.IssuedAt.Before(last) {
+				return nil, consensus.Errorf(consensus.CodeConflict, "region %s had a newer certificate (issued %s)", r.Code, last.Format(time.RFC3339))
+			}
 		}
 		var old Region
 		if ok, err := getJSON(tx, key(regionPrefix, r.Code), &old); err != nil {
@@ -457,6 +478,10 @@ func (m *Machine) applyPutRegion(tx *consensus.Tx, payload []byte) ([]byte, erro
 	for _, r := range rs {
 		b, _ := json.Marshal(r)
 		tx.Set(key(regionPrefix, r.Code), b)
+		// The newest issue time outlives the record (a revocation removes
+		// it), so an older certificate of the region is never taken back.
+		t, _ := r.IssuedAt.UTC().MarshalText()
+		tx.Set(key(issuedPrefix, r.Code), t)
 	}
 	tx.AfterCommit(func() {
 		m.mu.Lock()
