@@ -215,7 +215,7 @@ func demoCertificate(authority ed25519.PrivateKey, r *demoRegion, id peer.ID, ro
 	tok, _, err := federation.IssueCertificate(authority, federation.Certificate{
 		Region: r.Code, Name: federation.RegionNames[r.Code], Peer: id, Role: role,
 		Addrs:  []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", r.Port)},
-		Expiry: time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second),
+		Expiry: time.Now().Add(365 * 24 * time.Hour).UTC().Truncate(time.Second),
 	})
 	if err != nil {
 		return err
