@@ -1,0 +1,506 @@
+package index
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/fsenet/fsenet/consensus"
+)
+
+// Command types of the registry and the document index.
+const (
+	TypePutPatient  = "index.patient.put"
+	TypeConsent     = "index.patient.consent"
+	TypeDeceased    = "index.patient.deceased"
+	TypeMerge       = "index.patient.merge"
+	TypePublish     = "index.doc.publish"
+	TypeUpdateEntry = "index.doc.update"
+	TypeWithdraw    = "index.doc.withdraw"
+)
+
+const version1 uint16 = 1
+
+// Key layout. Every key starts with "ix/"; the parts after a prefix are
+// separated by 0x00, which no id or code may contain.
+var (
+	patientPrefix = []byte("ix/p/") // + patient id -> Patient
+	entryPrefix   = []byte("ix/e/") // + entry id -> Entry
+	chainPrefix   = []byte("ix/c/") // + chain id -> current entry id
+	// Secondary indexes: ix/x/<name>/<value>\x00<created>\x00<entry id> -> empty.
+	byPatient = "pat"
+	secondary = []string{"type", "class", "status", "custodian", "setting", "facility"}
+)
+
+func patientKey(id string) []byte { return append(bytes.Clone(patientPrefix), id...) }
+func entryKey(id string) []byte   { return append(bytes.Clone(entryPrefix), id...) }
+func chainKey(id string) []byte   { return append(bytes.Clone(chainPrefix), id...) }
+
+// indexPrefix is the prefix of one secondary index value.
+func indexPrefix(name, value string) []byte {
+	k := []byte("ix/x/" + name + "/")
+	k = append(k, value...)
+	return append(k, 0)
+}
+
+// timeKey orders by time: fixed-width UTC, nanoseconds.
+func timeKey(t time.Time) string { return t.UTC().Format("20060102150405.000000000") }
+
+func indexKey(name, value string, e *Entry) []byte {
+	k := indexPrefix(name, value)
+	k = append(k, timeKey(e.Created)...)
+	k = append(k, 0)
+	return append(k, e.ID...)
+}
+
+// indexValues are the secondary index entries of a version.
+func indexValues(e *Entry) [][2]string {
+	out := [][2]string{{byPatient, e.Patient}}
+	for _, name := range secondary {
+		var v string
+		switch name {
+		case "type":
+			v = e.Type
+		case "class":
+			v = string(e.Class)
+		case "status":
+			v = e.Status
+		case "custodian":
+			v = e.Custodian
+		case "setting":
+			v = e.Setting
+		case "facility":
+			v = e.Facility
+		}
+		if v != "" {
+			out = append(out, [2]string{name, v})
+		}
+	}
+	return out
+}
+
+// Machine is the registry and document index state machine.
+type Machine struct{}
+
+// New returns the state machine; register it with Register.
+func New() *Machine { return &Machine{} }
+
+// Registrar is what the machine needs from the consensus node.
+type Registrar interface {
+	Register(typ string, h consensus.Handler) error
+}
+
+// Register routes the index command types to m.
+func (m *Machine) Register(r Registrar) error {
+	for _, t := range []string{TypePutPatient, TypeConsent, TypeDeceased, TypeMerge, TypePublish, TypeUpdateEntry, TypeWithdraw} {
+		if err := r.Register(t, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SupportsVersion implements consensus.VersionedHandler.
+func (m *Machine) SupportsVersion(_ string, v uint16) bool { return v == version1 }
+
+func command(typ string, v any) (consensus.Command, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return consensus.Command{}, err
+	}
+	return consensus.Command{Type: typ, Version: version1, Payload: b}, nil
+}
+
+// PutPatient registers a patient or updates the demographics and home
+// region; a new home region is appended to the history, and nothing in
+// the document index moves.
+func PutPatient(p Patient) (consensus.Command, error) {
+	if err := p.validate(); err != nil {
+		return consensus.Command{}, err
+	}
+	return command(TypePutPatient, p)
+}
+
+// ConsentChange gives or withdraws consent to consultation.
+type ConsentChange struct {
+	Patient string `json:"patient"`
+	Given   bool   `json:"given"`
+}
+
+// SetConsent returns the command recording a consent change.
+func SetConsent(c ConsentChange) (consensus.Command, error) { return command(TypeConsent, c) }
+
+// Death records a patient's death.
+type Death struct {
+	Patient string `json:"patient"`
+	Date    string `json:"date"` // YYYY-MM-DD
+}
+
+// SetDeceased returns the command recording a death.
+func SetDeceased(d Death) (consensus.Command, error) { return command(TypeDeceased, d) }
+
+// MergeRequest merges a duplicate identity into the surviving one.
+type MergeRequest struct {
+	Survivor string `json:"survivor"`
+	Merged   string `json:"merged"`
+}
+
+// Merge returns the command that merges two identities: the merged one
+// points to the survivor, and every index entry of the merged patient is
+// re-pointed to the survivor, all in one entry.
+func Merge(r MergeRequest) (consensus.Command, error) { return command(TypeMerge, r) }
+
+// Publish returns the command that indexes a new document version.
+func Publish(e Entry) (consensus.Command, error) {
+	if err := e.validate(); err != nil {
+		return consensus.Command{}, err
+	}
+	return command(TypePublish, e)
+}
+
+// EntryUpdate changes the metadata of a version in place: its events
+// (blinding: add P99, or P00 to show it again) and confidentiality.
+type EntryUpdate struct {
+	ID              string   `json:"id"`
+	Events          []string `json:"events"`
+	Confidentiality string   `json:"confidentiality,omitempty"`
+}
+
+// UpdateEntry returns the metadata update command.
+func UpdateEntry(u EntryUpdate) (consensus.Command, error) { return command(TypeUpdateEntry, u) }
+
+// Withdraw marks a version entered-in-error.
+func Withdraw(id string) (consensus.Command, error) {
+	return command(TypeWithdraw, map[string]string{"id": id})
+}
+
+func invalid(format string, args ...any) error {
+	return consensus.Errorf(consensus.CodeInvalid, format, args...)
+}
+
+// decode unmarshals a payload, refusing unknown fields and trailing data.
+func decode(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return invalid("payload: %v", err)
+	}
+	if dec.More() {
+		return invalid("payload: data after the JSON value")
+	}
+	return nil
+}
+
+func get[T any](tx *consensus.Tx, k []byte) (T, bool, error) {
+	var v T
+	b, ok, err := tx.Get(k)
+	if err != nil || !ok {
+		return v, false, err
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, false, fmt.Errorf("stored record %q: %w", k, err)
+	}
+	return v, true, nil
+}
+
+func put(tx *consensus.Tx, k []byte, v any) {
+	b, _ := json.Marshal(v)
+	tx.Set(k, b)
+}
+
+// now is the entry's time by the leader's clock, the same on every
+// replica.
+func now(tx *consensus.Tx) time.Time {
+	if t := tx.Time(); !t.IsZero() {
+		return t.UTC()
+	}
+	return time.Unix(0, 0).UTC()
+}
+
+// Apply implements consensus.Handler.
+func (m *Machine) Apply(tx *consensus.Tx, cmd consensus.Command) ([]byte, error) {
+	if cmd.Version != version1 {
+		return nil, fmt.Errorf("%s version %d is not supported by this node: upgrade it", cmd.Type, cmd.Version)
+	}
+	switch cmd.Type {
+	case TypePutPatient:
+		return m.applyPutPatient(tx, cmd.Payload)
+	case TypeConsent:
+		return m.applyConsent(tx, cmd.Payload)
+	case TypeDeceased:
+		return m.applyDeceased(tx, cmd.Payload)
+	case TypeMerge:
+		return m.applyMerge(tx, cmd.Payload)
+	case TypePublish:
+		return m.applyPublish(tx, cmd.Payload)
+	case TypeUpdateEntry:
+		return m.applyUpdate(tx, cmd.Payload)
+	case TypeWithdraw:
+		return m.applyWithdraw(tx, cmd.Payload)
+	}
+	return nil, invalid("unknown index command %q", cmd.Type)
+}
+
+func (m *Machine) applyPutPatient(tx *consensus.Tx, payload []byte) ([]byte, error) {
+	var p Patient
+	if err := decode(payload, &p); err != nil {
+		return nil, err
+	}
+	if err := p.validate(); err != nil {
+		return nil, invalid("%v", err)
+	}
+	at := now(tx)
+	old, exists, err := get[Patient](tx, patientKey(p.ID))
+	if err != nil {
+		return nil, err
+	}
+	if exists && old.MergedInto != "" {
+		return nil, consensus.Errorf(consensus.CodeConflict, "patient %s was merged into %s", p.ID, old.MergedInto)
+	}
+	// What only commands change is kept from the stored record.
+	if exists {
+		p.Homes, p.Consent, p.Deceased, p.Merged = old.Homes, old.Consent, old.Deceased, old.Merged
+	} else {
+		p.Homes, p.Consent, p.Deceased, p.Merged, p.MergedInto = nil, Consent{}, "", nil, ""
+	}
+	if len(p.Homes) == 0 || p.Homes[len(p.Homes)-1].Region != p.HomeRegion {
+		p.Homes = append(p.Homes, HomeChange{Region: p.HomeRegion, From: at})
+	}
+	p.Updated = at
+	put(tx, patientKey(p.ID), p)
+	return json.Marshal(p)
+}
+
+func (m *Machine) livePatient(tx *consensus.Tx, id string) (Patient, error) {
+	p, ok, err := get[Patient](tx, patientKey(id))
+	switch {
+	case err != nil:
+		return p, err
+	case !ok:
+		return p, consensus.Errorf(consensus.CodeNotFound, "patient %s is not registered", id)
+	case p.MergedInto != "":
+		return p, consensus.Errorf(consensus.CodeConflict, "patient %s was merged into %s", id, p.MergedInto)
+	}
+	return p, nil
+}
+
+func (m *Machine) applyConsent(tx *consensus.Tx, payload []byte) ([]byte, error) {
+	var c ConsentChange
+	if err := decode(payload, &c); err != nil {
+		return nil, err
+	}
+	p, err := m.livePatient(tx, c.Patient)
+	if err != nil {
+		return nil, err
+	}
+	p.Consent = Consent{Given: c.Given, At: now(tx)}
+	p.Updated = p.Consent.At
+	put(tx, patientKey(p.ID), p)
+	return json.Marshal(p)
+}
+
+func (m *Machine) applyDeceased(tx *consensus.Tx, payload []byte) ([]byte, error) {
+	var d Death
+	if err := decode(payload, &d); err != nil {
+		return nil, err
+	}
+	if _, err := time.Parse(time.DateOnly, d.Date); err != nil || !dateRe.MatchString(d.Date) {
+		return nil, invalid("date %q: want YYYY-MM-DD", d.Date)
+	}
+	p, err := m.livePatient(tx, d.Patient)
+	if err != nil {
+		return nil, err
+	}
+	p.Deceased, p.Updated = d.Date, now(tx)
+	put(tx, patientKey(p.ID), p)
+	return json.Marshal(p)
+}
+
+// applyMerge merges one identity into another and re-points every index
+// entry of the merged one, in this one command: a reader sees either
+// none of it or all of it.
+func (m *Machine) applyMerge(tx *consensus.Tx, payload []byte) ([]byte, error) {
+	var r MergeRequest
+	if err := decode(payload, &r); err != nil {
+		return nil, err
+	}
+	if r.Survivor == r.Merged {
+		return nil, invalid("a patient cannot be merged into itself")
+	}
+	surv, err := m.livePatient(tx, r.Survivor)
+	if err != nil {
+		return nil, err
+	}
+	dup, err := m.livePatient(tx, r.Merged)
+	if err != nil {
+		return nil, err
+	}
+	at := now(tx)
+	var ids []string
+	err = tx.Iterate(indexPrefix(byPatient, dup.ID), func(k, _ []byte) error {
+		ids = append(ids, string(k[bytes.LastIndexByte(k, 0)+1:]))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		e, ok, err := get[Entry](tx, entryKey(id))
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("index entry %s of patient %s is missing", id, dup.ID)
+		}
+		tx.Delete(indexKey(byPatient, e.Patient, &e))
+		e.Patient = surv.ID
+		tx.Set(indexKey(byPatient, e.Patient, &e), nil)
+		put(tx, entryKey(e.ID), e)
+	}
+	dup.MergedInto, dup.Updated = surv.ID, at
+	surv.Merged = append(surv.Merged, append([]string{dup.ID}, dup.Merged...)...)
+	// The survivor keeps its own consent; a withdrawal on either side wins.
+	if dup.Consent.At.After(surv.Consent.At) && !dup.Consent.Given {
+		surv.Consent = dup.Consent
+	}
+	surv.Updated = at
+	put(tx, patientKey(dup.ID), dup)
+	put(tx, patientKey(surv.ID), surv)
+	return json.Marshal(map[string]any{"survivor": surv.ID, "merged": dup.ID, "entries": len(ids)})
+}
+
+func (m *Machine) applyPublish(tx *consensus.Tx, payload []byte) ([]byte, error) {
+	var e Entry
+	if err := decode(payload, &e); err != nil {
+		return nil, err
+	}
+	if err := e.validate(); err != nil {
+		return nil, invalid("%v", err)
+	}
+	if _, exists, err := tx.Get(entryKey(e.ID)); err != nil {
+		return nil, err
+	} else if exists {
+		return nil, consensus.Errorf(consensus.CodeAlreadyExists, "document %s is already indexed", e.ID)
+	}
+	p, err := m.livePatient(tx, e.Patient)
+	if err != nil {
+		return nil, err
+	}
+	e.Patient = p.ID
+	e.Status, e.Indexed = StatusCurrent, now(tx)
+	e.Chain, e.Version = e.ID, 1
+	if e.Replaces != "" {
+		old, ok, err := get[Entry](tx, entryKey(e.Replaces))
+		switch {
+		case err != nil:
+			return nil, err
+		case !ok:
+			return nil, consensus.Errorf(consensus.CodeNotFound, "document %s to replace is not indexed", e.Replaces)
+		case old.Status != StatusCurrent:
+			return nil, consensus.Errorf(consensus.CodeConflict, "document %s is %s: only the current version of a document can be replaced", old.ID, old.Status)
+		case old.Patient != e.Patient:
+			return nil, consensus.Errorf(consensus.CodeConflict, "document %s belongs to another patient", old.ID)
+		case old.Custodian != e.Custodian:
+			return nil, consensus.Errorf(consensus.CodeForbidden, "document %s is kept by region %s", old.ID, old.Custodian)
+		}
+		setStatus(tx, &old, StatusSuperseded)
+		e.Chain, e.Version = old.Chain, old.Version+1
+	}
+	for _, rel := range []string{e.Appends, e.Transforms} {
+		if rel == "" {
+			continue
+		}
+		if _, ok, err := tx.Get(entryKey(rel)); err != nil {
+			return nil, err
+		} else if !ok {
+			return nil, consensus.Errorf(consensus.CodeNotFound, "related document %s is not indexed", rel)
+		}
+	}
+	put(tx, entryKey(e.ID), e)
+	tx.Set(chainKey(e.Chain), []byte(e.ID))
+	for _, iv := range indexValues(&e) {
+		tx.Set(indexKey(iv[0], iv[1], &e), nil)
+	}
+	return json.Marshal(e)
+}
+
+// setStatus changes a stored version's status and its status index.
+func setStatus(tx *consensus.Tx, e *Entry, status string) {
+	tx.Delete(indexKey("status", e.Status, e))
+	e.Status = status
+	tx.Set(indexKey("status", e.Status, e), nil)
+	put(tx, entryKey(e.ID), e)
+}
+
+func (m *Machine) entry(tx *consensus.Tx, id string) (Entry, error) {
+	e, ok, err := get[Entry](tx, entryKey(id))
+	if err != nil {
+		return e, err
+	}
+	if !ok {
+		return e, consensus.Errorf(consensus.CodeNotFound, "document %s is not indexed", id)
+	}
+	return e, nil
+}
+
+func (m *Machine) applyUpdate(tx *consensus.Tx, payload []byte) ([]byte, error) {
+	var u EntryUpdate
+	if err := decode(payload, &u); err != nil {
+		return nil, err
+	}
+	if err := validEvents(u.Events); err != nil {
+		return nil, invalid("%v", err)
+	}
+	if u.Confidentiality != "" && !confLevel[u.Confidentiality] {
+		return nil, invalid("confidentiality %q: want N, R or V", u.Confidentiality)
+	}
+	e, err := m.entry(tx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if e.Status == StatusEnteredErr {
+		return nil, consensus.Errorf(consensus.CodeConflict, "document %s was withdrawn", e.ID)
+	}
+	e.Events = slices.Clone(u.Events)
+	if u.Confidentiality != "" {
+		e.Confidentiality = u.Confidentiality
+	}
+	put(tx, entryKey(e.ID), e)
+	return json.Marshal(e)
+}
+
+func (m *Machine) applyWithdraw(tx *consensus.Tx, payload []byte) ([]byte, error) {
+	var w struct {
+		ID string `json:"id"`
+	}
+	if err := decode(payload, &w); err != nil {
+		return nil, err
+	}
+	e, err := m.entry(tx, w.ID)
+	if err != nil {
+		return nil, err
+	}
+	if e.Status == StatusEnteredErr {
+		return json.Marshal(e) // already withdrawn
+	}
+	wasCurrent := e.Status == StatusCurrent
+	setStatus(tx, &e, StatusEnteredErr)
+	// Withdrawing the current version makes the one it replaced current
+	// again, so the chain keeps exactly one current version while any
+	// version stands.
+	if wasCurrent && e.Replaces != "" {
+		prev, err := m.entry(tx, e.Replaces)
+		if err != nil {
+			return nil, err
+		}
+		if prev.Status == StatusSuperseded {
+			setStatus(tx, &prev, StatusCurrent)
+			tx.Set(chainKey(e.Chain), []byte(prev.ID))
+		}
+	}
+	return json.Marshal(e)
+}
+
+var _ consensus.VersionedHandler = (*Machine)(nil)

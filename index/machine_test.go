@@ -1,0 +1,349 @@
+package index
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/index/doctype"
+)
+
+// replica is a one-voter consensus node with the index registered.
+type replica struct {
+	t    *testing.T
+	node *consensus.Node
+}
+
+func newReplica(t *testing.T) *replica {
+	t.Helper()
+	dir := t.TempDir()
+	h, err := federation.NewHost(federation.HostConfig{
+		KeyFile: filepath.Join(dir, "node.key"), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, DialTimeout: time.Second,
+	}, federation.NewGater(nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := consensus.DefaultConfig()
+	cfg.ID, cfg.DataDir = "030", filepath.Join(dir, "consensus")
+	cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
+	cfg.MemTableSize, cfg.BlockCacheSize = 16<<20, 8<<20
+	n, err := consensus.New(cfg, consensus.Deps{Host: h, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := New().Register(n); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = n.Shutdown(context.Background())
+		_ = h.Close()
+	})
+	if err := n.Bootstrap([]consensus.Server{{ID: "030", Peer: h.ID(), Voter: true}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !n.IsLeader() {
+		if time.Now().After(deadline) {
+			t.Fatal("no leader")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return &replica{t: t, node: n}
+}
+
+func (r *replica) apply(cmd consensus.Command, err error) (consensus.Result, error) {
+	r.t.Helper()
+	if err != nil {
+		r.t.Fatalf("building the command: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return r.node.Apply(ctx, cmd)
+}
+
+func (r *replica) must(cmd consensus.Command, err error) consensus.Result {
+	r.t.Helper()
+	res, err := r.apply(cmd, err)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return res
+}
+
+func (r *replica) read(fn func(Reader) error) {
+	r.t.Helper()
+	if _, err := r.node.Read(context.Background(), consensus.Local, fn); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *replica) entry(id string) Entry {
+	r.t.Helper()
+	var e Entry
+	r.read(func(rd Reader) error {
+		var ok bool
+		var err error
+		e, ok, err = GetEntry(rd, id)
+		if err == nil && !ok {
+			err = errors.New("missing entry " + id)
+		}
+		return err
+	})
+	return e
+}
+
+func (r *replica) patientEntries(id string) []Entry {
+	r.t.Helper()
+	var out []Entry
+	r.read(func(rd Reader) error {
+		var err error
+		out, err = PatientEntries(rd, id)
+		return err
+	})
+	return out
+}
+
+const (
+	mario = "CF:RSSMRA80A01H501U"
+	teo   = "CF:MRTMTT25D09F205Z"
+)
+
+func patient(id, region string) Patient {
+	return Patient{ID: id, Family: "Rossi", Given: []string{"Mario"}, BirthDate: "1980-01-01", Gender: "male", HomeRegion: region}
+}
+
+func doc(local, pat, loinc string, class string) Entry {
+	sum := sha256.Sum256([]byte(local))
+	return Entry{ID: DocumentID("030", local), Patient: pat, Type: loinc, Class: dclass(class), Created: time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC),
+		AuthorOrg: "030-ASST-01", Custodian: "030", Hash: hex.EncodeToString(sum[:]), Size: 1234, MIME: "application/pdf"}
+}
+
+func TestRegistry(t *testing.T) {
+	r := newReplica(t)
+	r.must(PutPatient(patient(mario, "030")))
+	// A move of home region is one update; the history keeps both.
+	r.must(PutPatient(patient(mario, "160")))
+	r.must(SetConsent(ConsentChange{Patient: mario, Given: true}))
+	r.must(SetDeceased(Death{Patient: mario, Date: "2026-11-20"}))
+	var p Patient
+	r.read(func(rd Reader) error { p, _, _ = GetPatient(rd, mario); return nil })
+	if p.HomeRegion != "160" || len(p.Homes) != 2 || p.Homes[0].Region != "030" || !p.Consent.Given || p.Deceased != "2026-11-20" {
+		t.Fatalf("patient %+v", p)
+	}
+	// Updating demographics keeps consent and history.
+	upd := patient(mario, "160")
+	upd.Family = "Rossi Bianchi"
+	r.must(PutPatient(upd))
+	r.read(func(rd Reader) error { p, _, _ = GetPatient(rd, mario); return nil })
+	if p.Family != "Rossi Bianchi" || !p.Consent.Given || len(p.Homes) != 2 {
+		t.Fatalf("after an update: %+v", p)
+	}
+
+	bad := []struct {
+		name string
+		p    Patient
+	}{
+		{"bad codice fiscale", patient("CF:RSSMRA80A01H501A", "030")},
+		{"unknown region", patient(mario, "999")},
+		{"bad birth date", func() Patient { x := patient(mario, "030"); x.BirthDate = "01/01/1980"; return x }()},
+		{"bad gender", func() Patient { x := patient(mario, "030"); x.Gender = "m"; return x }()},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := PutPatient(tt.p); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+	// The state machine checks again whatever reaches the log.
+	raw := consensus.Command{Type: TypePutPatient, Version: version1, Payload: []byte(`{"id":"CF:RSSMRA80A01H501U","home_region":"030","extra":1}`)}
+	if _, err := r.apply(raw, nil); !errors.Is(err, consensus.ErrInvalid) {
+		t.Fatalf("unknown field: %v", err)
+	}
+	raw.Payload = []byte(`{"id":"CF:RSSMRA80A01H501U","home_region":"999"}`)
+	if _, err := r.apply(raw, nil); !errors.Is(err, consensus.ErrInvalid) {
+		t.Fatalf("bad region through the log: %v", err)
+	}
+	if _, err := r.apply(SetConsent(ConsentChange{Patient: teo, Given: true})); !errors.Is(err, consensus.ErrNotFound) {
+		t.Fatalf("consent of an unknown patient: %v", err)
+	}
+}
+
+func TestVersionChain(t *testing.T) {
+	r := newReplica(t)
+	r.must(PutPatient(patient(mario, "030")))
+	v1 := doc("lab-1", mario, "11502-2", "REF")
+	r.must(Publish(v1))
+	if _, err := r.apply(Publish(v1)); !errors.Is(err, consensus.ErrAlreadyExists) {
+		t.Fatalf("same id twice: %v", err)
+	}
+	v2 := doc("lab-1-v2", mario, "11502-2", "REF")
+	v2.Replaces = v1.ID
+	r.must(Publish(v2))
+	if e := r.entry(v1.ID); e.Status != StatusSuperseded {
+		t.Fatalf("v1 after the replace: %s", e.Status)
+	}
+	if e := r.entry(v2.ID); e.Status != StatusCurrent || e.Chain != v1.ID || e.Version != 2 {
+		t.Fatalf("v2: %+v", e)
+	}
+	// Replacing a superseded version would make two current ones: refused.
+	v3 := doc("lab-1-v3", mario, "11502-2", "REF")
+	v3.Replaces = v1.ID
+	if _, err := r.apply(Publish(v3)); !errors.Is(err, consensus.ErrConflict) {
+		t.Fatalf("replace of a superseded version: %v", err)
+	}
+	// Withdrawing the current version makes the previous one current.
+	r.must(Withdraw(v2.ID))
+	if a, b := r.entry(v1.ID), r.entry(v2.ID); a.Status != StatusCurrent || b.Status != StatusEnteredErr {
+		t.Fatalf("after withdrawal: v1 %s, v2 %s", a.Status, b.Status)
+	}
+	r.read(func(rd Reader) error {
+		cur, ok, err := CurrentVersion(rd, v1.ID)
+		if err != nil || !ok || cur != v1.ID {
+			t.Fatalf("current version %q %v %v", cur, ok, err)
+		}
+		current := 0
+		if err := ByIndex(rd, "status", StatusCurrent, Range{}, func(Entry) bool { current++; return true }); err != nil || current != 1 {
+			t.Fatalf("%d current versions (%v)", current, err)
+		}
+		return nil
+	})
+	// Blinding is a metadata update in place.
+	r.must(UpdateEntry(EntryUpdate{ID: v1.ID, Events: []string{EventHidden}}))
+	if e := r.entry(v1.ID); !e.Hidden() {
+		t.Fatal("P99 not recorded")
+	}
+	if _, err := r.apply(UpdateEntry(EntryUpdate{ID: v1.ID, Events: []string{EventHidden, EventNotHidden}})); !errors.Is(err, consensus.ErrInvalid) {
+		t.Fatalf("P99 with P00: %v", err)
+	}
+}
+
+func TestPublishRefusals(t *testing.T) {
+	r := newReplica(t)
+	r.must(PutPatient(patient(mario, "030")))
+	tests := []struct {
+		name   string
+		mutate func(*Entry)
+	}{
+		{"type and class disagree", func(e *Entry) { e.Class = "LDO" }},
+		{"not an FSE type", func(e *Entry) { e.Type = "12345-6" }},
+		{"custodian is not the id's region", func(e *Entry) { e.Custodian = "150" }},
+		{"bad id", func(e *Entry) { e.ID = "lab-1" }},
+		{"bad hash", func(e *Entry) { e.Hash = "abc" }},
+		{"bad confidentiality", func(e *Entry) { e.Confidentiality = "X" }},
+		{"no author organisation", func(e *Entry) { e.AuthorOrg = "" }},
+		{"two relations", func(e *Entry) { e.Replaces = DocumentID("030", "a"); e.Appends = DocumentID("030", "b") }},
+		{"stop before start", func(e *Entry) { e.ServiceStart = time.Now(); e.ServiceStop = e.ServiceStart.Add(-time.Hour) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := doc("x", mario, "11502-2", "REF")
+			tt.mutate(&e)
+			if _, err := Publish(e); err == nil {
+				t.Fatal("accepted by the builder")
+			}
+			raw, _ := command(TypePublish, e)
+			if _, err := r.apply(raw, nil); !errors.Is(err, consensus.ErrInvalid) {
+				t.Fatalf("through the log: %v", err)
+			}
+		})
+	}
+	if _, err := r.apply(Publish(doc("y", teo, "11502-2", "REF"))); !errors.Is(err, consensus.ErrNotFound) {
+		t.Fatalf("unregistered patient: %v", err)
+	}
+	orphan := doc("z", mario, "11502-2", "REF")
+	orphan.Replaces = DocumentID("030", "never")
+	if _, err := r.apply(Publish(orphan)); !errors.Is(err, consensus.ErrNotFound) {
+		t.Fatalf("replacing an unknown document: %v", err)
+	}
+}
+
+func TestMergeRepointsEveryEntryAndMoveChangesNothing(t *testing.T) {
+	r := newReplica(t)
+	r.must(PutPatient(patient(mario, "030")))
+	r.must(PutPatient(patient(teo, "030")))
+	for _, local := range []string{"a", "b", "c"} {
+		r.must(Publish(doc(local, teo, "60591-5", "SUM")))
+	}
+	r.must(Publish(doc("d", mario, "11502-2", "REF")))
+	before := r.patientEntries(teo)
+
+	// A move of home region leaves the index as it is.
+	r.must(PutPatient(patient(teo, "160")))
+	if after := r.patientEntries(teo); len(after) != 3 || after[0].Custodian != "030" || after[0].Patient != teo {
+		t.Fatalf("the move changed the index: %+v", after)
+	}
+
+	res := r.must(Merge(MergeRequest{Survivor: mario, Merged: teo}))
+	if len(res.Value) == 0 {
+		t.Fatal("merge returned nothing")
+	}
+	if got := r.patientEntries(teo); len(got) != 0 {
+		t.Fatalf("%d entries still under the merged identity", len(got))
+	}
+	got := r.patientEntries(mario)
+	if len(got) != 4 {
+		t.Fatalf("survivor has %d entries, want 4", len(got))
+	}
+	for _, e := range before {
+		if r.entry(e.ID).Patient != mario {
+			t.Fatalf("entry %s not re-pointed", e.ID)
+		}
+	}
+	var dup Patient
+	r.read(func(rd Reader) error { dup, _, _ = GetPatient(rd, teo); return nil })
+	if dup.MergedInto != mario {
+		t.Fatalf("merged identity %+v", dup)
+	}
+	if _, err := r.apply(Publish(doc("e", teo, "11502-2", "REF"))); !errors.Is(err, consensus.ErrConflict) {
+		t.Fatalf("publishing for a merged identity: %v", err)
+	}
+	if _, err := r.apply(Merge(MergeRequest{Survivor: mario, Merged: mario})); !errors.Is(err, consensus.ErrInvalid) {
+		t.Fatalf("merge into itself: %v", err)
+	}
+}
+
+// FuzzDecodePayloads feeds garbage to the payload decoding and validation
+// every command goes through: it must never panic, and what it accepts
+// must survive a round trip.
+func FuzzDecodePayloads(f *testing.F) {
+	e := doc("a", mario, "11502-2", "REF")
+	for _, v := range []any{patient(mario, "030"), e, MergeRequest{Survivor: mario, Merged: teo}, EntryUpdate{ID: e.ID, Events: []string{"P99"}}} {
+		cmd, _ := command("x", v)
+		f.Add(cmd.Payload)
+	}
+	f.Add([]byte(`{"id":`))
+	f.Add([]byte(`{} {}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var p Patient
+		if decode(b, &p) == nil && p.validate() == nil {
+			if _, err := PutPatient(p); err != nil {
+				t.Fatalf("valid patient refused by the builder: %v", err)
+			}
+		}
+		var e Entry
+		if decode(b, &e) == nil && e.validate() == nil {
+			if _, err := Publish(e); err != nil {
+				t.Fatalf("valid entry refused by the builder: %v", err)
+			}
+		}
+		var u EntryUpdate
+		_ = decode(b, &u)
+		_ = validEvents(u.Events)
+		var m MergeRequest
+		_ = decode(b, &m)
+	})
+}
+
+func dclass(s string) doctype.Class { return doctype.Class(s) }

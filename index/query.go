@@ -1,0 +1,103 @@
+package index
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/fsenet/fsenet/consensus"
+)
+
+// Reader is the replicated state a query reads (a consensus.Reader).
+type Reader = consensus.Reader
+
+func read[T any](r Reader, k []byte) (T, bool, error) {
+	var v T
+	b, ok, err := r.Get(k)
+	if err != nil || !ok {
+		return v, false, err
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, false, fmt.Errorf("stored record %q: %w", k, err)
+	}
+	return v, true, nil
+}
+
+// GetPatient returns a patient's record as stored (a merged identity
+// says which one it was merged into).
+func GetPatient(r Reader, id string) (Patient, bool, error) {
+	return read[Patient](r, patientKey(id))
+}
+
+// GetEntry returns one document version.
+func GetEntry(r Reader, id string) (Entry, bool, error) {
+	return read[Entry](r, entryKey(id))
+}
+
+// CurrentVersion returns the id of a chain's current version.
+func CurrentVersion(r Reader, chain string) (string, bool, error) {
+	b, ok, err := r.Get(chainKey(chain))
+	return string(b), ok, err
+}
+
+// Range bounds a query by creation time; zero values are open.
+type Range struct {
+	From, To time.Time // From inclusive, To exclusive
+}
+
+// ByIndex calls fn for every version under one secondary index value
+// ("pat" with a patient id, "type" with a LOINC code, "custodian", "class",
+// "status", "setting", "facility"), oldest first, within rg. fn returns
+// false to stop. Only that index value's keys are read.
+func ByIndex(r Reader, name, value string, rg Range, fn func(Entry) bool) error {
+	prefix := indexPrefix(name, value)
+	from, to := "", ""
+	if !rg.From.IsZero() {
+		from = timeKey(rg.From)
+	}
+	if !rg.To.IsZero() {
+		to = timeKey(rg.To)
+	}
+	stop := fmt.Errorf("stop")
+	err := r.Iterate(prefix, func(k, _ []byte) error {
+		rest := k[len(prefix):]
+		i := bytes.IndexByte(rest, 0)
+		if i < 0 {
+			return fmt.Errorf("malformed index key %q", k)
+		}
+		ts := string(rest[:i])
+		if from != "" && ts < from {
+			return nil
+		}
+		if to != "" && ts >= to {
+			return stop
+		}
+		e, ok, err := GetEntry(r, string(rest[i+1:]))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("index key %q points to a missing entry", k)
+		}
+		if !fn(e) {
+			return stop
+		}
+		return nil
+	})
+	if err == stop {
+		return nil
+	}
+	return err
+}
+
+// PatientEntries returns every version indexed for a patient, oldest
+// first.
+func PatientEntries(r Reader, patient string) ([]Entry, error) {
+	var out []Entry
+	err := ByIndex(r, byPatient, patient, Range{}, func(e Entry) bool {
+		out = append(out, e)
+		return true
+	})
+	return out, err
+}
