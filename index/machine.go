@@ -94,7 +94,7 @@ type Registrar interface {
 
 // Register routes the index command types to m.
 func (m *Machine) Register(r Registrar) error {
-	for _, t := range []string{TypePutPatient, TypeConsent, TypeDeceased, TypeMerge, TypePublish, TypeUpdateEntry, TypeWithdraw} {
+	for _, t := range []string{TypePutPatient, TypeConsent, TypeDeceased, TypeMerge, TypePublish, TypeUpdateEntry, TypeWithdraw, TypeAudit} {
 		if err := r.Register(t, m); err != nil {
 			return err
 		}
@@ -239,6 +239,8 @@ func (m *Machine) Apply(tx *consensus.Tx, cmd consensus.Command) ([]byte, error)
 		return m.applyUpdate(tx, cmd.Payload)
 	case TypeWithdraw:
 		return m.applyWithdraw(tx, cmd.Payload)
+	case TypeAudit:
+		return m.applyAudit(tx, cmd.Payload)
 	}
 	return nil, invalid("unknown index command %q", cmd.Type)
 }

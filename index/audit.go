@@ -1,0 +1,221 @@
+package index
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fsenet/fsenet/consensus"
+)
+
+// The audit trail: every read and write of clinical data is an event,
+// appended through consensus in batches. Each batch records the hash of
+// the one before, so a batch removed or changed anywhere breaks the chain
+// on every replica.
+
+// TypeAudit is the command that appends a batch of audit events.
+const TypeAudit = "index.audit.append"
+
+// Event is one access to clinical data (the FHIR AuditEvent shape).
+type Event struct {
+	Time      time.Time `json:"time"`                // when the node served it
+	Actor     string    `json:"actor"`               // sub: codice fiscale of the person
+	Role      string    `json:"role"`                // subject_role
+	Org       string    `json:"org,omitempty"`       // subject_organization
+	Region    string    `json:"region"`              // subject_organization_id
+	Purpose   string    `json:"purpose"`             // purpose_of_use
+	Action    string    `json:"action"`              // C, R, U, D, E (FHIR AuditEvent.action)
+	What      string    `json:"what"`                // e.g. "DocumentReference.search", "Patient.read"
+	Patient   string    `json:"patient,omitempty"`   // patient id
+	Documents []string  `json:"documents,omitempty"` // document versions disclosed or changed
+	Outcome   string    `json:"outcome"`             // "0" success, "4" minor failure, "8" serious failure (FHIR codes)
+	Override  bool      `json:"override,omitempty"`  // emergency access without consent: flagged for the patient
+	Node      string    `json:"node"`                // region whose node served it
+}
+
+// Batch is one link of the chain.
+type Batch struct {
+	Seq    uint64    `json:"seq"`
+	Prev   string    `json:"prev"` // hash of the previous batch, hex; "" for the first
+	Node   string    `json:"node"` // region whose node appended it
+	Time   time.Time `json:"time"` // leader's append time
+	Events []Event   `json:"events"`
+	Hash   string    `json:"hash"` // sha256 over the fields above
+}
+
+var (
+	auditHead       = []byte("ix/a/head")
+	auditBatch      = []byte("ix/a/b/")
+	auditByPatient  = "apat"
+	auditByActor    = "aact"
+	maxAuditBatch   = 4096
+	errAuditInvalid = errors.New("audit batch")
+)
+
+func batchKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(bytes.Clone(auditBatch), seq)
+}
+
+func auditIndexKey(name, value string, seq uint64, i int) []byte {
+	k := []byte("ix/a/x/" + name + "/" + value)
+	k = append(k, 0)
+	k = binary.BigEndian.AppendUint64(k, seq)
+	return binary.BigEndian.AppendUint32(k, uint32(i))
+}
+
+// hashBatch is the batch's hash: SHA-256 of its JSON without the hash.
+func hashBatch(b Batch) string {
+	b.Hash = ""
+	j, _ := json.Marshal(b)
+	sum := sha256.Sum256(j)
+	return hex.EncodeToString(sum[:])
+}
+
+// AuditBatch returns the command appending events recorded by node.
+func AuditBatch(node string, events []Event) (consensus.Command, error) {
+	if len(events) == 0 || len(events) > maxAuditBatch {
+		return consensus.Command{}, fmt.Errorf("%w: want 1 to %d events", errAuditInvalid, maxAuditBatch)
+	}
+	return command(TypeAudit, Batch{Node: node, Events: events})
+}
+
+func (m *Machine) applyAudit(tx *consensus.Tx, payload []byte) ([]byte, error) {
+	var in Batch
+	if err := decode(payload, &in); err != nil {
+		return nil, err
+	}
+	if len(in.Events) == 0 || len(in.Events) > maxAuditBatch {
+		return nil, invalid("audit batch of %d events", len(in.Events))
+	}
+	for _, e := range in.Events {
+		if e.Actor == "" || e.What == "" || len(e.Documents) > 1000 {
+			return nil, invalid("audit event without actor or what, or with too many documents")
+		}
+	}
+	var head Batch
+	if b, ok, err := tx.Get(auditHead); err != nil {
+		return nil, err
+	} else if ok {
+		if err := json.Unmarshal(b, &head); err != nil {
+			return nil, fmt.Errorf("stored audit head: %w", err)
+		}
+	}
+	out := Batch{Node: in.Node, Time: now(tx), Events: in.Events}
+	if head.Hash != "" {
+		out.Seq, out.Prev = head.Seq+1, head.Hash
+	}
+	out.Hash = hashBatch(out)
+	put(tx, batchKey(out.Seq), out)
+	put(tx, auditHead, Batch{Seq: out.Seq, Hash: out.Hash})
+	for i, e := range out.Events {
+		if e.Patient != "" {
+			tx.Set(auditIndexKey(auditByPatient, e.Patient, out.Seq, i), nil)
+		}
+		tx.Set(auditIndexKey(auditByActor, e.Actor, out.Seq, i), nil)
+	}
+	return json.Marshal(map[string]any{"seq": out.Seq, "hash": out.Hash})
+}
+
+// VerifyAudit recomputes the whole chain and returns the number of batches
+// and events and the head's hash; any break is an error naming the batch.
+func VerifyAudit(r Reader) (batches, events int, head string, err error) {
+	prev := ""
+	want := uint64(0)
+	err = r.Iterate(auditBatch, func(k, v []byte) error {
+		var b Batch
+		if err := json.Unmarshal(v, &b); err != nil {
+			return fmt.Errorf("batch at key %x: %w", k, err)
+		}
+		if b.Seq != want {
+			return fmt.Errorf("batch %d missing (found %d next)", want, b.Seq)
+		}
+		if b.Prev != prev {
+			return fmt.Errorf("batch %d: previous hash %q, the chain says %q", b.Seq, b.Prev, prev)
+		}
+		if h := hashBatch(b); h != b.Hash {
+			return fmt.Errorf("batch %d: content does not match its hash", b.Seq)
+		}
+		prev, want = b.Hash, want+1
+		batches++
+		events += len(b.Events)
+		return nil
+	})
+	if err != nil {
+		return batches, events, prev, err
+	}
+	var h Batch
+	if b, ok, gerr := r.Get(auditHead); gerr != nil {
+		return batches, events, prev, gerr
+	} else if ok {
+		if err := json.Unmarshal(b, &h); err != nil {
+			return batches, events, prev, err
+		}
+	}
+	if h.Hash != prev {
+		return batches, events, prev, fmt.Errorf("the chain ends at %q but the head says %q", prev, h.Hash)
+	}
+	return batches, events, prev, nil
+}
+
+// AuditQuery selects events by patient or by actor, oldest first.
+type AuditQuery struct {
+	Patient string
+	Actor   string
+	From    time.Time // inclusive; zero: open
+	To      time.Time // exclusive; zero: open
+	Limit   int
+}
+
+// SearchAudit returns the events a query selects.
+func SearchAudit(r Reader, q AuditQuery) ([]Event, error) {
+	name, value := auditByActor, q.Actor
+	if q.Patient != "" {
+		name, value = auditByPatient, q.Patient
+	}
+	if value == "" {
+		return nil, errors.New("audit search needs a patient or an actor")
+	}
+	prefix := append([]byte("ix/a/x/"+name+"/"+value), 0)
+	var out []Event
+	cache := map[uint64]Batch{}
+	stop := errors.New("stop")
+	err := r.Iterate(prefix, func(k, _ []byte) error {
+		rest := k[len(prefix):]
+		if len(rest) != 12 {
+			return fmt.Errorf("malformed audit index key %x", k)
+		}
+		seq, i := binary.BigEndian.Uint64(rest), int(binary.BigEndian.Uint32(rest[8:]))
+		b, ok := cache[seq]
+		if !ok {
+			v, found, err := r.Get(batchKey(seq))
+			if err != nil || !found {
+				return fmt.Errorf("audit batch %d: %v", seq, err)
+			}
+			if err := json.Unmarshal(v, &b); err != nil {
+				return err
+			}
+			cache[seq] = b
+		}
+		if i >= len(b.Events) {
+			return fmt.Errorf("audit batch %d has no event %d", seq, i)
+		}
+		e := b.Events[i]
+		if (!q.From.IsZero() && e.Time.Before(q.From)) || (!q.To.IsZero() && !e.Time.Before(q.To)) {
+			return nil
+		}
+		out = append(out, e)
+		if q.Limit > 0 && len(out) >= q.Limit {
+			return stop
+		}
+		return nil
+	})
+	if errors.Is(err, stop) {
+		err = nil
+	}
+	return out, err
+}
