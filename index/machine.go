@@ -29,6 +29,10 @@ var (
 	patientPrefix = []byte("ix/p/") // + patient id -> Patient
 	entryPrefix   = []byte("ix/e/") // + entry id -> Entry
 	chainPrefix   = []byte("ix/c/") // + chain id -> current entry id
+	resPrefix     = []byte("ix/r/") // + FHIR resource id -> entry id
+	// Patient indexes: ix/px/<name>/<value>\x00<patient id> -> empty.
+	patientFamily = "fam"
+	patientBirth  = "bd"
 	// Secondary indexes: ix/x/<name>/<value>\x00<created>\x00<entry id> -> empty.
 	byPatient = "pat"
 	secondary = []string{"type", "class", "status", "custodian", "setting", "facility"}
@@ -37,6 +41,27 @@ var (
 func patientKey(id string) []byte { return append(bytes.Clone(patientPrefix), id...) }
 func entryKey(id string) []byte   { return append(bytes.Clone(entryPrefix), id...) }
 func chainKey(id string) []byte   { return append(bytes.Clone(chainPrefix), id...) }
+func resKey(rid string) []byte    { return append(bytes.Clone(resPrefix), rid...) }
+
+func patientIndexKey(name, value, id string) []byte {
+	k := []byte("ix/px/" + name + "/" + value)
+	k = append(k, 0)
+	return append(k, id...)
+}
+
+// patientIndexValues are the search keys of a patient: the family name
+// folded to lower case (FHIR string search matches its start, ignoring
+// case) and the birth date.
+func patientIndexValues(p *Patient) [][2]string {
+	var out [][2]string
+	if p.Family != "" {
+		out = append(out, [2]string{patientFamily, FoldName(p.Family)})
+	}
+	if p.BirthDate != "" {
+		out = append(out, [2]string{patientBirth, p.BirthDate})
+	}
+	return out
+}
 
 // indexPrefix is the prefix of one secondary index value.
 func indexPrefix(name, value string) []byte {
@@ -87,13 +112,10 @@ type Machine struct{}
 // New returns the state machine; register it with Register.
 func New() *Machine { return &Machine{} }
 
-// Registrar is what the machine needs from the consensus node.
-type Registrar interface {
+// Register routes the index command types to r (a consensus node).
+func (m *Machine) Register(r interface {
 	Register(typ string, h consensus.Handler) error
-}
-
-// Register routes the index command types to m.
-func (m *Machine) Register(r Registrar) error {
+}) error {
 	for _, t := range []string{TypePutPatient, TypeConsent, TypeDeceased, TypeMerge, TypePublish, TypeUpdateEntry, TypeWithdraw, TypeAudit} {
 		if err := r.Register(t, m); err != nil {
 			return err
@@ -271,6 +293,14 @@ func (m *Machine) applyPutPatient(tx *consensus.Tx, payload []byte) ([]byte, err
 		p.Homes = append(p.Homes, HomeChange{Region: p.HomeRegion, From: at})
 	}
 	p.Updated = at
+	if exists {
+		for _, iv := range patientIndexValues(&old) {
+			tx.Delete(patientIndexKey(iv[0], iv[1], old.ID))
+		}
+	}
+	for _, iv := range patientIndexValues(&p) {
+		tx.Set(patientIndexKey(iv[0], iv[1], p.ID), nil)
+	}
 	put(tx, patientKey(p.ID), p)
 	return json.Marshal(p)
 }
@@ -421,6 +451,7 @@ func (m *Machine) applyPublish(tx *consensus.Tx, payload []byte) ([]byte, error)
 		}
 	}
 	put(tx, entryKey(e.ID), e)
+	tx.Set(resKey(ResourceID(e.ID)), []byte(e.ID))
 	tx.Set(chainKey(e.Chain), []byte(e.ID))
 	for _, iv := range indexValues(&e) {
 		tx.Set(indexKey(iv[0], iv[1], &e), nil)

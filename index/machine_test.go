@@ -5,15 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/fsenet/fsenet/consensus"
-	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index/doctype"
+	"github.com/fsenet/fsenet/index/indextest"
 )
 
 // replica is a one-voter consensus node with the index registered.
@@ -24,42 +21,7 @@ type replica struct {
 
 func newReplica(t *testing.T) *replica {
 	t.Helper()
-	dir := t.TempDir()
-	h, err := federation.NewHost(federation.HostConfig{
-		KeyFile: filepath.Join(dir, "node.key"), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, DialTimeout: time.Second,
-	}, federation.NewGater(nil, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := consensus.DefaultConfig()
-	cfg.ID, cfg.DataDir = "030", filepath.Join(dir, "consensus")
-	cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
-	cfg.MemTableSize, cfg.BlockCacheSize = 16<<20, 8<<20
-	n, err := consensus.New(cfg, consensus.Deps{Host: h, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := New().Register(n); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = n.Shutdown(context.Background())
-		_ = h.Close()
-	})
-	if err := n.Bootstrap([]consensus.Server{{ID: "030", Peer: h.ID(), Voter: true}}); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !n.IsLeader() {
-		if time.Now().After(deadline) {
-			t.Fatal("no leader")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return &replica{t: t, node: n}
+	return &replica{t: t, node: indextest.NewReplica(t, New())}
 }
 
 func (r *replica) apply(cmd consensus.Command, err error) (consensus.Result, error) {

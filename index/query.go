@@ -2,8 +2,11 @@ package index
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/fsenet/fsenet/consensus"
@@ -100,4 +103,48 @@ func PatientEntries(r Reader, patient string) ([]Entry, error) {
 		return true
 	})
 	return out, err
+}
+
+// ResourceID is the FHIR id of a document version: FHIR ids allow only
+// letters, digits, '-' and '.', so it is derived from the FSE id.
+func ResourceID(entryID string) string {
+	sum := sha256.Sum256([]byte(entryID))
+	return hex.EncodeToString(sum[:16])
+}
+
+// EntryByResourceID returns the version whose FHIR id is rid.
+func EntryByResourceID(r Reader, rid string) (Entry, bool, error) {
+	b, ok, err := r.Get(resKey(rid))
+	if err != nil || !ok {
+		return Entry{}, false, err
+	}
+	return GetEntry(r, string(b))
+}
+
+// FoldName folds a name for search: lower case, accents kept.
+func FoldName(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// PatientsByIndex calls fn with every patient id under a patient index
+// ("fam" with a folded family-name prefix, "bd" with a birth date).
+// With prefix set, every value starting with value matches.
+func PatientsByIndex(r Reader, name, value string, prefix bool, fn func(id string) bool) error {
+	k := []byte("ix/px/" + name + "/" + value)
+	if !prefix {
+		k = append(k, 0)
+	}
+	stop := fmt.Errorf("stop")
+	err := r.Iterate(k, func(key, _ []byte) error {
+		i := bytes.LastIndexByte(key, 0)
+		if i < 0 {
+			return fmt.Errorf("malformed patient index key %q", key)
+		}
+		if !fn(string(key[i+1:])) {
+			return stop
+		}
+		return nil
+	})
+	if err == stop {
+		return nil
+	}
+	return err
 }

@@ -1,0 +1,660 @@
+// Package fhirapi serves the national registry and document index as a
+// FHIR R4 read API (IHE PDQm for patients, IHE MHD ITI-67 for document
+// references, AuditEvent for the access log), read from the local replica
+// and filtered by the index's one access policy. Every disclosure of
+// clinical data is audited, and the audit record is committed before the
+// answer is written.
+package fhirapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/index/ident"
+)
+
+// Recorder commits audit events (an index.Auditor).
+type Recorder interface {
+	Record(ctx context.Context, events ...index.Event) error
+}
+
+// Deps are what the API needs from the node.
+type Deps struct {
+	// Read runs fn on the replica: the local state, or (strong) a state
+	// that includes every write acknowledged before the call. It returns
+	// the applied index read.
+	Read   func(ctx context.Context, strong bool, fn func(index.Reader) error) (uint64, error)
+	Audit  Recorder
+	Caller func(*http.Request) (index.Caller, bool) // the authenticated caller
+	Region string                                   // this node's region
+	Log    *slog.Logger
+}
+
+// API is the FHIR read API.
+type API struct{ d Deps }
+
+// New returns the API.
+func New(d Deps) *API {
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	return &API{d: d}
+}
+
+// Header names.
+const (
+	HeaderAppliedIndex = "Fsenet-Applied-Index" // the replica's applied index the answer reflects
+	HeaderConsistency  = "Fsenet-Consistency"   // "strong" asks for a strong read
+)
+
+// Register mounts the API's routes.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /fhir/metadata", a.capabilities)
+	mux.HandleFunc("GET /fhir/Patient/{id}", a.readPatient)
+	mux.HandleFunc("GET /fhir/Patient", a.searchPatient)
+	mux.HandleFunc("GET /fhir/DocumentReference/{id}", a.readDocument)
+	mux.HandleFunc("GET /fhir/DocumentReference", a.searchDocuments)
+	mux.HandleFunc("GET /fhir/AuditEvent", a.searchAudit)
+}
+
+// Paths returns the paths the API serves, for the node's 405 answers.
+func Paths() []string {
+	return []string{"/fhir/metadata", "/fhir/Patient", "/fhir/DocumentReference", "/fhir/AuditEvent"}
+}
+
+// OperationOutcome writes a FHIR error.
+func OperationOutcome(w http.ResponseWriter, status int, code fhir.IssueType, diagnostics string) {
+	w.Header().Set("Content-Type", "application/fhir+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(fhir.OperationOutcome{Issue: []fhir.OperationOutcomeIssue{{
+		Severity: fhir.IssueSeverityError, Code: code, Diagnostics: &diagnostics,
+	}}})
+}
+
+func writeResource(w http.ResponseWriter, applied uint64, v any) {
+	w.Header().Set("Content-Type", "application/fhir+json")
+	w.Header().Set(HeaderAppliedIndex, strconv.FormatUint(applied, 10))
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// strict reports whether the client asked for strict handling of unknown
+// parameters (Prefer: handling=strict); lenient is the default.
+func strict(r *http.Request) bool {
+	for _, p := range strings.Split(r.Header.Get("Prefer"), ",") {
+		if strings.EqualFold(strings.TrimSpace(p), "handling=strict") {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *API) caller(w http.ResponseWriter, r *http.Request) (index.Caller, bool) {
+	c, ok := a.d.Caller(r)
+	if !ok {
+		OperationOutcome(w, http.StatusUnauthorized, fhir.IssueTypeLogin, "a valid bearer token is required")
+	}
+	return c, ok
+}
+
+func (a *API) read(w http.ResponseWriter, r *http.Request, fn func(index.Reader) error) (uint64, bool) {
+	strong := strings.EqualFold(r.Header.Get(HeaderConsistency), "strong")
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	applied, err := a.d.Read(ctx, strong, fn)
+	if err != nil {
+		var pe *paramError
+		if errors.As(err, &pe) {
+			OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, pe.msg)
+			return 0, false
+		}
+		a.d.Log.Error("index read failed", "path", r.URL.Path, "err", err)
+		OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the index could not be read; retry")
+		return 0, false
+	}
+	return applied, true
+}
+
+type paramError struct{ msg string }
+
+func (e *paramError) Error() string { return e.msg }
+
+// audit records the events and reports whether the answer may go out.
+func (a *API) audit(w http.ResponseWriter, r *http.Request, events ...index.Event) bool {
+	if err := a.d.Audit.Record(r.Context(), events...); err != nil {
+		a.d.Log.Error("audit record failed; answer withheld", "path", r.URL.Path, "err", err)
+		OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the access could not be audited, so nothing is disclosed; retry")
+		return false
+	}
+	return true
+}
+
+func event(c index.Caller, what, action, patient string) index.Event {
+	return index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
+		Action: action, What: what, Patient: patient, Outcome: "0"}
+}
+
+func (a *API) readPatient(w http.ResponseWriter, r *http.Request) {
+	c, ok := a.caller(w, r)
+	if !ok {
+		return
+	}
+	id, valid := patientFromResourceID(r.PathValue("id"))
+	var p index.Patient
+	var found bool
+	applied, ok := a.read(w, r, func(rd index.Reader) error {
+		if !valid {
+			return nil
+		}
+		var err error
+		p, found, err = index.GetPatient(rd, id)
+		return err
+	})
+	if !ok {
+		return
+	}
+	if !found || !index.PatientAccess(c, p) {
+		OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Patient")
+		return
+	}
+	if !a.audit(w, r, event(c, "Patient.read", "R", p.ID)) {
+		return
+	}
+	writeResource(w, applied, toPatient(p))
+}
+
+var patientParams = map[string]paramType{"identifier": pToken, "family": pString, "given": pString, "birthdate": pDate, "gender": pToken, "_id": pToken}
+
+func (a *API) searchPatient(w http.ResponseWriter, r *http.Request) {
+	c, ok := a.caller(w, r)
+	if !ok {
+		return
+	}
+	s, err := parseSearch(r.URL.Query(), patientParams, nil, strict(r))
+	if err != nil {
+		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
+		return
+	}
+	var ids []string
+	for _, t := range s.tokens["identifier"] {
+		id, err := ident.ParseSystem(t.system, t.code)
+		if err != nil {
+			OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, fmt.Sprintf("identifier %q: %v", t.code, err))
+			return
+		}
+		ids = append(ids, id.String())
+	}
+	for _, t := range s.tokens["_id"] {
+		if id, ok := patientFromResourceID(t.code); ok {
+			ids = append(ids, id)
+		} else {
+			ids = append(ids, "?")
+		}
+	}
+	if len(ids) == 0 && len(s.strings["family"]) == 0 && len(s.dates["birthdate"]) == 0 {
+		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeTooCostly, "give identifier, _id, family or birthdate: a search of every patient is not served")
+		return
+	}
+	var found []index.Patient
+	applied, ok := a.read(w, r, func(rd index.Reader) error {
+		found = nil
+		seen := map[string]bool{}
+		add := func(id string) error {
+			if seen[id] {
+				return nil
+			}
+			seen[id] = true
+			p, ok, err := index.GetPatient(rd, id)
+			if err != nil || !ok {
+				return err
+			}
+			if matchPatient(p, s) && index.PatientAccess(c, p) {
+				found = append(found, p)
+			}
+			return nil
+		}
+		switch {
+		case len(ids) > 0:
+			for _, id := range ids {
+				if err := add(id); err != nil {
+					return err
+				}
+			}
+		case len(s.strings["family"]) > 0:
+			var cands []string
+			if err := index.PatientsByIndex(rd, "fam", index.FoldName(s.strings["family"][0]), true, func(id string) bool {
+				cands = append(cands, id)
+				return len(cands) < 10_000
+			}); err != nil {
+				return err
+			}
+			for _, id := range cands {
+				if err := add(id); err != nil {
+					return err
+				}
+			}
+		default:
+			// birthdate, day precision: one index value per day.
+			c := s.dates["birthdate"][0]
+			if c.prefix != "eq" || c.to.Sub(c.from) != 24*time.Hour {
+				return &paramError{"birthdate alone must be one day (YYYY-MM-DD); add family or identifier for other ranges"}
+			}
+			var cands []string
+			if err := index.PatientsByIndex(rd, "bd", c.from.Format(time.DateOnly), false, func(id string) bool {
+				cands = append(cands, id)
+				return len(cands) < 10_000
+			}); err != nil {
+				return err
+			}
+			for _, id := range cands {
+				if err := add(id); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if !ok {
+		return
+	}
+	var events []index.Event
+	for _, p := range found {
+		events = append(events, event(c, "Patient.search", "E", p.ID))
+	}
+	if !a.audit(w, r, events...) {
+		return
+	}
+	var resources []any
+	for _, p := range found {
+		resources = append(resources, toPatient(p))
+	}
+	writeResource(w, applied, a.bundle(r, s, resources, len(resources), 0))
+}
+
+func matchPatient(p index.Patient, s *search) bool {
+	for _, f := range s.strings["family"] {
+		if !strings.HasPrefix(index.FoldName(p.Family), index.FoldName(f)) {
+			return false
+		}
+	}
+	for _, g := range s.strings["given"] {
+		if !slices.ContainsFunc(p.Given, func(x string) bool { return strings.HasPrefix(index.FoldName(x), index.FoldName(g)) }) {
+			return false
+		}
+	}
+	for _, c := range s.dates["birthdate"] {
+		t, err := time.Parse(time.DateOnly, p.BirthDate)
+		if err != nil || !c.matches(t) {
+			return false
+		}
+	}
+	if g := s.tokens["gender"]; len(g) > 0 && !slices.ContainsFunc(g, func(t token) bool { return t.code == p.Gender }) {
+		return false
+	}
+	return true
+}
+
+func (a *API) readDocument(w http.ResponseWriter, r *http.Request) {
+	c, ok := a.caller(w, r)
+	if !ok {
+		return
+	}
+	var e index.Entry
+	var acc index.Access
+	applied, ok := a.read(w, r, func(rd index.Reader) error {
+		var found bool
+		var err error
+		e, found, err = index.EntryByResourceID(rd, r.PathValue("id"))
+		if err != nil || !found {
+			return err
+		}
+		p, found, err := index.GetPatient(rd, e.Patient)
+		if err != nil || !found {
+			return err
+		}
+		acc = index.EntryAccess(c, p, e)
+		return nil
+	})
+	if !ok {
+		return
+	}
+	// Absent and not visible are the same answer.
+	if !acc.Visible {
+		OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such DocumentReference")
+		return
+	}
+	ev := event(c, "DocumentReference.read", "R", e.Patient)
+	ev.Documents, ev.Override = []string{e.ID}, acc.Override
+	if !a.audit(w, r, ev) {
+		return
+	}
+	writeResource(w, applied, toDocumentReference(e, acc.Content))
+}
+
+var documentParams = map[string]paramType{
+	"patient": pReference, "patient.identifier": pToken, "subject": pReference, "status": pToken, "type": pToken, "category": pToken,
+	"date": pDate, "period": pDate, "setting": pToken, "facility": pToken, "event": pToken, "security-label": pToken, "_id": pToken,
+}
+
+var documentSorts = []string{"date", "-date"}
+
+func (a *API) searchDocuments(w http.ResponseWriter, r *http.Request) {
+	c, ok := a.caller(w, r)
+	if !ok {
+		return
+	}
+	s, err := parseSearch(r.URL.Query(), documentParams, documentSorts, strict(r))
+	if err != nil {
+		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
+		return
+	}
+	pid, err := searchedPatient(s)
+	if err != nil {
+		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
+		return
+	}
+	var matches []index.Entry
+	var access []index.Access
+	applied, ok := a.read(w, r, func(rd index.Reader) error {
+		matches, access = nil, nil
+		p, found, err := index.GetPatient(rd, pid)
+		if err != nil || !found {
+			return err
+		}
+		if p.MergedInto != "" {
+			if p, found, err = index.GetPatient(rd, p.MergedInto); err != nil || !found {
+				return err
+			}
+		}
+		return index.ByIndex(rd, "pat", p.ID, index.Range{}, func(e index.Entry) bool {
+			acc := index.EntryAccess(c, p, e)
+			if acc.Visible && matchDocument(e, s) {
+				matches = append(matches, e)
+				access = append(access, acc)
+			}
+			return true
+		})
+	})
+	if !ok {
+		return
+	}
+	// Newest first unless asked otherwise; the total and the pages count
+	// only what the caller may see.
+	idx := make([]int, len(matches))
+	for i := range idx {
+		idx[i] = i
+	}
+	if s.sort != "date" {
+		slices.Reverse(idx)
+	}
+	total := len(idx)
+	start := min(s.offset, total)
+	end := min(start+s.count, total)
+	page := idx[start:end]
+	ev := event(c, "DocumentReference.search", "E", pid)
+	var resources []any
+	for _, i := range page {
+		e := matches[i]
+		ev.Documents = append(ev.Documents, e.ID)
+		ev.Override = ev.Override || access[i].Override
+		resources = append(resources, toDocumentReference(e, access[i].Content))
+	}
+	if !a.audit(w, r, ev) {
+		return
+	}
+	writeResource(w, applied, a.bundle(r, s, resources, total, start))
+}
+
+// searchedPatient returns the patient a document search is about: MHD
+// requires patient (a reference) or patient.identifier.
+func searchedPatient(s *search) (string, error) {
+	refs := append(s.tokens["patient"], s.tokens["subject"]...)
+	ids := s.tokens["patient.identifier"]
+	if len(refs)+len(ids) != 1 {
+		return "", errors.New("give exactly one patient (patient=Patient/ID or patient.identifier=SYSTEM|VALUE)")
+	}
+	if len(refs) == 1 {
+		ref := strings.TrimPrefix(refs[0].code, "Patient/")
+		if id, ok := patientFromResourceID(ref); ok {
+			return id, nil
+		}
+		return "", fmt.Errorf("patient %q: want Patient/CF-<codice fiscale> (or STP-, ENI-)", refs[0].code)
+	}
+	id, err := ident.ParseSystem(ids[0].system, ids[0].code)
+	if err != nil {
+		return "", fmt.Errorf("patient.identifier: %v", err)
+	}
+	return id.String(), nil
+}
+
+func matchToken(ts []token, system, code string) bool {
+	if len(ts) == 0 {
+		return true
+	}
+	for _, t := range ts {
+		if t.code == code && (t.system == "" || t.system == system) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchDocument(e index.Entry, s *search) bool {
+	status := e.Status
+	if !matchToken(s.tokens["status"], "", status) ||
+		!matchToken(s.tokens["type"], "http://loinc.org", e.Type) ||
+		!matchToken(s.tokens["category"], SystemClass, string(e.Class)) ||
+		!matchToken(s.tokens["setting"], SystemSetting, e.Setting) ||
+		!matchToken(s.tokens["facility"], SystemFacility, e.Facility) ||
+		!matchToken(s.tokens["security-label"], SystemConfidentiality, e.Confidentiality) {
+		return false
+	}
+	if ids := s.tokens["_id"]; len(ids) > 0 && !matchToken(ids, "", index.ResourceID(e.ID)) {
+		return false
+	}
+	if evs := s.tokens["event"]; len(evs) > 0 && !slices.ContainsFunc(e.Events, func(ev string) bool { return matchToken(evs, SystemEvent, ev) }) {
+		return false
+	}
+	for _, c := range s.dates["date"] {
+		if !c.matches(e.Created) {
+			return false
+		}
+	}
+	for _, c := range s.dates["period"] {
+		if e.ServiceStart.IsZero() || !c.matches(e.ServiceStart) {
+			return false
+		}
+	}
+	return true
+}
+
+// bundle builds a searchset with self and next/previous links.
+func (a *API) bundle(r *http.Request, s *search, resources []any, total, offset int) fhir.Bundle {
+	b := fhir.Bundle{Type: fhir.BundleTypeSearchset, Total: ptr(total), Timestamp: ptr(time.Now().UTC().Format(time.RFC3339))}
+	link := func(rel string, off int) {
+		q := r.URL.Query()
+		q.Set("_offset", strconv.Itoa(off))
+		q.Set("_count", strconv.Itoa(s.count))
+		for _, name := range s.ignored {
+			q.Del(name) // the self link shows the search as performed
+		}
+		b.Link = append(b.Link, fhir.BundleLink{Relation: rel, Url: r.URL.Path + "?" + q.Encode()})
+	}
+	link("self", offset)
+	if offset+len(resources) < total && s.count > 0 {
+		link("next", offset+s.count)
+	}
+	if offset > 0 {
+		link("previous", max(0, offset-s.count))
+	}
+	for _, res := range resources {
+		raw, _ := json.Marshal(res)
+		b.Entry = append(b.Entry, fhir.BundleEntry{Resource: raw, Search: &fhir.BundleEntrySearch{Mode: ptr(fhir.SearchEntryModeMatch)}})
+	}
+	return b
+}
+
+var auditParams = map[string]paramType{"patient": pReference, "date": pDate, "agent": pToken}
+
+// searchAudit serves the access log: patients their own, the authority
+// anyone's (by patient or by agent).
+func (a *API) searchAudit(w http.ResponseWriter, r *http.Request) {
+	c, ok := a.caller(w, r)
+	if !ok {
+		return
+	}
+	s, err := parseSearch(r.URL.Query(), auditParams, nil, strict(r))
+	if err != nil {
+		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
+		return
+	}
+	var q index.AuditQuery
+	if p := s.tokens["patient"]; len(p) == 1 {
+		id, ok := patientFromResourceID(strings.TrimPrefix(p[0].code, "Patient/"))
+		if !ok {
+			OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, "patient: want Patient/CF-<codice fiscale>")
+			return
+		}
+		q.Patient = id
+	}
+	if ag := s.tokens["agent"]; len(ag) == 1 {
+		q.Actor = ag[0].code
+	}
+	if (q.Patient == "") == (q.Actor == "") {
+		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, "give one patient or one agent")
+		return
+	}
+	for _, d := range s.dates["date"] {
+		switch d.prefix {
+		case "ge", "gt", "sa":
+			q.From = d.from
+		case "lt", "le", "eb":
+			q.To = d.to
+		case "eq":
+			q.From, q.To = d.from, d.to
+		}
+	}
+	own := q.Patient != "" && c.IsPatient(index.Patient{ID: q.Patient})
+	if !c.Authority && !own {
+		OperationOutcome(w, http.StatusForbidden, fhir.IssueTypeForbidden, "the access log is for the patient and the national authority")
+		return
+	}
+	q.Limit = maxCount * 10
+	var events []index.Event
+	applied, ok := a.read(w, r, func(rd index.Reader) error {
+		var err error
+		events, err = index.SearchAudit(rd, q)
+		return err
+	})
+	if !ok {
+		return
+	}
+	if !a.audit(w, r, event(c, "AuditEvent.search", "E", q.Patient)) {
+		return
+	}
+	var resources []any
+	for _, e := range events {
+		resources = append(resources, toAuditEvent(e))
+	}
+	writeResource(w, applied, a.bundle(r, s, resources, len(resources), 0))
+}
+
+func toAuditEvent(e index.Event) fhir.AuditEvent {
+	action := fhir.AuditEventActionR
+	switch e.Action {
+	case "C":
+		action = fhir.AuditEventActionC
+	case "U":
+		action = fhir.AuditEventActionU
+	case "D":
+		action = fhir.AuditEventActionD
+	case "E":
+		action = fhir.AuditEventActionE
+	}
+	outcome := fhir.AuditEventOutcome0
+	if e.Outcome == "4" {
+		outcome = fhir.AuditEventOutcome4
+	} else if e.Outcome == "8" {
+		outcome = fhir.AuditEventOutcome8
+	}
+	ae := fhir.AuditEvent{
+		Type:     fhir.Coding{System: ptr("http://terminology.hl7.org/CodeSystem/audit-event-type"), Code: ptr("rest"), Display: ptr(e.What)},
+		Action:   &action,
+		Recorded: e.Time.UTC().Format(time.RFC3339Nano),
+		Outcome:  &outcome,
+		Agent: []fhir.AuditEventAgent{{
+			Who:          &fhir.Reference{Identifier: &fhir.Identifier{System: ptr(ident.SystemCF), Value: ptr(e.Actor)}, Display: ptr(e.Org)},
+			Role:         []fhir.CodeableConcept{coding("urn:fsenet:subject_role", e.Role, "")},
+			Requestor:    true,
+			PurposeOfUse: []fhir.CodeableConcept{coding("urn:fsenet:purpose_of_use", e.Purpose, "")},
+		}},
+		Source: fhir.AuditEventSource{Observer: fhir.Reference{Identifier: &fhir.Identifier{System: ptr(SystemRegion), Value: ptr(e.Node)}}},
+	}
+	if e.Override {
+		ae.OutcomeDesc = ptr("emergency access without consent")
+	}
+	if e.Patient != "" {
+		ae.Entity = append(ae.Entity, fhir.AuditEventEntity{What: &fhir.Reference{Reference: ptr("Patient/" + patientResourceID(e.Patient))}})
+	}
+	for _, d := range e.Documents {
+		ae.Entity = append(ae.Entity, fhir.AuditEventEntity{What: &fhir.Reference{Reference: ptr("DocumentReference/" + index.ResourceID(d))}})
+	}
+	return ae
+}
+
+// capabilities is the CapabilityStatement: exactly what this API serves.
+func (a *API) capabilities(w http.ResponseWriter, r *http.Request) {
+	params := func(m map[string]paramType) []fhir.CapabilityStatementRestResourceSearchParam {
+		names := make([]string, 0, len(m))
+		for n := range m {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		var out []fhir.CapabilityStatementRestResourceSearchParam
+		for _, n := range names {
+			t := map[paramType]fhir.SearchParamType{pToken: fhir.SearchParamTypeToken, pString: fhir.SearchParamTypeString,
+				pDate: fhir.SearchParamTypeDate, pReference: fhir.SearchParamTypeReference, pNumber: fhir.SearchParamTypeNumber}[m[n]]
+			out = append(out, fhir.CapabilityStatementRestResourceSearchParam{Name: n, Type: t})
+		}
+		return out
+	}
+	interactions := func(codes ...fhir.TypeRestfulInteraction) []fhir.CapabilityStatementRestResourceInteraction {
+		var out []fhir.CapabilityStatementRestResourceInteraction
+		for _, c := range codes {
+			out = append(out, fhir.CapabilityStatementRestResourceInteraction{Code: c})
+		}
+		return out
+	}
+	cs := fhir.CapabilityStatement{
+		Status:         fhir.PublicationStatusActive,
+		Date:           "2026-11-28",
+		Kind:           fhir.CapabilityStatementKindInstance,
+		Software:       &fhir.CapabilityStatementSoftware{Name: "fsenet"},
+		Implementation: &fhir.CapabilityStatementImplementation{Description: "fsenet node of region " + a.d.Region},
+		FhirVersion:    fhir.FHIRVersion4_0_1,
+		Format:         []string{"application/fhir+json"},
+		Rest: []fhir.CapabilityStatementRest{{
+			Mode: fhir.RestfulCapabilityModeServer,
+			Security: &fhir.CapabilityStatementRestSecurity{Description: ptr(
+				"Every request but this one carries a bearer JWT with the claims of IHE IUA and the FSE 2.0 gateway, signed by a member region's identity provider. " +
+					"What a caller sees follows one policy over role, purpose of use, consent, blinding and authorship; every disclosure is audited before it is answered.")},
+			Resource: []fhir.CapabilityStatementRestResource{
+				{Type: fhir.ResourceTypePatient, Interaction: interactions(fhir.TypeRestfulInteractionRead, fhir.TypeRestfulInteractionSearchType), SearchParam: params(patientParams)},
+				{Type: fhir.ResourceTypeDocumentReference, Interaction: interactions(fhir.TypeRestfulInteractionRead, fhir.TypeRestfulInteractionSearchType), SearchParam: params(documentParams)},
+				{Type: fhir.ResourceTypeAuditEvent, Interaction: interactions(fhir.TypeRestfulInteractionSearchType), SearchParam: params(auditParams)},
+			},
+		}},
+	}
+	w.Header().Set("Content-Type", "application/fhir+json")
+	_ = json.NewEncoder(w).Encode(cs)
+}
