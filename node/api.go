@@ -18,6 +18,8 @@ import (
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/consensus/membership"
 	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/index/fhirapi"
 )
 
 // routes is the node's HTTP API. Every request passes the authentication
@@ -37,7 +39,19 @@ func (n *Node) routes() http.Handler {
 		writeJSON(w, code, map[string]any{"ready": ok, "reason": why})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /fhir/metadata", n.handleCapabilities)
+	fhirapi.New(fhirapi.Deps{
+		Read: func(ctx context.Context, strong bool, fn func(index.Reader) error) (uint64, error) {
+			c := consensus.Local
+			if strong {
+				c = consensus.Strong
+			}
+			return n.cons.Read(ctx, c, fn)
+		},
+		Audit:  n.auditor,
+		Caller: callerOf,
+		Region: n.cfg.Region,
+		Log:    n.log.With("component", "fhir"),
+	}).Register(mux)
 	mux.HandleFunc("GET /v1/cluster", n.handleCluster)
 	mux.HandleFunc("GET /v1/snapshot", n.handleSnapshot)
 	mux.HandleFunc("POST /v1/federation/join", n.handleJoin)
@@ -54,6 +68,13 @@ func (n *Node) routes() http.Handler {
 			w.Header().Set("Allow", "POST")
 			writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", r.Method+" is not supported here")
 		default:
+			for _, p := range fhirapi.Paths() {
+				if r.URL.Path == p || strings.HasPrefix(r.URL.Path, p+"/") {
+					w.Header().Set("Allow", "GET, HEAD")
+					writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", r.Method+" is not supported here")
+					return
+				}
+			}
 			writeOutcome(w, http.StatusNotFound, "not-found", "no such endpoint")
 		}
 	})
@@ -128,28 +149,6 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, bool) 
 		return nil, false
 	}
 	return b, true
-}
-
-func (n *Node) handleCapabilities(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/fhir+json")
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"resourceType": "CapabilityStatement",
-		"status":       "active",
-		"date":         "2026-11-27",
-		"kind":         "instance",
-		"software":     map[string]string{"name": "fsenet"},
-		"implementation": map[string]string{
-			"description": "fsenet node of region " + n.cfg.Region + " (" + federation.RegionNames[n.cfg.Region] + ")",
-		},
-		"fhirVersion": "4.0.1",
-		"format":      []string{"application/fhir+json"},
-		"rest": []map[string]any{{
-			"mode": "server",
-			"security": map[string]any{
-				"description": "Every request but this one carries a bearer JWT with the claims of IHE IUA and the FSE 2.0 gateway, signed by a member region's identity provider.",
-			},
-		}},
-	})
 }
 
 // clusterStatus is the answer of GET /v1/cluster.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/index"
 )
 
 // Principal is the authenticated caller of a request: the claims of a
@@ -92,4 +93,14 @@ func require(w http.ResponseWriter, r *http.Request, allowed func(*Principal) bo
 		return false
 	}
 	return true
+}
+
+// callerOf is the index's view of the request's principal.
+func callerOf(r *http.Request) (index.Caller, bool) {
+	p, ok := PrincipalFrom(r.Context())
+	if !ok {
+		return index.Caller{}, false
+	}
+	return index.Caller{Subject: p.Subject, Role: p.SubjectRole, Purpose: p.PurposeOfUse, Region: p.OrganizationID,
+		Organization: p.Organization, Authority: p.Authority()}, true
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/consensus/membership"
 	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/index"
 )
 
 // Node is one region's running node.
@@ -35,6 +36,8 @@ type Node struct {
 	host    host.Host
 	cons    *consensus.Node
 	members *membership.Machine
+	index   *index.Machine
+	auditor *index.Auditor
 	tokens  *federation.Verifier
 	reg     *prometheus.Registry
 	httpLn  net.Listener
@@ -149,6 +152,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.members.Register(n.cons); err != nil {
 		return err
 	}
+	n.index = index.New()
+	if err := n.index.Register(n.cons); err != nil {
+		return err
+	}
 	n.tokens = &federation.Verifier{Lookup: n.members.IssuerKeys}
 	n.serveStatus()
 	if err := n.cons.Start(); err != nil {
@@ -159,6 +166,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	n.auditor = index.NewAuditor(n.cfg.Region, n.cons, n.log.With("component", "audit"))
+	n.auditor.Start()
 
 	// 3. The HTTP server.
 	n.httpLn, err = net.Listen("tcp", n.cfg.HTTP.Listen)
@@ -300,6 +309,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		n.httpSrv = nil
 	} else if n.httpLn != nil {
 		_ = n.httpLn.Close()
+	}
+	if n.auditor != nil {
+		n.auditor.Stop() // commits what is pending while the replica still runs
+		n.auditor = nil
 	}
 	if n.host != nil {
 		// Peers' questions are not answered by a replica shutting down.

@@ -17,7 +17,9 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/index"
 )
 
 func TestSingleRegionNodeServesHealthMetricsAndRefusesWithoutToken(t *testing.T) {
@@ -406,4 +408,59 @@ func TestStartRefusesWrongCertificates(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An index entry written through one node is found, through the FHIR API
+// and the access policy, on every node; the access is audited.
+func TestIndexEntriesAreSearchableOnEveryNode(t *testing.T) {
+	f := newFed(t)
+	lom := f.add("030", federation.RoleVoter)
+	cam := f.add("150", federation.RoleVoter)
+	ctx := context.Background()
+	apply := func(cmd consensus.Command, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := lom.cons.Apply(ctx, cmd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const pid = "CF:RSSMRA80A01H501U"
+	apply(index.PutPatient(index.Patient{ID: pid, Family: "Rossi", HomeRegion: "030"}))
+	apply(index.SetConsent(index.ConsentChange{Patient: pid, Given: true}))
+	apply(index.Publish(index.Entry{ID: index.DocumentID("030", "lab-1"), Patient: pid, Type: "11502-2", Class: "REF",
+		Created: time.Now(), AuthorOrg: "030-ASST-01", Custodian: "030", MIME: "application/pdf",
+		Hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Size: 4}))
+	poll(t, 10*time.Second, func() error {
+		if _, ok := cam.members.View().IdP("150"); !ok {
+			return errors.New("Campania's IdP keys not replicated yet")
+		}
+		return nil
+	})
+	url := "http://" + cam.HTTPAddr() + "/fhir/DocumentReference?patient.identifier=http://hl7.it/sid/codiceFiscale|RSSMRA80A01H501U"
+	clinician := f.token("150", "TREATMENT")
+	poll(t, 10*time.Second, func() error {
+		code, body := do(t, "GET", url, clinician, "", "")
+		if code != http.StatusOK || !strings.Contains(body, `"total":1`) {
+			return fmt.Errorf("search at Campania: %d %s", code, body)
+		}
+		return nil
+	})
+	if code, body := do(t, "GET", url, "", "", ""); code != http.StatusUnauthorized {
+		t.Fatalf("search without a token: %d %s", code, body)
+	}
+	if code, _ := do(t, "POST", "http://"+cam.HTTPAddr()+"/fhir/DocumentReference", clinician, "application/fhir+json", "{}"); code != http.StatusMethodNotAllowed {
+		t.Fatalf("POST DocumentReference: %d", code)
+	}
+	// The authority reads the patient's access log from Lombardia: the
+	// search served by Campania is there.
+	auditURL := "http://" + lom.HTTPAddr() + "/fhir/AuditEvent?patient=Patient/CF-RSSMRA80A01H501U"
+	poll(t, 10*time.Second, func() error {
+		code, body := do(t, "GET", auditURL, f.authorityToken(), "", "")
+		if code != http.StatusOK || !strings.Contains(body, `"value":"150"`) || !strings.Contains(body, "DocumentReference.search") {
+			return fmt.Errorf("access log: %d %s", code, body)
+		}
+		return nil
+	})
 }
