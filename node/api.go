@@ -54,6 +54,7 @@ func (n *Node) routes() http.Handler {
 	}).Register(mux)
 	mux.HandleFunc("GET /v1/cluster", n.handleCluster)
 	mux.HandleFunc("GET /v1/snapshot", n.handleSnapshot)
+	mux.HandleFunc("GET /v1/audit/verify", n.handleAuditVerify)
 	mux.HandleFunc("POST /v1/federation/join", n.handleJoin)
 	mux.HandleFunc("POST /v1/federation/regions", n.handlePutRegion)
 	mux.HandleFunc("POST /v1/federation/revocations", n.handleRevoke)
@@ -61,7 +62,7 @@ func (n *Node) routes() http.Handler {
 	// OperationOutcome rather than the mux's plain text.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/healthz", "/readyz", "/metrics", "/fhir/metadata", "/v1/cluster", "/v1/snapshot":
+		case "/healthz", "/readyz", "/metrics", "/fhir/metadata", "/v1/cluster", "/v1/snapshot", "/v1/audit/verify":
 			w.Header().Set("Allow", "GET, HEAD")
 			writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", r.Method+" is not supported here")
 		case "/v1/federation/join", "/v1/federation/regions", "/v1/federation/revocations":
@@ -405,4 +406,39 @@ func (n *Node) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	n.log.Warn("region revoked", "code", rv.Region, "peer", rv.Peer, "reason", rv.Reason)
 	writeJSON(w, http.StatusOK, map[string]string{"revoked": rv.Peer.String(), "region": rv.Region, "reason": rv.Reason})
+}
+
+// auditVerification is the answer of GET /v1/audit/verify.
+type auditVerification struct {
+	OK           bool   `json:"ok"`
+	Region       string `json:"region"` // the node that recomputed the chain
+	AppliedIndex uint64 `json:"applied_index"`
+	Batches      int    `json:"batches"`
+	Events       int    `json:"events"`
+	Head         string `json:"head"`
+	Error        string `json:"error,omitempty"`
+}
+
+// handleAuditVerify recomputes the audit trail's hash chain on this
+// node's replica.
+func (n *Node) handleAuditVerify(w http.ResponseWriter, r *http.Request) {
+	if !require(w, r, func(p *Principal) bool { return p.Authority() || p.PurposeOfUse == "SYSADMIN" }) {
+		return
+	}
+	out := auditVerification{Region: n.cfg.Region}
+	var verr error
+	applied, err := n.cons.Read(r.Context(), consensus.Local, func(rd consensus.Reader) error {
+		out.Batches, out.Events, out.Head, verr = index.VerifyAudit(rd)
+		return nil
+	})
+	if err != nil {
+		writeApplyError(w, err)
+		return
+	}
+	out.AppliedIndex, out.OK = applied, verr == nil
+	if verr != nil {
+		out.Error = verr.Error()
+		n.log.Error("audit trail verification failed", "err", verr)
+	}
+	writeJSON(w, http.StatusOK, out)
 }

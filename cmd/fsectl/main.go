@@ -9,6 +9,7 @@
 //	fsectl [--node URL] [--token TOKEN] [--json] snapshot save [--force] FILE
 //	fsectl [--node URL] [--token TOKEN] [--json] region add CERTFILE
 //	fsectl [--node URL] [--token TOKEN] [--json] region revoke FILE
+//	fsectl [--node URL] [--token TOKEN] [--json] audit verify
 //
 // The node defaults to $FSENET_NODE, else http://127.0.0.1:8030; the bearer
 // token to $FSENET_TOKEN. fsectl never prints the token, not even in a
@@ -52,6 +53,7 @@ Commands:
   snapshot save FILE      save the node's snapshot into FILE (--force overwrites)
   region add CERTFILE     admit a region with its membership certificate
   region revoke FILE      submit the authority's revocation of a region's node
+  audit verify            recompute the audit trail's hash chain on the node; exit 1 if broken
 
 Global flags (also accepted after the command words):
   --node URL      the node's base URL (default $FSENET_NODE, else ` + defaultNode + `)
@@ -105,6 +107,8 @@ var commands = []*command{
 		summary: "Stream the node's snapshot into FILE. The data goes to a temporary file in\nFILE's directory, is synced, then renamed: FILE is whole or absent, never\npartial. An existing FILE is kept unless --force is given."},
 	{group: "region", name: "add", args: []string{"CERTFILE"}, run: regionAddCmd,
 		summary: "Submit a region's membership certificate (a JWT signed by the national\nauthority, as written by \"fsenode authority certify\") and print the\nregion's record as the federation accepted it."},
+	{group: "audit", name: "verify", run: auditVerifyCmd,
+		summary: "Ask the node to recompute the audit trail's hash chain from its replica.\nExit status 1 when a batch is missing, changed or out of order."},
 	{group: "region", name: "revoke", args: []string{"FILE"}, run: regionRevokeCmd,
 		summary: "Submit a revocation (a JWT signed by the national authority, as written by\n\"fsenode authority revoke\") and print the result."},
 }
