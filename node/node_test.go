@@ -463,8 +463,7 @@ func TestIndexEntriesAreSearchableOnEveryNode(t *testing.T) {
 		}
 		return nil
 	})
-	// Every replica recomputes the same chain.
-	var heads []string
+	// Every replica recomputes the chain.
 	for _, n := range []*Node{lom, cam} {
 		poll(t, 10*time.Second, func() error {
 			code, body := do(t, "GET", "http://"+n.HTTPAddr()+"/v1/audit/verify", f.authorityToken(), "", "")
@@ -472,9 +471,7 @@ func TestIndexEntriesAreSearchableOnEveryNode(t *testing.T) {
 			if code != http.StatusOK || json.Unmarshal([]byte(body), &v) != nil || !v.OK || v.Events < 2 {
 				return fmt.Errorf("audit verify at %s: %d %s", n.cfg.Region, code, body)
 			}
-			heads = append(heads, fmt.Sprint(v.Batches, v.Head))
 			return nil
 		})
 	}
-	_ = heads
 }
