@@ -47,6 +47,7 @@ func (n *Node) routes() http.Handler {
 			}
 			return n.cons.Read(ctx, c, fn)
 		},
+		Apply:  n.cons.Apply,
 		Audit:  n.auditor,
 		Caller: callerOf,
 		Region: n.cfg.Region,

@@ -20,6 +20,7 @@ import (
 
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 
+	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/index/ident"
 )
@@ -34,7 +35,9 @@ type Deps struct {
 	// Read runs fn on the replica: the local state, or (strong) a state
 	// that includes every write acknowledged before the call. It returns
 	// the applied index read.
-	Read   func(ctx context.Context, strong bool, fn func(index.Reader) error) (uint64, error)
+	Read func(ctx context.Context, strong bool, fn func(index.Reader) error) (uint64, error)
+	// Apply replicates a registry write.
+	Apply  func(ctx context.Context, cmd consensus.Command) (consensus.Result, error)
 	Audit  Recorder
 	Caller func(*http.Request) (index.Caller, bool) // the authenticated caller
 	Region string                                   // this node's region
@@ -66,6 +69,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /fhir/DocumentReference/{id}", a.readDocument)
 	mux.HandleFunc("GET /fhir/DocumentReference", a.searchDocuments)
 	mux.HandleFunc("GET /fhir/AuditEvent", a.searchAudit)
+	a.registerWrites(mux)
 }
 
 // Paths returns the paths the API serves, for the node's 405 answers.
@@ -649,7 +653,8 @@ func (a *API) capabilities(w http.ResponseWriter, r *http.Request) {
 				"Every request but this one carries a bearer JWT with the claims of IHE IUA and the FSE 2.0 gateway, signed by a member region's identity provider. " +
 					"What a caller sees follows one policy over role, purpose of use, consent, blinding and authorship; every disclosure is audited before it is answered.")},
 			Resource: []fhir.CapabilityStatementRestResource{
-				{Type: fhir.ResourceTypePatient, Interaction: interactions(fhir.TypeRestfulInteractionRead, fhir.TypeRestfulInteractionSearchType), SearchParam: params(patientParams)},
+				{Type: fhir.ResourceTypePatient, Interaction: interactions(fhir.TypeRestfulInteractionRead, fhir.TypeRestfulInteractionSearchType, fhir.TypeRestfulInteractionCreate, fhir.TypeRestfulInteractionUpdate), SearchParam: params(patientParams),
+					Operation: []fhir.CapabilityStatementRestResourceOperation{{Name: "merge", Definition: "urn:fsenet:OperationDefinition/Patient-merge"}, {Name: "consent", Definition: "urn:fsenet:OperationDefinition/Patient-consent"}}},
 				{Type: fhir.ResourceTypeDocumentReference, Interaction: interactions(fhir.TypeRestfulInteractionRead, fhir.TypeRestfulInteractionSearchType), SearchParam: params(documentParams)},
 				{Type: fhir.ResourceTypeAuditEvent, Interaction: interactions(fhir.TypeRestfulInteractionSearchType), SearchParam: params(auditParams)},
 			},

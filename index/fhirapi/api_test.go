@@ -34,6 +34,8 @@ var callers = map[string]index.Caller{
 	"author":    {Subject: "VRDGPP70A01F205X", Role: "PSS", Purpose: "TREATMENT", Region: "030", Organization: "030-ASST-01"},
 	"mario":     {Subject: "RSSMRA80A01H501U", Role: "ASS", Purpose: "PERSONAL", Region: "030"},
 	"authority": {Subject: "BNCLCU75A01H501Z", Role: "MDS", Purpose: "SYSADMIN", Region: "950", Authority: true},
+	"op030":     {Subject: "VRDGPP70A01F205X", Role: "DRS", Purpose: "SYSADMIN", Region: "030"},
+	"op160":     {Subject: "VRDGPP70A01F205X", Role: "DRS", Purpose: "SYSADMIN", Region: "160"},
 }
 
 type env struct {
@@ -44,7 +46,9 @@ type env struct {
 
 type failingRecorder struct{}
 
-func (failingRecorder) Record(context.Context, ...index.Event) error { return index.ErrAuditUnavailable }
+func (failingRecorder) Record(context.Context, ...index.Event) error {
+	return index.ErrAuditUnavailable
+}
 
 func newEnv(t *testing.T, rec Recorder) *env {
 	t.Helper()
@@ -63,6 +67,7 @@ func newEnv(t *testing.T, rec Recorder) *env {
 			}
 			return n.Read(ctx, c, fn)
 		},
+		Apply: n.Apply,
 		Audit: rec,
 		Caller: func(r *http.Request) (index.Caller, bool) {
 			c, ok := callers[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
@@ -340,4 +345,69 @@ func FuzzParseSearch(f *testing.F) {
 			}
 		}
 	})
+}
+
+func (e *env) send(method, path, who, body string) (int, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+who)
+	req.Header.Set("Content-Type", "application/fhir+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func patientJSON(cf, family, region string) string {
+	return `{"resourceType":"Patient","identifier":[{"system":"http://hl7.it/sid/codiceFiscale","value":"` + cf + `"}],` +
+		`"name":[{"family":"` + family + `","given":["Anna"]}],"gender":"female","birthDate":"1990-05-04",` +
+		`"managingOrganization":{"identifier":{"system":"urn:fsenet:region","value":"` + region + `"}}}`
+}
+
+func TestRegistryWrites(t *testing.T) {
+	e := newEnv(t, nil)
+	const cf = "LCNLVC95L47H501Q"
+	tests := []struct {
+		name, method, path, who, body string
+		want                          int
+	}{
+		{"another region's operator", "POST", "/fhir/Patient", "op160", patientJSON(cf, "Bianchi", "030"), http.StatusForbidden},
+		{"a clinician", "POST", "/fhir/Patient", "clinician", patientJSON(cf, "Bianchi", "030"), http.StatusForbidden},
+		{"create", "POST", "/fhir/Patient", "op030", patientJSON(cf, "Bianchi", "030"), http.StatusCreated},
+		{"create again", "POST", "/fhir/Patient", "op030", patientJSON(cf, "Bianchi", "030"), http.StatusConflict},
+		{"move to Puglia", "PUT", "/fhir/Patient/CF-" + cf, "op030", patientJSON(cf, "Bianchi", "160"), http.StatusOK},
+		{"the former region, after the move", "PUT", "/fhir/Patient/CF-" + cf, "op030", patientJSON(cf, "Verdi", "160"), http.StatusForbidden},
+		{"id and body differ", "PUT", "/fhir/Patient/CF-RSSMRA80A01H501U", "op160", patientJSON(cf, "Bianchi", "160"), http.StatusBadRequest},
+		{"update of an unknown patient", "PUT", "/fhir/Patient/CF-GTWGWY82B42G920M", "op030", patientJSON("GTWGWY82B42G920M", "X", "030"), http.StatusNotFound},
+		{"not JSON", "POST", "/fhir/Patient", "op030", "{garbage", http.StatusBadRequest},
+		{"not a Patient", "POST", "/fhir/Patient", "op030", `{"resourceType":"Observation"}`, http.StatusBadRequest},
+		{"bad codice fiscale", "POST", "/fhir/Patient", "op030", patientJSON("LCNLVC95L47H501A", "X", "030"), http.StatusBadRequest},
+		{"bad region", "POST", "/fhir/Patient", "op030", patientJSON("GTWGWY82B42G920M", "X", "999"), http.StatusBadRequest},
+		{"too big", "POST", "/fhir/Patient", "op030", strings.Repeat(" ", 70<<10), http.StatusRequestEntityTooLarge},
+		{"consent by the patient", "POST", "/fhir/Patient/CF-RSSMRA80A01H501U/$consent", "mario", `{"resourceType":"Parameters","parameter":[{"name":"given","valueBoolean":false}]}`, http.StatusOK},
+		{"consent by a clinician", "POST", "/fhir/Patient/CF-RSSMRA80A01H501U/$consent", "clinician", `{"resourceType":"Parameters","parameter":[{"name":"given","valueBoolean":true}]}`, http.StatusNotFound},
+		{"consent garbage", "POST", "/fhir/Patient/CF-RSSMRA80A01H501U/$consent", "mario", `{"resourceType":"Parameters"}`, http.StatusBadRequest},
+		{"merge by another region", "POST", "/fhir/Patient/$merge", "op160", `{"resourceType":"Parameters","parameter":[{"name":"source-patient","valueReference":{"reference":"Patient/CF-MRTMTT25D09F205Z"}},{"name":"target-patient","valueReference":{"reference":"Patient/CF-RSSMRA80A01H501U"}}]}`, http.StatusForbidden},
+		{"merge", "POST", "/fhir/Patient/$merge", "op030", `{"resourceType":"Parameters","parameter":[{"name":"source-patient","valueReference":{"reference":"Patient/CF-MRTMTT25D09F205Z"}},{"name":"target-patient","valueReference":{"reference":"Patient/CF-RSSMRA80A01H501U"}}]}`, http.StatusOK},
+		{"merge garbage", "POST", "/fhir/Patient/$merge", "op030", `{"resourceType":"Parameters","parameter":[]}`, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := e.send(tt.method, tt.path, tt.who, tt.body)
+			if code != tt.want || (code >= 400 && !strings.Contains(body, "OperationOutcome")) {
+				t.Fatalf("%d %s, want %d", code, body, tt.want)
+			}
+		})
+	}
+	code, body, _ := e.get("/fhir/Patient/CF-"+cf, "op160")
+	if code != http.StatusOK || !strings.Contains(body, `"value":"160"`) || !strings.Contains(body, `"family":"Bianchi"`) {
+		t.Fatalf("after the move: %d %s", code, body)
+	}
+	code, body, _ = e.get("/fhir/Patient/CF-MRTMTT25D09F205Z", "authority")
+	if code != http.StatusOK || !strings.Contains(body, `"replaced-by"`) || !strings.Contains(body, `"active":false`) {
+		t.Fatalf("merged identity: %d %s", code, body)
+	}
 }

@@ -1,0 +1,345 @@
+package fhirapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/index/ident"
+)
+
+// registerWrites mounts the registry's write operations, for the region
+// operators (a SYSADMIN token of the patient's home region) and the
+// authority; the patient may change their own consent.
+func (a *API) registerWrites(mux *http.ServeMux) {
+	mux.HandleFunc("POST /fhir/Patient", a.createPatient)
+	mux.HandleFunc("PUT /fhir/Patient/{id}", a.updatePatient)
+	mux.HandleFunc("POST /fhir/Patient/$merge", a.mergePatients)
+	mux.HandleFunc("POST /fhir/Patient/{id}/$consent", a.setConsent)
+}
+
+const maxBody = 64 << 10
+
+func readJSON(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		OperationOutcome(w, http.StatusRequestEntityTooLarge, fhir.IssueTypeTooCostly, "the body is too large or unreadable")
+		return nil, false
+	}
+	return b, true
+}
+
+// operatorOf reports whether the caller administers one of the regions.
+func operatorOf(c index.Caller, regions ...string) bool {
+	if c.Authority {
+		return true
+	}
+	if c.Purpose != index.PurposeSysadmin {
+		return false
+	}
+	for _, r := range regions {
+		if r != "" && c.Region == r {
+			return true
+		}
+	}
+	return false
+}
+
+// patientFromResource maps a FHIR Patient to a registry record.
+func patientFromResource(b []byte) (index.Patient, string, error) {
+	var p index.Patient
+	var probe struct {
+		ResourceType string `json:"resourceType"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil || probe.ResourceType != "Patient" {
+		return p, "", errors.New("want a FHIR Patient resource (resourceType Patient)")
+	}
+	res, err := fhir.UnmarshalPatient(b)
+	if err != nil {
+		return p, "", errors.New("not a valid FHIR R4 Patient: " + err.Error())
+	}
+	for _, id := range res.Identifier {
+		if id.Value == nil {
+			continue
+		}
+		system := ""
+		if id.System != nil {
+			system = *id.System
+		}
+		pid, err := ident.ParseSystem(system, *id.Value)
+		if err == nil {
+			p.ID = pid.String()
+			break
+		}
+	}
+	if p.ID == "" {
+		return p, "", errors.New("identifier: want a codice fiscale (" + ident.SystemCF + "), STP or ENI code")
+	}
+	if len(res.Name) > 0 {
+		if res.Name[0].Family != nil {
+			p.Family = *res.Name[0].Family
+		}
+		p.Given = res.Name[0].Given
+	}
+	if res.Gender != nil {
+		p.Gender = res.Gender.Code()
+	}
+	if res.BirthDate != nil {
+		p.BirthDate = *res.BirthDate
+	}
+	if m := res.ManagingOrganization; m != nil && m.Identifier != nil && m.Identifier.Value != nil {
+		p.HomeRegion = *m.Identifier.Value
+	}
+	deceased := ""
+	if res.DeceasedDateTime != nil {
+		deceased = *res.DeceasedDateTime
+		if len(deceased) > 10 {
+			deceased = deceased[:10]
+		}
+	}
+	return p, deceased, nil
+}
+
+func (a *API) apply(w http.ResponseWriter, r *http.Request, cmd consensus.Command, err error) (consensus.Result, bool) {
+	if err != nil {
+		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
+		return consensus.Result{}, false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+	defer cancel()
+	res, err := a.d.Apply(ctx, cmd)
+	if err != nil {
+		var de *consensus.Error
+		msg := "the change could not be recorded; retry"
+		if errors.As(err, &de) {
+			msg = de.Message
+		}
+		switch {
+		case errors.Is(err, consensus.ErrInvalid):
+			OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, msg)
+		case errors.Is(err, consensus.ErrNotFound):
+			OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, msg)
+		case errors.Is(err, consensus.ErrConflict), errors.Is(err, consensus.ErrAlreadyExists):
+			OperationOutcome(w, http.StatusConflict, fhir.IssueTypeConflict, msg)
+		case errors.Is(err, consensus.ErrForbidden):
+			OperationOutcome(w, http.StatusForbidden, fhir.IssueTypeForbidden, msg)
+		default:
+			a.d.Log.Error("registry write failed", "path", r.URL.Path, "err", err)
+			OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, msg)
+		}
+		return res, false
+	}
+	return res, true
+}
+
+// currentPatient reads a patient's record, strongly (a write decides on it).
+func (a *API) currentPatient(w http.ResponseWriter, r *http.Request, id string) (index.Patient, bool, bool) {
+	var p index.Patient
+	var found bool
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	_, err := a.d.Read(ctx, true, func(rd index.Reader) error {
+		var err error
+		p, found, err = index.GetPatient(rd, id)
+		return err
+	})
+	if err != nil {
+		OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the registry could not be read; retry")
+		return p, false, false
+	}
+	return p, found, true
+}
+
+func (a *API) writePatient(w http.ResponseWriter, r *http.Request, create bool) {
+	c, ok := a.caller(w, r)
+	if !ok {
+		return
+	}
+	b, ok := readJSON(w, r)
+	if !ok {
+		return
+	}
+	p, deceased, err := patientFromResource(b)
+	if err != nil {
+		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
+		return
+	}
+	cmd, err := index.PutPatient(p)
+	if err != nil {
+		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
+		return
+	}
+	if !create {
+		if id, ok := patientFromResourceID(r.PathValue("id")); !ok || id != p.ID {
+			OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, "the resource's identifier does not match the id in the URL")
+			return
+		}
+	}
+	old, exists, ok := a.currentPatient(w, r, p.ID)
+	if !ok {
+		return
+	}
+	switch {
+	case create && exists:
+		OperationOutcome(w, http.StatusConflict, fhir.IssueTypeDuplicate, "the patient is already registered; update it with PUT")
+		return
+	case !create && !exists:
+		OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Patient")
+		return
+	case !operatorOf(c, p.HomeRegion, old.HomeRegion):
+		OperationOutcome(w, http.StatusForbidden, fhir.IssueTypeForbidden, "the registry is written by the operators of the patient's home region")
+		return
+	}
+	res, ok := a.apply(w, r, cmd, nil)
+	if !ok {
+		return
+	}
+	if deceased != "" {
+		cmd, err := index.SetDeceased(index.Death{Patient: p.ID, Date: deceased})
+		if res, ok = a.apply(w, r, cmd, err); !ok {
+			return
+		}
+	}
+	var stored index.Patient
+	_ = json.Unmarshal(res.Value, &stored)
+	action := "U"
+	status := http.StatusOK
+	if create {
+		action, status = "C", http.StatusCreated
+	}
+	if !a.audit(w, r, event(c, "Patient.write", action, p.ID)) {
+		return
+	}
+	w.Header().Set("Location", "Patient/"+patientResourceID(p.ID))
+	w.Header().Set("Content-Type", "application/fhir+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(toPatient(stored))
+}
+
+func (a *API) createPatient(w http.ResponseWriter, r *http.Request) { a.writePatient(w, r, true) }
+func (a *API) updatePatient(w http.ResponseWriter, r *http.Request) { a.writePatient(w, r, false) }
+
+// parameters reads a FHIR Parameters resource into name -> value string
+// (valueString, valueBoolean, valueReference.reference).
+func parameters(b []byte) (map[string]string, error) {
+	var ps struct {
+		ResourceType string `json:"resourceType"`
+		Parameter    []struct {
+			Name           string `json:"name"`
+			ValueString    *string
+			ValueBoolean   *bool
+			ValueReference *struct {
+				Reference string `json:"reference"`
+			}
+		} `json:"parameter"`
+	}
+	if err := json.Unmarshal(b, &ps); err != nil || ps.ResourceType != "Parameters" {
+		return nil, errors.New("want a FHIR Parameters resource")
+	}
+	out := map[string]string{}
+	for _, p := range ps.Parameter {
+		switch {
+		case p.ValueString != nil:
+			out[p.Name] = *p.ValueString
+		case p.ValueBoolean != nil:
+			out[p.Name] = map[bool]string{true: "true", false: "false"}[*p.ValueBoolean]
+		case p.ValueReference != nil:
+			out[p.Name] = p.ValueReference.Reference
+		}
+	}
+	return out, nil
+}
+
+// mergePatients merges source-patient into target-patient (the parameter
+// names of FHIR's $merge): every index entry of the source moves to the
+// target in one replicated step.
+func (a *API) mergePatients(w http.ResponseWriter, r *http.Request) {
+	c, ok := a.caller(w, r)
+	if !ok {
+		return
+	}
+	b, ok := readJSON(w, r)
+	if !ok {
+		return
+	}
+	ps, err := parameters(b)
+	if err != nil {
+		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
+		return
+	}
+	src, ok1 := patientFromResourceID(strings.TrimPrefix(ps["source-patient"], "Patient/"))
+	dst, ok2 := patientFromResourceID(strings.TrimPrefix(ps["target-patient"], "Patient/"))
+	if !ok1 || !ok2 {
+		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, "give source-patient and target-patient as references Patient/CF-...")
+		return
+	}
+	target, found, ok := a.currentPatient(w, r, dst)
+	if !ok {
+		return
+	}
+	if !found {
+		OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such target Patient")
+		return
+	}
+	if !operatorOf(c, target.HomeRegion) {
+		OperationOutcome(w, http.StatusForbidden, fhir.IssueTypeForbidden, "identities are merged by the operators of the target patient's home region")
+		return
+	}
+	cmd, err := index.Merge(index.MergeRequest{Survivor: dst, Merged: src})
+	res, ok := a.apply(w, r, cmd, err)
+	if !ok {
+		return
+	}
+	if !a.audit(w, r, event(c, "Patient.merge", "U", dst), event(c, "Patient.merge", "U", src)) {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(res.Value)
+}
+
+// setConsent records the patient's consent to consultation: by the
+// patient, or by an operator of their home region.
+func (a *API) setConsent(w http.ResponseWriter, r *http.Request) {
+	c, ok := a.caller(w, r)
+	if !ok {
+		return
+	}
+	id, valid := patientFromResourceID(r.PathValue("id"))
+	b, ok := readJSON(w, r)
+	if !ok {
+		return
+	}
+	ps, err := parameters(b)
+	if err != nil || !valid || (ps["given"] != "true" && ps["given"] != "false") {
+		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, "want Parameters with given (valueBoolean) for Patient/CF-...")
+		return
+	}
+	p, found, ok := a.currentPatient(w, r, id)
+	if !ok {
+		return
+	}
+	if !found || !(c.IsPatient(p) || operatorOf(c, p.HomeRegion)) {
+		OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Patient")
+		return
+	}
+	cmd, err := index.SetConsent(index.ConsentChange{Patient: id, Given: ps["given"] == "true"})
+	res, ok := a.apply(w, r, cmd, err)
+	if !ok {
+		return
+	}
+	if !a.audit(w, r, event(c, "Patient.consent", "U", id)) {
+		return
+	}
+	var stored index.Patient
+	_ = json.Unmarshal(res.Value, &stored)
+	w.Header().Set("Content-Type", "application/fhir+json")
+	_ = json.NewEncoder(w).Encode(toPatient(stored))
+}
