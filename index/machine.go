@@ -391,6 +391,9 @@ func (m *Machine) applyMerge(tx *consensus.Tx, payload []byte) ([]byte, error) {
 		tx.Set(indexKey(byPatient, e.Patient, &e), nil)
 		put(tx, entryKey(e.ID), e)
 	}
+	if err := moveMarkers(tx, dup.ID, surv.ID); err != nil {
+		return nil, err
+	}
 	dup.MergedInto, dup.Updated = surv.ID, at
 	surv.Merged = append(surv.Merged, append([]string{dup.ID}, dup.Merged...)...)
 	// The survivor keeps its own consent; a withdrawal on either side wins.
@@ -449,6 +452,9 @@ func (m *Machine) applyPublish(tx *consensus.Tx, payload []byte) ([]byte, error)
 		} else if !ok {
 			return nil, consensus.Errorf(consensus.CodeNotFound, "related document %s is not indexed", rel)
 		}
+	}
+	if err := countPublish(tx, &e); err != nil {
+		return nil, err
 	}
 	put(tx, entryKey(e.ID), e)
 	tx.Set(resKey(ResourceID(e.ID)), []byte(e.ID))

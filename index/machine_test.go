@@ -309,3 +309,28 @@ func FuzzDecodePayloads(f *testing.F) {
 }
 
 func dclass(s string) doctype.Class { return doctype.Class(s) }
+
+func TestFeedingStatistics(t *testing.T) {
+	r := newReplica(t)
+	r.must(PutPatient(patient(mario, "030")))
+	r.must(PutPatient(patient(teo, "030")))
+	r.must(Publish(doc("a", mario, "11502-2", "REF")))
+	r.must(Publish(doc("b", mario, "60591-5", "SUM")))
+	r.must(Publish(doc("c", teo, "11502-2", "REF")))
+	var f Feeding
+	r.read(func(rd Reader) error { var err error; f, err = FeedingOf(rd, "030", "", ""); return err })
+	month := time.Now().UTC().Format("2006-01")
+	if f.PatientsWithDocs != 2 || f.PatientsWithSummary != 1 || f.SummaryShare != 0.5 || f.Documents[month]["11502-2"] != 2 || f.Documents[month]["60591-5"] != 1 {
+		t.Fatalf("feeding %+v", f)
+	}
+	// A merge counts the person once.
+	r.must(Merge(MergeRequest{Survivor: mario, Merged: teo}))
+	r.read(func(rd Reader) error { var err error; f, err = FeedingOf(rd, "030", "", ""); return err })
+	if f.PatientsWithDocs != 1 || f.PatientsWithSummary != 1 || f.SummaryShare != 1 {
+		t.Fatalf("after the merge: %+v", f)
+	}
+	r.read(func(rd Reader) error { var err error; f, err = FeedingOf(rd, "030", "2000-01", "2000-12"); return err })
+	if len(f.Documents) != 0 {
+		t.Fatalf("a range outside the data: %+v", f.Documents)
+	}
+}

@@ -56,6 +56,7 @@ func (n *Node) routes() http.Handler {
 	mux.HandleFunc("GET /v1/cluster", n.handleCluster)
 	mux.HandleFunc("GET /v1/snapshot", n.handleSnapshot)
 	mux.HandleFunc("GET /v1/audit/verify", n.handleAuditVerify)
+	mux.HandleFunc("GET /v1/authority/feeding", n.handleFeeding)
 	mux.HandleFunc("POST /v1/federation/join", n.handleJoin)
 	mux.HandleFunc("POST /v1/federation/regions", n.handlePutRegion)
 	mux.HandleFunc("POST /v1/federation/revocations", n.handleRevoke)
@@ -63,7 +64,7 @@ func (n *Node) routes() http.Handler {
 	// OperationOutcome rather than the mux's plain text.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/healthz", "/readyz", "/metrics", "/fhir/metadata", "/v1/cluster", "/v1/snapshot", "/v1/audit/verify":
+		case "/healthz", "/readyz", "/metrics", "/fhir/metadata", "/v1/cluster", "/v1/snapshot", "/v1/audit/verify", "/v1/authority/feeding":
 			w.Header().Set("Allow", "GET, HEAD")
 			writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", r.Method+" is not supported here")
 		case "/v1/federation/join", "/v1/federation/regions", "/v1/federation/revocations":
@@ -442,4 +443,64 @@ func (n *Node) handleAuditVerify(w http.ResponseWriter, r *http.Request) {
 		n.log.Error("audit trail verification failed", "err", verr)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// handleFeeding serves the authority the regions' feeding statistics:
+// versions indexed per type and month, patients with a document, and the
+// share of them with a patient summary. ?region=CODE picks one region
+// (default: every member); ?from=YYYY-MM&to=YYYY-MM bound the months.
+func (n *Node) handleFeeding(w http.ResponseWriter, r *http.Request) {
+	if !require(w, r, (*Principal).Authority) {
+		return
+	}
+	q := r.URL.Query()
+	month := func(name string) (string, bool) {
+		v := q.Get(name)
+		if v == "" {
+			return "", true
+		}
+		if _, err := time.Parse("2006-01", v); err != nil {
+			writeOutcome(w, http.StatusBadRequest, "invalid", name+": want YYYY-MM")
+			return "", false
+		}
+		return v, true
+	}
+	from, ok := month("from")
+	if !ok {
+		return
+	}
+	to, ok := month("to")
+	if !ok {
+		return
+	}
+	var regions []string
+	if code := q.Get("region"); code != "" {
+		if federation.RegionNames[code] == "" {
+			writeOutcome(w, http.StatusBadRequest, "invalid", "region: want a region code")
+			return
+		}
+		regions = []string{code}
+	} else {
+		for _, reg := range n.members.View().Regions {
+			regions = append(regions, reg.Code)
+		}
+	}
+	var out []index.Feeding
+	applied, err := n.cons.Read(r.Context(), consensus.Local, func(rd consensus.Reader) error {
+		out = out[:0]
+		for _, code := range regions {
+			f, err := index.FeedingOf(rd, code, from, to)
+			if err != nil {
+				return err
+			}
+			out = append(out, f)
+		}
+		return nil
+	})
+	if err != nil {
+		writeApplyError(w, err)
+		return
+	}
+	w.Header().Set(fhirapi.HeaderAppliedIndex, strconv.FormatUint(applied, 10))
+	writeJSON(w, http.StatusOK, map[string]any{"regions": out})
 }

@@ -463,6 +463,19 @@ func TestIndexEntriesAreSearchableOnEveryNode(t *testing.T) {
 		}
 		return nil
 	})
+	// The authority's feeding statistics count the document.
+	code, body := do(t, "GET", "http://"+cam.HTTPAddr()+"/v1/authority/feeding?region=030", f.authorityToken(), "", "")
+	if code != http.StatusOK || !strings.Contains(body, `"11502-2":1`) || !strings.Contains(body, `"patients_with_documents":1`) {
+		t.Fatalf("feeding: %d %s", code, body)
+	}
+	if code, _ := do(t, "GET", "http://"+cam.HTTPAddr()+"/v1/authority/feeding", f.token("150", "SYSADMIN"), "", ""); code != http.StatusForbidden {
+		t.Fatalf("feeding for a region's operator: %d", code)
+	}
+	for _, bad := range []string{"?region=999", "?from=2026", "?to=garbage"} {
+		if code, _ := do(t, "GET", "http://"+cam.HTTPAddr()+"/v1/authority/feeding"+bad, f.authorityToken(), "", ""); code != http.StatusBadRequest {
+			t.Fatalf("feeding%s: %d", bad, code)
+		}
+	}
 	// Every replica recomputes the chain.
 	for _, n := range []*Node{lom, cam} {
 		poll(t, 10*time.Second, func() error {
