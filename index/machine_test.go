@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -332,5 +334,68 @@ func TestFeedingStatistics(t *testing.T) {
 	r.read(func(rd Reader) error { var err error; f, err = FeedingOf(rd, "030", "2000-01", "2000-12"); return err })
 	if len(f.Documents) != 0 {
 		t.Fatalf("a range outside the data: %+v", f.Documents)
+	}
+}
+
+// A merge is one entry: a reader sees every index entry of the merged
+// patient under it, or every one under the survivor, never a mix.
+func TestMergeIsAllOrNothingUnderConcurrentReads(t *testing.T) {
+	r := newReplica(t)
+	r.must(PutPatient(patient(mario, "030")))
+	r.must(PutPatient(patient(teo, "030")))
+	for i := 0; i < 40; i++ {
+		r.must(Publish(doc(fmt.Sprintf("t-%d", i), teo, "11502-2", "REF")))
+	}
+	r.must(Publish(doc("m-0", mario, "11502-2", "REF")))
+	stop := make(chan struct{})
+	seen := make(chan [2]int, 1<<16)
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var counts [2]int
+				_, err := r.node.Read(context.Background(), consensus.Local, func(rd Reader) error {
+					a, err := PatientEntries(rd, mario)
+					if err != nil {
+						return err
+					}
+					b, err := PatientEntries(rd, teo)
+					counts = [2]int{len(a), len(b)}
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				seen <- counts
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	r.must(Merge(MergeRequest{Survivor: mario, Merged: teo}))
+	time.Sleep(20 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	close(seen)
+	before, after := 0, 0
+	for c := range seen {
+		switch c {
+		case [2]int{1, 40}:
+			before++
+		case [2]int{41, 0}:
+			after++
+		default:
+			t.Fatalf("a reader saw a partial merge: survivor %d, merged %d", c[0], c[1])
+		}
+	}
+	if before == 0 || after == 0 {
+		t.Fatalf("the readers did not straddle the merge (%d before, %d after)", before, after)
 	}
 }
