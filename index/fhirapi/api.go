@@ -501,9 +501,21 @@ func (a *API) bundle(r *http.Request, s *search, resources []any, total, offset 
 	if offset > 0 {
 		link("previous", max(0, offset-s.count))
 	}
+	scheme := "http"
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+		scheme = "https"
+	}
 	for _, res := range resources {
 		raw, _ := json.Marshal(res)
-		b.Entry = append(b.Entry, fhir.BundleEntry{Resource: raw, Search: &fhir.BundleEntrySearch{Mode: ptr(fhir.SearchEntryModeMatch)}})
+		entry := fhir.BundleEntry{Resource: raw, Search: &fhir.BundleEntrySearch{Mode: ptr(fhir.SearchEntryModeMatch)}}
+		var head struct {
+			ID           string `json:"id"`
+			ResourceType string `json:"resourceType"`
+		}
+		if json.Unmarshal(raw, &head) == nil && head.ID != "" {
+			entry.FullUrl = ptr(scheme + "://" + r.Host + "/fhir/" + head.ResourceType + "/" + head.ID)
+		}
+		b.Entry = append(b.Entry, entry)
 	}
 	return b
 }

@@ -241,8 +241,9 @@ func TestPatientReadAndSearch(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, `"family":"Rossi"`) || !strings.Contains(body, `"resourceType":"Patient"`) {
 		t.Fatalf("read: %d %s", code, body)
 	}
-	if got := e.search("/fhir/Patient?identifier=http://hl7.it/sid/codiceFiscale|RSSMRA80A01H501U", "clinician"); got.Total != 1 {
-		t.Fatalf("by identifier: %d", got.Total)
+	code, body, _ = e.get("/fhir/Patient?identifier=http://hl7.it/sid/codiceFiscale|RSSMRA80A01H501U", "clinician")
+	if code != http.StatusOK || !strings.Contains(body, `"total":1`) || !strings.Contains(body, `"fullUrl":"http://`+e.srv.Listener.Addr().String()+`/fhir/Patient/CF-RSSMRA80A01H501U"`) {
+		t.Fatalf("by identifier: %d %s", code, body)
 	}
 	if got := e.search("/fhir/Patient?family=ros&given=mar&birthdate=1980-01-01", "clinician"); got.Total != 3 {
 		t.Fatalf("by family prefix: %d", got.Total)
