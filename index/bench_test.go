@@ -1,0 +1,109 @@
+package index
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/index/indextest"
+)
+
+// cfOf returns a valid codice fiscale for patient number i (distinct for
+// i < 26^3 * 1000): the letters vary, the check character is computed.
+func cfOf(i int) string {
+	letters := []byte{byte('A' + i/676%26), byte('A' + i/26%26), byte('A' + i%26)}
+	base := "RSS" + string(letters) + fmt.Sprintf("%02d", 50+i/17576%50) + "A01H501"
+	for c := byte('A'); c <= 'Z'; c++ {
+		if cand := base + string(c); validCF(cand) {
+			return cand
+		}
+	}
+	panic("no check character")
+}
+
+func validCF(s string) bool {
+	p := Patient{ID: s, HomeRegion: "030"}
+	return p.validate() == nil
+}
+
+// BenchmarkPublish: index entries committed per second on 3 voters on
+// loopback (fsync on, production timeouts), each a new version of a
+// patient's document published through the leader as the gateway will.
+//
+//	go test ./index -run '^$' -bench Publish -benchtime 30000x
+func BenchmarkPublish(b *testing.B) {
+	for _, writers := range []int{100, 400} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			nodes := indextest.NewCluster(b, 3, func() indextest.Registrar { return New() })
+			leader := nodes[0]
+			const patients = 1000
+			ids := make([]string, patients)
+			for i := range ids {
+				p := Patient{ID: cfOf(i), Family: "Rossi", HomeRegion: "030"}
+				cmd, err := PutPatient(p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := leader.Apply(context.Background(), cmd); err != nil {
+					b.Fatal(err)
+				}
+				ids[i] = "CF:" + p.ID
+			}
+			created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			mk := func(i int) consensus.Command {
+				sum := sha256.Sum256([]byte(fmt.Sprint(i)))
+				cmd, err := Publish(Entry{ID: DocumentID("030", fmt.Sprintf("doc-%09d", i)), Patient: ids[i%patients],
+					Type: "11502-2", Class: "REF", Created: created.Add(time.Duration(i) * time.Second),
+					AuthorOrg: "030-ASST-01", Custodian: "030", Hash: hex.EncodeToString(sum[:]), Size: 40000, MIME: "application/pdf",
+					Setting: "AD_PSC001", Facility: "Ospedale"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				return cmd
+			}
+			var next atomic.Int64
+			lats := make([][]time.Duration, writers)
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			start := time.Now()
+			for w := 0; w < writers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						i := int(next.Add(1))
+						if i > b.N {
+							return
+						}
+						cmd := mk(i)
+						t0 := time.Now()
+						if _, err := leader.Apply(context.Background(), cmd); err != nil {
+							b.Errorf("publish %d: %v", i, err)
+							return
+						}
+						lats[w] = append(lats[w], time.Since(t0))
+					}
+				}()
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			var all []time.Duration
+			for _, l := range lats {
+				all = append(all, l...)
+			}
+			slices.Sort(all)
+			b.ReportMetric(float64(len(all))/elapsed.Seconds(), "entries/s")
+			b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
