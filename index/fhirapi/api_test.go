@@ -42,6 +42,7 @@ type env struct {
 	t    *testing.T
 	node *consensus.Node
 	srv  *httptest.Server
+	dir  string
 }
 
 type failingRecorder struct{}
@@ -52,7 +53,28 @@ func (failingRecorder) Record(context.Context, ...index.Event) error {
 
 func newEnv(t *testing.T, rec Recorder) *env {
 	t.Helper()
-	n := indextest.NewReplica(t, index.New())
+	e := newEnvTB(t, rec)
+	e.t = t
+	for _, p := range []string{mario, teo, lucia} {
+		e.apply(index.PutPatient(index.Patient{ID: p, Family: "Rossi", Given: []string{"Mario"}, BirthDate: "1980-01-01", Gender: "male", HomeRegion: "030"}))
+	}
+	e.apply(index.SetConsent(index.ConsentChange{Patient: mario, Given: true}))
+	e.apply(index.SetConsent(index.ConsentChange{Patient: teo, Given: true}))
+	return e
+}
+
+// newBenchEnv is an empty environment for benchmarks.
+func newBenchEnv(b *testing.B) *env { return newEnvTB(b, nil) }
+
+func (e *env) mustApply(tb testing.TB, cmd consensus.Command) {
+	if _, err := e.node.Apply(context.Background(), cmd); err != nil {
+		tb.Error(err)
+	}
+}
+
+func newEnvTB(t testing.TB, rec Recorder) *env {
+	t.Helper()
+	n, dir := indextest.NewReplicaDir(t, index.New())
 	if rec == nil {
 		a := index.NewAuditor("030", n, nil)
 		a.Start()
@@ -80,13 +102,7 @@ func newEnv(t *testing.T, rec Recorder) *env {
 	api.Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, node: n, srv: srv}
-	for _, p := range []string{mario, teo, lucia} {
-		e.apply(index.PutPatient(index.Patient{ID: p, Family: "Rossi", Given: []string{"Mario"}, BirthDate: "1980-01-01", Gender: "male", HomeRegion: "030"}))
-	}
-	e.apply(index.SetConsent(index.ConsentChange{Patient: mario, Given: true}))
-	e.apply(index.SetConsent(index.ConsentChange{Patient: teo, Given: true}))
-	return e
+	return &env{node: n, srv: srv, dir: dir}
 }
 
 func (e *env) apply(cmd consensus.Command, err error) {

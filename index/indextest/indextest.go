@@ -31,6 +31,13 @@ type Registrar interface {
 // registered, and stops it when the test ends.
 func NewReplica(t testing.TB, machines ...Registrar) *consensus.Node {
 	t.Helper()
+	n, _ := NewReplicaDir(t, machines...)
+	return n
+}
+
+// NewReplicaDir is NewReplica, also returning the replica's directory.
+func NewReplicaDir(t testing.TB, machines ...Registrar) (*consensus.Node, string) {
+	t.Helper()
 	dir := t.TempDir()
 	h, err := federation.NewHost(federation.HostConfig{
 		KeyFile: filepath.Join(dir, "node.key"), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, DialTimeout: time.Second,
@@ -68,7 +75,7 @@ func NewReplica(t testing.TB, machines ...Registrar) *consensus.Node {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return n
+	return n, dir
 }
 
 // NewCluster starts voters replicas on loopback (regions 010, 020, …) with
