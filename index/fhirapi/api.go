@@ -227,25 +227,23 @@ func (a *API) searchPatient(w http.ResponseWriter, r *http.Request) {
 			}
 			return nil
 		}
-		switch {
-		case len(ids) > 0:
-			for _, id := range ids {
-				if err := add(id); err != nil {
-					return err
-				}
-			}
-		case len(s.strings["family"]) > 0:
+		// Candidates from one patient index, then every parameter checked.
+		fromIndex := func(name, value string, prefix bool) error {
 			var cands []string
-			if err := index.PatientsByIndex(rd, "fam", index.FoldName(s.strings["family"][0]), true, func(id string) bool {
+			if err := index.PatientsByIndex(rd, name, value, prefix, func(id string) bool {
 				cands = append(cands, id)
 				return len(cands) < 10_000
 			}); err != nil {
 				return err
 			}
-			for _, id := range cands {
-				if err := add(id); err != nil {
-					return err
-				}
+			ids = append(ids, cands...)
+			return nil
+		}
+		switch {
+		case len(ids) > 0:
+		case len(s.strings["family"]) > 0:
+			if err := fromIndex("fam", index.FoldName(s.strings["family"][0]), true); err != nil {
+				return err
 			}
 		default:
 			// birthdate, day precision: one index value per day.
@@ -253,17 +251,13 @@ func (a *API) searchPatient(w http.ResponseWriter, r *http.Request) {
 			if c.prefix != "eq" || c.to.Sub(c.from) != 24*time.Hour {
 				return &paramError{"birthdate alone must be one day (YYYY-MM-DD); add family or identifier for other ranges"}
 			}
-			var cands []string
-			if err := index.PatientsByIndex(rd, "bd", c.from.Format(time.DateOnly), false, func(id string) bool {
-				cands = append(cands, id)
-				return len(cands) < 10_000
-			}); err != nil {
+			if err := fromIndex("bd", c.from.Format(time.DateOnly), false); err != nil {
 				return err
 			}
-			for _, id := range cands {
-				if err := add(id); err != nil {
-					return err
-				}
+		}
+		for _, id := range ids {
+			if err := add(id); err != nil {
+				return err
 			}
 		}
 		return nil
