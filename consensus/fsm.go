@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 	"sync/atomic"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/hashicorp/raft"
@@ -507,9 +507,9 @@ type Tx struct {
 	txn        *badger.Txn
 	index      uint64
 	appendedAt time.Time
-	writes map[string]*[]byte // nil value: delete
-	order  []string
-	hooks  []func()
+	writes     map[string]*[]byte // nil value: delete
+	order      []string
+	hooks      []func()
 }
 
 // Index returns the Raft log index of the entry being applied. It is the

@@ -285,7 +285,10 @@ func TestTokenAttacksAreRefused(t *testing.T) {
 		{"alg none", enc([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + "."},
 		{"HS256 with the public key as secret", hs256(rawPub)},
 		{"HS256 with the JWKS as secret", hs256(pubJWKS())},
-		{"expired", f.token("030", "SYSADMIN", func(c *federation.Claims) { c.IssuedAt = time.Now().Add(-2 * time.Hour); c.Expiry = time.Now().Add(-time.Hour) })},
+		{"expired", f.token("030", "SYSADMIN", func(c *federation.Claims) {
+			c.IssuedAt = time.Now().Add(-2 * time.Hour)
+			c.Expiry = time.Now().Add(-time.Hour)
+		})},
 		{"not yet valid", f.token("030", "SYSADMIN", func(c *federation.Claims) { c.NotBefore = time.Now().Add(30 * time.Minute) })},
 		{"wrong audience", f.token("030", "SYSADMIN", func(c *federation.Claims) { c.Audience = []string{"another-system"} })},
 		{"unknown issuer", f.token("030", "SYSADMIN", func(c *federation.Claims) { c.Issuer = "urn:test:idp:999" })},

@@ -2,17 +2,17 @@ package node
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,10 +38,10 @@ type trust struct {
 	cert      federation.Certificate
 
 	// register loop state
-	joinedVia string // the join URL that admitted the node, for logs
+	joinedVia string    // the join URL that admitted the node, for logs
 	refused   string    // the certificate ID the federation refused
 	refusedAt time.Time // retried after refusedRetry
-	idpSent   string // the IdP record last published
+	idpSent   string    // the IdP record last published
 }
 
 // loadTrust reads the node key, the authority's public key and the node's

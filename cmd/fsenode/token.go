@@ -76,4 +76,3 @@ here with a key file. Real tokens come from the region's identity provider.`)
 	fmt.Println(tok)
 	return nil
 }
-
