@@ -112,15 +112,7 @@ func authorityCertify(args []string) error {
 			c.Addrs = append(c.Addrs, a)
 		}
 	}
-	tok, issued, err := federation.IssueCertificate(priv, c)
-	if err != nil {
-		return err
-	}
-	if err := writeOut(*out, tok); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "certified %s (%s) peer %s as %s until %s (id %s)\n", issued.Region, issued.Name, issued.Peer, issued.Role, issued.Expiry.Format(time.RFC3339), issued.ID)
-	return nil
+	return certifyAndWrite(priv, c, *out)
 }
 
 func authorityRevoke(args []string) error {
@@ -183,11 +175,17 @@ func authorityRole(args []string, verb, role string) error {
 	}
 	c := federation.Certificate{Region: old.Region, Name: old.Name, Peer: old.Peer, Role: role, Addrs: old.Addrs,
 		Expiry: time.Now().Add(*valid).UTC().Truncate(time.Second)}
+	return certifyAndWrite(priv, c, *out)
+}
+
+// certifyAndWrite signs c, writes the certificate to out (standard output
+// when empty) and says what was certified on standard error.
+func certifyAndWrite(priv ed25519.PrivateKey, c federation.Certificate, out string) error {
 	tok, issued, err := federation.IssueCertificate(priv, c)
 	if err != nil {
 		return err
 	}
-	if err := writeOut(*out, tok); err != nil {
+	if err := writeOut(out, tok); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "certified %s (%s) peer %s as %s until %s (id %s)\n", issued.Region, issued.Name, issued.Peer, issued.Role, issued.Expiry.Format(time.RFC3339), issued.ID)

@@ -577,3 +577,28 @@ func TestDemoStartsAndStops(t *testing.T) {
 		t.Fatalf("%d regions reported stopping, want 3:\n%v", stopped, transcript)
 	}
 }
+
+// A file that is not a whole snapshot is refused, and the data directory
+// holds no replica afterwards.
+func TestRestoreRefusesGarbage(t *testing.T) {
+	base := t.TempDir()
+	a := newAuthority(t, base)
+	r := a.region(base, "030", "voter")
+	for name, content := range map[string]string{"empty": "", "text": "not a snapshot", "zstd magic only": "\x28\xb5\x2f\xfd"} {
+		t.Run(name, func(t *testing.T) {
+			f := filepath.Join(base, "bad.snap")
+			if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(fsenodeBin, "restore", "--config", filepath.Join(r.dir, "region.toml"), f).CombinedOutput()
+			if err == nil || !strings.Contains(string(out), "snapshot") {
+				t.Fatalf("restore of %s: %v\n%s", name, err, out)
+			}
+			for _, sub := range []string{"wal", "state", "snapshots"} {
+				if _, err := os.Stat(filepath.Join(r.dir, "consensus", sub)); err == nil {
+					t.Fatalf("a refused restore left %s behind", sub)
+				}
+			}
+		})
+	}
+}

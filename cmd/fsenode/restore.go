@@ -32,12 +32,7 @@ rejoin it with empty data directories and catch up from it.`)
 		fs.Usage()
 		return errUsage
 	}
-	loaded, err := node.Load(*configPath)
-	if err != nil {
-		return err
-	}
-	cfg = loaded
-	if err := applyFlags(); err != nil {
+	if err := loadConfig(*configPath, &cfg, applyFlags); err != nil {
 		return err
 	}
 	f, err := os.Open(fs.Arg(0))

@@ -39,12 +39,7 @@ func runCmd(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	loaded, err := node.Load(*configPath)
-	if err != nil {
-		return err
-	}
-	cfg = loaded
-	if err := applyFlags(); err != nil {
+	if err := loadConfig(*configPath, &cfg, applyFlags); err != nil {
 		return err
 	}
 	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.Log.Level]
@@ -105,4 +100,15 @@ func runCmd(ctx context.Context, args []string) error {
 func emit(s statusLine) {
 	b, _ := json.Marshal(s)
 	fmt.Println(string(b))
+}
+
+// loadConfig fills cfg from the file, the environment and then the flags
+// already parsed (applyFlags from node.RegisterFlags).
+func loadConfig(path string, cfg *node.Config, applyFlags func() error) error {
+	loaded, err := node.Load(path)
+	if err != nil {
+		return err
+	}
+	*cfg = loaded
+	return applyFlags()
 }
