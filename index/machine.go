@@ -33,9 +33,14 @@ var (
 	// Patient indexes: ix/px/<name>/<value>\x00<patient id> -> empty.
 	patientFamily = "fam"
 	patientBirth  = "bd"
-	// Secondary indexes: ix/x/<name>/<value>\x00<created>\x00<entry id> -> empty.
-	byPatient = "pat"
-	secondary = []string{"type", "class", "status", "custodian", "setting", "facility"}
+	// Secondary indexes: ix/x/<name>/<value>\x00<created>\x00<entry id>.
+	// Every clinician's query is about one patient (MHD requires it), so
+	// the patient index keeps the version's type, class, status, setting
+	// and facility in its value (Attrs) and serves those filters and date
+	// ranges without reading other patients' keys or non-matching entries;
+	// the custodian index lists a region's own versions.
+	byPatient   = "pat"
+	byCustodian = "custodian"
 )
 
 func patientKey(id string) []byte { return append(bytes.Clone(patientPrefix), id...) }
@@ -80,30 +85,10 @@ func indexKey(name, value string, e *Entry) []byte {
 	return append(k, e.ID...)
 }
 
-// indexValues are the secondary index entries of a version.
-func indexValues(e *Entry) [][2]string {
-	out := [][2]string{{byPatient, e.Patient}}
-	for _, name := range secondary {
-		var v string
-		switch name {
-		case "type":
-			v = e.Type
-		case "class":
-			v = string(e.Class)
-		case "status":
-			v = e.Status
-		case "custodian":
-			v = e.Custodian
-		case "setting":
-			v = e.Setting
-		case "facility":
-			v = e.Facility
-		}
-		if v != "" {
-			out = append(out, [2]string{name, v})
-		}
-	}
-	return out
+// setIndexes writes the secondary index keys of a version.
+func setIndexes(tx *consensus.Tx, e *Entry) {
+	tx.Set(indexKey(byPatient, e.Patient, e), attrsOf(e))
+	tx.Set(indexKey(byCustodian, e.Custodian, e), nil)
 }
 
 // Machine is the registry and document index state machine.
@@ -174,12 +159,14 @@ type MergeRequest struct {
 // re-pointed to the survivor, all in one entry.
 func Merge(r MergeRequest) (consensus.Command, error) { return command(TypeMerge, r) }
 
-// Publish returns the command that indexes a new document version.
+// Publish returns the command that indexes a new document version. Its
+// payload and its answer are the entry in CBOR (EncodeEntry, DecodeEntry):
+// the answer carries what the index set (status, chain, version, time).
 func Publish(e Entry) (consensus.Command, error) {
 	if err := e.validate(); err != nil {
 		return consensus.Command{}, err
 	}
-	return command(TypePublish, e)
+	return consensus.Command{Type: TypePublish, Version: version1, Payload: EncodeEntry(&e)}, nil
 }
 
 // EntryUpdate changes the metadata of a version in place: its events
@@ -226,6 +213,20 @@ func get[T any](tx *consensus.Tx, k []byte) (T, bool, error) {
 	}
 	return v, true, nil
 }
+
+func getEntry(tx *consensus.Tx, id string) (Entry, bool, error) {
+	b, ok, err := tx.Get(entryKey(id))
+	if err != nil || !ok {
+		return Entry{}, false, err
+	}
+	e, err := DecodeEntry(b)
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("stored version %s: %w", id, err)
+	}
+	return e, true, nil
+}
+
+func putEntry(tx *consensus.Tx, e *Entry) { tx.Set(entryKey(e.ID), EncodeEntry(e)) }
 
 func put(tx *consensus.Tx, k []byte, v any) {
 	b, _ := json.Marshal(v)
@@ -379,7 +380,7 @@ func (m *Machine) applyMerge(tx *consensus.Tx, payload []byte) ([]byte, error) {
 		return nil, err
 	}
 	for _, id := range ids {
-		e, ok, err := get[Entry](tx, entryKey(id))
+		e, ok, err := getEntry(tx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -388,8 +389,8 @@ func (m *Machine) applyMerge(tx *consensus.Tx, payload []byte) ([]byte, error) {
 		}
 		tx.Delete(indexKey(byPatient, e.Patient, &e))
 		e.Patient = surv.ID
-		tx.Set(indexKey(byPatient, e.Patient, &e), nil)
-		put(tx, entryKey(e.ID), e)
+		tx.Set(indexKey(byPatient, e.Patient, &e), attrsOf(&e))
+		putEntry(tx, &e)
 	}
 	if err := moveMarkers(tx, dup.ID, surv.ID); err != nil {
 		return nil, err
@@ -407,9 +408,9 @@ func (m *Machine) applyMerge(tx *consensus.Tx, payload []byte) ([]byte, error) {
 }
 
 func (m *Machine) applyPublish(tx *consensus.Tx, payload []byte) ([]byte, error) {
-	var e Entry
-	if err := decode(payload, &e); err != nil {
-		return nil, err
+	e, err := DecodeEntry(payload)
+	if err != nil {
+		return nil, invalid("payload: %v", err)
 	}
 	if err := e.validate(); err != nil {
 		return nil, invalid("%v", err)
@@ -427,7 +428,7 @@ func (m *Machine) applyPublish(tx *consensus.Tx, payload []byte) ([]byte, error)
 	e.Status, e.Indexed = StatusCurrent, now(tx)
 	e.Chain, e.Version = e.ID, 1
 	if e.Replaces != "" {
-		old, ok, err := get[Entry](tx, entryKey(e.Replaces))
+		old, ok, err := getEntry(tx, e.Replaces)
 		switch {
 		case err != nil:
 			return nil, err
@@ -456,25 +457,23 @@ func (m *Machine) applyPublish(tx *consensus.Tx, payload []byte) ([]byte, error)
 	if err := countPublish(tx, &e); err != nil {
 		return nil, err
 	}
-	put(tx, entryKey(e.ID), e)
+	putEntry(tx, &e)
 	tx.Set(resKey(ResourceID(e.ID)), []byte(e.ID))
 	tx.Set(chainKey(e.Chain), []byte(e.ID))
-	for _, iv := range indexValues(&e) {
-		tx.Set(indexKey(iv[0], iv[1], &e), nil)
-	}
-	return json.Marshal(e)
+	setIndexes(tx, &e)
+	return EncodeEntry(&e), nil
 }
 
-// setStatus changes a stored version's status and its status index.
+// setStatus changes a stored version's status and the attributes its
+// patient index key carries.
 func setStatus(tx *consensus.Tx, e *Entry, status string) {
-	tx.Delete(indexKey("status", e.Status, e))
 	e.Status = status
-	tx.Set(indexKey("status", e.Status, e), nil)
-	put(tx, entryKey(e.ID), e)
+	tx.Set(indexKey(byPatient, e.Patient, e), attrsOf(e))
+	putEntry(tx, e)
 }
 
 func (m *Machine) entry(tx *consensus.Tx, id string) (Entry, error) {
-	e, ok, err := get[Entry](tx, entryKey(id))
+	e, ok, err := getEntry(tx, id)
 	if err != nil {
 		return e, err
 	}
@@ -506,8 +505,8 @@ func (m *Machine) applyUpdate(tx *consensus.Tx, payload []byte) ([]byte, error) 
 	if u.Confidentiality != "" {
 		e.Confidentiality = u.Confidentiality
 	}
-	put(tx, entryKey(e.ID), e)
-	return json.Marshal(e)
+	putEntry(tx, &e)
+	return EncodeEntry(&e), nil
 }
 
 func (m *Machine) applyWithdraw(tx *consensus.Tx, payload []byte) ([]byte, error) {
@@ -522,7 +521,7 @@ func (m *Machine) applyWithdraw(tx *consensus.Tx, payload []byte) ([]byte, error
 		return nil, err
 	}
 	if e.Status == StatusEnteredErr {
-		return json.Marshal(e) // already withdrawn
+		return EncodeEntry(&e), nil // already withdrawn
 	}
 	wasCurrent := e.Status == StatusCurrent
 	setStatus(tx, &e, StatusEnteredErr)
@@ -539,7 +538,7 @@ func (m *Machine) applyWithdraw(tx *consensus.Tx, payload []byte) ([]byte, error
 			tx.Set(chainKey(e.Chain), []byte(prev.ID))
 		}
 	}
-	return json.Marshal(e)
+	return EncodeEntry(&e), nil
 }
 
 var _ consensus.VersionedHandler = (*Machine)(nil)

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"reflect"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -177,9 +178,21 @@ func TestVersionChain(t *testing.T) {
 		if err != nil || !ok || cur != v1.ID {
 			t.Fatalf("current version %q %v %v", cur, ok, err)
 		}
+		// The patient index's attributes follow the status changes.
 		current := 0
-		if err := ByIndex(rd, "status", StatusCurrent, Range{}, func(Entry) bool { current++; return true }); err != nil || current != 1 {
+		isCurrent := func(a Attrs) bool { return a.Status == StatusCurrent }
+		if err := ByPatient(rd, mario, Range{}, isCurrent, func(e Entry) bool {
+			if e.Status != StatusCurrent {
+				t.Errorf("index attributes say current, entry %s says %s", e.ID, e.Status)
+			}
+			current++
+			return true
+		}); err != nil || current != 1 {
 			t.Fatalf("%d current versions (%v)", current, err)
+		}
+		mine := 0
+		if err := ByCustodian(rd, "030", Range{}, func(Entry) bool { mine++; return true }); err != nil || mine != 2 {
+			t.Fatalf("custodian index: %d versions (%v)", mine, err)
 		}
 		return nil
 	})
@@ -289,7 +302,22 @@ func FuzzDecodePayloads(f *testing.F) {
 	}
 	f.Add([]byte(`{"id":`))
 	f.Add([]byte(`{} {}`))
+	f.Add(EncodeEntry(&e))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if d, err := DecodeEntry(b); err == nil {
+			again, err := DecodeEntry(EncodeEntry(&d))
+			if err != nil {
+				t.Fatalf("re-encoded entry refused: %v", err)
+			}
+			if d2, _ := DecodeEntry(EncodeEntry(&again)); !reflect.DeepEqual(again, d2) {
+				t.Fatalf("entry changes over a round trip:\n%+v\n%+v", again, d2)
+			}
+			if d.validate() == nil {
+				if _, err := Publish(d); err != nil {
+					t.Fatalf("valid entry refused by the builder: %v", err)
+				}
+			}
+		}
 		var p Patient
 		if decode(b, &p) == nil && p.validate() == nil {
 			if _, err := PutPatient(p); err != nil {

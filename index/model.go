@@ -194,6 +194,11 @@ func (e *Entry) validate() error {
 	if e.Created.IsZero() {
 		errs = append(errs, errors.New("created is required"))
 	}
+	for name, t := range map[string]time.Time{"created": e.Created, "service_start": e.ServiceStart, "service_stop": e.ServiceStop} {
+		if !t.IsZero() && (t.Before(minTime) || !t.Before(maxTime)) {
+			errs = append(errs, fmt.Errorf("%s %s: want a time between 1900 and 2200", name, t.Format(time.RFC3339)))
+		}
+	}
 	if !e.ServiceStart.IsZero() && !e.ServiceStop.IsZero() && e.ServiceStop.Before(e.ServiceStart) {
 		errs = append(errs, errors.New("service_stop is before service_start"))
 	}

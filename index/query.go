@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -35,7 +36,15 @@ func GetPatient(r Reader, id string) (Patient, bool, error) {
 
 // GetEntry returns one document version.
 func GetEntry(r Reader, id string) (Entry, bool, error) {
-	return read[Entry](r, entryKey(id))
+	b, ok, err := r.Get(entryKey(id))
+	if err != nil || !ok {
+		return Entry{}, false, err
+	}
+	e, err := DecodeEntry(b)
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("stored version %s: %w", id, err)
+	}
+	return e, true, nil
 }
 
 // CurrentVersion returns the id of a chain's current version.
@@ -49,11 +58,50 @@ type Range struct {
 	From, To time.Time // From inclusive, To exclusive
 }
 
-// ByIndex calls fn for every version under one secondary index value
-// ("pat" with a patient id, "type" with a LOINC code, "custodian", "class",
-// "status", "setting", "facility"), oldest first, within rg. fn returns
-// false to stop. Only that index value's keys are read.
-func ByIndex(r Reader, name, value string, rg Range, fn func(Entry) bool) error {
+// ByPatient calls fn for every version indexed for a patient, oldest
+// first, within rg. If match is not nil, only versions whose attributes it
+// accepts are read. fn returns false to stop. Only the patient's keys are
+// read.
+func ByPatient(r Reader, patient string, rg Range, match func(Attrs) bool, fn func(Entry) bool) error {
+	return scanIndex(r, byPatient, patient, rg, func(id string, v []byte) (bool, error) {
+		if match != nil {
+			a, err := decodeAttrs(v)
+			if err != nil {
+				return false, fmt.Errorf("patient %s, version %s: %w", patient, id, err)
+			}
+			if !match(a) {
+				return true, nil
+			}
+		}
+		return visit(r, id, fn)
+	})
+}
+
+// ByCustodian calls fn for every version a region keeps, oldest first,
+// within rg; fn returns false to stop.
+func ByCustodian(r Reader, region string, rg Range, fn func(Entry) bool) error {
+	return scanIndex(r, byCustodian, region, rg, func(id string, _ []byte) (bool, error) {
+		return visit(r, id, fn)
+	})
+}
+
+func visit(r Reader, id string, fn func(Entry) bool) (bool, error) {
+	e, ok, err := GetEntry(r, id)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		return false, fmt.Errorf("index points to missing version %s", id)
+	}
+	return fn(e), nil
+}
+
+var errStop = errors.New("stop")
+
+// scanIndex calls fn with the version id and value of every key under one
+// secondary index value within rg, in key (time) order, until fn returns
+// false.
+func scanIndex(r Reader, name, value string, rg Range, fn func(id string, v []byte) (bool, error)) error {
 	prefix := indexPrefix(name, value)
 	from, to := "", ""
 	if !rg.From.IsZero() {
@@ -62,8 +110,7 @@ func ByIndex(r Reader, name, value string, rg Range, fn func(Entry) bool) error 
 	if !rg.To.IsZero() {
 		to = timeKey(rg.To)
 	}
-	stop := fmt.Errorf("stop")
-	err := r.Iterate(prefix, func(k, _ []byte) error {
+	err := r.Iterate(prefix, func(k, v []byte) error {
 		rest := k[len(prefix):]
 		i := bytes.IndexByte(rest, 0)
 		if i < 0 {
@@ -74,21 +121,18 @@ func ByIndex(r Reader, name, value string, rg Range, fn func(Entry) bool) error 
 			return nil
 		}
 		if to != "" && ts >= to {
-			return stop
+			return errStop
 		}
-		e, ok, err := GetEntry(r, string(rest[i+1:]))
+		more, err := fn(string(rest[i+1:]), v)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return fmt.Errorf("index key %q points to a missing entry", k)
-		}
-		if !fn(e) {
-			return stop
+		if !more {
+			return errStop
 		}
 		return nil
 	})
-	if err == stop {
+	if errors.Is(err, errStop) {
 		return nil
 	}
 	return err
@@ -98,7 +142,7 @@ func ByIndex(r Reader, name, value string, rg Range, fn func(Entry) bool) error 
 // first.
 func PatientEntries(r Reader, patient string) ([]Entry, error) {
 	var out []Entry
-	err := ByIndex(r, byPatient, patient, Range{}, func(e Entry) bool {
+	err := ByPatient(r, patient, Range{}, nil, func(e Entry) bool {
 		out = append(out, e)
 		return true
 	})
@@ -132,18 +176,17 @@ func PatientsByIndex(r Reader, name, value string, prefix bool, fn func(id strin
 	if !prefix {
 		k = append(k, 0)
 	}
-	stop := fmt.Errorf("stop")
 	err := r.Iterate(k, func(key, _ []byte) error {
 		i := bytes.LastIndexByte(key, 0)
 		if i < 0 {
 			return fmt.Errorf("malformed patient index key %q", key)
 		}
 		if !fn(string(key[i+1:])) {
-			return stop
+			return errStop
 		}
 		return nil
 	})
-	if err == stop {
+	if errors.Is(err, errStop) {
 		return nil
 	}
 	return err

@@ -374,7 +374,7 @@ func (a *API) searchDocuments(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 		}
-		return index.ByIndex(rd, "pat", p.ID, index.Range{}, func(e index.Entry) bool {
+		return index.ByPatient(rd, p.ID, index.Range{}, func(at index.Attrs) bool { return matchAttrs(at, s) }, func(e index.Entry) bool {
 			acc := index.EntryAccess(c, p, e)
 			if acc.Visible && matchDocument(e, s) {
 				matches = append(matches, e)
@@ -445,6 +445,15 @@ func matchToken(ts []token, system, code string) bool {
 		}
 	}
 	return false
+}
+
+// matchAttrs applies the filters the patient index answers by itself.
+func matchAttrs(at index.Attrs, s *search) bool {
+	return matchToken(s.tokens["status"], "", at.Status) &&
+		matchToken(s.tokens["type"], "http://loinc.org", at.Type) &&
+		matchToken(s.tokens["category"], SystemClass, at.Class) &&
+		matchToken(s.tokens["setting"], SystemSetting, at.Setting) &&
+		matchToken(s.tokens["facility"], SystemFacility, at.Facility)
 }
 
 func matchDocument(e index.Entry, s *search) bool {

@@ -112,7 +112,7 @@ func searchBench(b *testing.B, e *env, ids []string, perPatient int) {
 			if err != nil {
 				return err
 			}
-			return index.ByIndex(rd, "pat", pid, index.Range{}, func(en index.Entry) bool {
+			return index.ByPatient(rd, pid, index.Range{}, nil, func(en index.Entry) bool {
 				if index.EntryAccess(caller, p, en).Visible {
 					n++
 				}
