@@ -1,12 +1,12 @@
 package index
 
 import (
-	"reflect"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
