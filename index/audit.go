@@ -16,7 +16,10 @@ import (
 // The audit trail: every read and write of clinical data is an event,
 // appended through consensus in batches. Each batch records the hash of
 // the one before, so a batch removed or changed anywhere breaks the chain
-// on every replica.
+// on every replica. Each node numbers its events (they wait in its Spool
+// until replicated): the trail appends a number once, whatever the
+// retries, and verification reports any number missing from a node's
+// sequence.
 
 // TypeAudit is the command that appends a batch of audit events.
 const TypeAudit = "index.audit.append"
@@ -36,6 +39,7 @@ type Event struct {
 	Outcome   string    `json:"outcome"`             // "0" success, "4" minor failure, "8" serious failure (FHIR codes)
 	Override  bool      `json:"override,omitempty"`  // emergency access without consent: flagged for the patient
 	Node      string    `json:"node"`                // region whose node served it
+	NodeSeq   uint64    `json:"node_seq"`            // the node's number for it, from 1, without holes
 }
 
 // Batch is one link of the chain.
@@ -50,6 +54,7 @@ type Batch struct {
 
 var (
 	auditHead       = []byte("ix/a/head")
+	auditNodeSeq    = "ix/a/n/" // + node: last event number appended, 8 bytes
 	auditBatch      = []byte("ix/a/b/")
 	auditByPatient  = "apat"
 	auditByActor    = "aact"
@@ -92,11 +97,31 @@ func (m *Machine) applyAudit(tx *consensus.Tx, payload []byte) ([]byte, error) {
 	if len(in.Events) == 0 || len(in.Events) > maxAuditBatch {
 		return nil, invalid("audit batch of %d events", len(in.Events))
 	}
-	for _, e := range in.Events {
+	for i, e := range in.Events {
 		if e.Actor == "" || e.What == "" || len(e.Documents) > 1000 {
 			return nil, invalid("audit event without actor or what, or with too many documents")
 		}
+		if e.Node != in.Node || e.NodeSeq == 0 || (i > 0 && e.NodeSeq <= in.Events[i-1].NodeSeq) {
+			return nil, invalid("audit events must be the proposing node's, numbered from 1 in increasing order")
+		}
 	}
+	// Events the trail already holds (a retried batch) are skipped.
+	seqKey := []byte(auditNodeSeq + in.Node)
+	var last uint64
+	if b, ok, err := tx.Get(seqKey); err != nil {
+		return nil, err
+	} else if ok && len(b) == 8 {
+		last = binary.BigEndian.Uint64(b)
+	}
+	skip := 0
+	for skip < len(in.Events) && in.Events[skip].NodeSeq <= last {
+		skip++
+	}
+	if skip == len(in.Events) {
+		return json.Marshal(map[string]any{"duplicate": true})
+	}
+	in.Events = in.Events[skip:]
+	tx.Set(seqKey, binary.BigEndian.AppendUint64(nil, in.Events[len(in.Events)-1].NodeSeq))
 	var head Batch
 	if b, ok, err := tx.Get(auditHead); err != nil {
 		return nil, err
@@ -121,11 +146,25 @@ func (m *Machine) applyAudit(tx *consensus.Tx, payload []byte) ([]byte, error) {
 	return json.Marshal(map[string]any{"seq": out.Seq, "hash": out.Hash})
 }
 
-// VerifyAudit recomputes the whole chain and returns the number of batches
-// and events and the head's hash; any break is an error naming the batch.
-func VerifyAudit(r Reader) (batches, events int, head string, err error) {
+// AuditReport is what verifying the trail found.
+type AuditReport struct {
+	Batches int    `json:"batches"`
+	Events  int    `json:"events"`
+	Head    string `json:"head"`
+	// Missing counts, per node, event numbers absent from its sequence:
+	// events recorded before a disclosure that never reached the trail
+	// (a spool lost with its disk, or dropped).
+	Missing map[string]uint64 `json:"missing,omitempty"`
+}
+
+// VerifyAudit recomputes the whole chain; any break is an error naming the
+// batch. Holes in a node's numbering are reported, not errors: the chain
+// is intact, but events are missing.
+func VerifyAudit(r Reader) (rep AuditReport, err error) {
 	prev := ""
 	want := uint64(0)
+	lastSeq := map[string]uint64{}
+	defer func() { rep.Head = prev }()
 	err = r.Iterate(auditBatch, func(k, v []byte) error {
 		var b Batch
 		if err := json.Unmarshal(v, &b); err != nil {
@@ -140,26 +179,45 @@ func VerifyAudit(r Reader) (batches, events int, head string, err error) {
 		if h := hashBatch(b); h != b.Hash {
 			return fmt.Errorf("batch %d: content does not match its hash", b.Seq)
 		}
+		for _, e := range b.Events {
+			if hole := e.NodeSeq - lastSeq[b.Node] - 1; e.NodeSeq > lastSeq[b.Node] && hole > 0 {
+				if rep.Missing == nil {
+					rep.Missing = map[string]uint64{}
+				}
+				rep.Missing[b.Node] += hole
+			}
+			lastSeq[b.Node] = max(lastSeq[b.Node], e.NodeSeq)
+		}
 		prev, want = b.Hash, want+1
-		batches++
-		events += len(b.Events)
+		rep.Batches++
+		rep.Events += len(b.Events)
 		return nil
 	})
 	if err != nil {
-		return batches, events, prev, err
+		return rep, err
 	}
 	var h Batch
 	if b, ok, gerr := r.Get(auditHead); gerr != nil {
-		return batches, events, prev, gerr
+		return rep, gerr
 	} else if ok {
 		if err := json.Unmarshal(b, &h); err != nil {
-			return batches, events, prev, err
+			return rep, err
 		}
 	}
 	if h.Hash != prev {
-		return batches, events, prev, fmt.Errorf("the chain ends at %q but the head says %q", prev, h.Hash)
+		return rep, fmt.Errorf("the chain ends at %q but the head says %q", prev, h.Hash)
 	}
-	return batches, events, prev, nil
+	return rep, nil
+}
+
+// LastAuditSeq returns the last event number the trail holds for node:
+// a node numbers its next events after it.
+func LastAuditSeq(r Reader, node string) (uint64, error) {
+	b, ok, err := r.Get([]byte(auditNodeSeq + node))
+	if err != nil || !ok || len(b) != 8 {
+		return 0, err
+	}
+	return binary.BigEndian.Uint64(b), nil
 }
 
 // AuditQuery selects events by patient or by actor, oldest first.

@@ -17,12 +17,52 @@ func event(actor, patient string, docs ...string) Event {
 	return Event{Actor: actor, Role: "AAS", Region: "160", Purpose: "TREATMENT", Action: "R", What: "DocumentReference.search", Patient: patient, Documents: docs, Outcome: "0"}
 }
 
+func newSpool(t *testing.T, dir string, floor uint64) *Spool {
+	t.Helper()
+	s, err := OpenSpool(dir, floor, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// report verifies the replica's trail, failing the test on a broken chain.
+func (r *replica) report(t *testing.T) AuditReport {
+	t.Helper()
+	var rep AuditReport
+	r.read(func(rd Reader) error {
+		var err error
+		rep, err = VerifyAudit(rd)
+		return err
+	})
+	return rep
+}
+
+// waitShipped waits until the trail holds n events.
+func (r *replica) waitShipped(t *testing.T, n int) AuditReport {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rep := r.report(t)
+		if rep.Events >= n {
+			return rep
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("trail holds %d events, want %d", rep.Events, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestAuditTrailChainsAndVerifies(t *testing.T) {
 	r := newReplica(t)
-	a := NewAuditor("030", r.node, nil)
+	spool := newSpool(t, t.TempDir(), 1)
+	defer spool.Close()
+	a := NewAuditor("030", r.node, spool, nil)
 	a.Start()
 	defer a.Stop()
-	// Concurrent records are group-committed; each returns once committed.
+	// Concurrent records are group-committed to the spool; each returns
+	// once durable, and the shipper replicates them.
 	var wg sync.WaitGroup
 	errs := make(chan error, 50)
 	for i := 0; i < 50; i++ {
@@ -39,14 +79,17 @@ func TestAuditTrailChainsAndVerifies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var batches, events int
-	r.read(func(rd Reader) error {
-		var err error
-		batches, events, _, err = VerifyAudit(rd)
-		return err
-	})
-	if events != 50 || batches < 1 || batches > 50 {
-		t.Fatalf("%d batches, %d events", batches, events)
+	rep := r.waitShipped(t, 50)
+	batches := rep.Batches
+	if rep.Events != 50 || batches < 1 || batches > 50 || len(rep.Missing) != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for n, _ := spool.Len(); n != 0; n, _ = spool.Len() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events still spooled after they were replicated", n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	r.read(func(rd Reader) error {
 		got, err := SearchAudit(rd, AuditQuery{Patient: mario})
@@ -68,7 +111,12 @@ func TestVerifyAuditFindsTampering(t *testing.T) {
 		kv := map[string][]byte{}
 		prev := ""
 		for i := 0; i < n; i++ {
-			b := Batch{Seq: uint64(i), Prev: prev, Node: "030", Time: time.Unix(int64(i), 0).UTC(), Events: []Event{event("A", mario)}}
+			ev := event("A", mario)
+			ev.Node, ev.NodeSeq = "030", uint64(i+1)
+			if i == 3 {
+				ev.NodeSeq = 6 // events 4 and 5 never reached the trail
+			}
+			b := Batch{Seq: uint64(i), Prev: prev, Node: "030", Time: time.Unix(int64(i), 0).UTC(), Events: []Event{ev}}
 			b.Hash = hashBatch(b)
 			j, _ := json.Marshal(b)
 			kv[string(batchKey(b.Seq))] = j
@@ -78,43 +126,169 @@ func TestVerifyAuditFindsTampering(t *testing.T) {
 		}
 		return kv
 	}
-	if _, _, _, err := VerifyAudit(mapReader(chain(3))); err != nil {
-		t.Fatalf("intact chain: %v", err)
+	if rep, err := VerifyAudit(mapReader(chain(3))); err != nil || rep.Batches != 3 || len(rep.Missing) != 0 {
+		t.Fatalf("intact chain: %+v %v", rep, err)
+	}
+	if rep, err := VerifyAudit(mapReader(chain(4))); err != nil || rep.Missing["030"] != 2 {
+		t.Fatalf("a hole in the node's numbering: %+v %v", rep, err)
 	}
 	tampered := chain(3)
 	var b Batch
 	_ = json.Unmarshal(tampered[string(batchKey(1))], &b)
 	b.Events[0].Actor = "SOMEONE-ELSE"
 	tampered[string(batchKey(1))], _ = json.Marshal(b)
-	if _, _, _, err := VerifyAudit(mapReader(tampered)); err == nil {
+	if _, err := VerifyAudit(mapReader(tampered)); err == nil {
 		t.Fatal("a changed event went unnoticed")
 	}
 	removed := chain(3)
 	delete(removed, string(batchKey(1)))
-	if _, _, _, err := VerifyAudit(mapReader(removed)); err == nil {
+	if _, err := VerifyAudit(mapReader(removed)); err == nil {
 		t.Fatal("a removed batch went unnoticed")
 	}
 	truncated := chain(3)
 	delete(truncated, string(batchKey(2)))
-	if _, _, _, err := VerifyAudit(mapReader(truncated)); err == nil {
+	if _, err := VerifyAudit(mapReader(truncated)); err == nil {
 		t.Fatal("a removed last batch went unnoticed")
 	}
 }
 
-// A Record that cannot be committed says so: nothing may be disclosed.
-func TestAuditorReportsFailure(t *testing.T) {
-	a := NewAuditor("030", failingApplier{}, nil)
+// A Record that cannot be made durable says so: nothing may be disclosed.
+func TestAuditorReportsSpoolFailure(t *testing.T) {
+	r := newReplica(t)
+	spool := newSpool(t, t.TempDir(), 1)
+	a := NewAuditor("030", r.node, spool, nil)
 	a.Start()
 	defer a.Stop()
+	spool.Close() // the disk is gone
 	if err := a.Record(context.Background(), event("A", mario)); !errors.Is(err, ErrAuditUnavailable) {
 		t.Fatalf("err = %v", err)
 	}
 }
 
-type failingApplier struct{}
+// switchApplier fails while down is set, and applies through a node
+// otherwise: a region cut off from the quorum, then back.
+type switchApplier struct {
+	mu   sync.Mutex
+	down bool
+	n    Applier
+	sent int
+}
 
-func (failingApplier) Apply(context.Context, consensus.Command) (consensus.Result, error) {
-	return consensus.Result{}, consensus.ErrNoLeader
+func (s *switchApplier) set(down bool) { s.mu.Lock(); s.down = down; s.mu.Unlock() }
+
+func (s *switchApplier) Apply(ctx context.Context, cmd consensus.Command) (consensus.Result, error) {
+	s.mu.Lock()
+	down := s.down
+	s.sent++
+	s.mu.Unlock()
+	if down {
+		return consensus.Result{}, consensus.ErrNoLeader
+	}
+	return s.n.Apply(ctx, cmd)
+}
+
+// Without a quorum, reads go on: events wait in the spool, survive a
+// restart, and are replicated once the quorum is back, each exactly once
+// and numbered without holes.
+func TestAuditSpoolOutlivesQuorumLossAndRestart(t *testing.T) {
+	r := newReplica(t)
+	dir := t.TempDir()
+	sw := &switchApplier{n: r.node, down: true}
+	spool := newSpool(t, dir, 1)
+	a := NewAuditor("030", sw, spool, nil)
+	a.Start()
+	for i := 0; i < 20; i++ {
+		if err := a.Record(context.Background(), event("A", mario)); err != nil {
+			t.Fatalf("record %d without quorum: %v", i, err)
+		}
+	}
+	a.Stop()
+	if n, _ := spool.Len(); n != 20 {
+		t.Fatalf("%d events spooled, want 20", n)
+	}
+	if rep := r.report(t); rep.Events != 0 {
+		t.Fatalf("trail holds %d events while the quorum was lost", rep.Events)
+	}
+	spool.Close()
+
+	// Restart: the numbering goes on after the spooled events.
+	spool = newSpool(t, dir, 1)
+	defer spool.Close()
+	sw.set(false)
+	a = NewAuditor("030", sw, spool, nil)
+	a.Start()
+	defer a.Stop()
+	if err := a.Record(context.Background(), event("B", mario)); err != nil {
+		t.Fatal(err)
+	}
+	rep := r.waitShipped(t, 21)
+	if rep.Events != 21 || len(rep.Missing) != 0 {
+		t.Fatalf("after the quorum came back: %+v", rep)
+	}
+	r.read(func(rd Reader) error {
+		got, err := SearchAudit(rd, AuditQuery{Patient: mario})
+		if err != nil || len(got) != 21 {
+			t.Fatalf("%d events, %v", len(got), err)
+		}
+		for i, e := range got {
+			if e.NodeSeq != uint64(i+1) {
+				t.Fatalf("event %d numbered %d", i, e.NodeSeq)
+			}
+		}
+		if last, err := LastAuditSeq(rd, "030"); err != nil || last != 21 {
+			t.Fatalf("last number %d %v", last, err)
+		}
+		return nil
+	})
+}
+
+// A batch shipped twice (its answer lost) is appended once; a spool that
+// lost its directory numbers after what the trail holds.
+func TestAuditBatchRetryAndFloor(t *testing.T) {
+	r := newReplica(t)
+	evs := []Event{event("A", mario), event("B", mario)}
+	for i := range evs {
+		evs[i].Node, evs[i].NodeSeq = "030", uint64(i+1)
+	}
+	for i := 0; i < 2; i++ {
+		r.must(AuditBatch("030", evs))
+	}
+	if rep := r.report(t); rep.Events != 2 || rep.Batches != 1 {
+		t.Fatalf("retried batch: %+v", rep)
+	}
+	// Overlapping retry: only the new event is appended.
+	evs = append(evs, event("C", mario))
+	evs[2].Node, evs[2].NodeSeq = "030", 3
+	r.must(AuditBatch("030", evs))
+	if rep := r.report(t); rep.Events != 3 || len(rep.Missing) != 0 {
+		t.Fatalf("overlapping retry: %+v", rep)
+	}
+	for name, bad := range map[string][]Event{
+		"unnumbered":     {event("A", mario)},
+		"out of order":   {{Actor: "A", What: "x", Node: "030", NodeSeq: 9}, {Actor: "A", What: "x", Node: "030", NodeSeq: 8}},
+		"another node's": {{Actor: "A", What: "x", Node: "160", NodeSeq: 9}},
+	} {
+		if _, err := r.apply(AuditBatch("030", bad)); !errors.Is(err, consensus.ErrInvalid) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	var floor uint64
+	r.read(func(rd Reader) error {
+		var err error
+		floor, err = LastAuditSeq(rd, "030")
+		return err
+	})
+	spool := newSpool(t, t.TempDir(), floor+1)
+	defer spool.Close()
+	a := NewAuditor("030", r.node, spool, nil)
+	a.Start()
+	defer a.Stop()
+	if err := a.Record(context.Background(), event("D", mario)); err != nil {
+		t.Fatal(err)
+	}
+	if rep := r.waitShipped(t, 4); rep.Events != 4 || len(rep.Missing) != 0 {
+		t.Fatalf("fresh spool: %+v", rep)
+	}
 }
 
 // mapReader is a Reader over a map, for tests of read paths.

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -418,7 +420,11 @@ type auditVerification struct {
 	Batches      int    `json:"batches"`
 	Events       int    `json:"events"`
 	Head         string `json:"head"`
-	Error        string `json:"error,omitempty"`
+	// Missing counts, per region, event numbers absent from the trail.
+	Missing map[string]uint64 `json:"missing,omitempty"`
+	// Spooled is how many of this node's events wait to be replicated.
+	Spooled int    `json:"spooled"`
+	Error   string `json:"error,omitempty"`
 }
 
 // handleAuditVerify recomputes the audit trail's hash chain on this
@@ -430,14 +436,22 @@ func (n *Node) handleAuditVerify(w http.ResponseWriter, r *http.Request) {
 	out := auditVerification{Region: n.cfg.Region}
 	var verr error
 	applied, err := n.cons.Read(r.Context(), consensus.Local, func(rd consensus.Reader) error {
-		out.Batches, out.Events, out.Head, verr = index.VerifyAudit(rd)
+		var rep index.AuditReport
+		rep, verr = index.VerifyAudit(rd)
+		out.Batches, out.Events, out.Head, out.Missing = rep.Batches, rep.Events, rep.Head, rep.Missing
 		return nil
 	})
 	if err != nil {
 		writeApplyError(w, err)
 		return
 	}
-	out.AppliedIndex, out.OK = applied, verr == nil
+	out.AppliedIndex, out.OK = applied, verr == nil && len(out.Missing) == 0
+	if n.spool != nil {
+		out.Spooled, _ = n.spool.Len()
+	}
+	if verr == nil && len(out.Missing) > 0 {
+		verr = fmt.Errorf("the chain is intact but events are missing from the sequences of regions %v", slices.Sorted(maps.Keys(out.Missing)))
+	}
 	if verr != nil {
 		out.Error = verr.Error()
 		n.log.Error("audit trail verification failed", "err", verr)

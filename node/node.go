@@ -38,6 +38,7 @@ type Node struct {
 	members *membership.Machine
 	index   *index.Machine
 	auditor *index.Auditor
+	spool   *index.Spool
 	tokens  *federation.Verifier
 	reg     *prometheus.Registry
 	httpLn  net.Listener
@@ -166,7 +167,19 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	n.auditor = index.NewAuditor(n.cfg.Region, n.cons, n.log.With("component", "audit"))
+	// Audit events are numbered after the last one the replica holds for
+	// this region, so a lost spool directory never reuses a number.
+	var lastSeq uint64
+	if _, err := n.cons.Read(ctx, consensus.Local, func(rd consensus.Reader) error {
+		lastSeq, err = index.LastAuditSeq(rd, n.cfg.Region)
+		return err
+	}); err != nil {
+		return fmt.Errorf("audit trail: %w", err)
+	}
+	if n.spool, err = index.OpenSpool(n.path("audit-spool"), lastSeq+1, n.log.With("component", "audit-spool")); err != nil {
+		return err
+	}
+	n.auditor = index.NewAuditor(n.cfg.Region, n.cons, n.spool, n.log.With("component", "audit"))
 	n.auditor.Start()
 
 	// 3. The HTTP server.
@@ -311,8 +324,14 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		_ = n.httpLn.Close()
 	}
 	if n.auditor != nil {
-		n.auditor.Stop() // commits what is pending while the replica still runs
+		n.auditor.Stop() // ships what it can while the replica still runs
 		n.auditor = nil
+	}
+	if n.spool != nil {
+		if err := n.spool.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("audit spool: %w", err))
+		}
+		n.spool = nil
 	}
 	if n.host != nil {
 		// Peers' questions are not answered by a replica shutting down.

@@ -2,8 +2,8 @@
 // FHIR R4 read API (IHE PDQm for patients, IHE MHD ITI-67 for document
 // references, AuditEvent for the access log), read from the local replica
 // and filtered by the index's one access policy. Every disclosure of
-// clinical data is audited, and the audit record is committed before the
-// answer is written.
+// clinical data is audited, and the audit record is durable on the node
+// (spooled for replication) before the answer is written.
 package fhirapi
 
 import (
@@ -25,7 +25,7 @@ import (
 	"github.com/fsenet/fsenet/index/ident"
 )
 
-// Recorder commits audit events (an index.Auditor).
+// Recorder makes audit events durable before a disclosure (an index.Auditor).
 type Recorder interface {
 	Record(ctx context.Context, events ...index.Event) error
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,7 +77,12 @@ func newEnvTB(t testing.TB, rec Recorder) *env {
 	t.Helper()
 	n, dir := indextest.NewReplicaDir(t, index.New())
 	if rec == nil {
-		a := index.NewAuditor("030", n, nil)
+		spool, err := index.OpenSpool(filepath.Join(t.TempDir(), "spool"), 1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { spool.Close() })
+		a := index.NewAuditor("030", n, spool, nil)
 		a.Start()
 		t.Cleanup(a.Stop)
 		rec = a
@@ -237,11 +243,19 @@ func TestPolicyThroughSearchAndTheAccessLog(t *testing.T) {
 	if auth.Total != 2 || strings.Contains(string(auth.Entry[0].Resource), "urn:fsenet:document:") {
 		t.Fatalf("authority: %d entries, %s", auth.Total, auth.Entry[0].Resource)
 	}
-	// Every access is in the patient's log, the emergency flagged; the
-	// log is for the patient and the authority only.
-	code, body, _ := e.get("/fhir/AuditEvent?patient=Patient/CF-TSTSMN63A01F205H", "authority")
-	if code != http.StatusOK || !strings.Contains(body, "emergency access without consent") || strings.Count(body, `"resourceType":"AuditEvent"`) < 4 {
-		t.Fatalf("access log: %d %s", code, body)
+	// Every access is in the patient's log (replicated from the node's
+	// spool moments after the access), the emergency flagged; the log is
+	// for the patient and the authority only.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body, _ := e.get("/fhir/AuditEvent?patient=Patient/CF-TSTSMN63A01F205H", "authority")
+		if code == http.StatusOK && strings.Contains(body, "emergency access without consent") && strings.Count(body, `"resourceType":"AuditEvent"`) >= 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("access log: %d %s", code, body)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if code, _, _ := e.get("/fhir/AuditEvent?patient=Patient/CF-TSTSMN63A01F205H", "clinician"); code != http.StatusForbidden {
 		t.Fatalf("a clinician reading the access log: %d", code)
