@@ -85,7 +85,7 @@ func TestAuditTrailChainsAndVerifies(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for n, _ := spool.Len(); n != 0; n, _ = spool.Len() {
+	for n := spool.Len(); n != 0; n = spool.Len() {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d events still spooled after they were replicated", n)
 		}
@@ -203,7 +203,7 @@ func TestAuditSpoolOutlivesQuorumLossAndRestart(t *testing.T) {
 		}
 	}
 	a.Stop()
-	if n, _ := spool.Len(); n != 20 {
+	if n := spool.Len(); n != 20 {
 		t.Fatalf("%d events spooled, want 20", n)
 	}
 	if rep := r.report(t); rep.Events != 0 {

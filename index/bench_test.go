@@ -107,3 +107,35 @@ func BenchmarkPublish(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAuditRecord: the latency a disclosure waits for its audit event
+// (written and fsynced to the spool), one request at a time, while the
+// shipper replicates through a single voter.
+//
+//	go test ./index -run '^$' -bench AuditRecord -benchtime 3000x
+func BenchmarkAuditRecord(b *testing.B) {
+	n := indextest.NewReplica(b, New())
+	spool, err := OpenSpool(b.TempDir(), 1, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer spool.Close()
+	a := NewAuditor("030", n, spool, nil)
+	a.Start()
+	defer a.Stop()
+	lats := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if err := a.Record(context.Background(), Event{Actor: "RSSMRA80A01H501U", Role: "AAS", Region: "030", Purpose: "TREATMENT",
+			Action: "E", What: "DocumentReference.search", Patient: "CF:" + cfOf(i%1000), Outcome: "0"}); err != nil {
+			b.Fatal(err)
+		}
+		lats = append(lats, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lats)
+	b.ReportMetric(float64(lats[len(lats)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(0, "ns/op")
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -22,6 +23,8 @@ import (
 // numbering, so an event dropped before replication is visible.
 type Spool struct {
 	db   *badger.DB
+	mu   sync.Mutex
+	head uint64 // number of the oldest event not yet acknowledged
 	next uint64 // number of the next event
 }
 
@@ -74,6 +77,17 @@ func OpenSpool(dir string, floor uint64, log *slog.Logger) (*Spool, error) {
 			return nil
 		})
 	})
+	if err == nil {
+		s.head = s.next
+		err = db.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: spoolEventPrefix})
+			defer it.Close()
+			if it.Rewind(); it.Valid() {
+				s.head = binary.BigEndian.Uint64(it.Item().Key()[len(spoolEventPrefix):])
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("audit spool %s: %w", dir, err)
@@ -105,17 +119,26 @@ func (s *Spool) append(events []Event) error {
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
 	s.next = seq
+	s.mu.Unlock()
 	return nil
 }
 
-// pending returns up to max spooled events, oldest first.
+// pending returns up to max spooled events, oldest first. It seeks past
+// the acknowledged ones rather than stepping over their deletions.
 func (s *Spool) pending(max int) ([]Event, error) {
+	s.mu.Lock()
+	head, next := s.head, s.next
+	s.mu.Unlock()
+	if head >= next {
+		return nil, nil
+	}
 	var out []Event
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: spoolEventPrefix, PrefetchValues: true, PrefetchSize: 256})
 		defer it.Close()
-		for it.Rewind(); it.Valid() && len(out) < max; it.Next() {
+		for it.Seek(spoolKey(head)); it.Valid() && len(out) < max; it.Next() {
 			var e Event
 			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &e) }); err != nil {
 				return fmt.Errorf("spooled event %x: %w", it.Item().Key(), err)
@@ -129,44 +152,30 @@ func (s *Spool) pending(max int) ([]Event, error) {
 
 // ack removes the events numbered up to through: the trail holds them.
 func (s *Spool) ack(through uint64) error {
-	var keys [][]byte
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: spoolEventPrefix})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			k := it.Item().Key()
-			if binary.BigEndian.Uint64(k[len(spoolEventPrefix):]) > through {
-				break
-			}
-			keys = append(keys, it.Item().KeyCopy(nil))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
+	s.mu.Lock()
+	head := s.head
+	s.mu.Unlock()
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
-	for _, k := range keys {
-		if err := wb.Delete(k); err != nil {
+	for seq := head; seq <= through; seq++ {
+		if err := wb.Delete(spoolKey(seq)); err != nil {
 			return err
 		}
 	}
-	return wb.Flush()
+	if err := wb.Flush(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.head = max(s.head, through+1)
+	s.mu.Unlock()
+	return nil
 }
 
 // Len returns how many events wait to be replicated.
-func (s *Spool) Len() (int, error) {
-	n := 0
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: spoolEventPrefix})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			n++
-		}
-		return nil
-	})
-	return n, err
+func (s *Spool) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return int(s.next - s.head)
 }
 
 type spoolLogger struct{ l *slog.Logger }

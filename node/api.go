@@ -447,7 +447,7 @@ func (n *Node) handleAuditVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	out.AppliedIndex, out.OK = applied, verr == nil && len(out.Missing) == 0
 	if n.spool != nil {
-		out.Spooled, _ = n.spool.Len()
+		out.Spooled = n.spool.Len()
 	}
 	if verr == nil && len(out.Missing) > 0 {
 		verr = fmt.Errorf("the chain is intact but events are missing from the sequences of regions %v", slices.Sorted(maps.Keys(out.Missing)))

@@ -7,6 +7,7 @@
 package fhirapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -272,11 +273,12 @@ func (a *API) searchPatient(w http.ResponseWriter, r *http.Request) {
 	if !a.audit(w, r, events...) {
 		return
 	}
-	var resources []any
+	var resources []bundled
 	for _, p := range found {
-		resources = append(resources, toPatient(p))
+		res := toPatient(p)
+		resources = append(resources, bundled{"Patient", deref(res.Id), res})
 	}
-	writeResource(w, applied, a.bundle(r, s, resources, len(resources), 0))
+	a.writeBundle(w, r, applied, s, resources, len(resources), 0)
 }
 
 func matchPatient(p index.Patient, s *search) bool {
@@ -400,17 +402,18 @@ func (a *API) searchDocuments(w http.ResponseWriter, r *http.Request) {
 	end := min(start+s.count, total)
 	page := idx[start:end]
 	ev := event(c, "DocumentReference.search", "E", pid)
-	var resources []any
+	var resources []bundled
 	for _, i := range page {
 		e := matches[i]
 		ev.Documents = append(ev.Documents, e.ID)
 		ev.Override = ev.Override || access[i].Override
-		resources = append(resources, toDocumentReference(e, access[i].Content))
+		res := toDocumentReference(e, access[i].Content)
+		resources = append(resources, bundled{"DocumentReference", deref(res.Id), res})
 	}
 	if !a.audit(w, r, ev) {
 		return
 	}
-	writeResource(w, applied, a.bundle(r, s, resources, total, start))
+	a.writeBundle(w, r, applied, s, resources, total, start)
 }
 
 // searchedPatient returns the patient a document search is about: MHD
@@ -485,8 +488,23 @@ func matchDocument(e index.Entry, s *search) bool {
 	return true
 }
 
-// bundle builds a searchset with self and next/previous links.
-func (a *API) bundle(r *http.Request, s *search, resources []any, total, offset int) fhir.Bundle {
+// bundled is one resource of a searchset.
+type bundled struct {
+	typ, id string
+	res     json.Marshaler
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// writeBundle writes a searchset with self and next/previous links. The
+// resources are marshalled once each and spliced in, rather than
+// marshalled and then re-read and re-compacted inside the Bundle.
+func (a *API) writeBundle(w http.ResponseWriter, r *http.Request, applied uint64, s *search, resources []bundled, total, offset int) {
 	b := fhir.Bundle{Type: fhir.BundleTypeSearchset, Total: ptr(total), Timestamp: ptr(time.Now().UTC().Format(time.RFC3339))}
 	link := func(rel string, off int) {
 		q := r.URL.Query()
@@ -508,19 +526,37 @@ func (a *API) bundle(r *http.Request, s *search, resources []any, total, offset 
 	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
 		scheme = "https"
 	}
-	for _, res := range resources {
-		raw, _ := json.Marshal(res)
-		entry := fhir.BundleEntry{Resource: raw, Search: &fhir.BundleEntrySearch{Mode: ptr(fhir.SearchEntryModeMatch)}}
-		var head struct {
-			ID           string `json:"id"`
-			ResourceType string `json:"resourceType"`
-		}
-		if json.Unmarshal(raw, &head) == nil && head.ID != "" {
-			entry.FullUrl = ptr(scheme + "://" + r.Host + "/fhir/" + head.ResourceType + "/" + head.ID)
-		}
-		b.Entry = append(b.Entry, entry)
+	head, err := b.MarshalJSON()
+	if err != nil || len(head) < 2 || head[len(head)-1] != '}' {
+		OperationOutcome(w, http.StatusInternalServerError, fhir.IssueTypeException, "the search result could not be written")
+		return
 	}
-	return b
+	var out bytes.Buffer
+	out.Write(head[:len(head)-1])
+	if len(resources) > 0 {
+		out.WriteString(`,"entry":[`)
+		for i, res := range resources {
+			raw, err := res.res.MarshalJSON()
+			if err != nil {
+				OperationOutcome(w, http.StatusInternalServerError, fhir.IssueTypeException, "the search result could not be written")
+				return
+			}
+			if i > 0 {
+				out.WriteByte(',')
+			}
+			out.WriteString(`{"fullUrl":`)
+			u, _ := json.Marshal(scheme + "://" + r.Host + "/fhir/" + res.typ + "/" + res.id)
+			out.Write(u)
+			out.WriteString(`,"resource":`)
+			out.Write(raw)
+			out.WriteString(`,"search":{"mode":"match"}}`)
+		}
+		out.WriteByte(']')
+	}
+	out.WriteString("}\n")
+	w.Header().Set("Content-Type", "application/fhir+json")
+	w.Header().Set(HeaderAppliedIndex, strconv.FormatUint(applied, 10))
+	_, _ = w.Write(out.Bytes())
 }
 
 var auditParams = map[string]paramType{"patient": pReference, "date": pDate, "agent": pToken}
@@ -581,11 +617,12 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request) {
 	if !a.audit(w, r, event(c, "AuditEvent.search", "E", q.Patient)) {
 		return
 	}
-	var resources []any
+	var resources []bundled
 	for _, e := range events {
-		resources = append(resources, toAuditEvent(e))
+		res := toAuditEvent(e)
+		resources = append(resources, bundled{"AuditEvent", deref(res.Id), res})
 	}
-	writeResource(w, applied, a.bundle(r, s, resources, len(resources), 0))
+	a.writeBundle(w, r, applied, s, resources, len(resources), 0)
 }
 
 func toAuditEvent(e index.Event) fhir.AuditEvent {

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samply/golang-fhir-models/fhir-models/fhir"
+
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/index/doctype"
@@ -169,6 +171,16 @@ func (e *env) search(path, who string) bundle {
 	var b bundle
 	if err := json.Unmarshal([]byte(body), &b); err != nil || b.ResourceType != "Bundle" || b.Type != "searchset" {
 		e.t.Fatalf("GET %s: not a searchset: %v %s", path, err, body)
+	}
+	// The FHIR models read it back: every entry a resource with its full URL.
+	fb, err := fhir.UnmarshalBundle([]byte(body))
+	if err != nil || fb.Total == nil || *fb.Total != b.Total || len(fb.Entry) != len(b.Entry) {
+		e.t.Fatalf("GET %s: the FHIR models do not read the Bundle back: %v", path, err)
+	}
+	for _, en := range fb.Entry {
+		if en.FullUrl == nil || !strings.Contains(*en.FullUrl, "/fhir/") || len(en.Resource) == 0 || en.Search == nil {
+			e.t.Fatalf("GET %s: entry without full URL, resource or search mode: %s", path, body)
+		}
 	}
 	return b
 }
