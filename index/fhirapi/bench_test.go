@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -93,6 +95,20 @@ func BenchmarkSearchByPatient(b *testing.B) {
 		diskUsage(filepath.Join(e.dir, "consensus", "state"))>>20, diskUsage(filepath.Join(e.dir, "consensus", "wal"))>>20,
 		diskUsage(filepath.Join(e.dir, "consensus", "snapshots"))>>20)
 	b.Logf("RSS after loading: %d MiB (anonymous %d MiB, mapped files %d MiB)", rss("VmRSS"), rss("RssAnon"), rss("RssFile"))
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	b.Logf("Go heap after a GC: %d MiB in use, %d MiB obtained from the OS, %d MiB released", ms.HeapInuse>>20, ms.HeapSys>>20, ms.HeapReleased>>20)
+	if path := os.Getenv("FSENET_BENCH_HEAPPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
 	// The load runs once; the sub-benchmark runs the searches b.N times.
 	b.Run("search", func(b *testing.B) { searchBench(b, e, ids, perPatient) })
 }
