@@ -99,6 +99,16 @@ func BenchmarkSearchByPatient(b *testing.B) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	b.Logf("Go heap after a GC: %d MiB in use, %d MiB obtained from the OS, %d MiB released", ms.HeapInuse>>20, ms.HeapSys>>20, ms.HeapReleased>>20)
+	// Badger goes on compacting after a bulk load, and the Go runtime
+	// returns freed memory to the system gradually: optionally wait and
+	// measure the settled node too.
+	if settle, _ := time.ParseDuration(os.Getenv("FSENET_BENCH_SETTLE")); settle > 0 {
+		time.Sleep(settle)
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		b.Logf("after %v idle: RSS %d MiB (anonymous %d MiB, mapped files %d MiB); Go heap %d MiB in use, %d MiB obtained, %d MiB released",
+			settle, rss("VmRSS"), rss("RssAnon"), rss("RssFile"), ms.HeapInuse>>20, ms.HeapSys>>20, ms.HeapReleased>>20)
+	}
 	if path := os.Getenv("FSENET_BENCH_HEAPPROFILE"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
