@@ -226,7 +226,8 @@ type AuditQuery struct {
 	Actor   string
 	From    time.Time // inclusive; zero: open
 	To      time.Time // exclusive; zero: open
-	Limit   int
+	Offset  int       // matching events to skip
+	Limit   int       // at most this many; zero: no limit
 }
 
 // SearchAudit returns the events a query selects.
@@ -240,6 +241,7 @@ func SearchAudit(r Reader, q AuditQuery) ([]Event, error) {
 	}
 	prefix := append([]byte("ix/a/x/"+name+"/"+value), 0)
 	var out []Event
+	skipped := 0
 	cache := map[uint64]Batch{}
 	stop := errors.New("stop")
 	err := r.Iterate(prefix, func(k, _ []byte) error {
@@ -264,6 +266,10 @@ func SearchAudit(r Reader, q AuditQuery) ([]Event, error) {
 		}
 		e := b.Events[i]
 		if (!q.From.IsZero() && e.Time.Before(q.From)) || (!q.To.IsZero() && !e.Time.Before(q.To)) {
+			return nil
+		}
+		if skipped < q.Offset {
+			skipped++
 			return nil
 		}
 		out = append(out, e)

@@ -233,9 +233,12 @@ func (a *API) searchPatient(w http.ResponseWriter, r *http.Request) {
 			var cands []string
 			if err := index.PatientsByIndex(rd, name, value, prefix, func(id string) bool {
 				cands = append(cands, id)
-				return len(cands) < 10_000
+				return len(cands) <= maxPatientCandidates
 			}); err != nil {
 				return err
+			}
+			if len(cands) > maxPatientCandidates {
+				return &paramError{fmt.Sprintf("more than %d patients match: add given, birthdate or identifier", maxPatientCandidates)}
 			}
 			ids = append(ids, cands...)
 			return nil
@@ -266,6 +269,9 @@ func (a *API) searchPatient(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	total := len(found)
+	start := min(s.offset, total)
+	found = found[start:min(start+s.count, total)]
 	var events []index.Event
 	for _, p := range found {
 		events = append(events, event(c, "Patient.search", "E", p.ID))
@@ -278,7 +284,7 @@ func (a *API) searchPatient(w http.ResponseWriter, r *http.Request) {
 		res := toPatient(p)
 		resources = append(resources, bundled{"Patient", deref(res.Id), res})
 	}
-	a.writeBundle(w, r, applied, s, resources, len(resources), 0)
+	a.writeBundle(w, r, applied, s, resources, total, start)
 }
 
 func matchPatient(p index.Patient, s *search) bool {
@@ -501,11 +507,16 @@ func deref(p *string) string {
 	return *p
 }
 
-// writeBundle writes a searchset with self and next/previous links. The
+// writeBundle writes a searchset with self and next/previous links; a
+// negative total means more matches exist beyond this page and their
+// number was not counted (the Bundle then has no total). The
 // resources are marshalled once each and spliced in, rather than
 // marshalled and then re-read and re-compacted inside the Bundle.
 func (a *API) writeBundle(w http.ResponseWriter, r *http.Request, applied uint64, s *search, resources []bundled, total, offset int) {
-	b := fhir.Bundle{Type: fhir.BundleTypeSearchset, Total: ptr(total), Timestamp: ptr(time.Now().UTC().Format(time.RFC3339))}
+	b := fhir.Bundle{Type: fhir.BundleTypeSearchset, Timestamp: ptr(time.Now().UTC().Format(time.RFC3339))}
+	if total >= 0 {
+		b.Total = ptr(total)
+	}
 	link := func(rel string, off int) {
 		q := r.URL.Query()
 		q.Set("_offset", strconv.Itoa(off))
@@ -516,7 +527,7 @@ func (a *API) writeBundle(w http.ResponseWriter, r *http.Request, applied uint64
 		b.Link = append(b.Link, fhir.BundleLink{Relation: rel, Url: r.URL.Path + "?" + q.Encode()})
 	}
 	link("self", offset)
-	if offset+len(resources) < total && s.count > 0 {
+	if (total < 0 || offset+len(resources) < total) && s.count > 0 {
 		link("next", offset+s.count)
 	}
 	if offset > 0 {
@@ -558,6 +569,10 @@ func (a *API) writeBundle(w http.ResponseWriter, r *http.Request, applied uint64
 	w.Header().Set(HeaderAppliedIndex, strconv.FormatUint(applied, 10))
 	_, _ = w.Write(out.Bytes())
 }
+
+// maxPatientCandidates bounds the patients one index value may offer a
+// search: beyond it the search must be narrowed.
+const maxPatientCandidates = 10_000
 
 var auditParams = map[string]paramType{"patient": pReference, "date": pDate, "agent": pToken}
 
@@ -604,7 +619,10 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request) {
 		OperationOutcome(w, http.StatusForbidden, fhir.IssueTypeForbidden, "the access log is for the patient and the national authority")
 		return
 	}
-	q.Limit = maxCount * 10
+	// One page (and one event more, to know whether there is a next);
+	// counting every match of a busy agent is not worth a scan, so the
+	// Bundle has no total and pages with next links.
+	q.Offset, q.Limit = s.offset, s.count+1
 	var events []index.Event
 	applied, ok := a.read(w, r, func(rd index.Reader) error {
 		var err error
@@ -617,12 +635,18 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request) {
 	if !a.audit(w, r, event(c, "AuditEvent.search", "E", q.Patient)) {
 		return
 	}
+	more := len(events) > s.count
+	events = events[:min(len(events), s.count)]
 	var resources []bundled
 	for _, e := range events {
 		res := toAuditEvent(e)
 		resources = append(resources, bundled{"AuditEvent", deref(res.Id), res})
 	}
-	a.writeBundle(w, r, applied, s, resources, len(resources), 0)
+	total := s.offset + len(resources)
+	if more {
+		total = -1
+	}
+	a.writeBundle(w, r, applied, s, resources, total, s.offset)
 }
 
 func toAuditEvent(e index.Event) fhir.AuditEvent {
@@ -644,6 +668,8 @@ func toAuditEvent(e index.Event) fhir.AuditEvent {
 		outcome = fhir.AuditEventOutcome8
 	}
 	ae := fhir.AuditEvent{
+		// The serving node and its number for the event identify it.
+		Id:       ptr(fmt.Sprintf("%s-%d", e.Node, e.NodeSeq)),
 		Type:     fhir.Coding{System: ptr("http://terminology.hl7.org/CodeSystem/audit-event-type"), Code: ptr("rest"), Display: ptr(e.What)},
 		Action:   &action,
 		Recorded: e.Time.UTC().Format(time.RFC3339Nano),
