@@ -384,3 +384,35 @@ func TestPeerProtocolsSurviveGarbage(t *testing.T) {
 	mustApply(t, from, put("after", "1"))
 	c.waitSame()
 }
+
+// A command's origin is the member that proposed it, whatever the command
+// claims: set by Node.Apply, and by the leader from the authenticated
+// stream of a forwarded batch.
+func TestOriginIsTheProposingMember(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	leader := c.waitLeader()
+	from := c.followers()[0]
+	forged := consensus.Command{Type: "kv.origin", Payload: []byte("via-apply"), Origin: "999"}
+	if res := mustApply(t, from, forged); string(res.Value) != from.id {
+		t.Fatalf("through a follower: origin %q, want %q", res.Value, from.id)
+	}
+	forged.Payload = []byte("on-leader")
+	if res := mustApply(t, leader, forged); string(res.Value) != leader.id {
+		t.Fatalf("on the leader: origin %q, want %q", res.Value, leader.id)
+	}
+	// A member speaking the forward protocol itself cannot claim another
+	// region's name.
+	opts := federation.DefaultRPCOptions()
+	opts.Timeout = 3 * time.Second
+	forged.Payload = []byte("raw-forward")
+	if _, err := federation.Call(context.Background(), from.host, leader.host.ID(), "/fsenet/forward/1.0.0",
+		consensus.EncodeBatch([]consensus.Command{forged}), opts); err != nil {
+		t.Fatal(err)
+	}
+	c.waitSame()
+	for key, want := range map[string]string{"via-apply": from.id, "on-leader": leader.id, "raw-forward": from.id} {
+		if got, _ := mustRead(t, leader, consensus.Strong, key); got != want {
+			t.Errorf("%s: origin %q, want %q", key, got, want)
+		}
+	}
+}

@@ -18,16 +18,28 @@ type Command struct {
 	Key string
 	// Payload is the handler's encoded arguments.
 	Payload []byte
+	// Origin is the region (server ID) whose node proposed the command.
+	// Callers do not set it: Node.Apply sets it to the node's own ID, and
+	// the leader overwrites it on a forwarded batch with the ID of the
+	// member at the other end of the authenticated stream, so a handler
+	// may trust it as far as it trusts the leader (Tx.Origin).
+	Origin string
 }
 
 // Limits on the parts of a command, enforced when encoding and decoding.
 const (
-	MaxTypeLen = 128
-	MaxKeyLen  = 256
+	MaxTypeLen   = 128
+	MaxKeyLen    = 256
+	maxOriginLen = 16
 )
 
-// entryFormat is the first byte of every log entry written by this package.
-const entryFormat byte = 1
+// entryFormat is the first byte of every log entry written by this package:
+// 2 since commands carry their origin; entries of format 1 (without it)
+// are still read, with an empty origin.
+const (
+	entryFormat   byte = 2
+	entryFormatV1 byte = 1
+)
 
 var (
 	// ErrMalformed is returned when bytes do not decode as commands or
@@ -41,6 +53,8 @@ func (c Command) validate() error {
 		return fmt.Errorf("%w: command has no type", ErrInvalidCommand)
 	case len(c.Type) > MaxTypeLen:
 		return fmt.Errorf("%w: command type longer than %d bytes", ErrInvalidCommand, MaxTypeLen)
+	case len(c.Origin) > maxOriginLen:
+		return fmt.Errorf("%w: origin longer than %d bytes", ErrInvalidCommand, maxOriginLen)
 	case len(c.Key) > MaxKeyLen:
 		return fmt.Errorf("%w: idempotency key longer than %d bytes", ErrInvalidCommand, MaxKeyLen)
 	}
@@ -48,12 +62,14 @@ func (c Command) validate() error {
 }
 
 func (c Command) encodedSize() int {
-	return 4*binary.MaxVarintLen64 + len(c.Type) + len(c.Key) + len(c.Payload)
+	return 5*binary.MaxVarintLen64 + len(c.Type) + len(c.Origin) + len(c.Key) + len(c.Payload)
 }
 
 func appendCommand(b []byte, c Command) []byte {
 	b = binary.AppendUvarint(b, uint64(len(c.Type)))
 	b = append(b, c.Type...)
+	b = binary.AppendUvarint(b, uint64(len(c.Origin)))
+	b = append(b, c.Origin...)
 	b = binary.AppendUvarint(b, uint64(c.Version))
 	b = binary.AppendUvarint(b, uint64(len(c.Key)))
 	b = append(b, c.Key...)
@@ -120,7 +136,8 @@ func DecodeBatch(data []byte) ([]Command, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: empty entry", ErrMalformed)
 	}
-	if data[0] != entryFormat {
+	format := data[0]
+	if format != entryFormat && format != entryFormatV1 {
 		return nil, fmt.Errorf("%w: unknown entry format %d", ErrMalformed, data[0])
 	}
 	d := &decoder{b: data[1:]}
@@ -136,6 +153,9 @@ func DecodeBatch(data []byte) ([]Command, error) {
 	for i := uint64(0); i < n; i++ {
 		var c Command
 		c.Type = string(d.bytes("type", MaxTypeLen))
+		if format == entryFormat {
+			c.Origin = string(d.bytes("origin", maxOriginLen))
+		}
 		v := d.uvarint("version")
 		if v > 0xffff {
 			d.err = fmt.Errorf("%w: version %d", ErrMalformed, v)

@@ -15,6 +15,7 @@ func TestBatchRoundTrip(t *testing.T) {
 		{"one", []Command{{Type: "a", Version: 1, Payload: []byte("x")}}},
 		{"keyed", []Command{{Type: "membership.region.put", Version: 65535, Key: "k-1", Payload: bytes.Repeat([]byte{0}, 1000)}}},
 		{"many", []Command{{Type: "a"}, {Type: "b", Key: "x"}, {Type: "c", Payload: []byte{1, 2}}}},
+		{"with origins", []Command{{Type: "a", Origin: "030"}, {Type: "b", Origin: "160", Key: "x"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -31,6 +32,22 @@ func TestBatchRoundTrip(t *testing.T) {
 				t.Fatalf("got %+v, want %+v", got, tt.cmds)
 			}
 		})
+	}
+}
+
+// Entries written before commands carried their origin still decode.
+func TestDecodeBatchFormat1(t *testing.T) {
+	v1 := []byte{1, 1, 1, 'a', 7, 1, 'k', 2, 'h', 'i'} // format 1: one command, type "a", version 7, key "k", payload "hi"
+	got, err := DecodeBatch(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Command{{Type: "a", Version: 7, Key: "k", Payload: []byte("hi")}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	if _, err := DecodeBatch(append([]byte{3}, v1[1:]...)); err == nil {
+		t.Fatal("unknown format 3 accepted")
 	}
 }
 

@@ -412,7 +412,7 @@ func (f *FSM) applyCommandEntry(txn *badger.Txn, l *raft.Log) ([]Result, []func(
 		if !ok {
 			panic(fmt.Sprintf("consensus: log entry %d holds command type %q that this node does not know: is it running an older version than the leader?", l.Index, c.Type))
 		}
-		tx := &Tx{txn: txn, index: l.Index, appendedAt: l.AppendedAt, writes: map[string]*[]byte{}}
+		tx := &Tx{txn: txn, index: l.Index, appendedAt: l.AppendedAt, origin: c.Origin, writes: map[string]*[]byte{}}
 		value, err := h.Apply(tx, c)
 		res := Result{Index: l.Index}
 		var derr *Error
@@ -507,6 +507,7 @@ type Tx struct {
 	txn        *badger.Txn
 	index      uint64
 	appendedAt time.Time
+	origin     string
 	writes     map[string]*[]byte // nil value: delete
 	order      []string
 	hooks      []func()
@@ -520,6 +521,10 @@ func (t *Tx) Index() uint64 { return t.index }
 // leader's clock. It is stored in the entry, so it is the same on every
 // replica; zero for entries written before Raft recorded it.
 func (t *Tx) Time() time.Time { return t.appendedAt }
+
+// Origin returns the region whose node proposed the command (see
+// Command.Origin); empty for entries written before commands carried it.
+func (t *Tx) Origin() string { return t.origin }
 
 // Get reads key, seeing this command's own writes first.
 func (t *Tx) Get(key []byte) ([]byte, bool, error) {

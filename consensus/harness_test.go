@@ -77,6 +77,9 @@ func (kvHandler) Apply(tx *consensus.Tx, cmd consensus.Command) ([]byte, error) 
 		return prev, nil
 	case "kv.nop":
 		return nil, nil
+	case "kv.origin": // records who proposed it under the payload's name
+		tx.Set([]byte("kv/"+string(cmd.Payload)), []byte(tx.Origin()))
+		return []byte(tx.Origin()), nil
 	case "kv.fail":
 		tx.Set([]byte("kv/"+string(cmd.Payload)), []byte("must-not-exist"))
 		return nil, consensus.Errorf(consensus.CodeConflict, "refused")
@@ -226,7 +229,7 @@ func (c *cluster) start(n *testNode) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	for _, typ := range []string{"kv.put", "kv.fail", "kv.nop"} {
+	for _, typ := range []string{"kv.put", "kv.fail", "kv.nop", "kv.origin"} {
 		if err := node.Register(typ, kvHandler{}); err != nil {
 			c.t.Fatal(err)
 		}

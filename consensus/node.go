@@ -353,6 +353,7 @@ func (n *Node) Apply(ctx context.Context, cmd Command) (res Result, err error) {
 			n.observe(time.Since(start), outcome)
 		}()
 	}
+	cmd.Origin = n.cfg.ID
 	if err := n.checkCommand(cmd); err != nil {
 		return Result{}, err
 	}

@@ -33,6 +33,20 @@ func (n *Node) serveProtocols() {
 	federation.Serve(n.h, readIndexProtocol, opts, n.log, n.handleReadIndex)
 }
 
+// serverOf returns the server ID of a member of the Raft configuration.
+func (n *Node) serverOf(p peer.ID) (string, error) {
+	servers, err := n.Servers()
+	if err != nil {
+		return "", err
+	}
+	for _, s := range servers {
+		if s.Peer == p {
+			return s.ID, nil
+		}
+	}
+	return "", fmt.Errorf("peer %s is not a member of the Raft configuration", p)
+}
+
 // handleForward proposes a follower's batch through this node's own batcher,
 // so forwarded and local commands share entries. It never forwards again:
 // if this node is no longer the leader the follower is told so and retries.
@@ -43,6 +57,14 @@ func (n *Node) handleForward(ctx context.Context, from peer.ID, req []byte) ([]b
 	cmds, err := DecodeBatch(req)
 	if err != nil {
 		return nil, &federation.RemoteError{Code: codeInvalidCommand, Message: err.Error()}
+	}
+	// The commands are the sending member's, whatever they claim.
+	origin, err := n.serverOf(from)
+	if err != nil {
+		return nil, &federation.RemoteError{Code: codeInvalidCommand, Message: err.Error()}
+	}
+	for i := range cmds {
+		cmds[i].Origin = origin
 	}
 	for _, c := range cmds {
 		if err := n.checkCommand(c); err != nil {

@@ -97,6 +97,11 @@ func (m *Machine) applyAudit(tx *consensus.Tx, payload []byte) ([]byte, error) {
 	if len(in.Events) == 0 || len(in.Events) > maxAuditBatch {
 		return nil, invalid("audit batch of %d events", len(in.Events))
 	}
+	// A node appends only its own events: the origin is the member whose
+	// authenticated stream the leader received the batch on.
+	if in.Node != tx.Origin() {
+		return nil, consensus.Errorf(consensus.CodeForbidden, "audit events of region %q proposed by region %q", in.Node, tx.Origin())
+	}
 	for i, e := range in.Events {
 		if e.Actor == "" || e.What == "" || len(e.Documents) > 1000 {
 			return nil, invalid("audit event without actor or what, or with too many documents")

@@ -272,6 +272,11 @@ func TestAuditBatchRetryAndFloor(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+	// A node cannot append another region's events, whatever the batch says.
+	other := []Event{{Actor: "A", What: "x", Node: "160", NodeSeq: 1}}
+	if _, err := r.apply(AuditBatch("160", other)); !errors.Is(err, consensus.ErrForbidden) {
+		t.Errorf("events of another region: %v", err)
+	}
 	var floor uint64
 	r.read(func(rd Reader) error {
 		var err error
