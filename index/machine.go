@@ -214,18 +214,6 @@ func get[T any](tx *consensus.Tx, k []byte) (T, bool, error) {
 	return v, true, nil
 }
 
-func getEntry(tx *consensus.Tx, id string) (Entry, bool, error) {
-	b, ok, err := tx.Get(entryKey(id))
-	if err != nil || !ok {
-		return Entry{}, false, err
-	}
-	e, err := DecodeEntry(b)
-	if err != nil {
-		return Entry{}, false, fmt.Errorf("stored version %s: %w", id, err)
-	}
-	return e, true, nil
-}
-
 func putEntry(tx *consensus.Tx, e *Entry) { tx.Set(entryKey(e.ID), EncodeEntry(e)) }
 
 func put(tx *consensus.Tx, k []byte, v any) {
@@ -380,7 +368,7 @@ func (m *Machine) applyMerge(tx *consensus.Tx, payload []byte) ([]byte, error) {
 		return nil, err
 	}
 	for _, id := range ids {
-		e, ok, err := getEntry(tx, id)
+		e, ok, err := GetEntry(tx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -428,7 +416,7 @@ func (m *Machine) applyPublish(tx *consensus.Tx, payload []byte) ([]byte, error)
 	e.Status, e.Indexed = StatusCurrent, now(tx)
 	e.Chain, e.Version = e.ID, 1
 	if e.Replaces != "" {
-		old, ok, err := getEntry(tx, e.Replaces)
+		old, ok, err := GetEntry(tx, e.Replaces)
 		switch {
 		case err != nil:
 			return nil, err
@@ -473,7 +461,7 @@ func setStatus(tx *consensus.Tx, e *Entry, status string) {
 }
 
 func (m *Machine) entry(tx *consensus.Tx, id string) (Entry, error) {
-	e, ok, err := getEntry(tx, id)
+	e, ok, err := GetEntry(tx, id)
 	if err != nil {
 		return e, err
 	}
