@@ -11,7 +11,7 @@ import (
 	"github.com/fsenet/fsenet/index/doctype"
 )
 
-// Index entries are stored, proposed and answered in CBOR (RFC 8949): an
+// Index entries (and, stored, patient records) are in CBOR (RFC 8949): an
 // entry is written once per replica and read on every search, and CBOR
 // arrays are about half the size of the JSON and several times faster to
 // decode. The wire form is an array whose element order is the format:
@@ -172,4 +172,56 @@ func decodeAttrs(b []byte) (Attrs, error) {
 		return a, fmt.Errorf("patient index value: %w", err)
 	}
 	return a, nil
+}
+
+// patientWire is the stored CBOR form of a Patient, read on every publish.
+type patientWire struct {
+	_            struct{} `cbor:",toarray"`
+	ID           string
+	Family       string
+	Given        []string
+	BirthDate    string
+	Gender       string
+	HomeRegion   string
+	Homes        []homeWire
+	Deceased     string
+	ConsentGiven bool
+	ConsentAt    int64
+	MergedInto   string
+	Merged       []string
+	Updated      int64
+}
+
+type homeWire struct {
+	_      struct{} `cbor:",toarray"`
+	Region string
+	From   int64
+}
+
+func encodePatient(p *Patient) []byte {
+	w := patientWire{ID: p.ID, Family: p.Family, Given: p.Given, BirthDate: p.BirthDate, Gender: p.Gender, HomeRegion: p.HomeRegion,
+		Deceased: p.Deceased, ConsentGiven: p.Consent.Given, ConsentAt: wireTime(p.Consent.At), MergedInto: p.MergedInto,
+		Merged: p.Merged, Updated: wireTime(p.Updated)}
+	for _, h := range p.Homes {
+		w.Homes = append(w.Homes, homeWire{Region: h.Region, From: wireTime(h.From)})
+	}
+	b, err := encMode.Marshal(&w)
+	if err != nil {
+		panic(fmt.Sprintf("index: encoding patient: %v", err))
+	}
+	return b
+}
+
+func decodePatient(b []byte) (Patient, error) {
+	var w patientWire
+	if err := decMode.Unmarshal(b, &w); err != nil {
+		return Patient{}, fmt.Errorf("patient record: %w", err)
+	}
+	p := Patient{ID: w.ID, Family: w.Family, Given: w.Given, BirthDate: w.BirthDate, Gender: w.Gender, HomeRegion: w.HomeRegion,
+		Deceased: w.Deceased, Consent: Consent{Given: w.ConsentGiven, At: fromWireTime(w.ConsentAt)}, MergedInto: w.MergedInto,
+		Merged: w.Merged, Updated: fromWireTime(w.Updated)}
+	for _, h := range w.Homes {
+		p.Homes = append(p.Homes, HomeChange{Region: h.Region, From: fromWireTime(h.From)})
+	}
+	return p, nil
 }

@@ -71,3 +71,27 @@ func TestEntryTimesBounded(t *testing.T) {
 		t.Fatalf("service start in 2300: %v", err)
 	}
 }
+
+func TestPatientCodec(t *testing.T) {
+	at := time.Date(2026, 5, 2, 8, 0, 0, 42, time.UTC)
+	full := Patient{ID: mario, Family: "Rossi", Given: []string{"Mario", "Luigi"}, BirthDate: "1980-01-01", Gender: "male",
+		HomeRegion: "160", Homes: []HomeChange{{Region: "030", From: at.Add(-time.Hour)}, {Region: "160", From: at}},
+		Deceased: "2026-05-01", Consent: Consent{Given: true, At: at}, Merged: []string{teo}, Updated: at}
+	got, err := decodePatient(encodePatient(&full))
+	if err != nil || !reflect.DeepEqual(got, full) {
+		t.Fatalf("round trip: %v\n got %+v\nwant %+v", err, got, full)
+	}
+	merged := Patient{ID: teo, HomeRegion: "030", MergedInto: mario}
+	if got, err := decodePatient(encodePatient(&merged)); err != nil || got.MergedInto != mario || !got.Consent.At.IsZero() {
+		t.Fatalf("merged identity: %+v %v", got, err)
+	}
+	for name, b := range map[string][]byte{
+		"entry":    EncodeEntry(&Entry{ID: "x"}),
+		"json":     []byte(`{"id":"CF:X"}`),
+		"trailing": append(encodePatient(&full), 0),
+	} {
+		if _, err := decodePatient(b); err == nil {
+			t.Errorf("%s accepted as a patient record", name)
+		}
+	}
+}

@@ -202,17 +202,7 @@ func decode(b []byte, v any) error {
 	return nil
 }
 
-func get[T any](tx *consensus.Tx, k []byte) (T, bool, error) {
-	var v T
-	b, ok, err := tx.Get(k)
-	if err != nil || !ok {
-		return v, false, err
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return v, false, fmt.Errorf("stored record %q: %w", k, err)
-	}
-	return v, true, nil
-}
+func putPatient(tx *consensus.Tx, p *Patient) { tx.Set(patientKey(p.ID), encodePatient(p)) }
 
 func putEntry(tx *consensus.Tx, e *Entry) { tx.Set(entryKey(e.ID), EncodeEntry(e)) }
 
@@ -265,7 +255,7 @@ func (m *Machine) applyPutPatient(tx *consensus.Tx, payload []byte) ([]byte, err
 		return nil, invalid("%v", err)
 	}
 	at := now(tx)
-	old, exists, err := get[Patient](tx, patientKey(p.ID))
+	old, exists, err := GetPatient(tx, p.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -290,12 +280,12 @@ func (m *Machine) applyPutPatient(tx *consensus.Tx, payload []byte) ([]byte, err
 	for _, iv := range patientIndexValues(&p) {
 		tx.Set(patientIndexKey(iv[0], iv[1], p.ID), nil)
 	}
-	put(tx, patientKey(p.ID), p)
+	putPatient(tx, &p)
 	return json.Marshal(p)
 }
 
 func (m *Machine) livePatient(tx *consensus.Tx, id string) (Patient, error) {
-	p, ok, err := get[Patient](tx, patientKey(id))
+	p, ok, err := GetPatient(tx, id)
 	switch {
 	case err != nil:
 		return p, err
@@ -318,7 +308,7 @@ func (m *Machine) applyConsent(tx *consensus.Tx, payload []byte) ([]byte, error)
 	}
 	p.Consent = Consent{Given: c.Given, At: now(tx)}
 	p.Updated = p.Consent.At
-	put(tx, patientKey(p.ID), p)
+	putPatient(tx, &p)
 	return json.Marshal(p)
 }
 
@@ -335,7 +325,7 @@ func (m *Machine) applyDeceased(tx *consensus.Tx, payload []byte) ([]byte, error
 		return nil, err
 	}
 	p.Deceased, p.Updated = d.Date, now(tx)
-	put(tx, patientKey(p.ID), p)
+	putPatient(tx, &p)
 	return json.Marshal(p)
 }
 
@@ -390,8 +380,8 @@ func (m *Machine) applyMerge(tx *consensus.Tx, payload []byte) ([]byte, error) {
 		surv.Consent = dup.Consent
 	}
 	surv.Updated = at
-	put(tx, patientKey(dup.ID), dup)
-	put(tx, patientKey(surv.ID), surv)
+	putPatient(tx, &dup)
+	putPatient(tx, &surv)
 	return json.Marshal(map[string]any{"survivor": surv.ID, "merged": dup.ID, "entries": len(ids)})
 }
 

@@ -303,7 +303,13 @@ func FuzzDecodePayloads(f *testing.F) {
 	f.Add([]byte(`{"id":`))
 	f.Add([]byte(`{} {}`))
 	f.Add(EncodeEntry(&e))
+	f.Add(encodePatient(&Patient{ID: mario, HomeRegion: "030", Homes: []HomeChange{{Region: "030"}}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if p, err := decodePatient(b); err == nil {
+			if again, err := decodePatient(encodePatient(&p)); err != nil || again.ID != p.ID || len(again.Homes) != len(p.Homes) {
+				t.Fatalf("patient record changes over a round trip: %v", err)
+			}
+		}
 		if d, err := DecodeEntry(b); err == nil {
 			again, err := DecodeEntry(EncodeEntry(&d))
 			if err != nil {

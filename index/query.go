@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,22 +15,18 @@ import (
 // Reader is the replicated state a query reads (a consensus.Reader).
 type Reader = consensus.Reader
 
-func read[T any](r Reader, k []byte) (T, bool, error) {
-	var v T
-	b, ok, err := r.Get(k)
-	if err != nil || !ok {
-		return v, false, err
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return v, false, fmt.Errorf("stored record %q: %w", k, err)
-	}
-	return v, true, nil
-}
-
 // GetPatient returns a patient's record as stored (a merged identity
 // says which one it was merged into).
 func GetPatient(r Reader, id string) (Patient, bool, error) {
-	return read[Patient](r, patientKey(id))
+	b, ok, err := r.Get(patientKey(id))
+	if err != nil || !ok {
+		return Patient{}, false, err
+	}
+	p, err := decodePatient(b)
+	if err != nil {
+		return Patient{}, false, fmt.Errorf("stored patient %s: %w", id, err)
+	}
+	return p, true, nil
 }
 
 // GetEntry returns one document version.
