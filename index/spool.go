@@ -45,7 +45,10 @@ func OpenSpool(dir string, floor uint64, log *slog.Logger) (*Spool, error) {
 	}
 	o := badger.DefaultOptions(dir).
 		WithLogger(spoolLogger{log}).
-		WithSyncWrites(true).
+		// Appends are synced explicitly (append); removals are not: a
+		// removal lost in a crash only makes the events ship again, and the
+		// trail skips numbers it holds.
+		WithSyncWrites(false).
 		WithMetricsEnabled(false).
 		WithDetectConflicts(false).
 		WithMemTableSize(8 << 20).
@@ -117,6 +120,9 @@ func (s *Spool) append(events []Event) error {
 		return txn.Set(spoolNextKey, binary.BigEndian.AppendUint64(nil, seq))
 	})
 	if err != nil {
+		return err
+	}
+	if err := s.db.Sync(); err != nil {
 		return err
 	}
 	s.mu.Lock()
