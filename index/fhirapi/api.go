@@ -276,15 +276,12 @@ func (a *API) searchPatient(w http.ResponseWriter, r *http.Request) {
 	for _, p := range found {
 		events = append(events, event(c, "Patient.search", "E", p.ID))
 	}
-	if !a.audit(w, r, events...) {
-		return
-	}
 	var resources []bundled
 	for _, p := range found {
 		res := toPatient(p)
 		resources = append(resources, bundled{"Patient", deref(res.Id), res})
 	}
-	a.writeBundle(w, r, applied, s, resources, total, start)
+	a.writeBundle(w, r, applied, s, resources, total, start, events...)
 }
 
 func matchPatient(p index.Patient, s *search) bool {
@@ -416,10 +413,7 @@ func (a *API) searchDocuments(w http.ResponseWriter, r *http.Request) {
 		res := toDocumentReference(e, access[i].Content)
 		resources = append(resources, bundled{"DocumentReference", deref(res.Id), res})
 	}
-	if !a.audit(w, r, ev) {
-		return
-	}
-	a.writeBundle(w, r, applied, s, resources, total, start)
+	a.writeBundle(w, r, applied, s, resources, total, start, ev)
 }
 
 // searchedPatient returns the patient a document search is about: MHD
@@ -511,8 +505,28 @@ func deref(p *string) string {
 // negative total means more matches exist beyond this page and their
 // number was not counted (the Bundle then has no total). The
 // resources are marshalled once each and spliced in, rather than
-// marshalled and then re-read and re-compacted inside the Bundle.
-func (a *API) writeBundle(w http.ResponseWriter, r *http.Request, applied uint64, s *search, resources []bundled, total, offset int) {
+// marshalled and then re-read and re-compacted inside the Bundle. The
+// audit events of the disclosure are made durable while the Bundle is
+// built, and nothing is written before they are.
+func (a *API) writeBundle(w http.ResponseWriter, r *http.Request, applied uint64, s *search, resources []bundled, total, offset int, audit ...index.Event) {
+	audited := make(chan error, 1)
+	go func() { audited <- a.d.Audit.Record(r.Context(), audit...) }()
+	body, err := a.bundleBody(r, s, resources, total, offset)
+	if aerr := <-audited; aerr != nil {
+		a.d.Log.Error("audit record failed; answer withheld", "path", r.URL.Path, "err", aerr)
+		OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the access could not be audited, so nothing is disclosed; retry")
+		return
+	}
+	if err != nil {
+		OperationOutcome(w, http.StatusInternalServerError, fhir.IssueTypeException, "the search result could not be written")
+		return
+	}
+	w.Header().Set("Content-Type", "application/fhir+json")
+	w.Header().Set(HeaderAppliedIndex, strconv.FormatUint(applied, 10))
+	_, _ = w.Write(body)
+}
+
+func (a *API) bundleBody(r *http.Request, s *search, resources []bundled, total, offset int) ([]byte, error) {
 	b := fhir.Bundle{Type: fhir.BundleTypeSearchset, Timestamp: ptr(time.Now().UTC().Format(time.RFC3339))}
 	if total >= 0 {
 		b.Total = ptr(total)
@@ -538,9 +552,11 @@ func (a *API) writeBundle(w http.ResponseWriter, r *http.Request, applied uint64
 		scheme = "https"
 	}
 	head, err := b.MarshalJSON()
-	if err != nil || len(head) < 2 || head[len(head)-1] != '}' {
-		OperationOutcome(w, http.StatusInternalServerError, fhir.IssueTypeException, "the search result could not be written")
-		return
+	if err != nil {
+		return nil, err
+	}
+	if len(head) < 2 || head[len(head)-1] != '}' {
+		return nil, errors.New("bundle: not a JSON object")
 	}
 	var out bytes.Buffer
 	out.Write(head[:len(head)-1])
@@ -549,8 +565,7 @@ func (a *API) writeBundle(w http.ResponseWriter, r *http.Request, applied uint64
 		for i, res := range resources {
 			raw, err := res.res.MarshalJSON()
 			if err != nil {
-				OperationOutcome(w, http.StatusInternalServerError, fhir.IssueTypeException, "the search result could not be written")
-				return
+				return nil, err
 			}
 			if i > 0 {
 				out.WriteByte(',')
@@ -565,9 +580,7 @@ func (a *API) writeBundle(w http.ResponseWriter, r *http.Request, applied uint64
 		out.WriteByte(']')
 	}
 	out.WriteString("}\n")
-	w.Header().Set("Content-Type", "application/fhir+json")
-	w.Header().Set(HeaderAppliedIndex, strconv.FormatUint(applied, 10))
-	_, _ = w.Write(out.Bytes())
+	return out.Bytes(), nil
 }
 
 // maxPatientCandidates bounds the patients one index value may offer a
@@ -632,9 +645,6 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !a.audit(w, r, event(c, "AuditEvent.search", "E", q.Patient)) {
-		return
-	}
 	more := len(events) > s.count
 	events = events[:min(len(events), s.count)]
 	var resources []bundled
@@ -646,7 +656,7 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request) {
 	if more {
 		total = -1
 	}
-	a.writeBundle(w, r, applied, s, resources, total, s.offset)
+	a.writeBundle(w, r, applied, s, resources, total, s.offset, event(c, "AuditEvent.search", "E", q.Patient))
 }
 
 func toAuditEvent(e index.Event) fhir.AuditEvent {
