@@ -82,11 +82,13 @@ func init() {
 		panic(err)
 	}
 	decMode, err = cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   4,
-		MaxArrayElements:  64,
+		DupMapKey:       cbor.DupMapKeyEnforcedAPF,
+		IndefLength:     cbor.IndefLengthForbidden,
+		TagsMd:          cbor.TagsForbidden,
+		MaxNestedLevels: 4,
+		// Records grow (a patient's homes and merged identities): only
+		// the nesting is tight; sizes are bounded by the command size.
+		MaxArrayElements:  1 << 17,
 		MaxMapPairs:       64,
 		UTF8:              cbor.UTF8RejectInvalid,
 		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,

@@ -95,3 +95,17 @@ func TestPatientCodec(t *testing.T) {
 		}
 	}
 }
+
+// A record that grew long (a patient who moved many times, a survivor of
+// many merges) still decodes: a record the replica cannot read would stop it.
+func TestLongRecordsDecode(t *testing.T) {
+	p := Patient{ID: mario, HomeRegion: "030"}
+	for i := 0; i < 1000; i++ {
+		p.Homes = append(p.Homes, HomeChange{Region: "030", From: time.Unix(int64(i), 0).UTC()})
+		p.Merged = append(p.Merged, teo)
+	}
+	got, err := decodePatient(encodePatient(&p))
+	if err != nil || len(got.Homes) != 1000 || len(got.Merged) != 1000 {
+		t.Fatalf("%d homes, %d merged, %v", len(got.Homes), len(got.Merged), err)
+	}
+}
