@@ -58,6 +58,9 @@ type Reader interface {
 	// Iterate calls fn for every key with the prefix, in key order. The
 	// slices are valid only during the call.
 	Iterate(prefix []byte, fn func(key, value []byte) error) error
+	// IterateFrom is Iterate starting at the first key >= start (a seek,
+	// not a scan of the keys before it).
+	IterateFrom(prefix, start []byte, fn func(key, value []byte) error) error
 }
 
 // System keys live under a 0x00 prefix that handlers may not write.
@@ -542,6 +545,11 @@ func (t *Tx) Iterate(prefix []byte, fn func(key, value []byte) error) error {
 	return txnReader{t.txn}.Iterate(prefix, fn)
 }
 
+// IterateFrom is Iterate from the first key >= start.
+func (t *Tx) IterateFrom(prefix, start []byte, fn func(key, value []byte) error) error {
+	return txnReader{t.txn}.IterateFrom(prefix, start, fn)
+}
+
 // Set writes key. Keys starting with 0x00 are reserved for the framework.
 func (t *Tx) Set(key, value []byte) {
 	t.write(key, bytes.Clone(value), false)
@@ -604,9 +612,16 @@ func (r txnReader) Get(key []byte) ([]byte, bool, error) {
 }
 
 func (r txnReader) Iterate(prefix []byte, fn func(key, value []byte) error) error {
+	return r.IterateFrom(prefix, prefix, fn)
+}
+
+func (r txnReader) IterateFrom(prefix, start []byte, fn func(key, value []byte) error) error {
 	it := r.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
 	defer it.Close()
-	for it.Rewind(); it.Valid(); it.Next() {
+	if bytes.Compare(start, prefix) < 0 {
+		start = prefix
+	}
+	for it.Seek(start); it.Valid(); it.Next() {
 		item := it.Item()
 		if len(prefix) == 0 && bytes.HasPrefix(item.Key(), sysPrefix) {
 			continue

@@ -301,6 +301,15 @@ type mapReader map[string][]byte
 
 func (m mapReader) Get(k []byte) ([]byte, bool, error) { v, ok := m[string(k)]; return v, ok, nil }
 
+func (m mapReader) IterateFrom(prefix, start []byte, fn func(k, v []byte) error) error {
+	return m.Iterate(prefix, func(k, v []byte) error {
+		if string(k) < string(start) {
+			return nil
+		}
+		return fn(k, v)
+	})
+}
+
 func (m mapReader) Iterate(prefix []byte, fn func(k, v []byte) error) error {
 	var keys []string
 	for k := range m {

@@ -154,3 +154,36 @@ func TestIndexOnThreeReplicas(t *testing.T) {
 		}
 	}
 }
+
+// Time ranges seek to their first key: a region's versions and a
+// patient's, bounded both ways.
+func TestTimeRanges(t *testing.T) {
+	r := newReplica(t)
+	r.must(PutPatient(patient(mario, "030")))
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 10; i++ {
+		d := doc(fmt.Sprintf("day-%d", i), mario, "11502-2", "REF")
+		d.Created = t0.Add(time.Duration(i) * 24 * time.Hour)
+		r.must(Publish(d))
+	}
+	rg := Range{From: t0.Add(3 * 24 * time.Hour), To: t0.Add(6 * 24 * time.Hour)} // days 3, 4, 5
+	tests := []struct {
+		name string
+		scan func(Reader, func(Entry) bool) error
+	}{
+		{"custodian", func(rd Reader, fn func(Entry) bool) error { return ByCustodian(rd, "030", rg, fn) }},
+		{"patient", func(rd Reader, fn func(Entry) bool) error { return ByPatient(rd, mario, rg, nil, fn) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			r.read(func(rd Reader) error {
+				return tt.scan(rd, func(e Entry) bool { got = append(got, e.ID); return true })
+			})
+			want := []string{DocumentID("030", "day-3"), DocumentID("030", "day-4"), DocumentID("030", "day-5")}
+			if !slices.Equal(got, want) {
+				t.Fatalf("got %v, want %v", got, want)
+			}
+		})
+	}
+}

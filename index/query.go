@@ -105,7 +105,11 @@ func scanIndex(r Reader, name, value string, rg Range, fn func(id string, v []by
 	if !rg.To.IsZero() {
 		to = timeKey(rg.To)
 	}
-	err := r.Iterate(prefix, func(k, v []byte) error {
+	start := prefix
+	if from != "" {
+		start = append(bytes.Clone(prefix), from...) // seek to the range's first time
+	}
+	err := r.IterateFrom(prefix, start, func(k, v []byte) error {
 		rest := k[len(prefix):]
 		i := bytes.IndexByte(rest, 0)
 		if i < 0 {
