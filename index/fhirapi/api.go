@@ -379,7 +379,10 @@ func (a *API) searchDocuments(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 		}
-		return index.ByPatient(rd, p.ID, index.Range{}, func(at index.Attrs) bool { return matchAttrs(at, s) }, func(e index.Entry) bool {
+		// The date conditions bound the scan; each version is still
+		// checked against all of them.
+		from, to, _ := interval(s.dates["date"])
+		return index.ByPatient(rd, p.ID, index.Range{From: from, To: to}, func(at index.Attrs) bool { return matchAttrs(at, s) }, func(e index.Entry) bool {
 			acc := index.EntryAccess(c, p, e)
 			if acc.Visible && matchDocument(e, s) {
 				matches = append(matches, e)
@@ -617,16 +620,12 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request) {
 		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, "give one patient or one agent")
 		return
 	}
-	for _, d := range s.dates["date"] {
-		switch d.prefix {
-		case "ge", "gt", "sa":
-			q.From = d.from
-		case "lt", "le", "eb":
-			q.To = d.to
-		case "eq":
-			q.From, q.To = d.from, d.to
-		}
+	from, to, exact := interval(s.dates["date"])
+	if !exact {
+		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeNotSupported, "date: the access log supports eq, lt, le, gt, ge, sa and eb")
+		return
 	}
+	q.From, q.To = from, to
 	own := q.Patient != "" && c.IsPatient(index.Patient{ID: q.Patient})
 	if !c.Authority && !own {
 		OperationOutcome(w, http.StatusForbidden, fhir.IssueTypeForbidden, "the access log is for the patient and the national authority")

@@ -59,6 +59,42 @@ func (c dateCond) matches(t time.Time) bool {
 	return false
 }
 
+// interval returns the times every condition accepts, as one half-open
+// range [from, to) (zero: open); exact is false when a condition (ne) is
+// not an interval, and the range is then only a bound to check each time
+// against.
+func interval(conds []dateCond) (from, to time.Time, exact bool) {
+	exact = true
+	lower := func(t time.Time) {
+		if from.IsZero() || t.After(from) {
+			from = t
+		}
+	}
+	upper := func(t time.Time) {
+		if to.IsZero() || t.Before(to) {
+			to = t
+		}
+	}
+	for _, c := range conds {
+		switch c.prefix {
+		case "eq":
+			lower(c.from)
+			upper(c.to)
+		case "lt", "eb":
+			upper(c.from)
+		case "le":
+			upper(c.to)
+		case "gt", "sa":
+			lower(c.to)
+		case "ge":
+			lower(c.from)
+		default:
+			exact = false
+		}
+	}
+	return from, to, exact
+}
+
 var errParam = errors.New("bad search parameter")
 
 const (
