@@ -81,7 +81,7 @@ func TestIdempotencyKeyAppliesOnce(t *testing.T) {
 		t.Fatal("first application marked duplicate")
 	}
 	cmd.Payload = []byte("counter=2") // a retry must not apply, whatever it carries
-	second := mustApply(t, c.waitLeader(), cmd)
+	second := mustApply(t, f, cmd)
 	if !second.Duplicate || second.Index != first.Index {
 		t.Fatalf("retry = %+v, want the first result (index %d) marked duplicate", second, first.Index)
 	}
@@ -89,15 +89,22 @@ func TestIdempotencyKeyAppliesOnce(t *testing.T) {
 		t.Fatalf("counter = %q after a retried command, want 1", v)
 	}
 
+	// Keys are scoped by the proposing member: the same key from the
+	// leader is another command.
+	other := put("other", "1")
+	other.Key = cmd.Key
+	if res := mustApply(t, c.waitLeader(), other); res.Duplicate {
+		t.Fatalf("another member's command with the same key = %+v, want applied", res)
+	}
+
 	// Across a leader change: the key is part of the replicated state, so
 	// the new leader recognises the retry too.
 	c.kill(c.waitLeader())
-	next := c.waitLeader()
-	third := mustApply(t, next, cmd)
+	third := mustApply(t, f, cmd)
 	if !third.Duplicate || third.Index != first.Index {
-		t.Fatalf("retry on the new leader = %+v, want the first result (index %d)", third, first.Index)
+		t.Fatalf("retry after a leader change = %+v, want the first result (index %d)", third, first.Index)
 	}
-	if v, _ := mustRead(t, next, consensus.Strong, "counter"); v != "1" {
+	if v, _ := mustRead(t, f, consensus.Strong, "counter"); v != "1" {
 		t.Fatalf("counter = %q after a retry across a leader change, want 1", v)
 	}
 }

@@ -15,6 +15,7 @@ type Command struct {
 	Version uint16
 	// Key is an optional idempotency key: a command whose key was already
 	// applied is not applied again, and its first result is returned.
+	// Keys are scoped by Origin: two members' commands never share one.
 	Key string
 	// Payload is the handler's encoded arguments.
 	Payload []byte

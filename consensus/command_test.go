@@ -98,6 +98,8 @@ func TestResultsRoundTrip(t *testing.T) {
 		{Index: 7, Value: []byte("v")},
 		{Index: 8},
 		{Index: 9, Err: &Error{Code: CodeNotFound, Message: "no such region"}},
+		{Index: 3, Value: []byte("first"), Duplicate: true},
+		{Index: 4, Err: &Error{Code: CodeConflict}, Duplicate: true},
 	}
 	got, err := decodeResults(encodeResults(rs))
 	if err != nil {

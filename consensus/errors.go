@@ -80,21 +80,29 @@ type Result struct {
 	Duplicate bool
 }
 
+// A result's kind byte: OK or error, plus resultDuplicate when the command
+// was a retry of an applied one (only sent over the forwarding protocol;
+// stored results never carry it).
 const (
-	resultOK  byte = 0
-	resultErr byte = 1
+	resultOK        byte = 0
+	resultErr       byte = 1
+	resultDuplicate byte = 2
 )
 
 func appendResult(b []byte, r Result) []byte {
 	b = binary.AppendUvarint(b, r.Index)
+	var dup byte
+	if r.Duplicate {
+		dup = resultDuplicate
+	}
 	if r.Err != nil {
-		b = append(b, resultErr)
+		b = append(b, resultErr|dup)
 		b = binary.AppendUvarint(b, uint64(len(r.Err.Code)))
 		b = append(b, r.Err.Code...)
 		b = binary.AppendUvarint(b, uint64(len(r.Err.Message)))
 		return append(b, r.Err.Message...)
 	}
-	b = append(b, resultOK)
+	b = append(b, resultOK|dup)
 	b = binary.AppendUvarint(b, uint64(len(r.Value)))
 	return append(b, r.Value...)
 }
@@ -111,6 +119,10 @@ func (d *decoder) result() Result {
 	}
 	kind := d.b[0]
 	d.b = d.b[1:]
+	if kind&resultDuplicate != 0 {
+		r.Duplicate = true
+		kind &^= resultDuplicate
+	}
 	switch kind {
 	case resultOK:
 		if v := d.bytes("value", -1); len(v) > 0 {

@@ -400,8 +400,9 @@ func (f *FSM) applyCommandEntry(txn *badger.Txn, l *raft.Log) ([]Result, []func(
 	results := make([]Result, len(cmds))
 	var hooks []func()
 	for i, c := range cmds {
-		if c.Key != "" {
-			prev, ok, err := getIdempotent(txn, c.Key)
+		key := scopedKey(c)
+		if key != "" {
+			prev, ok, err := getIdempotent(txn, key)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -431,14 +432,25 @@ func (f *FSM) applyCommandEntry(txn *badger.Txn, l *raft.Log) ([]Result, []func(
 		default:
 			return nil, nil, fmt.Errorf("command %s: %w", c.Type, err)
 		}
-		if c.Key != "" {
-			if err := putIdempotent(txn, c.Key, res); err != nil {
+		if key != "" {
+			if err := putIdempotent(txn, key, res); err != nil {
 				return nil, nil, err
 			}
 		}
 		results[i] = res
 	}
 	return results, hooks, nil
+}
+
+// scopedKey is the stored form of a command's idempotency key: scoped by
+// the member that proposed it, so one member's keys can neither collide
+// with nor replay another's results. Entries of format 1 carry no origin
+// and keep their keys unscoped.
+func scopedKey(c Command) string {
+	if c.Key == "" || c.Origin == "" {
+		return c.Key
+	}
+	return c.Origin + "\x00" + c.Key
 }
 
 func getIdempotent(txn *badger.Txn, key string) (Result, bool, error) {

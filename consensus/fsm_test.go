@@ -454,3 +454,26 @@ func FuzzLoadSnapshot(f *testing.F) {
 		}
 	})
 }
+
+func TestIdempotencyKeysAreScopedByOrigin(t *testing.T) {
+	f, _ := openTestFSM(t, t.TempDir())
+	withKey := func(c Command, origin, key string) Command { c.Origin, c.Key = origin, key; return c }
+	out := f.ApplyBatch([]*raft.Log{
+		entry(1, withKey(set("a", "1"), "030", "w1")),
+		entry(2, withKey(set("a", "2"), "030", "w1")), // retry by the same member
+		entry(3, withKey(set("b", "1"), "160", "w1")), // another member's key
+		entry(4, withKey(set("c", "1"), "", "w1")),    // format 1: no origin
+		entry(5, withKey(set("c", "2"), "", "w1")),
+	})
+	dup := func(i int) bool { return out[i].([]Result)[0].Duplicate }
+	for i, want := range []bool{false, true, false, false, true} {
+		t.Run(fmt.Sprintf("entry %d", i+1), func(t *testing.T) {
+			if dup(i) != want {
+				t.Fatalf("duplicate = %v, want %v", dup(i), want)
+			}
+		})
+	}
+	if get(t, f, "a") != "1" || get(t, f, "b") != "1" || get(t, f, "c") != "1" {
+		t.Fatalf("state a=%q b=%q c=%q", get(t, f, "a"), get(t, f, "b"), get(t, f, "c"))
+	}
+}
