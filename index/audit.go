@@ -42,6 +42,20 @@ type Event struct {
 	NodeSeq   uint64    `json:"node_seq"`            // the node's number for it, from 1, without holes
 }
 
+// maxEventDocuments bounds the document versions one event names.
+const maxEventDocuments = 1000
+
+// check reports an event the trail would refuse.
+func (e *Event) check() error {
+	switch {
+	case e.Actor == "" || e.What == "":
+		return errors.New("audit event without actor or what")
+	case len(e.Documents) > maxEventDocuments:
+		return fmt.Errorf("audit event naming %d documents (at most %d)", len(e.Documents), maxEventDocuments)
+	}
+	return nil
+}
+
 // Batch is one link of the chain.
 type Batch struct {
 	Seq    uint64    `json:"seq"`
@@ -103,8 +117,8 @@ func (m *Machine) applyAudit(tx *consensus.Tx, payload []byte) ([]byte, error) {
 		return nil, consensus.Errorf(consensus.CodeForbidden, "audit events of region %q proposed by region %q", in.Node, tx.Origin())
 	}
 	for i, e := range in.Events {
-		if e.Actor == "" || e.What == "" || len(e.Documents) > 1000 {
-			return nil, invalid("audit event without actor or what, or with too many documents")
+		if err := e.check(); err != nil {
+			return nil, invalid("%v", err)
 		}
 		if e.Node != in.Node || e.NodeSeq == 0 || (i > 0 && e.NodeSeq <= in.Events[i-1].NodeSeq) {
 			return nil, invalid("audit events must be the proposing node's, numbered from 1 in increasing order")

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dgraph-io/badger/v4"
+	"io"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -17,13 +20,38 @@ func event(actor, patient string, docs ...string) Event {
 	return Event{Actor: actor, Role: "AAS", Region: "160", Purpose: "TREATMENT", Action: "R", What: "DocumentReference.search", Patient: patient, Documents: docs, Outcome: "0"}
 }
 
-func newSpool(t *testing.T, dir string, floor uint64) *Spool {
+func newSpool(t testing.TB, dir string) *Spool {
 	t.Helper()
-	s, err := OpenSpool(dir, floor, nil)
+	s, err := OpenSpool(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// lastSeqOf reads a node's last number in the trail of n, linearizably.
+func lastSeqOf(n *consensus.Node, node string) func(context.Context) (uint64, error) {
+	return func(ctx context.Context) (last uint64, err error) {
+		_, rerr := n.Read(ctx, consensus.Strong, func(rd Reader) error {
+			last, err = LastAuditSeq(rd, node)
+			return err
+		})
+		return last, errors.Join(rerr, err)
+	}
+}
+
+// newAuditor returns a started auditor of region 030 shipping through
+// apply, numbering from the trail of n.
+func newAuditor(t testing.TB, n *consensus.Node, apply Applier, spool *Spool) *Auditor {
+	t.Helper()
+	a, err := NewAuditor(AuditorConfig{Node: "030", Apply: apply, Spool: spool, LastSeq: lastSeqOf(n, "030"), Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	return a
 }
 
 // report verifies the replica's trail, failing the test on a broken chain.
@@ -56,10 +84,9 @@ func (r *replica) waitShipped(t *testing.T, n int) AuditReport {
 
 func TestAuditTrailChainsAndVerifies(t *testing.T) {
 	r := newReplica(t)
-	spool := newSpool(t, t.TempDir(), 1)
+	spool := newSpool(t, t.TempDir())
 	defer spool.Close()
-	a := NewAuditor("030", r.node, spool, nil)
-	a.Start()
+	a := newAuditor(t, r.node, r.node, spool)
 	defer a.Stop()
 	// Concurrent records are group-committed to the spool; each returns
 	// once durable, and the shipper replicates them.
@@ -155,9 +182,8 @@ func TestVerifyAuditFindsTampering(t *testing.T) {
 // A Record that cannot be made durable says so: nothing may be disclosed.
 func TestAuditorReportsSpoolFailure(t *testing.T) {
 	r := newReplica(t)
-	spool := newSpool(t, t.TempDir(), 1)
-	a := NewAuditor("030", r.node, spool, nil)
-	a.Start()
+	spool := newSpool(t, t.TempDir())
+	a := newAuditor(t, r.node, r.node, spool)
 	defer a.Stop()
 	spool.Close() // the disk is gone
 	if err := a.Record(context.Background(), event("A", mario)); !errors.Is(err, ErrAuditUnavailable) {
@@ -194,9 +220,8 @@ func TestAuditSpoolOutlivesQuorumLossAndRestart(t *testing.T) {
 	r := newReplica(t)
 	dir := t.TempDir()
 	sw := &switchApplier{n: r.node, down: true}
-	spool := newSpool(t, dir, 1)
-	a := NewAuditor("030", sw, spool, nil)
-	a.Start()
+	spool := newSpool(t, dir)
+	a := newAuditor(t, r.node, sw, spool)
 	for i := 0; i < 20; i++ {
 		if err := a.Record(context.Background(), event("A", mario)); err != nil {
 			t.Fatalf("record %d without quorum: %v", i, err)
@@ -212,11 +237,10 @@ func TestAuditSpoolOutlivesQuorumLossAndRestart(t *testing.T) {
 	spool.Close()
 
 	// Restart: the numbering goes on after the spooled events.
-	spool = newSpool(t, dir, 1)
+	spool = newSpool(t, dir)
 	defer spool.Close()
 	sw.set(false)
-	a = NewAuditor("030", sw, spool, nil)
-	a.Start()
+	a = newAuditor(t, r.node, sw, spool)
 	defer a.Stop()
 	if err := a.Record(context.Background(), event("B", mario)); err != nil {
 		t.Fatal(err)
@@ -277,22 +301,177 @@ func TestAuditBatchRetryAndFloor(t *testing.T) {
 	if _, err := r.apply(AuditBatch("160", other)); !errors.Is(err, consensus.ErrForbidden) {
 		t.Errorf("events of another region: %v", err)
 	}
-	var floor uint64
-	r.read(func(rd Reader) error {
-		var err error
-		floor, err = LastAuditSeq(rd, "030")
-		return err
-	})
-	spool := newSpool(t, t.TempDir(), floor+1)
+	// A new spool (its directory lost) numbers after what the trail holds.
+	spool := newSpool(t, t.TempDir())
 	defer spool.Close()
-	a := NewAuditor("030", r.node, spool, nil)
-	a.Start()
+	a := newAuditor(t, r.node, r.node, spool)
 	defer a.Stop()
-	if err := a.Record(context.Background(), event("D", mario)); err != nil {
+	d := event("D", mario)
+	if err := a.Record(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
 	if rep := r.waitShipped(t, 4); rep.Events != 4 || len(rep.Missing) != 0 {
 		t.Fatalf("fresh spool: %+v", rep)
+	}
+	r.read(func(rd Reader) error {
+		got, err := SearchAudit(rd, AuditQuery{Actor: "D"})
+		if err != nil || len(got) != 1 || got[0].NodeSeq != 4 {
+			t.Fatalf("event of the new spool: %+v %v", got, err)
+		}
+		return nil
+	})
+}
+
+// A spool that has never numbered an event takes no number until it has
+// read the trail's last one: nothing is recorded, so nothing disclosed.
+func TestAuditorWaitsForTheTrailsLastNumber(t *testing.T) {
+	r := newReplica(t)
+	spool := newSpool(t, t.TempDir())
+	defer spool.Close()
+	var mu sync.Mutex
+	reachable := false
+	a, err := NewAuditor(AuditorConfig{Node: "030", Apply: r.node, Spool: spool, Log: quiet(),
+		LastSeq: func(ctx context.Context) (uint64, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !reachable {
+				return 0, consensus.ErrNoLeader
+			}
+			return lastSeqOf(r.node, "030")(ctx)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	defer a.Stop()
+	if err := a.Record(context.Background(), event("A", mario)); !errors.Is(err, ErrAuditUnavailable) {
+		t.Fatalf("record without the trail's last number: %v", err)
+	}
+	if spool.Len() != 0 || spool.Numbered() {
+		t.Fatalf("spool numbered events (%d) without the trail's last number", spool.Len())
+	}
+	mu.Lock()
+	reachable = true
+	mu.Unlock()
+	if err := a.Record(context.Background(), event("A", mario)); err != nil {
+		t.Fatal(err)
+	}
+	if rep := r.waitShipped(t, 1); rep.Events != 1 || len(rep.Missing) != 0 {
+		t.Fatalf("%+v", rep)
+	}
+}
+
+// refusingApplier refuses for good any batch holding the event numbered
+// poison, and counts the batches it sees.
+type refusingApplier struct {
+	n       Applier
+	poison  uint64
+	mu      sync.Mutex
+	batches []int
+}
+
+func (f *refusingApplier) Apply(ctx context.Context, cmd consensus.Command) (consensus.Result, error) {
+	var b Batch
+	if err := json.Unmarshal(cmd.Payload, &b); err != nil {
+		return consensus.Result{}, err
+	}
+	f.mu.Lock()
+	f.batches = append(f.batches, len(cmd.Payload))
+	f.mu.Unlock()
+	for _, e := range b.Events {
+		if e.NodeSeq == f.poison {
+			return consensus.Result{}, consensus.Errorf(consensus.CodeInvalid, "refused")
+		}
+	}
+	return f.n.Apply(ctx, cmd)
+}
+
+// Batches are cut by encoded size, and an event the trail refuses for good
+// is set aside without holding back the ones after it.
+func TestAuditShippingBoundsBatchesAndQuarantines(t *testing.T) {
+	r := newReplica(t)
+	spool := newSpool(t, t.TempDir())
+	defer spool.Close()
+	ap := &refusingApplier{n: r.node, poison: 37}
+	const maxBytes = 16 << 10
+	a, err := NewAuditor(AuditorConfig{Node: "030", Apply: ap, Spool: spool, LastSeq: lastSeqOf(r.node, "030"), MaxBatchBytes: maxBytes, Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := make([]string, 100)
+	for i := range docs {
+		docs[i] = fmt.Sprintf("2.16.840.1.113883.2.9.2.30.4.4^doc-%06d", i)
+	}
+	a.Start()
+	defer a.Stop()
+	for i := 0; i < 60; i++ {
+		if err := a.Record(context.Background(), event("A", mario, docs...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := r.waitShipped(t, 59)
+	if rep.Events != 59 || rep.Missing["030"] != 1 {
+		t.Fatalf("trail: %+v, want 59 events and number 37 missing", rep)
+	}
+	if spool.Quarantined() != 1 || spool.Len() != 0 {
+		t.Fatalf("spool: %d quarantined, %d queued", spool.Quarantined(), spool.Len())
+	}
+	ap.mu.Lock()
+	defer ap.mu.Unlock()
+	for _, n := range ap.batches {
+		if n > maxBytes+1024 {
+			t.Fatalf("a batch of %d bytes, bound %d", n, maxBytes)
+		}
+	}
+	if len(ap.batches) < 60*4000/maxBytes {
+		t.Fatalf("%d batches for %d KiB of events", len(ap.batches), 60*4)
+	}
+}
+
+// The spool writes an append larger than one badger transaction, ships
+// only what it has numbered, and drops at open what an interrupted append
+// left past its next number.
+func TestSpoolAppendsAndReopens(t *testing.T) {
+	dir := t.TempDir()
+	s := newSpool(t, dir)
+	s.SetFloor(10)
+	big := make([]Event, 6000)
+	pad := string(make([]byte, 900))
+	for i := range big {
+		big[i] = event("A"+pad, mario)
+	}
+	if err := s.append(big); err != nil {
+		t.Fatalf("append of %d events: %v", len(big), err)
+	}
+	if s.Len() != 6000 || big[0].NodeSeq != 10 || big[5999].NodeSeq != 6009 {
+		t.Fatalf("len %d, numbers %d..%d", s.Len(), big[0].NodeSeq, big[5999].NodeSeq)
+	}
+	got, err := s.pending(maxAuditBatch, 1<<30)
+	if err != nil || len(got) != maxAuditBatch || got[0].NodeSeq != 10 || got[len(got)-1].NodeSeq != uint64(10+maxAuditBatch-1) {
+		t.Fatalf("pending: %d events, %v", len(got), err)
+	}
+	if err := s.ack(5009); err != nil {
+		t.Fatal(err)
+	}
+	// The remains of an append that never completed.
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(spoolKey(6010), []byte("{}")) }); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.pending(maxAuditBatch, 1<<30); len(got) != 1000 || got[999].NodeSeq != 6009 {
+		t.Fatalf("pending after ack: %d events", len(got))
+	}
+	s.Close()
+	s = newSpool(t, dir)
+	defer s.Close()
+	if !s.Numbered() || s.Len() != 1000 {
+		t.Fatalf("reopened: numbered %v, %d queued", s.Numbered(), s.Len())
+	}
+	if err := s.append([]Event{event("B", mario)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.pending(maxAuditBatch, 1<<30)
+	if err != nil || len(got) != 1001 || got[1000].NodeSeq != 6010 || got[1000].Actor != "B" {
+		t.Fatalf("after reopen: %d events, %v", len(got), err)
 	}
 }
 

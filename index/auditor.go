@@ -29,10 +29,8 @@ var ErrAuditUnavailable = errors.New("index: audit trail unavailable")
 // consensus round: a node cut off from the quorum keeps its events until
 // it can ship them.
 type Auditor struct {
-	node  string
-	apply Applier
-	spool *Spool
-	log   *slog.Logger
+	cfg AuditorConfig
+	log *slog.Logger
 
 	mu       sync.Mutex
 	pending  []auditReq
@@ -43,22 +41,69 @@ type Auditor struct {
 	wg       sync.WaitGroup
 }
 
+// AuditorConfig configures an Auditor.
+type AuditorConfig struct {
+	// Node is the region whose node records the events.
+	Node string
+	// Apply replicates the batches (the node's consensus.Node).
+	Apply Applier
+	// Spool holds the events until the trail does.
+	Spool *Spool
+	// LastSeq reads, linearizably, the last event number the trail holds
+	// for Node (LastAuditSeq under a strong read). A spool that has never
+	// numbered an event numbers from the one after, so a lost spool
+	// directory never makes numbers repeat. Until it can be read, Record
+	// fails and nothing is disclosed.
+	LastSeq func(ctx context.Context) (uint64, error)
+	// MaxBatchBytes bounds the encoded events of one shipped batch. It
+	// must leave room within the consensus BatchMaxBytes; zero means
+	// DefaultAuditBatchBytes.
+	MaxBatchBytes int
+	// Log receives the auditor's errors; nil means slog.Default.
+	Log *slog.Logger
+}
+
+// DefaultAuditBatchBytes bounds a shipped batch when the configuration
+// does not: half the consensus default BatchMaxBytes.
+const DefaultAuditBatchBytes = 512 << 10
+
+// Validate reports a configuration the auditor cannot run with.
+func (c AuditorConfig) Validate() error {
+	switch {
+	case c.Node == "" || c.Apply == nil || c.Spool == nil || c.LastSeq == nil:
+		return errors.New("index: auditor needs a node, an applier, a spool and LastSeq")
+	case c.MaxBatchBytes < 0 || (c.MaxBatchBytes > 0 && c.MaxBatchBytes < 16<<10):
+		return fmt.Errorf("index: audit MaxBatchBytes %d: want 0 or at least 16 KiB", c.MaxBatchBytes)
+	}
+	return nil
+}
+
 type auditReq struct {
 	events []Event
 	done   chan error
 }
 
-// shipRetry is how often shipping is retried after a failure.
-const shipRetry = time.Second
+const (
+	// shipRetry is how often shipping is retried after a failure.
+	shipRetry = time.Second
+	// floorTimeout bounds the read of the trail's last number.
+	floorTimeout = 5 * time.Second
+)
 
-// NewAuditor returns an auditor for the node of region node, spooling to
-// spool and shipping through apply; Start runs it.
-func NewAuditor(node string, apply Applier, spool *Spool, log *slog.Logger) *Auditor {
+// NewAuditor returns an auditor; Start runs it.
+func NewAuditor(cfg AuditorConfig) (*Auditor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.MaxBatchBytes == 0 {
+		cfg.MaxBatchBytes = DefaultAuditBatchBytes
+	}
+	log := cfg.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Auditor{node: node, apply: apply, spool: spool, log: log,
-		wake: make(chan struct{}, 1), ship: make(chan struct{}, 1), stop: make(chan struct{})}
+	return &Auditor{cfg: cfg, log: log,
+		wake: make(chan struct{}, 1), ship: make(chan struct{}, 1), stop: make(chan struct{})}, nil
 }
 
 // Start runs the spool writer and the shipper.
@@ -89,7 +134,10 @@ func (a *Auditor) Record(ctx context.Context, events ...Event) error {
 		if events[i].Time.IsZero() {
 			events[i].Time = now
 		}
-		events[i].Node = a.node
+		events[i].Node = a.cfg.Node
+		if err := events[i].check(); err != nil {
+			return fmt.Errorf("%w: %v", ErrAuditUnavailable, err)
+		}
 	}
 	r := auditReq{events: events, done: make(chan error, 1)}
 	a.mu.Lock()
@@ -138,7 +186,10 @@ func (a *Auditor) write() {
 	for _, r := range batch {
 		events = append(events, r.events...)
 	}
-	err := a.spool.append(events)
+	err := a.number()
+	if err == nil {
+		err = a.cfg.Spool.append(events)
+	}
 	if err != nil {
 		a.log.Error("audit events not spooled", "events", len(events), "err", err)
 		err = fmt.Errorf("%w: %v", ErrAuditUnavailable, err)
@@ -150,6 +201,22 @@ func (a *Auditor) write() {
 	case a.ship <- struct{}{}:
 	default:
 	}
+}
+
+// number makes sure a spool that has never numbered an event starts after
+// the trail's last number for this node.
+func (a *Auditor) number() error {
+	if a.cfg.Spool.Numbered() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), floorTimeout)
+	defer cancel()
+	last, err := a.cfg.LastSeq(ctx)
+	if err != nil {
+		return fmt.Errorf("numbering audit events: the trail's last number for %s cannot be read: %w", a.cfg.Node, err)
+	}
+	a.cfg.Spool.SetFloor(last + 1)
+	return nil
 }
 
 func (a *Auditor) shipper() {
@@ -171,10 +238,15 @@ func (a *Auditor) shipper() {
 }
 
 // shipAll ships the spool in batches until it is empty or a batch fails
-// (retried on the next tick).
+// for a reason that may pass (retried on the next tick). A batch the trail
+// refuses for good is halved until the refused event is alone; that event
+// is quarantined (kept in the spool directory, out of the queue, its number
+// reported missing by verification) so that it does not hold back the
+// events after it.
 func (a *Auditor) shipAll(ctx context.Context) {
+	limit := maxAuditBatch
 	for {
-		events, err := a.spool.pending(maxAuditBatch)
+		events, err := a.cfg.Spool.pending(limit, a.cfg.MaxBatchBytes)
 		if err != nil {
 			a.log.Error("reading the audit spool", "err", err)
 			return
@@ -182,27 +254,50 @@ func (a *Auditor) shipAll(ctx context.Context) {
 		if len(events) == 0 {
 			return
 		}
-		if err := a.commit(ctx, events); err != nil {
-			a.log.Warn("audit batch not replicated yet; kept in the spool", "events", len(events), "err", err)
+		err = a.commit(ctx, events)
+		switch {
+		case err == nil:
+			if err := a.cfg.Spool.ack(events[len(events)-1].NodeSeq); err != nil {
+				a.log.Error("removing replicated events from the audit spool", "err", err)
+				return
+			}
+			limit = maxAuditBatch
+		case refusedForGood(err) && len(events) > 1:
+			limit = len(events) / 2
+		case refusedForGood(err):
+			seq := events[0].NodeSeq
+			if qerr := a.cfg.Spool.quarantine(seq); qerr != nil {
+				a.log.Error("quarantining a refused audit event", "node_seq", seq, "err", qerr)
+				return
+			}
+			a.log.Error("the audit trail refused an event; it is quarantined in the spool and will show as missing", "node_seq", seq, "err", err)
+			limit = maxAuditBatch
+		case errors.Is(err, consensus.ErrForbidden):
+			a.log.Error("the audit trail refuses this node's batches; kept in the spool", "events", len(events), "err", err)
 			return
-		}
-		if err := a.spool.ack(events[len(events)-1].NodeSeq); err != nil {
-			a.log.Error("removing replicated events from the audit spool", "err", err)
+		default:
+			a.log.Warn("audit batch not replicated yet; kept in the spool", "events", len(events), "err", err)
 			return
 		}
 	}
 }
 
+// refusedForGood reports an error that a retry of the same batch would
+// meet again.
+func refusedForGood(err error) bool {
+	return errors.Is(err, consensus.ErrInvalidCommand) || errors.Is(err, consensus.ErrInvalid) || errors.Is(err, errAuditInvalid)
+}
+
 func (a *Auditor) commit(ctx context.Context, events []Event) error {
-	cmd, err := AuditBatch(a.node, events)
+	cmd, err := AuditBatch(a.cfg.Node, events)
 	if err != nil {
 		return err
 	}
 	// The trail skips numbers it holds, so a retry of a batch whose answer
 	// was lost appends nothing twice; the key makes the retry cheap.
-	cmd.Key = fmt.Sprintf("audit-%s-%d-%d", a.node, events[0].NodeSeq, events[len(events)-1].NodeSeq)
+	cmd.Key = fmt.Sprintf("audit-%s-%d-%d", a.cfg.Node, events[0].NodeSeq, events[len(events)-1].NodeSeq)
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	_, err = a.apply.Apply(ctx, cmd)
+	_, err = a.cfg.Apply.Apply(ctx, cmd)
 	return err
 }

@@ -115,13 +115,9 @@ func BenchmarkPublish(b *testing.B) {
 //	go test ./index -run '^$' -bench AuditRecord -benchtime 3000x
 func BenchmarkAuditRecord(b *testing.B) {
 	n := indextest.NewReplica(b, New())
-	spool, err := OpenSpool(b.TempDir(), 1, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	spool := newSpool(b, b.TempDir())
 	defer spool.Close()
-	a := NewAuditor("030", n, spool, nil)
-	a.Start()
+	a := newAuditor(b, n, n, spool)
 	defer a.Stop()
 	lats := make([]time.Duration, 0, b.N)
 	b.ResetTimer()

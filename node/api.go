@@ -423,8 +423,11 @@ type auditVerification struct {
 	// Missing counts, per region, event numbers absent from the trail.
 	Missing map[string]uint64 `json:"missing,omitempty"`
 	// Spooled is how many of this node's events wait to be replicated.
-	Spooled int    `json:"spooled"`
-	Error   string `json:"error,omitempty"`
+	Spooled int `json:"spooled"`
+	// Quarantined is how many of this node's events the trail refused for
+	// good; they are kept in its spool directory.
+	Quarantined int    `json:"quarantined,omitempty"`
+	Error       string `json:"error,omitempty"`
 }
 
 // handleAuditVerify recomputes the audit trail's hash chain on this
@@ -447,7 +450,7 @@ func (n *Node) handleAuditVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	out.AppliedIndex, out.OK = applied, verr == nil && len(out.Missing) == 0
 	if n.spool != nil {
-		out.Spooled = n.spool.Len()
+		out.Spooled, out.Quarantined = n.spool.Len(), n.spool.Quarantined()
 	}
 	if verr == nil && len(out.Missing) > 0 {
 		verr = fmt.Errorf("the chain is intact but events are missing from the sequences of regions %v", slices.Sorted(maps.Keys(out.Missing)))

@@ -167,19 +167,29 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	// Audit events are numbered after the last one the replica holds for
-	// this region, so a lost spool directory never reuses a number.
-	var lastSeq uint64
-	if _, err := n.cons.Read(ctx, consensus.Local, func(rd consensus.Reader) error {
-		lastSeq, err = index.LastAuditSeq(rd, n.cfg.Region)
-		return err
-	}); err != nil {
-		return fmt.Errorf("audit trail: %w", err)
-	}
-	if n.spool, err = index.OpenSpool(n.path("audit-spool"), lastSeq+1, n.log.With("component", "audit-spool")); err != nil {
+	if n.spool, err = index.OpenSpool(n.path("audit-spool"), n.log.With("component", "audit-spool")); err != nil {
 		return err
 	}
-	n.auditor = index.NewAuditor(n.cfg.Region, n.cons, n.spool, n.log.With("component", "audit"))
+	n.auditor, err = index.NewAuditor(index.AuditorConfig{
+		Node:  n.cfg.Region,
+		Apply: n.cons,
+		Spool: n.spool,
+		// A spool without numbers (new, or lost) continues after what the
+		// trail holds, read through the leader: a replica restored from an
+		// older snapshot would give a number already used.
+		LastSeq: func(ctx context.Context) (last uint64, err error) {
+			_, rerr := n.cons.Read(ctx, consensus.Strong, func(rd consensus.Reader) error {
+				last, err = index.LastAuditSeq(rd, n.cfg.Region)
+				return err
+			})
+			return last, errors.Join(rerr, err)
+		},
+		MaxBatchBytes: cc.BatchMaxBytes / 2,
+		Log:           n.log.With("component", "audit"),
+	})
+	if err != nil {
+		return err
+	}
 	n.auditor.Start()
 
 	// 3. The HTTP server.

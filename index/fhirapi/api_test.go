@@ -79,12 +79,22 @@ func newEnvTB(t testing.TB, rec Recorder) *env {
 	t.Helper()
 	n, dir := indextest.NewReplicaDir(t, index.New())
 	if rec == nil {
-		spool, err := index.OpenSpool(filepath.Join(t.TempDir(), "spool"), 1, nil)
+		spool, err := index.OpenSpool(filepath.Join(t.TempDir(), "spool"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { spool.Close() })
-		a := index.NewAuditor("030", n, spool, nil)
+		a, err := index.NewAuditor(index.AuditorConfig{Node: "030", Apply: n, Spool: spool,
+			LastSeq: func(ctx context.Context) (last uint64, err error) {
+				_, rerr := n.Read(ctx, consensus.Strong, func(rd index.Reader) error {
+					last, err = index.LastAuditSeq(rd, "030")
+					return err
+				})
+				return last, errors.Join(rerr, err)
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		a.Start()
 		t.Cleanup(a.Stop)
 		rec = a
