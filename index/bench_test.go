@@ -35,11 +35,12 @@ func validCF(s string) bool {
 
 // BenchmarkPublish: index entries committed per second on 3 voters on
 // loopback (fsync on, production timeouts), each a new version of a
-// patient's document published through the leader as the gateway will.
+// patient's document published through the leader as the gateway will:
+// with an idempotency key (the gateway's workflowInstanceId).
 //
 //	go test ./index -run '^$' -bench Publish -benchtime 30000x
 func BenchmarkPublish(b *testing.B) {
-	for _, writers := range []int{100, 400} {
+	for _, writers := range []int{100, 400, 1000} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
 			nodes := indextest.NewCluster(b, 3, func() indextest.Registrar { return New() })
 			leader := nodes[0]
@@ -66,6 +67,7 @@ func BenchmarkPublish(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				cmd.Key = fmt.Sprintf("wf-2.16.840.1.113883.2.9.2.30.4.4-%09d", i)
 				return cmd
 			}
 			var next atomic.Int64

@@ -204,7 +204,12 @@ func decode(b []byte, v any) error {
 
 func putPatient(tx *consensus.Tx, p *Patient) { tx.Set(patientKey(p.ID), encodePatient(p)) }
 
-func putEntry(tx *consensus.Tx, e *Entry) { tx.Set(entryKey(e.ID), EncodeEntry(e)) }
+// putEntry stores e and returns its encoding (also the commands' answer).
+func putEntry(tx *consensus.Tx, e *Entry) []byte {
+	b := EncodeEntry(e)
+	tx.Set(entryKey(e.ID), b)
+	return b
+}
 
 func put(tx *consensus.Tx, k []byte, v any) {
 	b, _ := json.Marshal(v)
@@ -435,11 +440,11 @@ func (m *Machine) applyPublish(tx *consensus.Tx, payload []byte) ([]byte, error)
 	if err := countPublish(tx, &e); err != nil {
 		return nil, err
 	}
-	putEntry(tx, &e)
+	b := putEntry(tx, &e)
 	tx.Set(resKey(ResourceID(e.ID)), []byte(e.ID))
 	tx.Set(chainKey(e.Chain), []byte(e.ID))
 	setIndexes(tx, &e)
-	return EncodeEntry(&e), nil
+	return b, nil
 }
 
 // setStatus changes a stored version's status and the attributes its
@@ -483,8 +488,7 @@ func (m *Machine) applyUpdate(tx *consensus.Tx, payload []byte) ([]byte, error) 
 	if u.Confidentiality != "" {
 		e.Confidentiality = u.Confidentiality
 	}
-	putEntry(tx, &e)
-	return EncodeEntry(&e), nil
+	return putEntry(tx, &e), nil
 }
 
 func (m *Machine) applyWithdraw(tx *consensus.Tx, payload []byte) ([]byte, error) {

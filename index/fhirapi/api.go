@@ -651,8 +651,10 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request) {
 		res := toAuditEvent(e)
 		resources = append(resources, bundled{"AuditEvent", deref(res.Id), res})
 	}
+	// The total is known only on a last page that holds something: past
+	// the end, the offset says nothing about how many events there are.
 	total := s.offset + len(resources)
-	if more {
+	if more || len(resources) == 0 && s.offset > 0 {
 		total = -1
 	}
 	a.writeBundle(w, r, applied, s, resources, total, s.offset, event(c, "AuditEvent.search", "E", q.Patient))

@@ -337,6 +337,10 @@ func TestAuditEventPages(t *testing.T) {
 		}
 		seen[id] = true
 	}
+	// Past the end: an empty page, and no total made up from the offset.
+	if b := e.search(first+"&_offset=500", "authority"); len(b.Entry) != 0 || b.Total != 0 {
+		t.Fatalf("past the end: %d entries, total %d", len(b.Entry), b.Total)
+	}
 }
 
 func TestPatientReadAndSearch(t *testing.T) {
