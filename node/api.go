@@ -454,6 +454,9 @@ func (n *Node) handleAuditVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	if verr == nil && len(out.Missing) > 0 {
 		verr = fmt.Errorf("the chain is intact but events are missing from the sequences of regions %v", slices.Sorted(maps.Keys(out.Missing)))
+		if out.Quarantined > 0 {
+			verr = fmt.Errorf("%w; region %s holds %d events the trail refused, set aside in its audit spool (see its log)", verr, n.cfg.Region, out.Quarantined)
+		}
 	}
 	if verr != nil {
 		out.Error = verr.Error()
