@@ -452,6 +452,17 @@ func (n *Node) metrics() *prometheus.Registry {
 			}
 			return float64(len(n.host.Network().Conns()))
 		}))
+	spool := func(name, help string, f func(*index.Spool) int) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels},
+			func() float64 {
+				if n.spool == nil {
+					return 0
+				}
+				return float64(f(n.spool))
+			}))
+	}
+	spool("fsenet_audit_spooled_events", "Audit events of this node durable in its spool and not yet in the replicated trail.", (*index.Spool).Len)
+	spool("fsenet_audit_quarantined_events", "Audit events the trail refused for good, set aside in this node's spool.", (*index.Spool).Quarantined)
 	return reg
 }
 

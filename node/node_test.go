@@ -50,6 +50,8 @@ func TestSingleRegionNodeServesHealthMetricsAndRefusesWithoutToken(t *testing.T)
 		`fsenet_http_requests_total{code="200",route="GET /readyz"}`,
 		`fsenet_libp2p_peers_connected{region="030"} 0`,
 		`fsenet_libp2p_connections{region="030"} 0`,
+		`fsenet_audit_spooled_events{region="030"}`,
+		`fsenet_audit_quarantined_events{region="030"} 0`,
 		`fsenet_apply_duration_seconds_count{outcome="ok",region="030"}`,
 	} {
 		if !strings.Contains(metrics, want) {
