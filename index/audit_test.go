@@ -33,13 +33,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 
 // lastSeqOf reads a node's last number in the trail of n, linearizably.
 func lastSeqOf(n *consensus.Node, node string) func(context.Context) (uint64, error) {
-	return func(ctx context.Context) (last uint64, err error) {
-		_, rerr := n.Read(ctx, consensus.Strong, func(rd Reader) error {
-			last, err = LastAuditSeq(rd, node)
-			return err
-		})
-		return last, errors.Join(rerr, err)
-	}
+	return TrailLastSeq(n, node)
 }
 
 // newAuditor returns a started auditor of region 030 shipping through

@@ -63,6 +63,23 @@ type AuditorConfig struct {
 	Log *slog.Logger
 }
 
+// StateReader reads the replicated state (a consensus.Node).
+type StateReader interface {
+	Read(ctx context.Context, c consensus.Consistency, fn func(Reader) error) (uint64, error)
+}
+
+// TrailLastSeq returns the AuditorConfig.LastSeq of node: LastAuditSeq
+// under a strong read of r.
+func TrailLastSeq(r StateReader, node string) func(context.Context) (uint64, error) {
+	return func(ctx context.Context) (last uint64, err error) {
+		_, rerr := r.Read(ctx, consensus.Strong, func(rd Reader) error {
+			last, err = LastAuditSeq(rd, node)
+			return err
+		})
+		return last, errors.Join(rerr, err)
+	}
+}
+
 // DefaultAuditBatchBytes bounds a shipped batch when the configuration
 // does not: half the consensus default BatchMaxBytes.
 const DefaultAuditBatchBytes = 512 << 10

@@ -177,13 +177,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		// A spool without numbers (new, or lost) continues after what the
 		// trail holds, read through the leader: a replica restored from an
 		// older snapshot would give a number already used.
-		LastSeq: func(ctx context.Context) (last uint64, err error) {
-			_, rerr := n.cons.Read(ctx, consensus.Strong, func(rd consensus.Reader) error {
-				last, err = index.LastAuditSeq(rd, n.cfg.Region)
-				return err
-			})
-			return last, errors.Join(rerr, err)
-		},
+		LastSeq:       index.TrailLastSeq(n.cons, n.cfg.Region),
 		MaxBatchBytes: cc.BatchMaxBytes / 2,
 		Log:           n.log.With("component", "audit"),
 	})

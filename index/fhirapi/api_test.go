@@ -85,13 +85,7 @@ func newEnvTB(t testing.TB, rec Recorder) *env {
 		}
 		t.Cleanup(func() { spool.Close() })
 		a, err := index.NewAuditor(index.AuditorConfig{Node: "030", Apply: n, Spool: spool,
-			LastSeq: func(ctx context.Context) (last uint64, err error) {
-				_, rerr := n.Read(ctx, consensus.Strong, func(rd index.Reader) error {
-					last, err = index.LastAuditSeq(rd, "030")
-					return err
-				})
-				return last, errors.Join(rerr, err)
-			}})
+			LastSeq: index.TrailLastSeq(n, "030")})
 		if err != nil {
 			t.Fatal(err)
 		}
