@@ -67,7 +67,11 @@ func newEnv(t *testing.T, rec Recorder) *env {
 }
 
 // newBenchEnv is an empty environment for benchmarks.
-func newBenchEnv(b *testing.B) *env { return newEnvTB(b, nil) }
+// newBenchEnv is newEnvTB with the audit records timed.
+func newBenchEnv(b *testing.B) (*env, *timedRecorder) {
+	tr := &timedRecorder{}
+	return newEnvTB(b, nil, func(r Recorder) Recorder { tr.rec = r; return tr }), tr
+}
 
 func (e *env) mustApply(tb testing.TB, cmd consensus.Command) {
 	if _, err := e.node.Apply(context.Background(), cmd); err != nil {
@@ -75,7 +79,7 @@ func (e *env) mustApply(tb testing.TB, cmd consensus.Command) {
 	}
 }
 
-func newEnvTB(t testing.TB, rec Recorder) *env {
+func newEnvTB(t testing.TB, rec Recorder, wrap ...func(Recorder) Recorder) *env {
 	t.Helper()
 	n, dir := indextest.NewReplicaDir(t, index.New())
 	if rec == nil {
@@ -92,6 +96,9 @@ func newEnvTB(t testing.TB, rec Recorder) *env {
 		a.Start()
 		t.Cleanup(a.Stop)
 		rec = a
+	}
+	for _, w := range wrap {
+		rec = w(rec)
 	}
 	api := New(Deps{
 		Read: func(ctx context.Context, strong bool, fn func(index.Reader) error) (uint64, error) {
