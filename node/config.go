@@ -33,7 +33,17 @@ type Config struct {
 	Authority AuthorityConfig `toml:"authority"`
 	IdP       IdPConfig       `toml:"idp"`
 	Raft      RaftConfig      `toml:"raft"`
+	Audit     AuditConfig     `toml:"audit"`
 	Log       LogConfig       `toml:"log"`
+}
+
+// AuditConfig places the node's audit spool: the events it has recorded
+// and not yet replicated, fsynced before every disclosure of clinical data.
+type AuditConfig struct {
+	// SpoolDir is the spool's directory; relative paths are under data_dir.
+	// A volume of its own keeps the spool's fsyncs (on every read's path)
+	// apart from the state database's writes.
+	SpoolDir string `toml:"spool_dir"`
 }
 
 // HTTPConfig is the node's API listener.
@@ -113,7 +123,8 @@ func DefaultConfig() Config {
 			Listen:  []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"},
 			KeyFile: "node.key",
 		},
-		Log: LogConfig{Level: "info"},
+		Audit: AuditConfig{SpoolDir: "audit-spool"},
+		Log:   LogConfig{Level: "info"},
 	}
 }
 
@@ -127,6 +138,9 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		add("data_dir is empty: set a directory for the node's keys and state")
+	}
+	if c.Audit.SpoolDir == "" {
+		add("audit.spool_dir is empty: set the audit spool's directory (default \"audit-spool\", under data_dir)")
 	}
 	if c.HTTP.Listen == "" {
 		add("http.listen is empty: set host:port, e.g. 127.0.0.1:8080")

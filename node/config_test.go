@@ -61,6 +61,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"peer", func(c *Config) { c.P2P.Peers = []string{"/ip4/1.2.3.4/tcp/1"} }, "p2p.peers"},
 		{"peer without id", func(c *Config) { c.P2P.Peers = []string{"150=/ip4/1.2.3.4/tcp/1"} }, "/p2p/PEERID"},
 		{"log", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
+		{"no audit spool", func(c *Config) { c.Audit.SpoolDir = "" }, "audit.spool_dir"},
 		{"no authority key", func(c *Config) { c.Authority.PublicKeyFile = "" }, "authority.public_key_file"},
 		{"no certificate", func(c *Config) { c.Authority.CertificateFile = "" }, "authority.certificate_file"},
 		{"join url", func(c *Config) { c.P2P.Join = []string{"10.0.0.1:8080"} }, "p2p.join"},

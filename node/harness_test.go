@@ -95,6 +95,7 @@ func (f *fed) config(code, role string) Config {
 	cfg.Authority.CertificateFile = "region.cert"
 	cfg.IdP.Issuer = "urn:test:idp:" + code
 	cfg.IdP.PublicKeysFile = "idp.jwks"
+	cfg.Audit.SpoolDir = filepath.Join(f.dir, code+"-audit-spool") // outside data_dir, as on a volume of its own
 	cfg.Raft.HeartbeatTimeout = Duration(300 * time.Millisecond)
 	cfg.Raft.ElectionTimeout = Duration(300 * time.Millisecond)
 	if f.first == "" {

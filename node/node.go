@@ -167,7 +167,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if n.spool, err = index.OpenSpool(n.path("audit-spool"), n.log.With("component", "audit-spool")); err != nil {
+	if n.spool, err = index.OpenSpool(n.path(n.cfg.Audit.SpoolDir), n.log.With("component", "audit-spool")); err != nil {
 		return err
 	}
 	n.auditor, err = index.NewAuditor(index.AuditorConfig{

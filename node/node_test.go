@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +29,12 @@ func TestSingleRegionNodeServesHealthMetricsAndRefusesWithoutToken(t *testing.T)
 	n := f.add("030", federation.RoleVoter)
 	base := "http://" + n.HTTPAddr()
 	op := f.token("030", "SYSADMIN")
+	if _, err := os.Stat(filepath.Join(f.dir, "030-audit-spool", "MANIFEST")); err != nil {
+		t.Fatalf("audit spool not in audit.spool_dir: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "030", "audit-spool")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("an audit spool under data_dir although audit.spool_dir is elsewhere: %v", err)
+	}
 
 	for _, path := range []string{"/healthz", "/readyz", "/fhir/metadata"} {
 		if code, body := do(t, "GET", base+path, "", "", ""); code != http.StatusOK {
