@@ -31,10 +31,9 @@ type Spool struct {
 	// badger write batch on a closed database waits forever.
 	use    sync.RWMutex
 	closed bool
-	// numbered: the spool has persisted a next number (meta/next).
-	numbered bool
 
 	mu          sync.Mutex
+	numbered    bool   // a next number is persisted (meta/next)
 	head        uint64 // number of the oldest event not yet acknowledged
 	next        uint64 // number of the next event
 	quarantined int    // events the trail refused, kept aside
@@ -110,13 +109,13 @@ func (s *Spool) load() error {
 	err = s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: spoolEventPrefix})
 		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			seq := binary.BigEndian.Uint64(it.Item().Key()[len(spoolEventPrefix):])
-			if seq >= s.next {
-				stale = append(stale, it.Item().KeyCopy(nil))
-				continue
-			}
-			s.head = min(s.head, seq)
+		// The oldest event, then whatever lies at or past next: two seeks,
+		// not a walk over everything the spool holds.
+		if it.Rewind(); it.Valid() {
+			s.head = min(s.head, binary.BigEndian.Uint64(it.Item().Key()[len(spoolEventPrefix):]))
+		}
+		for it.Seek(spoolKey(s.next)); it.Valid(); it.Next() {
+			stale = append(stale, it.Item().KeyCopy(nil))
 		}
 		q := txn.NewIterator(badger.IteratorOptions{Prefix: spoolQuarantine})
 		defer q.Close()
