@@ -18,11 +18,11 @@ import (
 // chunks are on disk, nothing refers to them. Commit it with Submit, or
 // Discard it.
 type Blob struct {
-	s      *Store
-	id     uint64
-	SHA256 string // hex
-	Size   int64  // bytes of the original content
-	Stored int64  // bytes of the compressed chunks
+	s       *Store
+	id      uint64
+	SHA256  string // hex
+	Size    int64  // bytes of the original content
+	Stored  int64  // bytes of the compressed chunks
 	chunks  uint32 // chunks on disk
 	pending []byte // the last chunk, compressed, written at the commit
 	done    bool

@@ -130,7 +130,7 @@ type Store struct {
 	opSeq   *badger.Sequence
 	mu      sync.Mutex // serialises outbox appends, so sequence order is commit order
 	closed  chan struct{}
-	wg     sync.WaitGroup
+	wg      sync.WaitGroup
 }
 
 // Open opens (or creates) the store, removes the chunks of uploads a

@@ -149,7 +149,7 @@ func TestCorruptContentIsRefused(t *testing.T) {
 	publish(t, s, "doc", content)
 	m, _ := s.Manifest(sum(content))
 	// Another chunk's bytes in place of the first: valid zstd, wrong data.
-	other := s.enc.EncodeAll(compressible(4<<10)[:4<<10-1], nil)
+	other := s.enc.EncodeAll(compressible(4 << 10)[:4<<10-1], nil)
 	if err := s.db.Update(func(tx *badger.Txn) error { return tx.Set(chunkKey(m.Blob, 0), other) }); err != nil {
 		t.Fatal(err)
 	}
