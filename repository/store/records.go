@@ -81,6 +81,7 @@ type Workflow struct {
 	Operation string    `json:"operation"` // VALIDATION, PUBLICATION, REPLACE, UPDATE, DELETE
 	Doc       string    `json:"doc,omitempty"`
 	Status    string    `json:"status"`
+	Code      string    `json:"code,omitempty"` // why it failed: the index's error code
 	Message   string    `json:"message,omitempty"`
 	Issuer    string    `json:"issuer,omitempty"` // organisation that started it
 	TraceID   string    `json:"trace_id,omitempty"`
@@ -291,20 +292,20 @@ func (s *Store) Complete(op Op, committed index.Entry) error {
 				return err
 			}
 		}
-		if err := s.finish(tx, op.Workflow, WorkflowSuccess, ""); err != nil {
+		if err := s.finish(tx, op.Workflow, WorkflowSuccess, "", ""); err != nil {
 			return err
 		}
 		return tx.Delete(cat(pOutbox, u64(op.Seq)))
 	})
 }
 
-func (s *Store) finish(tx *badger.Txn, wf, status, msg string) error {
+func (s *Store) finish(tx *badger.Txn, wf, status, code, msg string) error {
 	var w Workflow
 	ok, err := getJSON(tx, cat(pWorkflow, []byte(wf)), &w)
 	if err != nil || !ok {
 		return err
 	}
-	w.Status, w.Message, w.Updated = status, msg, time.Now().UTC()
+	w.Status, w.Code, w.Message, w.Updated = status, code, msg, time.Now().UTC()
 	return setJSON(tx, cat(pWorkflow, []byte(wf)), w)
 }
 
@@ -312,7 +313,7 @@ func (s *Store) finish(tx *badger.Txn, wf, status, msg string) error {
 // leaves the outbox and the workflow fails with the reason; a refused
 // publication's document record goes, and its content with it unless
 // another document holds the same bytes.
-func (s *Store) Rollback(op Op, reason string) error {
+func (s *Store) Rollback(op Op, code, reason string) error {
 	var orphan *Manifest
 	err := s.db.Update(func(tx *badger.Txn) error {
 		orphan = nil
@@ -341,7 +342,7 @@ func (s *Store) Rollback(op Op, reason string) error {
 				return err
 			}
 		}
-		if err := s.finish(tx, op.Workflow, WorkflowError, reason); err != nil {
+		if err := s.finish(tx, op.Workflow, WorkflowError, code, reason); err != nil {
 			return err
 		}
 		return tx.Delete(cat(pOutbox, u64(op.Seq)))

@@ -128,7 +128,6 @@ type Store struct {
 
 	blobSeq *badger.Sequence
 	opSeq   *badger.Sequence
-	mu      sync.Mutex // serialises outbox appends, so sequence order is commit order
 	closed  chan struct{}
 	wg      sync.WaitGroup
 }

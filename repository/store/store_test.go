@@ -196,7 +196,7 @@ func TestRollbackRemovesContentOnlyWhenUnshared(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, op := range []Op{opB, opC} {
-		if err := s.Rollback(op, "refused"); err != nil {
+		if err := s.Rollback(op, "conflict", "refused"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -252,7 +252,7 @@ func TestOperationsOnAVersionAreSerialised(t *testing.T) {
 	if err != nil || len(ops) != 1 || ops[0].Workflow != "u2" {
 		t.Fatalf("outbox %+v, %v: want the one update", ops, err)
 	}
-	if err := s.Rollback(ops[0], "no"); err != nil {
+	if err := s.Rollback(ops[0], "invalid", "no"); err != nil {
 		t.Fatal(err)
 	}
 	if err := upd("u4"); err != nil {

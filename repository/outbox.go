@@ -1,0 +1,301 @@
+package repository
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/repository/store"
+)
+
+// Outcome is how the federation answered one outbox operation.
+type Outcome struct {
+	Entry index.Entry // the committed entry, on success
+	// Err is the index's refusal (a *consensus.Error), nil on success.
+	Err error
+}
+
+// OutboxConfig configures the outbox worker.
+type OutboxConfig struct {
+	Store *store.Store
+	// Apply replicates an index command (the node's consensus Apply).
+	Apply func(ctx context.Context, cmd consensus.Command) (consensus.Result, error)
+	// Lookup reads an entry from the local index replica. It settles an
+	// operation whose idempotency key the federation no longer remembers.
+	Lookup func(ctx context.Context, id string) (index.Entry, bool, error)
+	// InFlight bounds the operations sent to the federation at once; they
+	// are group-committed there.
+	InFlight int
+	// Timeout bounds one attempt; Retry is the pause after a failed one.
+	Timeout, Retry time.Duration
+	Log            *slog.Logger
+}
+
+// Validate refuses an unusable configuration.
+func (c OutboxConfig) Validate() error {
+	var errs []error
+	if c.Store == nil || c.Apply == nil || c.Lookup == nil {
+		errs = append(errs, errors.New("outbox: store, apply and lookup are required"))
+	}
+	if c.InFlight < 1 {
+		errs = append(errs, errors.New("outbox: in-flight bound must be at least 1"))
+	}
+	if c.Timeout <= 0 || c.Retry <= 0 {
+		errs = append(errs, errors.New("outbox: timeout and retry must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Outbox sends the store's outbox to the federation: each operation as
+// an index command whose idempotency key is its workflow id, so one sent
+// twice (a crash after the commit, before the store heard of it) is
+// applied once. A commit completes the operation in the store; a refusal
+// rolls it back; anything else is retried until it is one or the other.
+type Outbox struct {
+	cfg OutboxConfig
+	log *slog.Logger
+
+	mu       sync.Mutex
+	inflight map[uint64]bool
+	waiters  map[uint64][]chan Outcome
+	retryAt  map[uint64]time.Time
+
+	sem  chan struct{}
+	wake chan struct{}
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// NewOutbox returns a stopped worker.
+func NewOutbox(cfg OutboxConfig) (*Outbox, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Outbox{cfg: cfg, log: cfg.Log, inflight: map[uint64]bool{}, waiters: map[uint64][]chan Outcome{},
+		retryAt: map[uint64]time.Time{}, sem: make(chan struct{}, cfg.InFlight),
+		wake: make(chan struct{}, 1), stop: make(chan struct{})}, nil
+}
+
+// Start runs the worker; what the outbox held at start is sent first.
+func (o *Outbox) Start() {
+	o.wg.Add(1)
+	go o.loop()
+}
+
+// Stop waits for the operations in flight and stops. Those not yet
+// answered stay in the outbox for the next start.
+func (o *Outbox) Stop() {
+	close(o.stop)
+	o.wg.Wait()
+}
+
+// Kick tells the worker a new operation is waiting.
+func (o *Outbox) Kick() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Wait returns the outcome of an operation, waiting for it if need be.
+// The error is ctx's if it ends first: the operation stays queued and
+// its workflow tells the rest.
+func (o *Outbox) Wait(ctx context.Context, op store.Op) (Outcome, error) {
+	ch := make(chan Outcome, 1)
+	o.mu.Lock()
+	o.waiters[op.Seq] = append(o.waiters[op.Seq], ch)
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		ws := o.waiters[op.Seq]
+		for i, w := range ws {
+			if w == ch {
+				o.waiters[op.Seq] = append(ws[:i], ws[i+1:]...)
+				break
+			}
+		}
+		if len(o.waiters[op.Seq]) == 0 {
+			delete(o.waiters, op.Seq)
+		}
+		o.mu.Unlock()
+	}()
+	o.Kick()
+	// It may have ended before the waiter was registered.
+	if out, done, err := o.settled(op); err != nil || done {
+		return out, err
+	}
+	select {
+	case out := <-ch:
+		return out, nil
+	case <-ctx.Done():
+		return Outcome{}, ctx.Err()
+	}
+}
+
+// settled reads an operation's outcome from the store, if it has one.
+func (o *Outbox) settled(op store.Op) (Outcome, bool, error) {
+	w, err := o.cfg.Store.Workflow(op.Workflow)
+	if err != nil {
+		return Outcome{}, false, err
+	}
+	switch w.Status {
+	case store.WorkflowSuccess:
+		d, err := o.cfg.Store.Document(op.Doc)
+		if err != nil {
+			return Outcome{}, false, err
+		}
+		return Outcome{Entry: d.Entry}, true, nil
+	case store.WorkflowError:
+		return Outcome{Err: &consensus.Error{Code: consensus.Code(w.Code), Message: w.Message}}, true, nil
+	}
+	return Outcome{}, false, nil
+}
+
+func (o *Outbox) loop() {
+	defer o.wg.Done()
+	tick := time.NewTicker(o.cfg.Retry)
+	defer tick.Stop()
+	for {
+		o.dispatch()
+		select {
+		case <-o.stop:
+			// Let the attempts in flight end: their outcomes reach the store.
+			for range cap(o.sem) {
+				o.sem <- struct{}{}
+			}
+			return
+		case <-o.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// dispatch sends every waiting operation not already in flight or
+// pausing after a failure.
+func (o *Outbox) dispatch() {
+	now := time.Now()
+	ops, err := o.cfg.Store.Outbox(4*cap(o.sem), func(seq uint64) bool {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return o.inflight[seq] || now.Before(o.retryAt[seq])
+	})
+	if err != nil {
+		o.log.Error("read the outbox", "err", err)
+		return
+	}
+	for _, op := range ops {
+		select {
+		case o.sem <- struct{}{}:
+		case <-o.stop:
+			return
+		}
+		o.mu.Lock()
+		o.inflight[op.Seq] = true
+		o.mu.Unlock()
+		go func() {
+			defer func() { <-o.sem }()
+			o.send(op)
+		}()
+	}
+}
+
+func (o *Outbox) send(op store.Op) {
+	out, final := o.attempt(op)
+	o.mu.Lock()
+	delete(o.inflight, op.Seq)
+	if !final {
+		o.retryAt[op.Seq] = time.Now().Add(o.cfg.Retry)
+		o.mu.Unlock()
+		return
+	}
+	delete(o.retryAt, op.Seq)
+	ws := o.waiters[op.Seq]
+	delete(o.waiters, op.Seq)
+	o.mu.Unlock()
+	for _, w := range ws {
+		w <- out
+	}
+}
+
+// command builds the index command of an operation.
+func command(op store.Op) (consensus.Command, error) {
+	var cmd consensus.Command
+	var err error
+	switch {
+	case op.Kind == store.OpPublish && op.Entry != nil:
+		cmd, err = index.Publish(*op.Entry)
+	case op.Kind == store.OpUpdate && op.Update != nil:
+		cmd, err = index.UpdateEntry(*op.Update)
+	case op.Kind == store.OpWithdraw:
+		cmd, err = index.Withdraw(op.Doc)
+	default:
+		err = fmt.Errorf("outbox operation %d: kind %q without its arguments", op.Seq, op.Kind)
+	}
+	cmd.Key = op.Workflow
+	return cmd, err
+}
+
+// attempt sends op once and records a final outcome in the store; it
+// reports false when the attempt must be repeated.
+func (o *Outbox) attempt(op store.Op) (Outcome, bool) {
+	log := o.log.With("doc", op.Doc, "op", op.Kind, "seq", op.Seq)
+	cmd, err := command(op)
+	if err != nil {
+		return o.refuse(op, log, &consensus.Error{Code: consensus.CodeInvalid, Message: err.Error()})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.cfg.Timeout)
+	defer cancel()
+	res, err := o.cfg.Apply(ctx, cmd)
+	var de *consensus.Error
+	switch {
+	case err == nil:
+		e, derr := index.DecodeEntry(res.Value)
+		if derr != nil {
+			log.Error("the index answered with an undecodable entry", "err", derr)
+			return Outcome{}, false
+		}
+		return o.complete(op, log, e)
+	case errors.As(err, &de):
+		if de.Code == consensus.CodeAlreadyExists && op.Kind == store.OpPublish {
+			// Applied long ago, its idempotency key forgotten since: the
+			// entry itself says whether it is this document.
+			if e, ok, lerr := o.cfg.Lookup(ctx, op.Doc); lerr == nil && ok && e.Hash == op.Entry.Hash && e.Custodian == op.Entry.Custodian {
+				return o.complete(op, log, e)
+			}
+		}
+		return o.refuse(op, log, de)
+	case errors.Is(err, consensus.ErrInvalidCommand):
+		return o.refuse(op, log, &consensus.Error{Code: consensus.CodeInvalid, Message: err.Error()})
+	default:
+		log.Warn("index command not committed; will retry", "err", err)
+		return Outcome{}, false
+	}
+}
+
+func (o *Outbox) complete(op store.Op, log *slog.Logger, e index.Entry) (Outcome, bool) {
+	if err := o.cfg.Store.Complete(op, e); err != nil {
+		log.Error("record a committed operation", "err", err)
+		return Outcome{}, false
+	}
+	return Outcome{Entry: e}, true
+}
+
+func (o *Outbox) refuse(op store.Op, log *slog.Logger, de *consensus.Error) (Outcome, bool) {
+	if err := o.cfg.Store.Rollback(op, string(de.Code), de.Message); err != nil {
+		log.Error("roll back a refused operation", "err", err)
+		return Outcome{}, false
+	}
+	log.Info("index refused the operation; rolled back", "code", string(de.Code))
+	return Outcome{Err: de}, true
+}
+
+// Pending counts the operations waiting, for metrics.
+func (o *Outbox) Pending() (int, error) { return o.cfg.Store.OutboxLen() }
