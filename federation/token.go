@@ -40,6 +40,12 @@ const (
 	claimPersonID     = "person_id"
 	claimConsent      = "patient_consent"
 	claimAction       = "action_id"
+	claimHash         = "attachment_hash"
+	claimHL7Type      = "resource_hl7_type"
+	claimLocality     = "locality"
+	claimAppID        = "subject_application_id"
+	claimAppVendor    = "subject_application_vendor"
+	claimAppVersion   = "subject_application_version"
 )
 
 // requiredClaims must be present in every token.
@@ -85,6 +91,16 @@ type Claims struct {
 	PersonID       string    // person_id: the patient (optional)
 	PatientConsent bool      // patient_consent
 	ActionID       string    // action_id: CREATE, READ, UPDATE, DELETE (optional)
+
+	// The claims that bind a producer's request to its content (the FSE
+	// gateway's FSE-JWT-Signature token); all optional here, required by
+	// the gateway.
+	AttachmentHash     string // attachment_hash: SHA-256 of the file, hex
+	ResourceHL7Type    string // resource_hl7_type: the document type
+	Locality           string // locality: the organisation's place
+	ApplicationID      string // subject_application_id
+	ApplicationVendor  string // subject_application_vendor
+	ApplicationVersion string // subject_application_version
 }
 
 // validate checks the shape of the claims: what every token must carry and
@@ -171,6 +187,12 @@ func IssueToken(key jwk.Key, c Claims) (string, error) {
 	}
 	if c.ActionID != "" {
 		b = b.Claim(claimAction, c.ActionID)
+	}
+	for name, v := range map[string]string{claimHash: c.AttachmentHash, claimHL7Type: c.ResourceHL7Type,
+		claimLocality: c.Locality, claimAppID: c.ApplicationID, claimAppVendor: c.ApplicationVendor, claimAppVersion: c.ApplicationVersion} {
+		if v != "" {
+			b = b.Claim(name, v)
+		}
 	}
 	t, err := b.Build()
 	if err != nil {
@@ -354,6 +376,12 @@ func claimsOf(t jwt.Token) (Claims, error) {
 		{claimPersonID, &c.PersonID},
 		{claimConsent, &c.PatientConsent},
 		{claimAction, &c.ActionID},
+		{claimHash, &c.AttachmentHash},
+		{claimHL7Type, &c.ResourceHL7Type},
+		{claimLocality, &c.Locality},
+		{claimAppID, &c.ApplicationID},
+		{claimAppVendor, &c.ApplicationVendor},
+		{claimAppVersion, &c.ApplicationVersion},
 	}
 	for _, o := range optional {
 		if t.Has(o.name) {

@@ -157,6 +157,9 @@ func TestTokenRoundTrip(t *testing.T) {
 	want.NotBefore = want.IssuedAt
 	want.ID = "5f1c0d2e-token"
 	want.Audience = []string{TokenAudience, "https://fse.lombardia.example"}
+	want.AttachmentHash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	want.ResourceHL7Type = "('11502-2^^2.16.840.1.113883.6.1')"
+	want.Locality, want.ApplicationID, want.ApplicationVendor, want.ApplicationVersion = "Milano", "LIS", "Fornitore", "4.2"
 	tok := mustIssue(t, key, want)
 
 	got, err := v.Verify(tok)
