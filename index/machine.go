@@ -175,6 +175,12 @@ type EntryUpdate struct {
 	ID              string   `json:"id"`
 	Events          []string `json:"events"`
 	Confidentiality string   `json:"confidentiality,omitempty"`
+	// The producer's metadata (the FSE gateway's metadata update); empty
+	// fields keep their values.
+	Setting      string    `json:"setting,omitempty"`
+	Facility     string    `json:"facility,omitempty"`
+	ServiceStart time.Time `json:"service_start,omitzero"`
+	ServiceStop  time.Time `json:"service_stop,omitzero"`
 }
 
 // UpdateEntry returns the metadata update command.
@@ -487,6 +493,26 @@ func (m *Machine) applyUpdate(tx *consensus.Tx, payload []byte) ([]byte, error) 
 	e.Events = slices.Clone(u.Events)
 	if u.Confidentiality != "" {
 		e.Confidentiality = u.Confidentiality
+	}
+	before := attrsOf(&e)
+	if u.Setting != "" {
+		e.Setting = u.Setting
+	}
+	if u.Facility != "" {
+		e.Facility = u.Facility
+	}
+	if !u.ServiceStart.IsZero() {
+		e.ServiceStart = u.ServiceStart
+	}
+	if !u.ServiceStop.IsZero() {
+		e.ServiceStop = u.ServiceStop
+	}
+	if err := e.validate(); err != nil {
+		return nil, invalid("%v", err)
+	}
+	// The patient index carries setting and facility: keep it in step.
+	if after := attrsOf(&e); !bytes.Equal(after, before) {
+		tx.Set(indexKey(byPatient, e.Patient, &e), after)
 	}
 	return putEntry(tx, &e), nil
 }

@@ -204,6 +204,24 @@ func TestVersionChain(t *testing.T) {
 	if _, err := r.apply(UpdateEntry(EntryUpdate{ID: v1.ID, Events: []string{EventHidden, EventNotHidden}})); !errors.Is(err, consensus.ErrInvalid) {
 		t.Fatalf("P99 with P00: %v", err)
 	}
+	// The producer's metadata update: the patient index's attributes
+	// follow the new setting, and the events given replace the old ones.
+	start := time.Date(2026, 10, 30, 9, 0, 0, 0, time.UTC)
+	r.must(UpdateEntry(EntryUpdate{ID: v1.ID, Setting: "AD_PSC026", Facility: "Territorio", ServiceStart: start}))
+	if e := r.entry(v1.ID); e.Setting != "AD_PSC026" || e.Facility != "Territorio" || !e.ServiceStart.Equal(start) || e.Hidden() {
+		t.Fatalf("after the metadata update: %+v", e)
+	}
+	r.read(func(rd Reader) error {
+		n := 0
+		err := ByPatient(rd, mario, Range{}, func(a Attrs) bool { return a.Setting == "AD_PSC026" }, func(Entry) bool { n++; return true })
+		if err != nil || n != 1 {
+			t.Fatalf("search by the new setting: %d (%v)", n, err)
+		}
+		return nil
+	})
+	if _, err := r.apply(UpdateEntry(EntryUpdate{ID: v1.ID, ServiceStop: start.Add(-time.Hour)})); !errors.Is(err, consensus.ErrInvalid) {
+		t.Fatalf("service stop before its start: %v", err)
+	}
 }
 
 func TestPublishRefusals(t *testing.T) {

@@ -142,7 +142,7 @@ func (o *Outbox) Wait(ctx context.Context, op store.Op) (Outcome, error) {
 
 // settled reads an operation's outcome from the store, if it has one.
 func (o *Outbox) settled(op store.Op) (Outcome, bool, error) {
-	w, err := o.cfg.Store.Workflow(op.Workflow)
+	w, err := o.cfg.Store.Workflow(op.Workflow, op.Operation)
 	if err != nil {
 		return Outcome{}, false, err
 	}
@@ -239,7 +239,7 @@ func command(op store.Op) (consensus.Command, error) {
 	default:
 		err = fmt.Errorf("outbox operation %d: kind %q without its arguments", op.Seq, op.Kind)
 	}
-	cmd.Key = op.Workflow
+	cmd.Key = op.Key()
 	return cmd, err
 }
 

@@ -81,8 +81,8 @@ func (e *outboxEnv) submit(local, patient string) store.Op {
 	wf := "wf-" + local
 	op, err := e.store.Submit(store.Submission{Blob: b,
 		Doc:      &store.Document{ID: ent.ID, Entry: ent, State: store.StatePending, Workflow: wf},
-		Op:       &store.Op{Kind: store.OpPublish, Doc: ent.ID, Workflow: wf, Entry: &ent},
-		Workflow: store.Workflow{ID: wf, Status: store.WorkflowPending, Created: time.Now()}})
+		Op:       &store.Op{Kind: store.OpPublish, Doc: ent.ID, Workflow: wf, Operation: "PUBLICATION", Entry: &ent},
+		Workflow: store.Workflow{ID: wf, Operation: "PUBLICATION", Status: store.WorkflowPending, Created: time.Now()}})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestOutboxRetriesUntilTheFederationAnswers(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("wait while the federation is down: %v, want the deadline", err)
 	}
-	if w, _ := e.store.Workflow(op.Workflow); w.Status != store.WorkflowPending {
+	if w, _ := e.store.Workflow(op.Workflow, op.Operation); w.Status != store.WorkflowPending {
 		t.Fatalf("workflow %s while down, want PENDING", w.Status)
 	}
 	down.Store(false)

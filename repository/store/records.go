@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -58,14 +59,21 @@ const (
 
 // Op is one index command waiting in the outbox for the federation.
 type Op struct {
-	Seq      uint64             `json:"seq"`
-	Kind     string             `json:"kind"`
-	Doc      string             `json:"doc"`
-	Workflow string             `json:"workflow"` // the command's idempotency key
-	Entry    *index.Entry       `json:"entry,omitempty"`
-	Update   *index.EntryUpdate `json:"update,omitempty"`
-	Queued   time.Time          `json:"queued"`
+	Seq       uint64             `json:"seq"`
+	Kind      string             `json:"kind"`
+	Doc       string             `json:"doc"`
+	Workflow  string             `json:"workflow"`  // workflowInstanceId
+	Operation string             `json:"operation"` // the workflow's operation
+	Entry     *index.Entry       `json:"entry,omitempty"`
+	Update    *index.EntryUpdate `json:"update,omitempty"`
+	Queued    time.Time          `json:"queued"`
 }
+
+// Key is the operation's idempotency key in the federation: its
+// workflow and operation.
+func (op *Op) Key() string { return op.Workflow + "|" + op.Operation }
+
+func wfKey(id, operation string) []byte { return cat(pWorkflow, []byte(id), []byte(operation)) }
 
 // Workflow statuses, as the FSE gateway's status service names them.
 const (
@@ -74,8 +82,9 @@ const (
 	WorkflowError   = "ERROR"
 )
 
-// Workflow is the record of one gateway transaction, found by its
-// workflowInstanceId.
+// Workflow is the record of one operation of a gateway workflow (a
+// validation, then a publication, ...), found by its workflowInstanceId
+// and operation.
 type Workflow struct {
 	ID        string    `json:"id"`
 	Operation string    `json:"operation"` // VALIDATION, PUBLICATION, REPLACE, UPDATE, DELETE
@@ -127,8 +136,8 @@ func (s *Store) Submit(sub Submission) (Op, error) {
 	}
 	var dup bool
 	err := s.db.Update(func(tx *badger.Txn) error {
-		if _, err := tx.Get(cat(pWorkflow, []byte(sub.Workflow.ID))); err == nil {
-			return fmt.Errorf("%w: workflow %s", ErrExists, sub.Workflow.ID)
+		if _, err := tx.Get(wfKey(sub.Workflow.ID, sub.Workflow.Operation)); err == nil {
+			return fmt.Errorf("%w: workflow %s %s", ErrExists, sub.Workflow.ID, sub.Workflow.Operation)
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
 			return err
 		}
@@ -165,7 +174,7 @@ func (s *Store) Submit(sub Submission) (Op, error) {
 				return err
 			}
 		}
-		return setJSON(tx, cat(pWorkflow, []byte(sub.Workflow.ID)), sub.Workflow)
+		return setJSON(tx, wfKey(sub.Workflow.ID, sub.Workflow.Operation), sub.Workflow)
 	})
 	if errors.Is(err, badger.ErrConflict) {
 		err = fmt.Errorf("%w: workflow %s (concurrent request)", ErrExists, sub.Workflow.ID)
@@ -292,21 +301,21 @@ func (s *Store) Complete(op Op, committed index.Entry) error {
 				return err
 			}
 		}
-		if err := s.finish(tx, op.Workflow, WorkflowSuccess, "", ""); err != nil {
+		if err := s.finish(tx, op.Workflow, op.Operation, WorkflowSuccess, "", ""); err != nil {
 			return err
 		}
 		return tx.Delete(cat(pOutbox, u64(op.Seq)))
 	})
 }
 
-func (s *Store) finish(tx *badger.Txn, wf, status, code, msg string) error {
+func (s *Store) finish(tx *badger.Txn, wf, operation, status, code, msg string) error {
 	var w Workflow
-	ok, err := getJSON(tx, cat(pWorkflow, []byte(wf)), &w)
+	ok, err := getJSON(tx, wfKey(wf, operation), &w)
 	if err != nil || !ok {
 		return err
 	}
 	w.Status, w.Code, w.Message, w.Updated = status, code, msg, time.Now().UTC()
-	return setJSON(tx, cat(pWorkflow, []byte(wf)), w)
+	return setJSON(tx, wfKey(wf, operation), w)
 }
 
 // Rollback records that the index refused op for good: the operation
@@ -342,7 +351,7 @@ func (s *Store) Rollback(op Op, code, reason string) error {
 				return err
 			}
 		}
-		if err := s.finish(tx, op.Workflow, WorkflowError, code, reason); err != nil {
+		if err := s.finish(tx, op.Workflow, op.Operation, WorkflowError, code, reason); err != nil {
 			return err
 		}
 		return tx.Delete(cat(pOutbox, u64(op.Seq)))
@@ -397,17 +406,37 @@ func (s *Store) Document(id string) (Document, error) {
 	return d, err
 }
 
-// Workflow returns a workflow record.
-func (s *Store) Workflow(id string) (Workflow, error) {
+// Workflow returns the record of one operation of a workflow.
+func (s *Store) Workflow(id, operation string) (Workflow, error) {
 	var w Workflow
 	err := s.db.View(func(tx *badger.Txn) error {
-		ok, err := getJSON(tx, cat(pWorkflow, []byte(id)), &w)
+		ok, err := getJSON(tx, wfKey(id, operation), &w)
 		if err == nil && !ok {
-			err = fmt.Errorf("%w: workflow %s", ErrNotFound, id)
+			err = fmt.Errorf("%w: workflow %s %s", ErrNotFound, id, operation)
 		}
 		return err
 	})
 	return w, err
+}
+
+// Workflows returns every operation recorded for a workflow, oldest
+// first.
+func (s *Store) Workflows(id string) ([]Workflow, error) {
+	var ws []Workflow
+	err := s.db.View(func(tx *badger.Txn) error {
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: append(cat(pWorkflow, []byte(id)), 0), PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var w Workflow
+			if _, err := getJSON(tx, it.Item().KeyCopy(nil), &w); err != nil {
+				return err
+			}
+			ws = append(ws, w)
+		}
+		return nil
+	})
+	slices.SortFunc(ws, func(a, b Workflow) int { return a.Created.Compare(b.Created) })
+	return ws, err
 }
 
 // Validated returns when a CDA with this SHA-256 last passed validation.
@@ -460,4 +489,40 @@ func (s *Store) Stats() (Stats, error) {
 		return nil
 	})
 	return st, err
+}
+
+// Producer is an organisation the region lets publish: its gateway
+// tokens (FSE-JWT-Signature) and document signatures are verified with
+// its keys.
+type Producer struct {
+	Issuer       string    `json:"issuer"`       // the iss of its tokens
+	Organization string    `json:"organization"` // its organisation id
+	Name         string    `json:"name,omitempty"`
+	Keys         []byte    `json:"keys"` // public JWKS
+	Registered   time.Time `json:"registered"`
+}
+
+var pProducer = []byte("k/")
+
+// PutProducer registers or replaces a producer.
+func (s *Store) PutProducer(p Producer) error {
+	return s.db.Update(func(tx *badger.Txn) error { return setJSON(tx, cat(pProducer, []byte(p.Issuer)), p) })
+}
+
+// Producer returns a registered producer.
+func (s *Store) Producer(issuer string) (Producer, error) {
+	var p Producer
+	err := s.db.View(func(tx *badger.Txn) error {
+		ok, err := getJSON(tx, cat(pProducer, []byte(issuer)), &p)
+		if err == nil && !ok {
+			err = fmt.Errorf("%w: producer %s", ErrNotFound, issuer)
+		}
+		return err
+	})
+	return p, err
+}
+
+// DeleteProducer removes a producer: its tokens are refused from then on.
+func (s *Store) DeleteProducer(issuer string) error {
+	return s.db.Update(func(tx *badger.Txn) error { return tx.Delete(cat(pProducer, []byte(issuer))) })
 }

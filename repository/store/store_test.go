@@ -57,7 +57,7 @@ func publish(t *testing.T, s *Store, id string, content []byte) Op {
 		t.Fatal(err)
 	}
 	d := docFor(id, content)
-	op, err := s.Submit(Submission{Blob: b, Doc: d, Op: &Op{Kind: OpPublish, Doc: id, Workflow: d.Workflow, Entry: &d.Entry},
+	op, err := s.Submit(Submission{Blob: b, Doc: d, Op: &Op{Kind: OpPublish, Doc: id, Workflow: d.Workflow, Operation: "PUBLICATION", Entry: &d.Entry},
 		Workflow: Workflow{ID: d.Workflow, Operation: "PUBLICATION", Doc: id, Status: WorkflowPending, Created: time.Now()}})
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +212,7 @@ func TestRollbackRemovesContentOnlyWhenUnshared(t *testing.T) {
 	if n := countPrefix(t, s, pChunk); n != 3 {
 		t.Fatalf("%d chunks left, want the 3 of the shared content", n)
 	}
-	w, err := s.Workflow("wf-c")
+	w, err := s.Workflow("wf-c", "PUBLICATION")
 	if err != nil || w.Status != WorkflowError || w.Message != "refused" {
 		t.Fatalf("workflow %+v, %v: want ERROR with the reason", w, err)
 	}
@@ -226,8 +226,8 @@ func TestOperationsOnAVersionAreSerialised(t *testing.T) {
 	content := random(1 << 10)
 	op := publish(t, s, "a", content)
 	upd := func(wf string) error {
-		_, err := s.Submit(Submission{Op: &Op{Kind: OpUpdate, Doc: "a", Workflow: wf, Update: &index.EntryUpdate{ID: "a"}},
-			Workflow: Workflow{ID: wf, Status: WorkflowPending}})
+		_, err := s.Submit(Submission{Op: &Op{Kind: OpUpdate, Doc: "a", Workflow: wf, Operation: "UPDATE", Update: &index.EntryUpdate{ID: "a"}},
+			Workflow: Workflow{ID: wf, Operation: "UPDATE", Status: WorkflowPending}})
 		return err
 	}
 	if err := upd("u1"); !errors.Is(err, ErrState) {
