@@ -1,0 +1,152 @@
+// Package pdfcda reads and writes the file format of the FSE 2.0 gateway:
+// a PDF (the document as people read it) carrying the HL7 CDA as an
+// embedded file named cda.xml. PDFs are read with pdfcpu, which turns its
+// own failures (and panics) on malformed input into errors; this package
+// adds the checks a gateway needs before and after: the PDF header, the
+// attachment's name and its size.
+package pdfcda
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+)
+
+// AttachmentName is the name the FSE gateway gives the embedded CDA.
+const AttachmentName = "cda.xml"
+
+// MaxCDABytes bounds the embedded CDA.
+const MaxCDABytes = 16 << 20
+
+// Errors of Extract.
+var (
+	ErrNotPDF    = errors.New("pdfcda: the file is not a PDF")
+	ErrMalformed = errors.New("pdfcda: the PDF cannot be read")
+	ErrNoCDA     = errors.New("pdfcda: the PDF has no embedded cda.xml")
+	ErrTooLarge  = errors.New("pdfcda: the embedded cda.xml is too large")
+)
+
+var configOnce sync.Once
+
+// config is pdfcpu's configuration for this package: relaxed validation
+// (real producers' PDFs are rarely perfect), and no configuration
+// directory written to the user's home.
+func config() *model.Configuration {
+	configOnce.Do(func() { model.ConfigPath = "disable" })
+	conf := model.NewDefaultConfiguration()
+	conf.ValidationMode = model.ValidationRelaxed
+	return conf
+}
+
+// Extract returns the embedded cda.xml of the PDF read from rs.
+func Extract(rs io.ReadSeeker) ([]byte, error) {
+	var head [5]byte
+	if _, err := io.ReadFull(rs, head[:]); err != nil || string(head[:]) != "%PDF-" {
+		return nil, ErrNotPDF
+	}
+	if _, err := rs.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	aa, err := api.ExtractAttachmentsRaw(rs, "", nil, config())
+	if err != nil {
+		if strings.Contains(err.Error(), "no attachments") {
+			return nil, ErrNoCDA
+		}
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	for _, a := range aa {
+		if !strings.EqualFold(a.FileName, AttachmentName) && !strings.EqualFold(a.ID, AttachmentName) {
+			continue
+		}
+		b, err := io.ReadAll(io.LimitReader(a, MaxCDABytes+1))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		if len(b) > MaxCDABytes {
+			return nil, ErrTooLarge
+		}
+		return b, nil
+	}
+	return nil, ErrNoCDA
+}
+
+// Embed writes a PDF of one page showing lines of text, with cda
+// embedded as cda.xml.
+func Embed(w io.Writer, lines []string, cda []byte) error {
+	return embedAs(w, lines, AttachmentName, cda)
+}
+
+func embedAs(w io.Writer, lines []string, name string, data []byte) error {
+	conf := config()
+	ctx, err := api.ReadValidateAndOptimize(bytes.NewReader(textPDF(lines)), conf)
+	if err != nil {
+		return fmt.Errorf("pdfcda: base page: %w", err)
+	}
+	mod := time.Now().UTC()
+	if err := ctx.AddAttachment(model.Attachment{Reader: bytes.NewReader(data), ID: name, FileName: name,
+		Desc: "HL7 CDA R2", ModTime: &mod}, false); err != nil {
+		return fmt.Errorf("pdfcda: embed %s: %w", name, err)
+	}
+	if err := api.WriteContext(ctx, w); err != nil {
+		return fmt.Errorf("pdfcda: write: %w", err)
+	}
+	return nil
+}
+
+// textPDF returns a minimal one-page PDF (A4, Helvetica) showing lines.
+func textPDF(lines []string) []byte {
+	var content bytes.Buffer
+	content.WriteString("BT /F1 11 Tf 56 780 Td 14 TL\n")
+	for _, l := range lines {
+		content.WriteString("(" + pdfString(l) + ") Tj T*\n")
+	}
+	content.WriteString("ET\n")
+	objects := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+		fmt.Sprintf("<< /Length %d >>\nstream\n%sendstream", content.Len(), content.String()),
+	}
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n")
+	offsets := make([]int, len(objects))
+	for i, o := range objects {
+		offsets[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objects)+1)
+	for _, off := range offsets {
+		fmt.Fprintf(&b, "%010d 00000 n \n", off)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objects)+1, xref)
+	return b.Bytes()
+}
+
+// pdfString escapes s for a PDF literal string, keeping Latin-1 letters
+// (WinAnsi) and replacing anything else with '?'.
+func pdfString(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '(' || r == ')' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r >= 0x20 && r < 0x7f:
+			b.WriteRune(r)
+		case r >= 0xa0 && r <= 0xff:
+			fmt.Fprintf(&b, "\\%03o", r)
+		default:
+			b.WriteByte('?')
+		}
+	}
+	return b.String()
+}
