@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -32,10 +33,22 @@ func TestIndexOnThreeReplicas(t *testing.T) {
 	// Every write goes through a follower (forwarded to the leader).
 	through(nodes[1])(PutPatient(patient(mario, "030")))
 	through(nodes[2])(PutPatient(patient(teo, "030")))
+	// Documents of region 030 are published by 030's node (nodes[2]), and
+	// by no other region's.
 	for i := 0; i < 30; i++ {
-		through(nodes[1+i%2])(Publish(doc(fmt.Sprintf("t-%d", i), teo, "11502-2", "REF")))
+		through(nodes[2])(Publish(doc(fmt.Sprintf("t-%d", i), teo, "11502-2", "REF")))
 	}
-	through(nodes[1])(Publish(doc("m-0", mario, "11502-2", "REF")))
+	through(nodes[2])(Publish(doc("m-0", mario, "11502-2", "REF")))
+	if cmd, err := Publish(doc("forged", mario, "11502-2", "REF")); err != nil {
+		t.Fatal(err)
+	} else if _, err := nodes[1].Apply(ctx, cmd); !errors.Is(err, consensus.ErrForbidden) {
+		t.Fatalf("region 020 publishing a document of region 030: %v, want forbidden", err)
+	}
+	if cmd, err := Withdraw(DocumentID("030", "m-0")); err != nil {
+		t.Fatal(err)
+	} else if _, err := nodes[0].Apply(ctx, cmd); !errors.Is(err, consensus.ErrForbidden) {
+		t.Fatalf("region 010 withdrawing a document of region 030: %v, want forbidden", err)
+	}
 
 	// entries reads a patient's entry ids on one replica, at its own pace.
 	entries := func(n *consensus.Node, pid string) []string {

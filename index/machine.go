@@ -404,6 +404,9 @@ func (m *Machine) applyPublish(tx *consensus.Tx, payload []byte) ([]byte, error)
 	if err := e.validate(); err != nil {
 		return nil, invalid("%v", err)
 	}
+	if err := custodianOnly(tx, e.Custodian); err != nil {
+		return nil, err
+	}
 	if _, exists, err := tx.Get(entryKey(e.ID)); err != nil {
 		return nil, err
 	} else if exists {
@@ -453,6 +456,17 @@ func (m *Machine) applyPublish(tx *consensus.Tx, payload []byte) ([]byte, error)
 	return b, nil
 }
 
+// custodianOnly refuses a change to a region's documents proposed by
+// another region's node: only the custodian's repository publishes,
+// updates or withdraws them. (Entries of the log format without an origin
+// predate the rule.)
+func custodianOnly(tx *consensus.Tx, custodian string) error {
+	if o := tx.Origin(); o != "" && o != custodian {
+		return consensus.Errorf(consensus.CodeForbidden, "documents of region %s are changed by that region's node, not by region %s", custodian, o)
+	}
+	return nil
+}
+
 // setStatus changes a stored version's status and the attributes its
 // patient index key carries.
 func setStatus(tx *consensus.Tx, e *Entry, status string) {
@@ -485,6 +499,9 @@ func (m *Machine) applyUpdate(tx *consensus.Tx, payload []byte) ([]byte, error) 
 	}
 	e, err := m.entry(tx, u.ID)
 	if err != nil {
+		return nil, err
+	}
+	if err := custodianOnly(tx, e.Custodian); err != nil {
 		return nil, err
 	}
 	if e.Status == StatusEnteredErr {
@@ -526,6 +543,9 @@ func (m *Machine) applyWithdraw(tx *consensus.Tx, payload []byte) ([]byte, error
 	}
 	e, err := m.entry(tx, w.ID)
 	if err != nil {
+		return nil, err
+	}
+	if err := custodianOnly(tx, e.Custodian); err != nil {
 		return nil, err
 	}
 	if e.Status == StatusEnteredErr {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // NS is the HL7 v3 namespace of a CDA document.
@@ -204,3 +205,41 @@ func (h *Header) PatientID(root string) (string, bool) {
 	}
 	return "", false
 }
+
+// tsLayouts are the precisions of an HL7 TS this package reads.
+var tsLayouts = []string{"20060102150405-0700", "20060102150405", "200601021504-0700", "200601021504", "20060102-0700", "20060102"}
+
+// Time returns the time stamp as a time; a value without a zone is read
+// as Italian local time.
+func (t TS) Time() (time.Time, error) {
+	v := t.Value
+	if i := strings.IndexByte(v, '.'); i >= 0 { // fractional seconds
+		j := i + 1
+		for j < len(v) && v[j] >= '0' && v[j] <= '9' {
+			j++
+		}
+		v = v[:i] + v[j:]
+	}
+	for _, l := range tsLayouts {
+		var tm time.Time
+		var err error
+		if strings.Contains(l, "-0700") {
+			tm, err = time.Parse(l, v)
+		} else {
+			tm, err = time.ParseInLocation(l, v, rome)
+		}
+		if err == nil {
+			return tm, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("time stamp %q: want yyyyMMdd[HHmm[ss]][+zzzz]", t.Value)
+}
+
+// rome is Italian local time; a fixed +01:00 where the zone database is
+// missing.
+var rome = func() *time.Location {
+	if l, err := time.LoadLocation("Europe/Rome"); err == nil {
+		return l
+	}
+	return time.FixedZone("CET", 3600)
+}()

@@ -1,0 +1,893 @@
+// Package gateway is a region's producer gateway, compatible with the FSE
+// 2.0 national Gateway's REST interface (v2.22): the same paths, the same
+// multipart form (a PDF carrying the CDA as cda.xml, and a requestBody),
+// the same two tokens (Authorization: Bearer, and FSE-JWT-Signature whose
+// claims bind the request to its content), and RFC 7807 problems with a
+// trace id. Unlike the national gateway, which answers 202 and may fail
+// later, a publication here is answered only once its index entry is
+// committed by the federation.
+//
+// A request's content and its index command become durable together in
+// the region's store; the outbox worker sends the command to the
+// federation with the workflow's idempotency key, so neither a retried
+// request nor a crash ever indexes a document twice. Every write of
+// clinical data is audited.
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/index/doctype"
+	"github.com/fsenet/fsenet/index/ident"
+	"github.com/fsenet/fsenet/repository"
+	"github.com/fsenet/fsenet/repository/cda"
+	"github.com/fsenet/fsenet/repository/pdfcda"
+	"github.com/fsenet/fsenet/repository/store"
+)
+
+// Operations of a workflow, as the status service names them.
+const (
+	OpValidation  = "VALIDATION"
+	OpPublication = "PUBLICATION"
+	OpReplace     = "REPLACE"
+	OpUpdate      = "UPDATE"
+	OpDelete      = "DELETE"
+)
+
+// HeaderSignature carries the token that binds a request to its content.
+const HeaderSignature = "FSE-JWT-Signature"
+
+// Config configures the gateway.
+type Config struct {
+	Region string
+	// ValidationMaxAge: a publication's CDA must have passed validation
+	// at most this long before.
+	ValidationMaxAge time.Duration
+	// MaxFileBytes bounds the PDF of one request.
+	MaxFileBytes int64
+	// InMemoryBytes: a file up to this size is held in memory, a larger
+	// one in a temporary file under TempDir.
+	InMemoryBytes int64
+	TempDir       string
+	// WaitCommit bounds how long a request waits for the federation to
+	// commit its index entry; past it the answer is 504 and the workflow
+	// goes on (GET /v1/status tells, a retry with the same
+	// workflowInstanceId is safe).
+	WaitCommit time.Duration
+	// Audience is the aud the FSE-JWT-Signature tokens must carry.
+	Audience string
+}
+
+// DefaultConfig returns the defaults for a region.
+func DefaultConfig(region string) Config {
+	return Config{Region: region, ValidationMaxAge: 5 * 24 * time.Hour, MaxFileBytes: 64 << 20,
+		InMemoryBytes: 1 << 20, WaitCommit: 30 * time.Second, Audience: federation.TokenAudience}
+}
+
+// Validate refuses an unusable configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if !federation.ValidRegionCode(c.Region) {
+		errs = append(errs, fmt.Errorf("gateway: region %q: want a region code", c.Region))
+	}
+	if c.ValidationMaxAge <= 0 || c.WaitCommit <= 0 {
+		errs = append(errs, errors.New("gateway: validation max age and commit wait must be positive"))
+	}
+	if c.MaxFileBytes <= 0 || c.InMemoryBytes <= 0 || c.InMemoryBytes > c.MaxFileBytes {
+		errs = append(errs, errors.New("gateway: want 0 < in-memory bytes <= max file bytes"))
+	}
+	return errors.Join(errs...)
+}
+
+// Recorder makes audit events durable (an index.Auditor).
+type Recorder interface {
+	Record(ctx context.Context, events ...index.Event) error
+}
+
+// Deps are what the gateway needs from the node.
+type Deps struct {
+	Store  *store.Store
+	Outbox *repository.Outbox
+	// Patient reads the registry (local replica).
+	Patient func(ctx context.Context, id string) (index.Patient, bool, error)
+	// Bearer is the request's verified Authorization token.
+	Bearer func(*http.Request) (federation.Claims, bool)
+	Audit  Recorder
+	Log    *slog.Logger
+	Now    func() time.Time
+}
+
+// Gateway serves the producer API.
+type Gateway struct {
+	cfg Config
+	d   Deps
+	sig *federation.Verifier
+	log *slog.Logger
+}
+
+// New returns the gateway.
+func New(cfg Config, d Deps) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Store == nil || d.Outbox == nil || d.Patient == nil || d.Bearer == nil || d.Audit == nil {
+		return nil, errors.New("gateway: store, outbox, patient lookup, bearer and audit are required")
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if cfg.TempDir == "" {
+		cfg.TempDir = os.TempDir()
+	}
+	g := &Gateway{cfg: cfg, d: d, log: d.Log}
+	g.sig = &federation.Verifier{Lookup: g.producerKeys, Audience: cfg.Audience, Now: d.Now}
+	return g, nil
+}
+
+// producerKeys finds the keys of a registered producer.
+func (g *Gateway) producerKeys(issuer string) (federation.IssuerKeys, bool) {
+	p, err := g.d.Store.Producer(issuer)
+	if err != nil {
+		return federation.IssuerKeys{}, false
+	}
+	set, err := federation.ParseJWKS(p.Keys)
+	if err != nil {
+		g.log.Error("stored producer keys do not parse", "issuer", issuer, "err", err)
+		return federation.IssuerKeys{}, false
+	}
+	return federation.IssuerKeys{Region: g.cfg.Region, Keys: set}, true
+}
+
+// Register mounts the gateway's routes.
+func (g *Gateway) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v1/documents/validation", g.validate)
+	mux.HandleFunc("POST /v1/documents", g.publish)
+	mux.HandleFunc("PUT /v1/documents/{id}", g.replace)
+	mux.HandleFunc("PUT /v1/documents/{id}/metadata", g.updateMetadata)
+	mux.HandleFunc("PUT /v1/documents/{id}/metadata-iti-57", g.updateMetadata)
+	mux.HandleFunc("DELETE /v1/documents/{id}", g.withdraw)
+	mux.HandleFunc("GET /v1/status/{workflowInstanceId}", g.status)
+	mux.HandleFunc("POST /v1/producers", g.putProducer)
+	mux.HandleFunc("DELETE /v1/producers/{issuer}", g.deleteProducer)
+}
+
+// request is one gateway request in progress.
+type request struct {
+	w       http.ResponseWriter
+	r       *http.Request
+	trace   string
+	span    string
+	bearer  federation.Claims
+	sig     federation.Claims
+	org     string // the registered producer organisation
+	wii     string
+	log     *slog.Logger
+	patient string // for the audit event, once known
+	docs    []string
+}
+
+func (q *request) problem(status int, typ, title, detail string) {
+	writeProblem(q.w, Problem{TraceID: q.trace, SpanID: q.span, Type: typ, Title: title, Detail: detail,
+		Status: status, Instance: q.r.URL.Path, WorkflowInstanceID: q.wii})
+	if status >= 500 {
+		q.log.Error("gateway request failed", "status", status, "title", title)
+	} else {
+		q.log.Info("gateway request refused", "status", status, "type", typ)
+	}
+}
+
+// begin authenticates a request: the bearer token (verified by the node),
+// issued for this region, and the FSE-JWT-Signature token of a registered
+// producer, for the same person and the expected action.
+func (g *Gateway) begin(w http.ResponseWriter, r *http.Request, action string) (*request, bool) {
+	q := &request{w: w, r: r, trace: newTraceID(), span: newSpanID()}
+	q.log = g.log.With("trace", q.trace, "path", r.URL.Path)
+	var ok bool
+	q.bearer, ok = g.d.Bearer(r)
+	if !ok {
+		q.problem(http.StatusUnauthorized, ptUnauthorized, "Unauthorized", "a valid bearer token is required")
+		return nil, false
+	}
+	if q.bearer.OrganizationID != g.cfg.Region {
+		q.problem(http.StatusForbidden, ptForbidden, "Forbidden", "the bearer token is not of this region")
+		return nil, false
+	}
+	tok := strings.TrimSpace(r.Header.Get(HeaderSignature))
+	if tok == "" {
+		q.problem(http.StatusUnauthorized, ptUnauthorized, "Unauthorized", "the "+HeaderSignature+" token is required")
+		return nil, false
+	}
+	sig, err := g.sig.Verify(tok)
+	if err != nil {
+		q.log.Info("refused signature token", "reason", err.Error())
+		q.problem(http.StatusUnauthorized, ptUnauthorized, "Unauthorized", "the "+HeaderSignature+" token is not valid")
+		return nil, false
+	}
+	q.sig = sig
+	prod, err := g.d.Store.Producer(sig.Issuer)
+	if err != nil {
+		q.problem(http.StatusUnauthorized, ptUnauthorized, "Unauthorized", "the "+HeaderSignature+" token's issuer is not a registered producer")
+		return nil, false
+	}
+	q.org = prod.Organization
+	switch {
+	case sig.Subject != q.bearer.Subject:
+		q.problem(http.StatusForbidden, ptClaimMismatch, "JWT claims mismatch", "the two tokens are for different subjects")
+		return nil, false
+	case sig.ActionID != action:
+		q.problem(http.StatusForbidden, ptClaimMismatch, "JWT claims mismatch", fmt.Sprintf("action_id %q does not allow this operation (want %s)", sig.ActionID, action))
+		return nil, false
+	case q.bearer.Organization != "" && q.bearer.Organization != q.org,
+		sig.Organization != "" && sig.Organization != q.org:
+		q.problem(http.StatusForbidden, ptClaimMismatch, "JWT claims mismatch",
+			"subject_organization is not the organisation the producer is registered for")
+		return nil, false
+	}
+	return q, true
+}
+
+// organization is the producer organisation a request speaks for: the
+// one its signature token's issuer is registered for.
+func organization(q *request) string {
+	if q.org != "" {
+		return q.org
+	}
+	return q.bearer.Organization
+}
+
+// content is a request's file, its CDA and the CDA's header, checked.
+type content struct {
+	file   *upload
+	body   []byte
+	cda    []byte
+	cdaSHA string
+	header *cda.Header
+	pid    ident.ID
+}
+
+// readContent reads the form, extracts and checks the CDA, and checks
+// that the signature token's claims bind this content. On failure it has
+// answered.
+func (g *Gateway) readContent(q *request) (*content, bool) {
+	q.r.Body = http.MaxBytesReader(q.w, q.r.Body, g.cfg.MaxFileBytes+maxRequestBody+64<<10)
+	body, file, err := readMultipart(q.r, multipartLimits{MaxFile: g.cfg.MaxFileBytes, InMemory: g.cfg.InMemoryBytes, TempDir: g.cfg.TempDir})
+	switch {
+	case errors.Is(err, errMediaType):
+		q.problem(http.StatusUnsupportedMediaType, ptMediaType, "Unsupported media type", err.Error())
+		return nil, false
+	case errors.Is(err, errUploadSize):
+		q.problem(http.StatusRequestEntityTooLarge, ptTooLarge, "Payload too large", fmt.Sprintf("the file exceeds %d bytes", g.cfg.MaxFileBytes))
+		return nil, false
+	case err != nil:
+		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", err.Error())
+		return nil, false
+	}
+	c := &content{file: file, body: body}
+	if !strings.EqualFold(q.sig.AttachmentHash, file.SHA) {
+		file.Close()
+		q.problem(http.StatusForbidden, ptClaimMismatch, "JWT claims mismatch", "attachment_hash is not the SHA-256 of the file received")
+		return nil, false
+	}
+	rs, err := file.reader()
+	if err != nil {
+		file.Close()
+		q.problem(http.StatusInternalServerError, ptInternal, "Internal error", "the upload could not be read back")
+		return nil, false
+	}
+	c.cda, err = pdfcda.Extract(rs)
+	if err != nil {
+		file.Close()
+		switch {
+		case errors.Is(err, pdfcda.ErrNotPDF), errors.Is(err, pdfcda.ErrMalformed):
+			q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "the file is not a readable PDF")
+		case errors.Is(err, pdfcda.ErrTooLarge):
+			q.problem(http.StatusRequestEntityTooLarge, ptTooLarge, "Payload too large", "the embedded cda.xml is too large")
+		default:
+			q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "the PDF carries no embedded cda.xml")
+		}
+		return nil, false
+	}
+	c.cdaSHA = sha256Hex(c.cda)
+	c.header, err = cda.Read(strings.NewReader(string(c.cda)))
+	if err != nil {
+		file.Close()
+		q.problem(http.StatusBadRequest, ptInvalidCDA, "CDA not well-formed", err.Error())
+		return nil, false
+	}
+	if fails := cda.Check(c.header); len(fails) > 0 {
+		file.Close()
+		g.invalidCDA(q, fails)
+		return nil, false
+	}
+	c.pid, _ = c.header.Patient() // Check validated it
+	q.patient = c.pid.String()
+	switch {
+	case !sameType(q.sig.ResourceHL7Type, c.header.Code.Code):
+		file.Close()
+		q.problem(http.StatusForbidden, ptClaimMismatch, "JWT claims mismatch", fmt.Sprintf("resource_hl7_type %q is not the CDA's document type %s", q.sig.ResourceHL7Type, c.header.Code.Code))
+		return nil, false
+	case !samePerson(q.sig.PersonID, c.pid):
+		file.Close()
+		q.problem(http.StatusForbidden, ptClaimMismatch, "JWT claims mismatch", "person_id is not the CDA's patient")
+		return nil, false
+	}
+	p, ok, err := g.d.Patient(q.r.Context(), c.pid.String())
+	switch {
+	case err != nil:
+		file.Close()
+		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the patient registry could not be read; retry")
+		return nil, false
+	case !ok || p.MergedInto != "":
+		file.Close()
+		g.invalidCDA(q, []cda.Failure{{Rule: "HDR-recordTarget.registered", Message: "the patient is not registered in the national registry"}})
+		return nil, false
+	}
+	return c, true
+}
+
+func (g *Gateway) invalidCDA(q *request, fails []cda.Failure) {
+	p := Problem{TraceID: q.trace, SpanID: q.span, Type: ptInvalidCDA, Title: "CDA validation failed",
+		Detail: fmt.Sprintf("%d header rule(s) failed", len(fails)), Status: http.StatusUnprocessableEntity,
+		Instance: q.r.URL.Path, WorkflowInstanceID: q.wii}
+	for _, f := range fails {
+		p.Errors = append(p.Errors, RuleFailure{Rule: f.Rule, Message: f.Message})
+	}
+	writeProblem(q.w, p)
+	q.log.Info("gateway request refused", "status", p.Status, "type", ptInvalidCDA, "rules", len(fails))
+}
+
+// sameType compares resource_hl7_type, bare ("11502-2") or in the
+// gateway's form ("('11502-2^^2.16.840.1.113883.6.1')"), with a LOINC
+// code.
+func sameType(claim, code string) bool {
+	v := strings.TrimSpace(claim)
+	v = strings.TrimSuffix(strings.TrimPrefix(v, "('"), "')")
+	v, _, _ = strings.Cut(v, "^")
+	return v != "" && v == code
+}
+
+// samePerson compares person_id, bare or in HL7 CX form
+// (CF^^^&2.16.840.1.113883.2.9.4.3.2&ISO), with the patient.
+func samePerson(claim string, id ident.ID) bool {
+	v, _, _ := strings.Cut(strings.TrimSpace(claim), "^")
+	got, err := ident.Parse(v)
+	return err == nil && got == id
+}
+
+// newWorkflowID returns a workflowInstanceId in the gateway's form:
+// <document OID>.<SHA-256 of the CDA>.<random>^^^^urn:ihe:iti:xdw:2013:workflowInstanceId.
+func (g *Gateway) newWorkflowID(cdaSHA string) string {
+	return fmt.Sprintf("2.16.840.1.113883.2.9.2.%s.4.4.%s.%s^^^^urn:ihe:iti:xdw:2013:workflowInstanceId",
+		g.cfg.Region, cdaSHA, newSpanID()[:10])
+}
+
+// auditEvent is the audit record of a gateway write.
+func (q *request) auditEvent(action, what, outcome string) index.Event {
+	return index.Event{Actor: q.bearer.Subject, Role: q.bearer.SubjectRole, Org: organization(q), Region: q.bearer.OrganizationID,
+		Purpose: q.bearer.PurposeOfUse, Action: action, What: what, Patient: q.patient, Documents: q.docs, Outcome: outcome}
+}
+
+// audit records the event; it reports false (having answered 503) when
+// the record could not be made durable.
+func (g *Gateway) audit(q *request, ev index.Event) bool {
+	if err := g.d.Audit.Record(q.r.Context(), ev); err != nil {
+		q.log.Error("audit record failed", "err", err)
+		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the access could not be audited; retry")
+		return false
+	}
+	return true
+}
+
+// validationResponse is ValidationResDTO and PublicationResDTO.
+type validationResponse struct {
+	TraceID            string `json:"traceID"`
+	SpanID             string `json:"spanID"`
+	WorkflowInstanceID string `json:"workflowInstanceId,omitempty"`
+	Warning            string `json:"warning,omitempty"`
+}
+
+func (g *Gateway) validate(w http.ResponseWriter, r *http.Request) {
+	q, ok := g.begin(w, r, "CREATE")
+	if !ok {
+		return
+	}
+	c, ok := g.readContent(q)
+	if !ok {
+		return
+	}
+	defer c.file.Close()
+	req, err := DecodeValidation(c.body)
+	if err != nil {
+		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", err.Error())
+		return
+	}
+	if !g.audit(q, q.auditEvent("E", "Document.validate", "0")) {
+		return
+	}
+	if req.Activity == "VERIFICA" {
+		writeJSON(w, http.StatusOK, validationResponse{TraceID: q.trace, SpanID: q.span})
+		return
+	}
+	q.wii = g.newWorkflowID(c.cdaSHA)
+	now := g.d.Now().UTC()
+	if _, err := g.d.Store.Submit(store.Submission{Validation: c.cdaSHA, Workflow: store.Workflow{ID: q.wii, Operation: OpValidation,
+		Status: store.WorkflowSuccess, Issuer: organization(q), TraceID: q.trace, Created: now, Updated: now}}); err != nil {
+		q.log.Error("record the validation", "err", err)
+		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the validation could not be recorded; retry")
+		return
+	}
+	writeJSON(w, http.StatusCreated, validationResponse{TraceID: q.trace, SpanID: q.span, WorkflowInstanceID: q.wii})
+}
+
+func (g *Gateway) publish(w http.ResponseWriter, r *http.Request) {
+	g.publishVersion(w, r, "")
+}
+
+func (g *Gateway) replace(w http.ResponseWriter, r *http.Request) {
+	g.publishVersion(w, r, r.PathValue("id"))
+}
+
+// publishVersion publishes a document, or (replaces != "") a new version
+// of one.
+func (g *Gateway) publishVersion(w http.ResponseWriter, r *http.Request, replaces string) {
+	action, operation, what := "CREATE", OpPublication, "DocumentReference.publish"
+	if replaces != "" {
+		action, operation, what = "UPDATE", OpReplace, "DocumentReference.replace"
+	}
+	q, ok := g.begin(w, r, action)
+	if !ok {
+		return
+	}
+	if replaces != "" {
+		if _, ok := g.ownDocument(q, replaces); !ok {
+			return
+		}
+	}
+	c, ok := g.readContent(q)
+	if !ok {
+		return
+	}
+	defer c.file.Close()
+	req, err := DecodePublication(c.body)
+	if err != nil {
+		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", err.Error())
+		return
+	}
+	q.wii = req.WorkflowInstanceID
+	if err := doctype.Check(c.header.Code.Code, doctype.Class(req.TipoDocumentoLivAlto)); err != nil {
+		g.invalidCDA(q, []cda.Failure{{Rule: "HDR-tipoDocumentoLivAlto", Message: err.Error()}})
+		return
+	}
+	region, _, err := index.ParseDocumentID(req.IdentificativoDoc)
+	switch {
+	case err != nil:
+		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "identificativoDoc: "+err.Error())
+		return
+	case region != g.cfg.Region:
+		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", fmt.Sprintf("identificativoDoc: a document of region %s is not published in region %s", region, g.cfg.Region))
+		return
+	case req.IdentificativoDoc == replaces:
+		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "identificativoDoc: a new version needs an id of its own")
+		return
+	}
+	q.docs = []string{req.IdentificativoDoc}
+	if replaces != "" {
+		q.docs = append(q.docs, replaces)
+	}
+	// Validation before publication, as the national gateway enforces it.
+	v, ok, err := g.d.Store.Validated(c.cdaSHA)
+	if err != nil {
+		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the validation record could not be read; retry")
+		return
+	}
+	if !ok || g.d.Now().Sub(v.At) > g.cfg.ValidationMaxAge {
+		q.problem(http.StatusUnprocessableEntity, ptNotValidated, "Document not validated",
+			fmt.Sprintf("this CDA has not passed validation in the last %s: call POST /v1/documents/validation first", g.cfg.ValidationMaxAge))
+		return
+	}
+	if q.wii == "" {
+		q.wii = g.newWorkflowID(c.cdaSHA)
+	}
+	// A retry of a publication already accepted answers as the first did.
+	if prev, err := g.d.Store.Workflow(q.wii, operation); err == nil {
+		g.answerExisting(q, prev, what, action)
+		return
+	}
+	if d, err := g.d.Store.Document(req.IdentificativoDoc); err == nil {
+		if d.Entry.Hash == c.file.SHA {
+			if prev, err := g.d.Store.Workflow(d.Workflow, operation); err == nil {
+				q.wii = prev.ID
+				g.answerExisting(q, prev, what, action)
+				return
+			}
+		}
+		q.problem(http.StatusConflict, ptConflict, "Conflict", "identificativoDoc is already used by another document")
+		return
+	}
+	created, err := c.header.EffectiveTime.Time()
+	if err != nil {
+		g.invalidCDA(q, []cda.Failure{{Rule: "HDR-effectiveTime", Message: err.Error()}})
+		return
+	}
+	start, stop := req.ServicePeriod()
+	entry := index.Entry{ID: req.IdentificativoDoc, Patient: c.pid.String(), Type: c.header.Code.Code,
+		Class: doctype.Class(req.TipoDocumentoLivAlto), Setting: req.AssettoOrganizzativo, Facility: req.TipologiaStruttura,
+		ServiceStart: start, ServiceStop: stop, Created: created.UTC(), Author: firstAuthor(c.header), AuthorOrg: organization(q),
+		Custodian: g.cfg.Region, Repository: req.IdentificativoRep, Hash: c.file.SHA, Size: c.file.Size, MIME: "application/pdf",
+		Confidentiality: c.header.Confidentiality.Code, Events: slices.Clone(req.AttiCliniciRegoleAccesso), Replaces: replaces}
+	rs, err := c.file.reader()
+	if err != nil {
+		q.problem(http.StatusInternalServerError, ptInternal, "Internal error", "the upload could not be read back")
+		return
+	}
+	blob, err := g.d.Store.Stage(q.r.Context(), rs)
+	if err != nil {
+		q.log.Error("store the content", "err", err)
+		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the document could not be stored; retry")
+		return
+	}
+	now := g.d.Now().UTC()
+	op, err := g.d.Store.Submit(store.Submission{Blob: blob,
+		Doc: &store.Document{ID: entry.ID, Entry: entry, State: store.StatePending, Workflow: q.wii, Stored: now},
+		Op:  &store.Op{Kind: store.OpPublish, Doc: entry.ID, Workflow: q.wii, Operation: operation, Entry: &entry},
+		Workflow: store.Workflow{ID: q.wii, Operation: operation, Doc: entry.ID, Status: store.WorkflowPending,
+			Issuer: organization(q), TraceID: q.trace, Created: now, Updated: now}})
+	if err != nil {
+		blob.Discard()
+		g.submitFailed(q, err)
+		return
+	}
+	g.finish(q, op, what, action)
+}
+
+// ownDocument returns a stored document the caller's organisation may
+// change; on failure it has answered.
+func (g *Gateway) ownDocument(q *request, id string) (store.Document, bool) {
+	d, err := g.d.Store.Document(id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		q.problem(http.StatusNotFound, ptNotFound, "Not found", "no document "+id+" in this region's repository")
+		return d, false
+	case err != nil:
+		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the repository could not be read; retry")
+		return d, false
+	case d.Entry.AuthorOrg != organization(q):
+		// Another organisation's document: as absent, so nothing leaks.
+		q.problem(http.StatusNotFound, ptNotFound, "Not found", "no document "+id+" in this region's repository")
+		return d, false
+	}
+	q.patient = d.Entry.Patient
+	q.docs = []string{id}
+	return d, true
+}
+
+func (g *Gateway) submitFailed(q *request, err error) {
+	switch {
+	case errors.Is(err, store.ErrExists):
+		q.problem(http.StatusConflict, ptConflict, "Conflict", "this workflow or document is already being processed")
+	case errors.Is(err, store.ErrBusy):
+		q.problem(http.StatusConflict, ptConflict, "Conflict", "an earlier operation on this document is still being committed; retry later")
+	case errors.Is(err, store.ErrState):
+		q.problem(http.StatusConflict, ptConflict, "Conflict", "the document's state does not allow this operation")
+	case errors.Is(err, store.ErrNotFound):
+		q.problem(http.StatusNotFound, ptNotFound, "Not found", "no such document in this region's repository")
+	default:
+		q.log.Error("submit", "err", err)
+		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the request could not be recorded; retry")
+	}
+}
+
+// finish waits for the federation's answer to op and answers the
+// producer, auditing the outcome.
+func (g *Gateway) finish(q *request, op store.Op, what, action string) {
+	g.d.Outbox.Kick()
+	ctx, cancel := context.WithTimeout(q.r.Context(), g.cfg.WaitCommit)
+	defer cancel()
+	out, err := g.d.Outbox.Wait(ctx, op)
+	if err != nil {
+		q.problem(http.StatusGatewayTimeout, ptUnavailable, "Not yet committed",
+			"the federation has not committed the index entry yet; the workflow goes on: see GET /v1/status/{workflowInstanceId}, and a retry with the same workflowInstanceId is safe")
+		return
+	}
+	g.answer(q, out, what, action)
+}
+
+func (g *Gateway) answer(q *request, out repository.Outcome, what, action string) {
+	if out.Err != nil {
+		status, typ := refusalStatus(out.Err)
+		if !g.audit(q, q.auditEvent(action2code(action), what, "4")) {
+			return
+		}
+		q.problem(status, typ, "Refused by the national index", out.Err.Error())
+		return
+	}
+	if !g.audit(q, q.auditEvent(action2code(action), what, "0")) {
+		return
+	}
+	status := http.StatusOK
+	if action == "CREATE" || what == "DocumentReference.replace" {
+		status = http.StatusCreated
+	}
+	writeJSON(q.w, status, validationResponse{TraceID: q.trace, SpanID: q.span, WorkflowInstanceID: q.wii})
+}
+
+// answerExisting answers a retried request with its first outcome,
+// waiting for it if the federation has not answered yet.
+func (g *Gateway) answerExisting(q *request, prev store.Workflow, what, action string) {
+	switch prev.Status {
+	case store.WorkflowSuccess:
+		g.answer(q, repository.Outcome{}, what, action)
+	case store.WorkflowError:
+		g.answer(q, repository.Outcome{Err: &consensus.Error{Code: consensus.Code(prev.Code), Message: prev.Message}}, what, action)
+	default:
+		ops, err := g.d.Store.Outbox(1<<20, nil)
+		if err == nil {
+			for _, op := range ops {
+				if op.Workflow == prev.ID && op.Operation == prev.Operation {
+					g.finish(q, op, what, action)
+					return
+				}
+			}
+		}
+		// Settled between the two reads.
+		if w, err := g.d.Store.Workflow(prev.ID, prev.Operation); err == nil && w.Status != store.WorkflowPending {
+			g.answerExisting(q, w, what, action)
+			return
+		}
+		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the workflow could not be read; retry")
+	}
+}
+
+func action2code(action string) string {
+	switch action {
+	case "CREATE":
+		return "C"
+	case "DELETE":
+		return "D"
+	}
+	return "U"
+}
+
+// refusalStatus maps the index's refusal to an HTTP status.
+func refusalStatus(err error) (int, string) {
+	var de *consensus.Error
+	if !errors.As(err, &de) {
+		return http.StatusServiceUnavailable, ptUnavailable
+	}
+	switch de.Code {
+	case consensus.CodeAlreadyExists, consensus.CodeConflict:
+		return http.StatusConflict, ptConflict
+	case consensus.CodeNotFound:
+		return http.StatusUnprocessableEntity, ptBadRequest
+	case consensus.CodeForbidden:
+		return http.StatusForbidden, ptForbidden
+	}
+	return http.StatusBadRequest, ptBadRequest
+}
+
+func firstAuthor(h *cda.Header) string {
+	for _, a := range h.Authors {
+		for _, id := range a.IDs {
+			if id.Extension != "" {
+				return id.Extension
+			}
+		}
+	}
+	return ""
+}
+
+func (g *Gateway) updateMetadata(w http.ResponseWriter, r *http.Request) {
+	q, ok := g.begin(w, r, "UPDATE")
+	if !ok {
+		return
+	}
+	d, ok := g.ownDocument(q, r.PathValue("id"))
+	if !ok {
+		return
+	}
+	if mt := r.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(mt), "application/json") {
+		q.problem(http.StatusUnsupportedMediaType, ptMediaType, "Unsupported media type", "the metadata update is application/json")
+		return
+	}
+	b, err := readLimited(w, r, maxRequestBody)
+	if err != nil {
+		q.problem(http.StatusRequestEntityTooLarge, ptTooLarge, "Payload too large", err.Error())
+		return
+	}
+	m, err := DecodeMetadata(b)
+	if err != nil {
+		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", err.Error())
+		return
+	}
+	if doctype.Class(m.TipoDocumentoLivAlto) != d.Entry.Class {
+		g.invalidCDA(q, []cda.Failure{{Rule: "HDR-tipoDocumentoLivAlto", Message: fmt.Sprintf("the document is of class %s, not %s", d.Entry.Class, m.TipoDocumentoLivAlto)}})
+		return
+	}
+	if q.sig.PersonID != "" {
+		if id, err := ident.Parse(strings.TrimPrefix(d.Entry.Patient, "CF:")); err != nil || !samePerson(q.sig.PersonID, id) {
+			q.problem(http.StatusForbidden, ptClaimMismatch, "JWT claims mismatch", "person_id is not the document's patient")
+			return
+		}
+	}
+	start, stop := m.ServicePeriod()
+	upd := index.EntryUpdate{ID: d.ID, Events: slices.Clone(m.AttiCliniciRegoleAccesso), Setting: m.AssettoOrganizzativo,
+		Facility: m.TipologiaStruttura, ServiceStart: start, ServiceStop: stop}
+	g.submitChange(q, d, store.Op{Kind: store.OpUpdate, Doc: d.ID, Update: &upd}, OpUpdate, "DocumentReference.update", "UPDATE")
+}
+
+func (g *Gateway) withdraw(w http.ResponseWriter, r *http.Request) {
+	q, ok := g.begin(w, r, "DELETE")
+	if !ok {
+		return
+	}
+	d, ok := g.ownDocument(q, r.PathValue("id"))
+	if !ok {
+		return
+	}
+	g.submitChange(q, d, store.Op{Kind: store.OpWithdraw, Doc: d.ID}, OpDelete, "DocumentReference.withdraw", "DELETE")
+}
+
+// submitChange records a change of an existing version and waits for it.
+func (g *Gateway) submitChange(q *request, d store.Document, op store.Op, operation, what, action string) {
+	q.wii = g.newWorkflowID(d.Entry.Hash)
+	op.Workflow, op.Operation = q.wii, operation
+	now := g.d.Now().UTC()
+	sop, err := g.d.Store.Submit(store.Submission{Op: &op, Workflow: store.Workflow{ID: q.wii, Operation: operation, Doc: d.ID,
+		Status: store.WorkflowPending, Issuer: organization(q), TraceID: q.trace, Created: now, Updated: now}})
+	if err != nil {
+		g.submitFailed(q, err)
+		return
+	}
+	g.finish(q, sop, what, action)
+}
+
+func readLimited(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, fmt.Errorf("the body exceeds %d bytes", max)
+		}
+		return nil, fmt.Errorf("the body could not be read: %v", err)
+	}
+	return b, nil
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// statusEvent is StatusCheckDTO.
+type statusEvent struct {
+	WorkflowInstanceID      string `json:"workflowInstanceId"`
+	EventType               string `json:"eventType"`
+	EventDate               string `json:"eventDate"`
+	EventStatus             string `json:"eventStatus"`
+	Message                 string `json:"message,omitempty"`
+	IdentificativoDocumento string `json:"identificativoDocumento,omitempty"`
+	Organizzazione          string `json:"organizzazione,omitempty"`
+	TraceID                 string `json:"traceId,omitempty"`
+}
+
+// status is GET /v1/status/{workflowInstanceId}: the operations of a
+// workflow and how they ended, for the organisation that started it.
+func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
+	q := &request{w: w, r: r, trace: newTraceID(), span: newSpanID()}
+	q.log = g.log.With("trace", q.trace, "path", r.URL.Path)
+	var ok bool
+	if q.bearer, ok = g.d.Bearer(r); !ok {
+		q.problem(http.StatusUnauthorized, ptUnauthorized, "Unauthorized", "a valid bearer token is required")
+		return
+	}
+	wii := r.PathValue("workflowInstanceId")
+	ws, err := g.d.Store.Workflows(wii)
+	if err != nil {
+		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the workflow could not be read; retry")
+		return
+	}
+	operator := q.bearer.PurposeOfUse == index.PurposeSysadmin && q.bearer.OrganizationID == g.cfg.Region
+	var events []statusEvent
+	for _, wf := range ws {
+		if !operator && (q.bearer.OrganizationID != g.cfg.Region || wf.Issuer != q.bearer.Organization) {
+			continue
+		}
+		events = append(events, statusEvent{WorkflowInstanceID: wf.ID, EventType: wf.Operation, EventDate: wf.Updated.Format(time.RFC3339),
+			EventStatus: wf.Status, Message: wf.Message, IdentificativoDocumento: wf.Doc, Organizzazione: wf.Issuer, TraceID: wf.TraceID})
+	}
+	if len(events) == 0 {
+		q.problem(http.StatusNotFound, ptNotFound, "Not found", "no workflow "+wii+" for this organisation")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"traceID": q.trace, "spanID": q.span, "transactionData": events})
+}
+
+// producerRequest registers a producer organisation's signing keys.
+type producerRequest struct {
+	Issuer       string          `json:"issuer"`
+	Organization string          `json:"organization"`
+	Name         string          `json:"name,omitempty"`
+	Keys         json.RawMessage `json:"keys"`
+}
+
+func (g *Gateway) operator(q *request) bool {
+	var ok bool
+	if q.bearer, ok = g.d.Bearer(q.r); !ok {
+		q.problem(http.StatusUnauthorized, ptUnauthorized, "Unauthorized", "a valid bearer token is required")
+		return false
+	}
+	if q.bearer.PurposeOfUse != index.PurposeSysadmin || q.bearer.OrganizationID != g.cfg.Region {
+		q.problem(http.StatusForbidden, ptForbidden, "Forbidden", "only the region's operators register producers")
+		return false
+	}
+	return true
+}
+
+func (g *Gateway) putProducer(w http.ResponseWriter, r *http.Request) {
+	q := &request{w: w, r: r, trace: newTraceID(), span: newSpanID()}
+	q.log = g.log.With("trace", q.trace, "path", r.URL.Path)
+	if !g.operator(q) {
+		return
+	}
+	b, err := readLimited(w, r, maxRequestBody)
+	if err != nil {
+		q.problem(http.StatusRequestEntityTooLarge, ptTooLarge, "Payload too large", err.Error())
+		return
+	}
+	var p producerRequest
+	if err := decodeStrict(b, &p); err != nil {
+		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", err.Error())
+		return
+	}
+	var c checker
+	c.text("issuer", p.Issuer, 256, true)
+	c.text("organization", p.Organization, 256, true)
+	c.text("name", p.Name, 256, false)
+	if err := c.err(); err != nil {
+		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", err.Error())
+		return
+	}
+	if _, err := federation.ParseJWKS(p.Keys); err != nil {
+		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "keys: "+err.Error())
+		return
+	}
+	if err := g.d.Store.PutProducer(store.Producer{Issuer: p.Issuer, Organization: p.Organization, Name: p.Name,
+		Keys: p.Keys, Registered: g.d.Now().UTC()}); err != nil {
+		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the producer could not be recorded; retry")
+		return
+	}
+	q.log.Info("producer registered", "issuer", p.Issuer, "organization", p.Organization)
+	writeJSON(w, http.StatusOK, map[string]string{"issuer": p.Issuer, "organization": p.Organization})
+}
+
+func (g *Gateway) deleteProducer(w http.ResponseWriter, r *http.Request) {
+	q := &request{w: w, r: r, trace: newTraceID(), span: newSpanID()}
+	q.log = g.log.With("trace", q.trace, "path", r.URL.Path)
+	if !g.operator(q) {
+		return
+	}
+	if err := g.d.Store.DeleteProducer(r.PathValue("issuer")); err != nil {
+		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the producer could not be removed; retry")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
