@@ -180,14 +180,30 @@ func ValidCF(v string) error {
 	if day < 1 || (day > 31 && day < 41) || day > 71 {
 		return bad("day %d is not 1-31 or 41-71", day)
 	}
+	if want := CheckChar(v[:15]); v[15] != want {
+		return bad("check character is %q, want %q", v[15], want)
+	}
+	return nil
+}
+
+// CheckChar returns the check character of the first 15 characters of a
+// codice fiscale (upper-case letters and digits; anything else gives
+// '?').
+func CheckChar(first15 string) byte {
+	if len(first15) != 15 {
+		return '?'
+	}
 	sum := 0
 	for i := 0; i < 15; i++ {
-		c := v[i]
+		c := first15[i]
 		var rank int
-		if c >= '0' && c <= '9' {
+		switch {
+		case c >= '0' && c <= '9':
 			rank = int(c - '0')
-		} else {
+		case c >= 'A' && c <= 'Z':
 			rank = int(c - 'A')
+		default:
+			return '?'
 		}
 		if i%2 == 0 { // odd position, 1-based
 			sum += oddValue[rank]
@@ -195,8 +211,5 @@ func ValidCF(v string) error {
 			sum += rank
 		}
 	}
-	if want := byte('A' + sum%26); v[15] != want {
-		return bad("check character is %q, want %q", v[15], want)
-	}
-	return nil
+	return byte('A' + sum%26)
 }

@@ -1,0 +1,259 @@
+// Package synth makes synthetic, clearly fake clinical documents for
+// tests, benchmarks and the demo: patients with well-formed codici
+// fiscali, and HL7 CDA R2 documents of several FSE types (lab report,
+// discharge letter, patient summary, emergency report, radiology report)
+// with the headers the national schematrons require, embedded in PDFs as
+// the FSE gateway takes them. Every name says it is a test ("Prova",
+// "Sintetico"); no real patient data is anywhere in it.
+package synth
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/fsenet/fsenet/index/ident"
+	"github.com/fsenet/fsenet/repository/pdfcda"
+)
+
+// Patient is a synthetic patient.
+type Patient struct {
+	CF        string
+	Family    string
+	Given     string
+	Gender    string // M or F
+	BirthDate time.Time
+}
+
+// FHIRGender is the patient's gender as FHIR codes it.
+func (p Patient) FHIRGender() string {
+	if p.Gender == "F" {
+		return "female"
+	}
+	return "male"
+}
+
+var (
+	families = []string{"Prova", "Sintetico", "Esempio", "Fittizio", "Campione", "Collaudo"}
+	givenM   = []string{"Mario", "Luca", "Paolo", "Marco", "Andrea"}
+	givenF   = []string{"Anna", "Giulia", "Sara", "Laura", "Chiara"}
+	// places are real cadastral codes of large cities (a place, not a
+	// person): Roma, Milano, Napoli, Bari, Torino.
+	places = []string{"H501", "F205", "F839", "A662", "L219"}
+)
+
+const monthLetters = "ABCDEHLMPRST"
+
+// NewPatient returns a synthetic patient; the same rng state gives the
+// same patient.
+func NewPatient(rng *rand.Rand) Patient {
+	p := Patient{Family: families[rng.IntN(len(families))], Gender: "M"}
+	if rng.IntN(2) == 0 {
+		p.Gender = "F"
+		p.Given = givenF[rng.IntN(len(givenF))]
+	} else {
+		p.Given = givenM[rng.IntN(len(givenM))]
+	}
+	p.BirthDate = time.Date(1930+rng.IntN(90), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, time.UTC)
+	p.CF = codiceFiscale(p, places[rng.IntN(len(places))], rng)
+	return p
+}
+
+// codiceFiscale builds a well-formed code: three letters of the family
+// name and three of the given name (here drawn at random, so two patients
+// of the same name differ), year, month letter, day (+40 for women),
+// place, check character.
+func codiceFiscale(p Patient, place string, rng *rand.Rand) string {
+	letters := func(n int) string {
+		var b strings.Builder
+		for range n {
+			b.WriteByte(byte('A' + rng.IntN(26)))
+		}
+		return b.String()
+	}
+	day := p.BirthDate.Day()
+	if p.Gender == "F" {
+		day += 40
+	}
+	s := fmt.Sprintf("%s%s%02d%c%02d%s", letters(3), letters(3), p.BirthDate.Year()%100, monthLetters[p.BirthDate.Month()-1], day, place)
+	return s + string(ident.CheckChar(s))
+}
+
+// Kind is a document type the generator makes.
+type Kind struct {
+	LOINC    string
+	Class    string // tipoDocumentoLivAlto
+	Title    string
+	Template string // HL7 Italia templateId root
+	Section  string // the section's LOINC code
+}
+
+// Kinds are the document types the generator makes.
+var Kinds = []Kind{
+	{"11502-2", "REF", "Referto di laboratorio", "2.16.840.1.113883.2.9.10.1.1", "18719-5"},
+	{"34105-7", "LDO", "Lettera di dimissione ospedaliera", "2.16.840.1.113883.2.9.10.1.5", "46241-6"},
+	{"60591-5", "SUM", "Profilo sanitario sintetico", "2.16.840.1.113883.2.9.10.1.4.1.1", "11450-4"},
+	{"59258-4", "VRB", "Verbale di pronto soccorso", "2.16.840.1.113883.2.9.10.1.6.1", "46239-0"},
+	{"68604-8", "REF", "Referto di radiologia", "2.16.840.1.113883.2.9.10.1.7.1", "18782-3"},
+}
+
+// KindOf returns the kind of a LOINC code.
+func KindOf(loinc string) (Kind, bool) {
+	for _, k := range Kinds {
+		if k.LOINC == loinc {
+			return k, true
+		}
+	}
+	return Kind{}, false
+}
+
+// Document is one synthetic document to make.
+type Document struct {
+	Kind    Kind
+	Region  string // custodian region code
+	LocalID string // the local part of the FSE document id
+	Patient Patient
+	// AuthorCF is the author's codice fiscale; Org the organisation.
+	AuthorCF string
+	Org      string
+	Time     time.Time
+	// Confidentiality: N, R or V (default N).
+	Confidentiality string
+	// Version > 1 makes a replacement of Replaces (an FSE document id).
+	Version  int
+	Replaces string
+	// Padding adds narrative text to reach about this many bytes of CDA.
+	Padding int
+}
+
+// ID is the document's FSE id.
+func (d Document) ID() string {
+	return fmt.Sprintf("2.16.840.1.113883.2.9.2.%s.4.4^%s", d.Region, d.LocalID)
+}
+
+var cdaTemplate = template.Must(template.New("cda").Funcs(template.FuncMap{"x": xmlText}).Parse(`<?xml version="1.0" encoding="UTF-8"?>
+<ClinicalDocument xmlns="urn:hl7-org:v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+	<realmCode code="IT"/>
+	<typeId root="2.16.840.1.113883.1.3" extension="POCD_MT000040UV02"/>
+	<templateId root="{{.Kind.Template}}" extension="1.0"/>
+	<id root="2.16.840.1.113883.2.9.2.{{.Region}}.4.4" extension="{{x .LocalID}}" assigningAuthorityName="Documento sintetico"/>
+	<code code="{{.Kind.LOINC}}" codeSystem="2.16.840.1.113883.6.1" codeSystemName="LOINC" displayName="{{x .Kind.Title}}"/>
+	<title>{{x .Kind.Title}} (documento sintetico)</title>
+	<effectiveTime value="{{.TS}}"/>
+	<confidentialityCode code="{{.Conf}}" codeSystem="2.16.840.1.113883.5.25"/>
+	<languageCode code="it-IT"/>
+	<setId root="2.16.840.1.113883.2.9.2.{{.Region}}.4.4" extension="{{x .SetID}}"/>
+	<versionNumber value="{{.Ver}}"/>
+	<recordTarget>
+		<patientRole>
+			<id root="2.16.840.1.113883.2.9.4.3.2" extension="{{.Patient.CF}}" assigningAuthorityName="MEF"/>
+			<patient>
+				<name><family>{{x .Patient.Family}}</family><given>{{x .Patient.Given}}</given></name>
+				<administrativeGenderCode code="{{.Patient.Gender}}" codeSystem="2.16.840.1.113883.5.1"/>
+				<birthTime value="{{.Birth}}"/>
+			</patient>
+		</patientRole>
+	</recordTarget>
+	<author>
+		<time value="{{.TS}}"/>
+		<assignedAuthor>
+			<id root="2.16.840.1.113883.2.9.4.3.2" extension="{{x .AuthorCF}}"/>
+			<assignedPerson><name><family>Medico</family><given>Sintetico</given></name></assignedPerson>
+			<representedOrganization><id root="2.16.840.1.113883.2.9.4.1.2" extension="{{x .Org}}"/><name>Struttura sintetica {{x .Org}}</name></representedOrganization>
+		</assignedAuthor>
+	</author>
+	<custodian>
+		<assignedCustodian>
+			<representedCustodianOrganization>
+				<id root="2.16.840.1.113883.2.9.4.1.2" extension="{{x .Org}}"/>
+				<name>Struttura sintetica {{x .Org}}</name>
+			</representedCustodianOrganization>
+		</assignedCustodian>
+	</custodian>
+	<legalAuthenticator>
+		<time value="{{.TS}}"/>
+		<signatureCode code="S"/>
+		<assignedEntity><id root="2.16.840.1.113883.2.9.4.3.2" extension="{{x .AuthorCF}}"/></assignedEntity>
+	</legalAuthenticator>
+{{- if .Replaces}}
+	<relatedDocument typeCode="RPLC">
+		<parentDocument><id root="{{.ParentRoot}}" extension="{{x .ParentExt}}"/></parentDocument>
+	</relatedDocument>
+{{- end}}
+	<component>
+		<structuredBody>
+			<component>
+				<section>
+					<code code="{{.Kind.Section}}" codeSystem="2.16.840.1.113883.6.1"/>
+					<title>Contenuto sintetico</title>
+					<text>Documento generato per prove: nessun dato reale.{{x .Pad}}</text>
+				</section>
+			</component>
+		</structuredBody>
+	</component>
+</ClinicalDocument>
+`))
+
+func xmlText(s string) string {
+	var b bytes.Buffer
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
+
+// CDA returns the document as HL7 CDA R2 XML.
+func CDA(d Document) []byte {
+	if d.Confidentiality == "" {
+		d.Confidentiality = "N"
+	}
+	if d.Version < 1 {
+		d.Version = 1
+	}
+	if d.Time.IsZero() {
+		d.Time = time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	}
+	rome := time.FixedZone("", 3600)
+	data := map[string]any{
+		"Kind": d.Kind, "Region": d.Region, "LocalID": d.LocalID, "Patient": d.Patient, "AuthorCF": d.AuthorCF, "Org": d.Org,
+		"TS": d.Time.In(rome).Format("20060102150405-0700"), "Conf": d.Confidentiality, "Ver": d.Version,
+		"Birth": d.Patient.BirthDate.Format("20060102"), "SetID": d.LocalID, "Replaces": d.Replaces,
+	}
+	if d.Replaces != "" {
+		root, ext, _ := strings.Cut(d.Replaces, "^")
+		data["ParentRoot"], data["ParentExt"], data["SetID"] = root, ext, ext
+	}
+	pad := ""
+	if d.Padding > 0 {
+		var b strings.Builder
+		line := " Valore di prova: emoglobina 14,2 g/dL; leucociti 6,1 x10^3/uL; piastrine 250 x10^3/uL."
+		for b.Len() < d.Padding {
+			b.WriteString(line)
+		}
+		pad = b.String()
+	}
+	data["Pad"] = pad
+	var out bytes.Buffer
+	if err := cdaTemplate.Execute(&out, data); err != nil {
+		panic(fmt.Sprintf("synth: CDA template: %v", err)) // a bug, not input
+	}
+	return out.Bytes()
+}
+
+// PDF returns the document as the FSE gateway takes it: a PDF with the
+// CDA embedded as cda.xml.
+func PDF(d Document) ([]byte, error) {
+	var b bytes.Buffer
+	lines := []string{
+		d.Kind.Title + " - DOCUMENTO SINTETICO DI PROVA",
+		"Paziente: " + d.Patient.Family + " " + d.Patient.Given + " (" + d.Patient.CF + ")",
+		"Documento: " + d.ID(),
+		"Nessun dato reale: generato per prove del sistema.",
+	}
+	if err := pdfcda.Embed(&b, lines, CDA(d)); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
