@@ -28,6 +28,7 @@ import (
 	"github.com/fsenet/fsenet/repository/cda"
 	"github.com/fsenet/fsenet/repository/pdfcda"
 	"github.com/fsenet/fsenet/repository/store"
+	"github.com/fsenet/fsenet/repository/synth"
 )
 
 const (
@@ -420,13 +421,21 @@ func TestNationalSamplesValidateAndPublish(t *testing.T) {
 	}
 }
 
-// lab returns a PDF of the national LAB sample, with its CDA id made
-// unique (so each test's documents differ).
+// lab returns the PDF of a synthetic lab report of the registered
+// patient; tag makes its CDA (and so its hash) unique.
 func lab(t *testing.T, tag string) []byte {
 	t.Helper()
-	x := sampleCDA(t, "LAB")
-	x = bytes.Replace(x, []byte("OQlvTq1J"), []byte(tag), 1)
-	return pdfOf(t, x)
+	pdf, err := synth.PDF(labDoc(tag))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pdf
+}
+
+func labDoc(tag string) synth.Document {
+	k, _ := synth.KindOf("11502-2")
+	return synth.Document{Kind: k, Region: region, LocalID: "cda-" + tag, AuthorCF: operatorCF, Org: producerOrg,
+		Patient: synth.Patient{CF: samplePatient, Family: "Prova", Given: "Anna", Gender: "F", BirthDate: time.Date(1982, 2, 2, 0, 0, 0, 0, time.UTC)}}
 }
 
 func TestLifecycle(t *testing.T) {
@@ -536,5 +545,134 @@ func TestRetriedPublicationIndexesOnce(t *testing.T) {
 }
 
 // mustStatus with the response and body of do.
-func (e *env) mustStatusOf(resp *http.Response, b []byte) okBody { return e.mustStatus(resp, b, http.StatusCreated) }
+func (e *env) mustStatusOf(resp *http.Response, b []byte) okBody {
+	return e.mustStatus(resp, b, http.StatusCreated)
+}
 
+// Bad input: each request is refused with a 4xx problem+json, and nothing
+// is stored or indexed.
+func TestBadInputIsRefusedAndLeavesNothing(t *testing.T) {
+	e := newEnv(t)
+	good := lab(t, "bad-base")
+	e.validate(good)
+	withCDA := func(mutate func([]byte) []byte) []byte {
+		return pdfOf(t, mutate(synth.CDA(labDoc("bad-base"))))
+	}
+	replace := func(old, new string) func([]byte) []byte {
+		return func(b []byte) []byte { return bytes.Replace(b, []byte(old), []byte(new), 1) }
+	}
+	notRegistered := labDoc("stranger")
+	notRegistered.Patient.CF = "PRVPRV80A01H501" + string(ident.CheckChar("PRVPRV80A01H501"))
+	strangerPDF, err := synth.PDF(notRegistered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.validate(pdfOf(t, synth.CDA(labDoc("unvalidated")))) // validated, but another CDA than the one published below
+	unvalidated, _ := synth.PDF(labDoc("never-validated"))
+	hugeFile := bytes.Repeat([]byte{0x42}, 4<<20+1)
+	var noCDA bytes.Buffer // a PDF whose only attachment is not cda.xml
+	if err := pdfcda.EmbedFile(&noCDA, []string{"x"}, "referto.xml", synth.CDA(labDoc("bad-base"))); err != nil {
+		t.Fatal(err)
+	}
+	pdfNoCDA := noCDA.Bytes()
+	body := pubBody("bad-1", "REF")
+	with := func(k string, v any) map[string]any {
+		m := map[string]any{}
+		for kk, vv := range body {
+			m[kk] = vv
+		}
+		m[k] = v
+		return m
+	}
+	post := func(c call) call {
+		c.method, c.path = http.MethodPost, "/v1/documents"
+		if c.body == nil && c.rawBody == nil {
+			c.body = body
+		}
+		if c.pdf == nil && !c.noFile {
+			c.pdf = good
+		}
+		return c
+	}
+	past := time.Now().Add(-2 * time.Hour).UTC().Truncate(time.Second)
+	for _, tc := range []struct {
+		name string
+		c    call
+		want int
+		why  string // in the problem's detail
+	}{
+		{"hash mismatch", post(call{sig: func(c *federation.Claims) { c.AttachmentHash = strings.Repeat("ab", 32) }}), 403, "attachment_hash"},
+		{"no attachment_hash", post(call{sig: func(c *federation.Claims) { c.AttachmentHash = "" }}), 403, "attachment_hash"},
+		{"no signature token", post(call{noSig: true}), 401, "token is required"},
+		{"tokens of two subjects", post(call{sig: func(c *federation.Claims) { c.Subject = "VRDLGU75C12H501Y" }}), 403, "different subjects"},
+		{"action_id READ", post(call{sig: func(c *federation.Claims) { c.ActionID = "READ" }}), 403, "action_id"},
+		{"person_id of another patient", post(call{sig: func(c *federation.Claims) { c.PersonID = pssPatient }}), 403, "person_id"},
+		{"resource_hl7_type of another type", post(call{sig: func(c *federation.Claims) { c.ResourceHL7Type = "34105-7" }}), 403, "resource_hl7_type"},
+		{"another organisation", post(call{sig: func(c *federation.Claims) { c.Organization = "030-OTHER" }}), 403, "subject_organization"},
+		{"expired signature token", post(call{sig: func(c *federation.Claims) { c.IssuedAt, c.Expiry = past, past.Add(time.Hour) }}), 401, "not valid"},
+		{"expired bearer token", post(call{bearer: func(c *federation.Claims) { c.IssuedAt, c.Expiry = past, past.Add(time.Hour) }}), 401, "bearer token"},
+		{"bearer of another region", post(call{bearer: func(c *federation.Claims) { c.OrganizationID = "150" }}), 401, "bearer token"},
+		{"unregistered producer", post(call{sig: func(c *federation.Claims) { c.Issuer = "someone.example" }}), 401, "not valid"},
+		{"not multipart", post(call{contentType: "application/json"}), 415, "multipart/form-data"},
+		{"malformed multipart", post(call{contentType: "multipart/form-data; boundary=nothere"}), 400, "multipart"},
+		{"no file part", post(call{noFile: true}), 400, "file part is missing"},
+		{"requestBody not JSON", post(call{rawBody: []byte("tipologiaStruttura=Ospedale")}), 400, "JSON"},
+		{"requestBody with an unknown enum value", post(call{body: with("tipologiaStruttura", "Castello")}), 400, "Castello"},
+		{"requestBody with an unknown field", post(call{body: with("colore", "blu")}), 400, "colore"},
+		{"requestBody without a required field", post(call{body: with("identificativoDoc", "")}), 400, "identificativoDoc"},
+		{"requestBody with a bad date", post(call{body: with("dataInizioPrestazione", "ieri")}), 400, "dataInizioPrestazione"},
+		{"document id of another region", post(call{body: with("identificativoDoc", index.DocumentID("150", "x"))}), 400, "region 150"},
+		{"not a PDF", post(call{pdf: []byte("<ClinicalDocument/>")}), 400, "not a readable PDF"},
+		{"PDF without cda.xml", post(call{pdf: pdfNoCDA}), 400, "no embedded cda.xml"},
+		{"CDA not well-formed", post(call{pdf: withCDA(replace("</ClinicalDocument>", "</ClinicalDoc>"))}), 400, "closed by"},
+		{"CDA with a DTD", post(call{pdf: withCDA(replace("<ClinicalDocument ", "<!DOCTYPE x [<!ENTITY a \"b\">]><ClinicalDocument "))}), 400, "document type declarations"},
+		{"invalid codice fiscale", post(call{pdf: withCDA(replace(samplePatient, "GTWGWY82B42G920X"))}), 422, "recordTarget.id"},
+		{"unknown LOINC", post(call{pdf: withCDA(replace(`code="11502-2"`, `code="99999-9"`))}), 422, "99999-9"},
+		{"no realmCode IT", post(call{pdf: withCDA(replace(`<realmCode code="IT"/>`, `<realmCode code="FR"/>`))}), 422, "realmCode"},
+		{"type and class disagree", post(call{body: with("tipoDocumentoLivAlto", "LDO")}), 422, "class"},
+		{"patient not registered", post(call{pdf: strangerPDF}), 422, "not registered"},
+		{"publication without validation", post(call{pdf: unvalidated}), 422, "validation"},
+		{"oversize", post(call{pdf: hugeFile}), 413, "exceeds"},
+		{"replace of an unknown document", call{method: http.MethodPut, path: "/v1/documents/" + index.DocumentID(region, "nope"), body: body, pdf: good}, 404, "no document"},
+		{"withdraw of an unknown document", call{method: http.MethodDelete, path: "/v1/documents/" + index.DocumentID(region, "nope")}, 404, "no document"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := e.t
+			e.t = t
+			defer func() { e.t = parent }()
+			resp, b := e.do(tc.c)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.want, b)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+				t.Fatalf("content type %q", ct)
+			}
+			var p Problem
+			if err := json.Unmarshal(b, &p); err != nil || p.Status != tc.want || p.TraceID == "" || p.Title == "" || !strings.HasPrefix(p.Type, problemBase) {
+				t.Fatalf("problem %s (%v)", b, err)
+			}
+			all := p.Detail
+			for _, f := range p.Errors {
+				all += " " + f.Rule + " " + f.Message
+			}
+			if !strings.Contains(all, tc.why) {
+				t.Fatalf("problem %q: %s, want it to name %q", p.Title, all, tc.why)
+			}
+		})
+	}
+	st, err := e.store.Stats()
+	if err != nil || st.Documents != 0 || st.Contents != 0 || st.Outbox != 0 {
+		t.Fatalf("store after bad requests: %+v (%v)", st, err)
+	}
+	for _, id := range []string{"bad-1", "x"} {
+		if _, ok, _ := e.entry(index.DocumentID(region, id)); ok {
+			t.Fatalf("%s indexed", id)
+		}
+	}
+	if entries, _ := os.ReadDir(e.gw.cfg.TempDir); len(entries) != 0 {
+		t.Fatalf("temporary files left: %v", entries)
+	}
+	// The same request, well formed, goes through.
+	resp, b := e.do(post(call{}))
+	e.mustStatus(resp, b, http.StatusCreated)
+}

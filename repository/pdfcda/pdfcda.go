@@ -80,10 +80,12 @@ func Extract(rs io.ReadSeeker) ([]byte, error) {
 // Embed writes a PDF of one page showing lines of text, with cda
 // embedded as cda.xml.
 func Embed(w io.Writer, lines []string, cda []byte) error {
-	return embedAs(w, lines, AttachmentName, cda)
+	return EmbedFile(w, lines, AttachmentName, cda)
 }
 
-func embedAs(w io.Writer, lines []string, name string, data []byte) error {
+// EmbedFile is Embed with another attachment name (a PDF the gateway must
+// refuse, for tests).
+func EmbedFile(w io.Writer, lines []string, name string, data []byte) error {
 	conf := config()
 	ctx, err := api.ReadValidateAndOptimize(bytes.NewReader(textPDF(lines)), conf)
 	if err != nil {

@@ -34,7 +34,7 @@ func TestEmbedExtractRoundTrip(t *testing.T) {
 func TestExtractRefusals(t *testing.T) {
 	plain := textPDF([]string{"no attachment"})
 	var withOther bytes.Buffer
-	if err := embedAs(&withOther, nil, "referto.xml", []byte("<x/>")); err != nil {
+	if err := EmbedFile(&withOther, nil, "referto.xml", []byte("<x/>")); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
