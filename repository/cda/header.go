@@ -48,6 +48,7 @@ type CD struct {
 	CodeSystem     string `xml:"codeSystem,attr"`
 	CodeSystemName string `xml:"codeSystemName,attr"`
 	DisplayName    string `xml:"displayName,attr"`
+	NullFlavor     string `xml:"nullFlavor,attr"`
 }
 
 // TS is an HL7 time stamp (its value attribute, e.g. 20220330112426+0100).
@@ -63,10 +64,19 @@ type Name struct {
 
 // Patient is the recordTarget's patient role.
 type Patient struct {
-	IDs       []II   `xml:"urn:hl7-org:v3 patientRole>id"`
-	Names     []Name `xml:"urn:hl7-org:v3 patientRole>patient>name"`
-	Gender    CD     `xml:"urn:hl7-org:v3 patientRole>patient>administrativeGenderCode"`
-	BirthTime TS     `xml:"urn:hl7-org:v3 patientRole>patient>birthTime"`
+	IDs       []II      `xml:"urn:hl7-org:v3 patientRole>id"`
+	Names     []Name    `xml:"urn:hl7-org:v3 patientRole>patient>name"`
+	Gender    CD        `xml:"urn:hl7-org:v3 patientRole>patient>administrativeGenderCode"`
+	BirthTime *TSOrNull `xml:"urn:hl7-org:v3 patientRole>patient>birthTime"`
+	// HasBirthTime: the element is there, with a value or a nullFlavor
+	// (which the schematrons allow).
+	HasBirthTime bool `xml:"-"`
+}
+
+// TSOrNull is a time stamp that may carry a nullFlavor instead.
+type TSOrNull struct {
+	Value      string `xml:"value,attr"`
+	NullFlavor string `xml:"nullFlavor,attr"`
 }
 
 // Author is one author of the document.
@@ -158,6 +168,10 @@ func Read(r io.Reader) (*Header, error) {
 	}
 	if lr.N <= 0 {
 		return nil, fmt.Errorf("%w: larger than %d bytes", ErrMalformed, MaxBytes)
+	}
+	for i := range h.RecordTargets {
+		rt := &h.RecordTargets[i]
+		rt.HasBirthTime = rt.BirthTime != nil && (rt.BirthTime.Value != "" || rt.BirthTime.NullFlavor != "")
 	}
 	return &h, nil
 }

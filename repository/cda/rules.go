@@ -48,11 +48,16 @@ const (
 	ckVersion         = "versionNumber"
 	ckRecordTarget    = "recordTarget"
 	ckPatientID       = "recordTarget.id"
+	ckPatientName     = "recordTarget.name"
+	ckGender          = "recordTarget.administrativeGenderCode"
+	ckBirthTime       = "recordTarget.birthTime"
 	ckAuthor          = "author"
 	ckAuthorID        = "author.id"
 	ckAuthorTime      = "author.time"
 	ckCustodian       = "custodian"
 	ckLegalAuth       = "legalAuthenticator"
+	ckSignatureCode   = "legalAuthenticator.signatureCode"
+	ckLegalAuthID     = "legalAuthenticator.id"
 	ckRelated         = "relatedDocument"
 	ckBody            = "component"
 )
@@ -69,10 +74,32 @@ type Template struct {
 	RuleIDs map[string]string
 }
 
-// templates are the document types whose national schematrons are known.
-var templates = map[string]Template{}
-
-func register(t Template) { templates[t.LOINC] = t }
+// templates are the document types whose national schematrons are
+// known, with the ERRORE ids of their header rules (schematronFSE_LAB
+// v27.1, schematronFSE_LDO v5.5, schematron_PSS v4.0, schematronFSE_RAD
+// v4.1). The ids differ from one schematron to the next.
+var templates = map[string]Template{
+	"11502-2": {LOINC: "11502-2", Name: "Referto di laboratorio", Root: "2.16.840.1.113883.2.9.10.1.1", LegalAuthenticator: true,
+		RuleIDs: map[string]string{ckRealm: "ERRORE-2", ckTemplate: "ERRORE-4", ckCode: "ERRORE-5", ckConfidentiality: "ERRORE-6",
+			ckLanguage: "ERRORE-7", ckRelated: "ERRORE-9", ckRecordTarget: "ERRORE-10", ckPatientID: "ERRORE-11",
+			ckPatientName: "ERRORE-15", ckGender: "ERRORE-16", ckBirthTime: "ERRORE-18", ckCustodian: "ERRORE-24",
+			ckLegalAuth: "ERRORE-26", ckSignatureCode: "ERRORE-27", ckLegalAuthID: "ERRORE-28"}},
+	"34105-7": {LOINC: "34105-7", Name: "Lettera di dimissione ospedaliera", Root: "2.16.840.1.113883.2.9.10.1.5", LegalAuthenticator: true,
+		RuleIDs: map[string]string{ckRealm: "ERRORE-2", ckTemplate: "ERRORE-4", ckCode: "ERRORE-5", ckConfidentiality: "ERRORE-6",
+			ckLanguage: "ERRORE-7", ckRelated: "ERRORE-9", ckRecordTarget: "ERRORE-10", ckPatientID: "ERRORE-10a",
+			ckPatientName: "ERRORE-14", ckGender: "ERRORE-15", ckBirthTime: "ERRORE-17", ckCustodian: "ERRORE-27",
+			ckLegalAuth: "ERRORE-29", ckSignatureCode: "ERRORE-30", ckLegalAuthID: "ERRORE-31"}},
+	"60591-5": {LOINC: "60591-5", Name: "Profilo sanitario sintetico", Root: "2.16.840.1.113883.2.9.10.1.4.1.1", LegalAuthenticator: true,
+		RuleIDs: map[string]string{ckRealm: "ERRORE-2", ckTemplate: "ERRORE-4", ckCode: "ERRORE-5", ckConfidentiality: "ERRORE-6",
+			ckLanguage: "ERRORE-7", ckRelated: "ERRORE-9", ckRecordTarget: "ERRORE-10", ckPatientID: "ERRORE-10a",
+			ckPatientName: "ERRORE-14", ckGender: "ERRORE-15", ckBirthTime: "ERRORE-17", ckCustodian: "ERRORE-25",
+			ckLegalAuth: "ERRORE-26a", ckSignatureCode: "ERRORE-27", ckLegalAuthID: "ERRORE-28"}},
+	"68604-8": {LOINC: "68604-8", Name: "Referto di radiologia", Root: "2.16.840.1.113883.2.9.10.1.7.1", LegalAuthenticator: true,
+		RuleIDs: map[string]string{ckRealm: "ERRORE-2", ckTemplate: "ERRORE-4", ckCode: "ERRORE-5", ckConfidentiality: "ERRORE-6",
+			ckLanguage: "ERRORE-7", ckRelated: "ERRORE-9", ckRecordTarget: "ERRORE-10", ckPatientID: "ERRORE-10a",
+			ckPatientName: "ERRORE-14", ckGender: "ERRORE-15", ckBirthTime: "ERRORE-17", ckCustodian: "ERRORE-27",
+			ckLegalAuth: "ERRORE-29", ckSignatureCode: "ERRORE-30", ckLegalAuthID: "ERRORE-31"}},
+}
 
 // TemplateOf returns the template of a LOINC document type.
 func TemplateOf(loinc string) (Template, bool) {
@@ -172,8 +199,16 @@ func Check(h *Header) []Failure {
 		if tmpl.LegalAuthenticator {
 			fail(ckLegalAuth, "a %s must have a legalAuthenticator", tmpl.Name)
 		}
-	} else if !tsRe.MatchString(la.Time.Value) || la.SignatureCode.Code != "S" || !slices.ContainsFunc(la.IDs, func(i II) bool { return i.Root != "" }) {
-		fail(ckLegalAuth, "legalAuthenticator must have a time, signatureCode S and an assignedEntity id")
+	} else {
+		if !tsRe.MatchString(la.Time.Value) {
+			fail(ckLegalAuth, "legalAuthenticator must have a time")
+		}
+		if la.SignatureCode.Code != "S" {
+			fail(ckSignatureCode, "legalAuthenticator/signatureCode must have code S")
+		}
+		if !slices.ContainsFunc(la.IDs, func(i II) bool { return i.Root == ident.OIDCF && i.Extension != "" }) {
+			fail(ckLegalAuthID, "legalAuthenticator/assignedEntity must have an id with root %s", ident.OIDCF)
+		}
 	}
 	for _, r := range h.RelatedDocuments {
 		if !slices.Contains([]string{"RPLC", "APND", "XFRM"}, r.TypeCode) || len(r.Parents) == 0 {
@@ -216,6 +251,20 @@ func checkRecordTarget(h *Header, fail func(check, format string, args ...any)) 
 	if !found {
 		fail(ckPatientID, "patientRole must have an id with root %s (codice fiscale), %s (STP) or %s (ENI)", ident.OIDCF, ident.OIDSTP, ident.OIDENI)
 	}
+	rt := h.RecordTargets[0]
+	if len(rt.Names) == 0 || !slices.ContainsFunc(rt.Names, func(n Name) bool { return nonEmpty(n.Family) && nonEmpty(n.Given) }) {
+		fail(ckPatientName, "patientRole/patient/name must have given and family")
+	}
+	if rt.Gender.Code == "" && rt.Gender.NullFlavor == "" {
+		fail(ckGender, "patientRole/patient must have an administrativeGenderCode")
+	}
+	if !rt.HasBirthTime {
+		fail(ckBirthTime, "patientRole/patient must have a birthTime")
+	}
+}
+
+func nonEmpty(ss []string) bool {
+	return slices.ContainsFunc(ss, func(s string) bool { return strings.TrimSpace(s) != "" })
 }
 
 // Patient returns the document's patient identifier (codice fiscale, STP
