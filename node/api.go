@@ -22,6 +22,7 @@ import (
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/index/fhirapi"
+	"github.com/fsenet/fsenet/repository/gateway"
 )
 
 // routes is the node's HTTP API. Every request passes the authentication
@@ -55,6 +56,23 @@ func (n *Node) routes() http.Handler {
 		Region: n.cfg.Region,
 		Log:    n.log.With("component", "fhir"),
 	}).Register(mux)
+	gcfg := gateway.DefaultConfig(n.cfg.Region)
+	gcfg.MaxFileBytes = int64(n.cfg.Repository.MaxDocumentMiB) << 20
+	gcfg.ValidationMaxAge = time.Duration(n.cfg.Repository.ValidationMaxAge)
+	gcfg.WaitCommit = time.Duration(n.cfg.Repository.WaitCommit)
+	gw, err := gateway.New(gcfg, gateway.Deps{Store: n.docs, Outbox: n.outbox, Patient: n.lookupPatient, Audit: n.auditor,
+		Bearer: func(r *http.Request) (federation.Claims, bool) {
+			p, ok := PrincipalFrom(r.Context())
+			if !ok {
+				return federation.Claims{}, false
+			}
+			return p.Claims, true
+		},
+		Log: n.log.With("component", "gateway")})
+	if err != nil {
+		panic(fmt.Sprintf("node: gateway: %v", err)) // its configuration was validated with the node's
+	}
+	gw.Register(mux)
 	mux.HandleFunc("GET /v1/cluster", n.handleCluster)
 	mux.HandleFunc("GET /v1/snapshot", n.handleSnapshot)
 	mux.HandleFunc("GET /v1/audit/verify", n.handleAuditVerify)
@@ -69,7 +87,7 @@ func (n *Node) routes() http.Handler {
 		case "/healthz", "/readyz", "/metrics", "/fhir/metadata", "/v1/cluster", "/v1/snapshot", "/v1/audit/verify", "/v1/authority/feeding":
 			w.Header().Set("Allow", "GET, HEAD")
 			writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", r.Method+" is not supported here")
-		case "/v1/federation/join", "/v1/federation/regions", "/v1/federation/revocations":
+		case "/v1/federation/join", "/v1/federation/regions", "/v1/federation/revocations", "/v1/documents/validation", "/v1/documents", "/v1/producers":
 			w.Header().Set("Allow", "POST")
 			writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", r.Method+" is not supported here")
 		default:

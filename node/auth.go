@@ -7,6 +7,7 @@ import (
 
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/repository/gateway"
 )
 
 // Principal is the authenticated caller of a request: the claims of a
@@ -54,15 +55,19 @@ func (n *Node) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		refuse := unauthorized
+		if gateway.Serves(r.URL.Path) {
+			refuse = func(w http.ResponseWriter) { gateway.Unauthorized(w, r) }
+		}
 		tok, ok := bearer(r)
 		if !ok {
-			unauthorized(w)
+			refuse(w)
 			return
 		}
 		claims, err := n.tokens.Verify(tok)
 		if err != nil {
 			n.log.Info("refused token", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", err.Error())
-			unauthorized(w)
+			refuse(w)
 			return
 		}
 		ctx := context.WithValue(r.Context(), principalKey{}, &Principal{Claims: claims})

@@ -28,13 +28,31 @@ type Config struct {
 	// DataDir holds the node's keys, Raft log and state.
 	DataDir string `toml:"data_dir"`
 
-	HTTP      HTTPConfig      `toml:"http"`
-	P2P       P2PConfig       `toml:"p2p"`
-	Authority AuthorityConfig `toml:"authority"`
-	IdP       IdPConfig       `toml:"idp"`
-	Raft      RaftConfig      `toml:"raft"`
-	Audit     AuditConfig     `toml:"audit"`
-	Log       LogConfig       `toml:"log"`
+	HTTP       HTTPConfig       `toml:"http"`
+	P2P        P2PConfig        `toml:"p2p"`
+	Authority  AuthorityConfig  `toml:"authority"`
+	IdP        IdPConfig        `toml:"idp"`
+	Raft       RaftConfig       `toml:"raft"`
+	Audit      AuditConfig      `toml:"audit"`
+	Repository RepositoryConfig `toml:"repository"`
+	Log        LogConfig        `toml:"log"`
+}
+
+// RepositoryConfig is the region's document store and its producer
+// gateway.
+type RepositoryConfig struct {
+	// Dir is the document store's directory; relative paths are under
+	// data_dir.
+	Dir string `toml:"dir"`
+	// MaxDocumentMiB bounds one document (the PDF the gateway receives).
+	MaxDocumentMiB int `toml:"max_document_mib"`
+	// ValidationMaxAge: a publication must follow its CDA's validation
+	// within this time, as the national gateway requires.
+	ValidationMaxAge Duration `toml:"validation_max_age"`
+	// WaitCommit bounds how long a gateway request waits for the
+	// federation to commit its index entry (then 504; the workflow goes
+	// on and a retry is safe).
+	WaitCommit Duration `toml:"wait_commit"`
 }
 
 // AuditConfig places the node's audit spool: the events it has recorded
@@ -124,7 +142,9 @@ func DefaultConfig() Config {
 			KeyFile: "node.key",
 		},
 		Audit: AuditConfig{SpoolDir: "audit-spool"},
-		Log:   LogConfig{Level: "info"},
+		Repository: RepositoryConfig{Dir: "repository", MaxDocumentMiB: 64,
+			ValidationMaxAge: Duration(5 * 24 * time.Hour), WaitCommit: Duration(30 * time.Second)},
+		Log: LogConfig{Level: "info"},
 	}
 }
 
@@ -141,6 +161,15 @@ func (c Config) Validate() error {
 	}
 	if c.Audit.SpoolDir == "" {
 		add("audit.spool_dir is empty: set the audit spool's directory (default \"audit-spool\", under data_dir)")
+	}
+	if c.Repository.Dir == "" {
+		add("repository.dir is empty: set the document store's directory (default \"repository\", under data_dir)")
+	}
+	if c.Repository.MaxDocumentMiB < 1 || c.Repository.MaxDocumentMiB > 1024 {
+		add("repository.max_document_mib = %d: want 1 to 1024", c.Repository.MaxDocumentMiB)
+	}
+	if c.Repository.ValidationMaxAge <= 0 || c.Repository.WaitCommit <= 0 {
+		add("repository.validation_max_age and repository.wait_commit must be positive durations, e.g. \"120h\" and \"30s\"")
 	}
 	if c.HTTP.Listen == "" {
 		add("http.listen is empty: set host:port, e.g. 127.0.0.1:8080")

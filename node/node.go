@@ -24,6 +24,8 @@ import (
 	"github.com/fsenet/fsenet/consensus/membership"
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/repository"
+	"github.com/fsenet/fsenet/repository/store"
 )
 
 // Node is one region's running node.
@@ -39,6 +41,8 @@ type Node struct {
 	index   *index.Machine
 	auditor *index.Auditor
 	spool   *index.Spool
+	docs    *store.Store
+	outbox  *repository.Outbox
 	tokens  *federation.Verifier
 	reg     *prometheus.Registry
 	httpLn  net.Listener
@@ -186,6 +190,24 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	n.auditor.Start()
 
+	// The region's documents, and the outbox that indexes them.
+	sc := store.DefaultConfig(n.path(n.cfg.Repository.Dir))
+	sc.MaxDocumentBytes = int64(n.cfg.Repository.MaxDocumentMiB) << 20
+	sc.Log = n.log.With("component", "repository")
+	if n.docs, err = store.Open(sc); err != nil {
+		return err
+	}
+	n.outbox, err = repository.NewOutbox(repository.OutboxConfig{
+		Store: n.docs, Apply: n.cons.Apply, Lookup: n.lookupEntry,
+		// Many in flight: the federation group-commits them.
+		InFlight: 256, Timeout: 30 * time.Second, Retry: time.Second,
+		Log: n.log.With("component", "outbox"),
+	})
+	if err != nil {
+		return err
+	}
+	n.outbox.Start()
+
 	// 3. The HTTP server.
 	n.httpLn, err = net.Listen("tcp", n.cfg.HTTP.Listen)
 	if err != nil {
@@ -308,8 +330,32 @@ func (n *Node) addAddrs(p peer.ID, addrs []string) {
 	}
 }
 
+// lookupEntry reads an index entry from the local replica.
+func (n *Node) lookupEntry(ctx context.Context, id string) (index.Entry, bool, error) {
+	var e index.Entry
+	var ok bool
+	_, err := n.cons.Read(ctx, consensus.Local, func(r consensus.Reader) error {
+		var err error
+		e, ok, err = index.GetEntry(r, id)
+		return err
+	})
+	return e, ok, err
+}
+
+// lookupPatient reads the registry from the local replica.
+func (n *Node) lookupPatient(ctx context.Context, id string) (index.Patient, bool, error) {
+	var p index.Patient
+	var ok bool
+	_, err := n.cons.Read(ctx, consensus.Local, func(r consensus.Reader) error {
+		var err error
+		p, ok, err = index.GetPatient(r, id)
+		return err
+	})
+	return p, ok, err
+}
+
 // Shutdown stops the parts in reverse order: the background loops, HTTP
-// (no new requests), then the replica (a leader hands over leadership),
+// (no new requests), the outbox and the document store, then the replica (a leader hands over leadership),
 // then the host.
 func (n *Node) Shutdown(ctx context.Context) error {
 	var errs []error
@@ -326,6 +372,16 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		n.httpSrv = nil
 	} else if n.httpLn != nil {
 		_ = n.httpLn.Close()
+	}
+	if n.outbox != nil {
+		n.outbox.Stop() // what is not committed stays in the outbox
+		n.outbox = nil
+	}
+	if n.docs != nil {
+		if err := n.docs.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("document store: %w", err))
+		}
+		n.docs = nil
 	}
 	if n.auditor != nil {
 		n.auditor.Stop() // ships what it can while the replica still runs
@@ -457,6 +513,18 @@ func (n *Node) metrics() *prometheus.Registry {
 	}
 	spool("fsenet_audit_spooled_events", "Audit events of this node durable in its spool and not yet in the replicated trail.", (*index.Spool).Len)
 	spool("fsenet_audit_quarantined_events", "Audit events the trail refused for good, set aside in this node's spool.", (*index.Spool).Quarantined)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fsenet_repository_outbox_pending",
+		Help: "Index commands of this region's documents stored and not yet committed by the federation.", ConstLabels: labels},
+		func() float64 {
+			if n.docs == nil {
+				return 0
+			}
+			k, err := n.docs.OutboxLen()
+			if err != nil {
+				return 0
+			}
+			return float64(k)
+		}))
 	return reg
 }
 

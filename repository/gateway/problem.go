@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"strings"
 )
 
 // Problem is an RFC 7807 error as the FSE gateway answers it
@@ -75,4 +76,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Serves reports whether path is one of the gateway's, whose errors are
+// problem+json rather than FHIR OperationOutcomes.
+func Serves(path string) bool {
+	for _, p := range []string{"/v1/documents", "/v1/status/", "/v1/producers"} {
+		if path == p || strings.HasPrefix(path, strings.TrimSuffix(p, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// Unauthorized answers a request to the gateway without a valid bearer
+// token.
+func Unauthorized(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="fsenet"`)
+	writeProblem(w, Problem{TraceID: newTraceID(), SpanID: newSpanID(), Type: ptUnauthorized, Title: "Unauthorized",
+		Detail: "a valid bearer token is required", Status: http.StatusUnauthorized, Instance: r.URL.Path})
 }
