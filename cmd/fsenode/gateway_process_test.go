@@ -1,0 +1,440 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime/multipart"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/repository/store"
+	"github.com/fsenet/fsenet/repository/synth"
+)
+
+const (
+	producerIssuer = "lis.asst-prova.example"
+	producerOrg    = "030-ASST-PROVA"
+	operatorSub    = "RSSMRA80A01F205X"
+)
+
+// producer publishes through a region's gateway as a hospital's software
+// would: bearer token from the region's IdP, FSE-JWT-Signature signed
+// with the producer's own key.
+type producer struct {
+	t      testing.TB
+	node   *proc
+	key    jwk.Key
+	bearer string
+	client *http.Client
+}
+
+func newProducer(t testing.TB, node *proc) *producer {
+	t.Helper()
+	key, err := federation.GenerateIdPKey(filepath.Join(t.TempDir(), "producer.jwk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := federation.PublicJWKS(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := json.Marshal(pub)
+	op := regionToken(t, node, "--sub", operatorSub, "--role", "PSS", "--purpose", "SYSADMIN", "--organization", producerOrg)
+	body, _ := json.Marshal(map[string]any{"issuer": producerIssuer, "organization": producerOrg, "name": "ASST di prova", "keys": json.RawMessage(keys)})
+	if code, b := call(t, http.MethodPost, node.url()+"/v1/producers", op, "application/json", body); code != http.StatusOK {
+		t.Fatalf("register producer: %d %s", code, b)
+	}
+	return &producer{t: t, node: node, key: key, client: &http.Client{Timeout: 60 * time.Second},
+		bearer: regionToken(t, node, "--sub", operatorSub, "--role", "PSS", "--purpose", "TREATMENT", "--organization", producerOrg)}
+}
+
+func regionToken(t testing.TB, p *proc, args ...string) string {
+	t.Helper()
+	return strings.TrimSpace(run(t, append([]string{"token", "--idp-key", filepath.Join(p.dir, "idp.key"), "--region", p.code}, args...)...))
+}
+
+func call(t testing.TB, method, url, token, ct string, body []byte) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// send makes one gateway request; err is a transport failure (the node
+// went away), never a refusal.
+func (p *producer) send(method, path string, body any, pdf []byte, patientCF, loinc, action string) (int, []byte, error) {
+	var buf bytes.Buffer
+	ct := "application/json"
+	if pdf != nil {
+		mw := multipart.NewWriter(&buf)
+		rb, _ := json.Marshal(body)
+		_ = mw.WriteField("requestBody", string(rb))
+		fw, _ := mw.CreateFormFile("file", "documento.pdf")
+		fw.Write(pdf)
+		mw.Close()
+		ct = mw.FormDataContentType()
+	} else if body != nil {
+		b, _ := json.Marshal(body)
+		buf.Write(b)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	c := federation.Claims{Issuer: producerIssuer, Subject: operatorSub, IssuedAt: now, Expiry: now.Add(time.Hour),
+		SubjectRole: "PSS", OrganizationID: p.node.code, Organization: producerOrg, PurposeOfUse: "TREATMENT", ActionID: action}
+	if pdf != nil {
+		h := sha256.Sum256(pdf)
+		c.AttachmentHash = hex.EncodeToString(h[:])
+		c.ResourceHL7Type = "('" + loinc + "^^2.16.840.1.113883.6.1')"
+		c.PersonID = patientCF + "^^^&2.16.840.1.113883.2.9.4.3.2&ISO"
+	}
+	sig, err := federation.IssueToken(p.key, c)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req, err := http.NewRequest(method, p.node.url()+path, &buf)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("Authorization", "Bearer "+p.bearer)
+	req.Header.Set("FSE-JWT-Signature", sig)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+func (p *producer) must(want int, method, path string, body any, pdf []byte, cf, loinc, action string) []byte {
+	p.t.Helper()
+	code, b, err := p.send(method, path, body, pdf, cf, loinc, action)
+	if err != nil || code != want {
+		p.t.Fatalf("%s %s: %d %s (%v), want %d", method, path, code, b, err, want)
+	}
+	return b
+}
+
+func publication(region, local, class string) map[string]any {
+	return map[string]any{"healthDataFormat": "CDA", "mode": "ATTACHMENT", "tipologiaStruttura": "Ospedale",
+		"tipoDocumentoLivAlto": class, "assettoOrganizzativo": "AD_PSC001", "tipoAttivitaClinica": "CON",
+		"identificativoSottomissione": "sub-" + local, "identificativoDoc": index.DocumentID(region, local),
+		"identificativoRep": "2.16.840.1.113883.2.9.2." + region + ".4.5.1"}
+}
+
+// registerPatient creates a synthetic patient of region r with consent.
+func registerPatient(t testing.TB, r *proc, pt synth.Patient) {
+	t.Helper()
+	op := regionToken(t, r, "--sub", operatorSub, "--role", "PSS", "--purpose", "SYSADMIN")
+	body := fmt.Sprintf(`{"resourceType":"Patient","identifier":[{"system":"http://hl7.it/sid/codiceFiscale","value":"%s"}],`+
+		`"name":[{"family":"%s","given":["%s"]}],"gender":"%s","birthDate":"%s",`+
+		`"managingOrganization":{"identifier":{"system":"urn:fsenet:region","value":"%s"}}}`,
+		pt.CF, pt.Family, pt.Given, pt.FHIRGender(), pt.BirthDate.Format(time.DateOnly), r.code)
+	if code, b := call(t, http.MethodPost, r.url()+"/fhir/Patient", op, "application/fhir+json", []byte(body)); code != http.StatusCreated && code != http.StatusOK {
+		t.Fatalf("register patient: %d %s", code, b)
+	}
+	consent := []byte(`{"resourceType":"Parameters","parameter":[{"name":"given","valueBoolean":true}]}`)
+	if code, b := call(t, http.MethodPost, r.url()+"/fhir/Patient/CF-"+pt.CF+"/$consent", op, "application/fhir+json", consent); code != http.StatusOK {
+		t.Fatalf("consent: %d %s", code, b)
+	}
+}
+
+// search returns the ids and statuses of a patient's documents as a
+// region's clinician finds them.
+func search(t testing.TB, r *proc, token, cf, extra string) map[string]string {
+	t.Helper()
+	code, b := call(t, http.MethodGet, r.url()+"/fhir/DocumentReference?patient=Patient/CF-"+cf+extra, token, "", nil)
+	if code != http.StatusOK {
+		t.Fatalf("search on %s: %d %s", r.code, code, b)
+	}
+	var bundle struct {
+		Entry []struct {
+			Resource struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+			} `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(b, &bundle); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range bundle.Entry {
+		out[e.Resource.ID] = e.Resource.Status
+	}
+	return out
+}
+
+// audited reports whether the trail, read on r by the authority, holds an
+// event "what" of the patient.
+func audited(t testing.TB, r *proc, auth, cf, what string) bool {
+	code, b := call(t, http.MethodGet, r.url()+"/fhir/AuditEvent?patient=Patient/CF-"+cf+"&_count=200", auth, "", nil)
+	return code == http.StatusOK && strings.Contains(string(b), `"display":"`+what+`"`)
+}
+
+// TestProcessGatewayLifecycle: a producer of Lombardia validates and
+// publishes through its region's gateway, a clinician of Puglia finds the
+// document on Puglia's own replica, and each later step (replace,
+// metadata update, blinding, withdrawal) shows on Puglia's replica and in
+// the replicated audit trail.
+func TestProcessGatewayLifecycle(t *testing.T) {
+	base := t.TempDir()
+	a := newAuthority(t, base)
+	lom := a.region(base, "030", "voter")
+	cam := a.region(base, "150", "voter")
+	pug := a.region(base, "160", "voter")
+	procs := []*proc{lom, cam, pug}
+	defer func() {
+		for _, p := range procs {
+			p.terminate(t)
+		}
+	}()
+	lom.start(t, "--raft.bootstrap=true")
+	cam.start(t, "--p2p.join", lom.url())
+	pug.start(t, "--p2p.join", lom.url())
+	waitFor(t, 60*time.Second, "three regions ready", func() bool { return lom.ready() && cam.ready() && pug.ready() })
+	auth := a.token()
+
+	rng := rand.New(rand.NewPCG(5, 6))
+	pt := synth.NewPatient(rng)
+	registerPatient(t, lom, pt)
+	prod := newProducer(t, lom)
+	kind, _ := synth.KindOf("11502-2")
+	doc := func(local string) synth.Document {
+		return synth.Document{Kind: kind, Region: "030", LocalID: local, Patient: pt, AuthorCF: operatorSub, Org: producerOrg}
+	}
+	clinician := regionToken(t, pug, "--sub", "VRDLGU75C12H501Y", "--role", "AAS", "--purpose", "TREATMENT")
+	waitStep := func(what string, cond func() bool) {
+		t.Helper()
+		waitFor(t, 30*time.Second, what, cond)
+	}
+
+	// Validate, then publish on Lombardia.
+	v1 := index.DocumentID("030", "e2e-1")
+	pdf1, err := synth.PDF(doc("e2e-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod.must(http.StatusCreated, http.MethodPost, "/v1/documents/validation", map[string]string{"activity": "VALIDATION"}, pdf1, pt.CF, "11502-2", "CREATE")
+	var ack struct {
+		WorkflowInstanceID string `json:"workflowInstanceId"`
+	}
+	b := prod.must(http.StatusCreated, http.MethodPost, "/v1/documents", publication("030", "e2e-1", "REF"), pdf1, pt.CF, "11502-2", "CREATE")
+	if err := json.Unmarshal(b, &ack); err != nil || ack.WorkflowInstanceID == "" {
+		t.Fatalf("publication answer %s", b)
+	}
+	// Acknowledged means committed: the leader's replica has it now, and
+	// Puglia's as soon as it applies.
+	waitStep("Puglia finds the document", func() bool { return search(t, pug, clinician, pt.CF, "")[index.ResourceID(v1)] == "current" })
+	waitStep("the publication in the audit trail", func() bool { return audited(t, pug, auth, pt.CF, "DocumentReference.publish") })
+
+	// Replace.
+	v2 := index.DocumentID("030", "e2e-2")
+	d2 := doc("e2e-2")
+	d2.Version, d2.Replaces = 2, v1
+	pdf2, err := synth.PDF(d2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod.must(http.StatusCreated, http.MethodPost, "/v1/documents/validation", map[string]string{"activity": "VALIDATION"}, pdf2, pt.CF, "11502-2", "CREATE")
+	prod.must(http.StatusCreated, http.MethodPut, "/v1/documents/"+v1, publication("030", "e2e-2", "REF"), pdf2, pt.CF, "11502-2", "UPDATE")
+	waitStep("Puglia sees the new version current, the old superseded", func() bool {
+		got := search(t, pug, clinician, pt.CF, "")
+		return got[index.ResourceID(v2)] == "current" && got[index.ResourceID(v1)] == "superseded"
+	})
+	waitStep("the replace in the audit trail", func() bool { return audited(t, pug, auth, pt.CF, "DocumentReference.replace") })
+
+	// Metadata update that blinds the document: Puglia's clinician no
+	// longer sees it at all.
+	meta := publication("030", "", "REF")
+	for _, k := range []string{"identificativoDoc", "identificativoRep", "healthDataFormat", "mode"} {
+		delete(meta, k)
+	}
+	meta["attiCliniciRegoleAccesso"] = []string{"P99"}
+	prod.must(http.StatusOK, http.MethodPut, "/v1/documents/"+v2+"/metadata", meta, nil, pt.CF, "", "UPDATE")
+	waitStep("the blinded version hidden from Puglia", func() bool {
+		_, seen := search(t, pug, clinician, pt.CF, "")[index.ResourceID(v2)]
+		return !seen
+	})
+	// Unblind.
+	meta["attiCliniciRegoleAccesso"] = []string{"P00"}
+	prod.must(http.StatusOK, http.MethodPut, "/v1/documents/"+v2+"/metadata", meta, nil, pt.CF, "", "UPDATE")
+	waitStep("the version visible again", func() bool { return search(t, pug, clinician, pt.CF, "")[index.ResourceID(v2)] == "current" })
+	waitStep("the updates in the audit trail", func() bool { return audited(t, pug, auth, pt.CF, "DocumentReference.update") })
+
+	// Withdraw: entered-in-error, the first version current again.
+	prod.must(http.StatusOK, http.MethodDelete, "/v1/documents/"+v2, nil, nil, pt.CF, "", "DELETE")
+	waitStep("Puglia sees the withdrawal", func() bool {
+		got := search(t, pug, clinician, pt.CF, "")
+		return got[index.ResourceID(v1)] == "current" && got[index.ResourceID(v2)] != "current"
+	})
+	waitStep("the withdrawal in the audit trail", func() bool { return audited(t, pug, auth, pt.CF, "DocumentReference.withdraw") })
+
+	// The workflow's status, as the national status service tells it.
+	code, sb := call(t, http.MethodGet, lom.url()+"/v1/status/"+ack.WorkflowInstanceID, prod.bearer, "", nil)
+	if code != http.StatusOK || !strings.Contains(string(sb), `"eventType":"PUBLICATION"`) || !strings.Contains(string(sb), `"eventStatus":"SUCCESS"`) {
+		t.Fatalf("status: %d %s", code, sb)
+	}
+	// Cross-region publication is refused: Puglia's gateway does not
+	// publish Lombardia's documents (nor has it this producer).
+	if code, _, err := (&producer{t: t, node: pug, key: prod.key, bearer: prod.bearer, client: prod.client}).send(http.MethodPost,
+		"/v1/documents", publication("030", "e2e-x", "REF"), pdf1, pt.CF, "11502-2", "CREATE"); err != nil || code != http.StatusForbidden {
+		t.Fatalf("a Lombardia producer at Puglia's gateway: %d (%v), want 403", code, err)
+	}
+}
+
+// TestProcessGatewayKill9: Lombardia's node is killed with SIGKILL in the
+// middle of a stream of publications. After the restart every
+// acknowledged document is stored and indexed exactly once, and every
+// unacknowledged one is either wholly there (its outbox command went
+// through after the restart) or not there at all.
+func TestProcessGatewayKill9(t *testing.T) {
+	base := t.TempDir()
+	a := newAuthority(t, base)
+	lom := a.region(base, "030", "voter")
+	cam := a.region(base, "150", "voter")
+	pug := a.region(base, "160", "voter")
+	procs := []*proc{lom, cam, pug}
+	defer func() {
+		for _, p := range procs {
+			p.terminate(t)
+		}
+	}()
+	lom.start(t, "--raft.bootstrap=true")
+	cam.start(t, "--p2p.join", lom.url())
+	pug.start(t, "--p2p.join", lom.url())
+	waitFor(t, 60*time.Second, "three regions ready", func() bool { return lom.ready() && cam.ready() && pug.ready() })
+
+	rng := rand.New(rand.NewPCG(7, 8))
+	pt := synth.NewPatient(rng)
+	registerPatient(t, lom, pt)
+	prod := newProducer(t, lom)
+	kind, _ := synth.KindOf("11502-2")
+
+	// Validate everything first, then publish from 4 producers at once.
+	const n = 80
+	pdfs := make([][]byte, n)
+	for i := range n {
+		d := synth.Document{Kind: kind, Region: "030", LocalID: fmt.Sprintf("k9-%d", i), Patient: pt, AuthorCF: operatorSub, Org: producerOrg}
+		var err error
+		if pdfs[i], err = synth.PDF(d); err != nil {
+			t.Fatal(err)
+		}
+		prod.must(http.StatusCreated, http.MethodPost, "/v1/documents/validation", map[string]string{"activity": "VALIDATION"}, pdfs[i], pt.CF, "11502-2", "CREATE")
+	}
+	var mu sync.Mutex
+	acked := map[int]bool{}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				code, _, err := prod.send(http.MethodPost, "/v1/documents", publication("030", fmt.Sprintf("k9-%d", i), "REF"), pdfs[i], pt.CF, "11502-2", "CREATE")
+				if err == nil && code == http.StatusCreated {
+					mu.Lock()
+					acked[i] = true
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	killed := false
+	for i := range n {
+		if i == n/2 {
+			mu.Lock()
+			done := len(acked)
+			mu.Unlock()
+			if done == 0 {
+				t.Fatal("no publication acknowledged before the kill")
+			}
+			lom.kill9()
+			killed = true
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if !killed {
+		t.Fatal("the node was not killed")
+	}
+	t.Logf("%d of %d publications acknowledged before and around the kill", len(acked), n)
+
+	lom.start(t)
+	waitFor(t, 60*time.Second, "Lombardia back", lom.ready)
+	// The outbox finishes what was stored before the kill.
+	waitFor(t, 60*time.Second, "the outbox drained", func() bool { return metric(t, lom, "fsenet_repository_outbox_pending") == "0" })
+	clinician := regionToken(t, pug, "--sub", "VRDLGU75C12H501Y", "--role", "AAS", "--purpose", "TREATMENT")
+	indexed := map[string]string{}
+	waitFor(t, 30*time.Second, "Puglia caught up", func() bool {
+		indexed = search(t, pug, clinician, pt.CF, "&_count=500")
+		got := search(t, lom, clinician, pt.CF, "&_count=500")
+		return len(indexed) == len(got)
+	})
+	lom.terminate(t)
+	procs = []*proc{cam, pug}
+
+	// Lombardia's store, opened by the test now that the node is down.
+	cfg := store.DefaultConfig(filepath.Join(lom.dir, "repository"))
+	cfg.GCInterval = 0
+	st, err := store.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	stats, err := st.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := 0
+	for i := range n {
+		id := index.DocumentID("030", fmt.Sprintf("k9-%d", i))
+		_, isIndexed := indexed[index.ResourceID(id)]
+		d, derr := st.Document(id)
+		stored := derr == nil && d.State == store.StateIndexed
+		if stored {
+			if _, err := st.ReadAll(d.Entry.Hash); err != nil {
+				t.Errorf("%s: content unreadable: %v", id, err)
+			}
+		}
+		switch {
+		case acked[i] && !(isIndexed && stored):
+			t.Errorf("%s acknowledged but indexed=%v stored=%v", id, isIndexed, stored)
+		case isIndexed != stored:
+			t.Errorf("%s half-there: indexed=%v stored=%v (%v)", id, isIndexed, stored, derr)
+		}
+		if isIndexed && stored {
+			whole++
+		}
+	}
+	if len(indexed) != whole || stats.Documents != whole || stats.Outbox != 0 {
+		t.Fatalf("%d index entries, %d stored documents, %d whole, outbox %d", len(indexed), stats.Documents, whole, stats.Outbox)
+	}
+	t.Logf("after the restart: %d documents whole (%d acknowledged), none half-there", whole, len(acked))
+}
