@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -181,6 +182,47 @@ func FuzzRead(f *testing.F) {
 			if _, err := h.Patient(); err != nil {
 				t.Fatalf("a header that passes has no valid patient: %v", err)
 			}
+		}
+	})
+}
+
+// ReadHeader gives the same header as Read, for every document Read
+// accepts.
+func TestReadHeaderMatchesRead(t *testing.T) {
+	docs := []string{minimal, strings.Replace(minimal, `<component>`, `<relatedDocument typeCode="RPLC"><parentDocument><id root="1.2" extension="x"/></parentDocument></relatedDocument><component>`, 1)}
+	dir := filepath.Join("..", "..", "..", "shared", "samples", "fse-it", "cda")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.xml"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, string(b))
+	}
+	for i, d := range docs {
+		full, err := Read(strings.NewReader(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, err := ReadHeader(strings.NewReader(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(full, head) {
+			t.Fatalf("document %d: Read\n%+v\nReadHeader\n%+v", i, full, head)
+		}
+	}
+}
+
+func FuzzReadHeader(f *testing.F) {
+	f.Add([]byte(minimal))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		h, err := ReadHeader(bytes.NewReader(in))
+		if err != nil && !errors.Is(err, ErrMalformed) {
+			t.Fatalf("unclassified error %v", err)
+		}
+		if err == nil {
+			Check(h) // no panic
 		}
 	})
 }

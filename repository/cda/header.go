@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -169,11 +170,102 @@ func Read(r io.Reader) (*Header, error) {
 	if lr.N <= 0 {
 		return nil, fmt.Errorf("%w: larger than %d bytes", ErrMalformed, MaxBytes)
 	}
+	h.finish()
+	return &h, nil
+}
+
+// ReadHeader parses a CDA document's header only: it stops at the body
+// (the root's component), so it neither reads nor checks what follows.
+// Use it for bytes that Read has already accepted (the gateway publishes
+// only a CDA whose SHA-256 passed validation); Read for anything else.
+func ReadHeader(r io.Reader) (*Header, error) {
+	dec := xml.NewDecoder(&io.LimitedReader{R: r, N: MaxBytes + 1})
+	dec.Strict = true
+	dec.Entity = nil
+	var h Header
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		if t, ok := tok.(xml.StartElement); ok {
+			if t.Name.Space != NS || t.Name.Local != "ClinicalDocument" {
+				return nil, fmt.Errorf("%w: root element is {%s}%s, want {%s}ClinicalDocument", ErrMalformed, t.Name.Space, t.Name.Local, NS)
+			}
+			h.XMLName = t.Name
+			break
+		}
+		if _, ok := tok.(xml.Directive); ok {
+			return nil, fmt.Errorf("%w: document type declarations are not accepted", ErrMalformed)
+		}
+	}
+	fields := headerFields()
+	v := reflect.ValueOf(&h).Elem()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			h.finish()
+			return &h, nil // the root ended: a document without a body
+		case xml.StartElement:
+			if t.Name.Space == NS && t.Name.Local == "component" {
+				h.Body = &struct{}{}
+				h.finish()
+				return &h, nil
+			}
+			i, ok := fields[t.Name.Space+" "+t.Name.Local]
+			if !ok {
+				if err := dec.Skip(); err != nil {
+					return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+				}
+				continue
+			}
+			f := v.Field(i)
+			var dst reflect.Value
+			switch f.Kind() {
+			case reflect.Slice:
+				dst = reflect.New(f.Type().Elem())
+			case reflect.Pointer:
+				dst = reflect.New(f.Type().Elem())
+			default:
+				dst = f.Addr()
+			}
+			if err := dec.DecodeElement(dst.Interface(), &t); err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+			}
+			switch f.Kind() {
+			case reflect.Slice:
+				f.Set(reflect.Append(f, dst.Elem()))
+			case reflect.Pointer:
+				f.Set(dst)
+			}
+		}
+	}
+}
+
+// headerFields maps "namespace local-name" to the Header field holding
+// that child of the root.
+func headerFields() map[string]int {
+	t := reflect.TypeFor[Header]()
+	out := map[string]int{}
+	for i := range t.NumField() {
+		tag := t.Field(i).Tag.Get("xml")
+		if tag == "" || strings.Contains(tag, ">") {
+			continue
+		}
+		out[tag] = i
+	}
+	return out
+}
+
+func (h *Header) finish() {
 	for i := range h.RecordTargets {
 		rt := &h.RecordTargets[i]
 		rt.HasBirthTime = rt.BirthTime != nil && (rt.BirthTime.Value != "" || rt.BirthTime.NullFlavor != "")
 	}
-	return &h, nil
 }
 
 func decodeRoot(dec *xml.Decoder, h *Header) error {

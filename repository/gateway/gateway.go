@@ -15,6 +15,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -266,7 +267,10 @@ type content struct {
 // readContent reads the form, extracts and checks the CDA, and checks
 // that the signature token's claims bind this content. On failure it has
 // answered.
-func (g *Gateway) readContent(q *request) (*content, bool) {
+//
+// A publication's CDA that passed validation (the same bytes, by SHA-256)
+// is read up to its body only: validation read and checked all of it.
+func (g *Gateway) readContent(q *request, publication bool) (*content, bool) {
 	q.r.Body = http.MaxBytesReader(q.w, q.r.Body, g.cfg.MaxFileBytes+maxRequestBody+64<<10)
 	body, file, err := readMultipart(q.r, multipartLimits{MaxFile: g.cfg.MaxFileBytes, InMemory: g.cfg.InMemoryBytes, TempDir: g.cfg.TempDir})
 	switch {
@@ -306,7 +310,11 @@ func (g *Gateway) readContent(q *request) (*content, bool) {
 		return nil, false
 	}
 	c.cdaSHA = sha256Hex(c.cda)
-	c.header, err = cda.Read(strings.NewReader(string(c.cda)))
+	if publication && g.validated(c.cdaSHA) {
+		c.header, err = cda.ReadHeader(bytes.NewReader(c.cda))
+	} else {
+		c.header, err = cda.Read(bytes.NewReader(c.cda))
+	}
 	if err != nil {
 		file.Close()
 		q.problem(http.StatusBadRequest, ptInvalidCDA, "CDA not well-formed", err.Error())
@@ -341,6 +349,13 @@ func (g *Gateway) readContent(q *request) (*content, bool) {
 		return nil, false
 	}
 	return c, true
+}
+
+// validated reports whether a CDA passed validation recently enough to
+// be published.
+func (g *Gateway) validated(cdaSHA string) bool {
+	v, ok, err := g.d.Store.Validated(cdaSHA)
+	return err == nil && ok && g.d.Now().Sub(v.At) <= g.cfg.ValidationMaxAge
 }
 
 func (g *Gateway) invalidCDA(q *request, fails []cda.Failure) {
@@ -409,7 +424,7 @@ func (g *Gateway) validate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c, ok := g.readContent(q)
+	c, ok := g.readContent(q, false)
 	if !ok {
 		return
 	}
@@ -461,7 +476,7 @@ func (g *Gateway) publishVersion(w http.ResponseWriter, r *http.Request, replace
 			return
 		}
 	}
-	c, ok := g.readContent(q)
+	c, ok := g.readContent(q, true)
 	if !ok {
 		return
 	}
@@ -493,12 +508,7 @@ func (g *Gateway) publishVersion(w http.ResponseWriter, r *http.Request, replace
 		q.docs = append(q.docs, replaces)
 	}
 	// Validation before publication, as the national gateway enforces it.
-	v, ok, err := g.d.Store.Validated(c.cdaSHA)
-	if err != nil {
-		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the validation record could not be read; retry")
-		return
-	}
-	if !ok || g.d.Now().Sub(v.At) > g.cfg.ValidationMaxAge {
+	if !g.validated(c.cdaSHA) {
 		q.problem(http.StatusUnprocessableEntity, ptNotValidated, "Document not validated",
 			fmt.Sprintf("this CDA has not passed validation in the last %s: call POST /v1/documents/validation first", g.cfg.ValidationMaxAge))
 		return

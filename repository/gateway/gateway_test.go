@@ -62,7 +62,7 @@ func (r *recorder) all() []index.Event {
 }
 
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	rep     *consensus.Node
 	store   *store.Store
 	srv     *httptest.Server
@@ -74,7 +74,9 @@ type env struct {
 	clockMu sync.Mutex
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvTB(t) }
+
+func newEnvTB(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, audit: &recorder{}, clock: time.Now().UTC()}
 	e.rep = indextest.NewReplica(t, index.New())
@@ -149,6 +151,9 @@ func newEnv(t *testing.T) *env {
 func (e *env) now() time.Time {
 	e.clockMu.Lock()
 	defer e.clockMu.Unlock()
+	if e.clock.IsZero() {
+		return time.Now()
+	}
 	return e.clock
 }
 
@@ -158,7 +163,7 @@ func (e *env) advance(d time.Duration) {
 	e.clock = e.clock.Add(d)
 }
 
-func genKey(t *testing.T) jwk.Key {
+func genKey(t testing.TB) jwk.Key {
 	k, err := federation.GenerateIdPKey(filepath.Join(t.TempDir(), "key.jwk"))
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +171,7 @@ func genKey(t *testing.T) jwk.Key {
 	return k
 }
 
-func jwks(t *testing.T, k jwk.Key) jwk.Set {
+func jwks(t testing.TB, k jwk.Key) jwk.Set {
 	s, err := federation.PublicJWKS(k)
 	if err != nil {
 		t.Fatal(err)
@@ -332,7 +337,7 @@ func samplePath(name string) string {
 }
 
 // sampleCDA reads one of the national sample documents, or skips.
-func sampleCDA(t *testing.T, name string) []byte {
+func sampleCDA(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(samplePath(name))
 	if err != nil {
@@ -341,7 +346,7 @@ func sampleCDA(t *testing.T, name string) []byte {
 	return b
 }
 
-func pdfOf(t *testing.T, cda []byte) []byte {
+func pdfOf(t testing.TB, cda []byte) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := pdfcda.Embed(&b, []string{"Documento di prova"}, cda); err != nil {
@@ -423,7 +428,7 @@ func TestNationalSamplesValidateAndPublish(t *testing.T) {
 
 // lab returns the PDF of a synthetic lab report of the registered
 // patient; tag makes its CDA (and so its hash) unique.
-func lab(t *testing.T, tag string) []byte {
+func lab(t testing.TB, tag string) []byte {
 	t.Helper()
 	pdf, err := synth.PDF(labDoc(tag))
 	if err != nil {
