@@ -252,6 +252,11 @@ func TestProcessGatewayLifecycle(t *testing.T) {
 	// Puglia's as soon as it applies.
 	waitStep("Puglia finds the document", func() bool { return search(t, pug, clinician, pt.CF, "")[index.ResourceID(v1)] == "current" })
 	waitStep("the publication in the audit trail", func() bool { return audited(t, pug, auth, pt.CF, "DocumentReference.publish") })
+	// The content, from Lombardia's store, to a clinician allowed it.
+	lomClinician := regionToken(t, lom, "--sub", "VRDLGU75C12H501Y", "--role", "AAS", "--purpose", "TREATMENT")
+	if code, body := call(t, http.MethodGet, lom.url()+"/fhir/Binary/"+index.ResourceID(v1), lomClinician, "", nil); code != http.StatusOK || !bytes.Equal(body, pdf1) {
+		t.Fatalf("Binary: %d, %d bytes (want the %d published)", code, len(body), len(pdf1))
+	}
 
 	// Replace.
 	v2 := index.DocumentID("030", "e2e-2")

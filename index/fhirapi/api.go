@@ -75,7 +75,7 @@ func (a *API) Register(mux *http.ServeMux) {
 
 // Paths returns the paths the API serves, for the node's 405 answers.
 func Paths() []string {
-	return []string{"/fhir/metadata", "/fhir/Patient", "/fhir/DocumentReference", "/fhir/AuditEvent"}
+	return []string{"/fhir/metadata", "/fhir/Patient", "/fhir/DocumentReference", "/fhir/AuditEvent", "/fhir/Binary"}
 }
 
 // OperationOutcome writes a FHIR error.

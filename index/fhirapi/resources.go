@@ -145,7 +145,7 @@ func toDocumentReference(e index.Entry, content bool) fhir.DocumentReference {
 		att.Extension = []fhir.Extension{{Url: ExtensionSHA256, ValueBase64Binary: ptr(base64.StdEncoding.EncodeToString(sum))}}
 	}
 	if content {
-		att.Url = ptr("urn:fsenet:document:" + e.Custodian + ":" + index.ResourceID(e.ID))
+		att.Url = ptr("Binary/" + index.ResourceID(e.ID))
 	}
 	d.Content = []fhir.DocumentReferenceContent{{Attachment: att}}
 	ctx := &fhir.DocumentReferenceContext{}

@@ -25,6 +25,7 @@ import (
 	"github.com/fsenet/fsenet/index/ident"
 	"github.com/fsenet/fsenet/index/indextest"
 	"github.com/fsenet/fsenet/repository"
+	"github.com/fsenet/fsenet/repository/binary"
 	"github.com/fsenet/fsenet/repository/cda"
 	"github.com/fsenet/fsenet/repository/pdfcda"
 	"github.com/fsenet/fsenet/repository/store"
@@ -136,6 +137,22 @@ func newEnvTB(t testing.TB) *env {
 	}
 	mux := http.NewServeMux()
 	e.gw.Register(mux)
+	binary.New(binary.Deps{Store: s, Audit: e.audit, Region: region,
+		Read: func(ctx context.Context, fn func(index.Reader) error) error {
+			_, err := e.rep.Read(ctx, consensus.Local, fn)
+			return err
+		},
+		Caller: func(r *http.Request) (index.Caller, bool) {
+			scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+			if !strings.EqualFold(scheme, "Bearer") {
+				return index.Caller{}, false
+			}
+			c, err := bearerV.Verify(tok)
+			if err != nil {
+				return index.Caller{}, false
+			}
+			return index.Caller{Subject: c.Subject, Role: c.SubjectRole, Purpose: c.PurposeOfUse, Region: c.OrganizationID, Organization: c.Organization}, true
+		}}).Register(mux)
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	keys, err := json.Marshal(jwks(t, e.prod))
@@ -680,4 +697,66 @@ func TestBadInputIsRefusedAndLeavesNothing(t *testing.T) {
 	// The same request, well formed, goes through.
 	resp, b := e.do(post(call{}))
 	e.mustStatus(resp, b, http.StatusCreated)
+}
+
+// GET /fhir/Binary/{id}: the stored bytes, for whom the policy allows the
+// content, audited; nothing for anyone else, nor once withdrawn.
+func TestBinaryRead(t *testing.T) {
+	e := newEnv(t)
+	pdf := lab(t, "binary")
+	e.validate(pdf)
+	e.mustStatusOf(e.do(call{method: http.MethodPost, path: "/v1/documents", body: pubBody("bin-1", "REF"), pdf: pdf}))
+	rid := index.ResourceID(index.DocumentID(region, "bin-1"))
+	get := func(id string, mutate func(*federation.Claims)) (int, []byte, http.Header) {
+		t.Helper()
+		c := e.bearerClaims()
+		c.PurposeOfUse = "TREATMENT"
+		if mutate != nil {
+			mutate(&c)
+		}
+		tok, err := federation.IssueToken(e.idp, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/fhir/Binary/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b, resp.Header
+	}
+	code, b, h := get(rid, nil) // the author organisation
+	if code != http.StatusOK || !bytes.Equal(b, pdf) || h.Get("Content-Type") != "application/pdf" {
+		t.Fatalf("author: %d, %d bytes (%s)", code, len(b), h.Get("Content-Type"))
+	}
+	code, b, _ = get(rid, func(c *federation.Claims) { c.Subject, c.SubjectRole, c.Organization = samplePatient, "ASS", "" })
+	if code != http.StatusOK || !bytes.Equal(b, pdf) {
+		t.Fatalf("the patient: %d", code)
+	}
+	// Another organisation's clinician, the patient not consenting: the
+	// same answer as for an id that does not exist.
+	other, absentBody, _ := get(rid, func(c *federation.Claims) { c.Organization, c.SubjectRole = "030-ALTRO", "AAS" })
+	absent, absentBody2, _ := get(index.ResourceID("nothing"), nil)
+	if other != http.StatusNotFound || absent != http.StatusNotFound || !bytes.Equal(absentBody, absentBody2) {
+		t.Fatalf("not allowed %d %s / absent %d %s", other, absentBody, absent, absentBody2)
+	}
+	n := 0
+	for _, ev := range e.audit.all() {
+		if ev.What == "Binary.read" && ev.Outcome == "0" && len(ev.Documents) == 1 {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d Binary.read audit events, want 2 (one per disclosure)", n)
+	}
+	// Withdrawn: no longer served, even to its author.
+	if resp, b := e.do(call{method: http.MethodDelete, path: "/v1/documents/" + index.DocumentID(region, "bin-1")}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("withdraw: %d %s", resp.StatusCode, b)
+	}
+	if code, _, _ := get(rid, nil); code != http.StatusNotFound {
+		t.Fatalf("withdrawn document served: %d", code)
+	}
 }
