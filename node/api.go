@@ -22,7 +22,7 @@ import (
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/index/fhirapi"
-	"github.com/fsenet/fsenet/repository/binary"
+	"github.com/fsenet/fsenet/repository/mhd"
 	"github.com/fsenet/fsenet/repository/gateway"
 )
 
@@ -77,7 +77,7 @@ func (n *Node) routes() http.Handler {
 	corrupt := prometheus.NewCounter(prometheus.CounterOpts{Name: "fsenet_repository_corrupt_content_total",
 		Help: "Reads of this region's stored content that did not match the hash the index holds.", ConstLabels: prometheus.Labels{"region": n.cfg.Region}})
 	n.reg.MustRegister(corrupt)
-	binary.New(binary.Deps{Store: n.docs, Caller: callerOf, Audit: n.auditor, Region: n.cfg.Region,
+	mhd.New(mhd.Deps{Store: n.docs, Outbox: n.outbox, Caller: callerOf, Audit: n.auditor, Region: n.cfg.Region,
 		Read: func(ctx context.Context, fn func(index.Reader) error) error {
 			_, err := n.cons.Read(ctx, consensus.Local, fn)
 			return err

@@ -25,7 +25,7 @@ import (
 	"github.com/fsenet/fsenet/index/ident"
 	"github.com/fsenet/fsenet/index/indextest"
 	"github.com/fsenet/fsenet/repository"
-	"github.com/fsenet/fsenet/repository/binary"
+	"github.com/fsenet/fsenet/repository/mhd"
 	"github.com/fsenet/fsenet/repository/cda"
 	"github.com/fsenet/fsenet/repository/pdfcda"
 	"github.com/fsenet/fsenet/repository/store"
@@ -137,7 +137,7 @@ func newEnvTB(t testing.TB) *env {
 	}
 	mux := http.NewServeMux()
 	e.gw.Register(mux)
-	binary.New(binary.Deps{Store: s, Audit: e.audit, Region: region,
+	mhd.New(mhd.Deps{Store: s, Outbox: ob, Audit: e.audit, Region: region,
 		Read: func(ctx context.Context, fn func(index.Reader) error) error {
 			_, err := e.rep.Read(ctx, consensus.Local, fn)
 			return err
@@ -758,5 +758,64 @@ func TestBinaryRead(t *testing.T) {
 	}
 	if code, _, _ := get(rid, nil); code != http.StatusNotFound {
 		t.Fatalf("withdrawn document served: %d", code)
+	}
+}
+
+// The patient blinds and unblinds their document; nobody else but the
+// author organisation may, and to them the document does not exist.
+func TestPatientBlinding(t *testing.T) {
+	e := newEnv(t)
+	pdf := lab(t, "blind")
+	e.validate(pdf)
+	e.mustStatusOf(e.do(call{method: http.MethodPost, path: "/v1/documents", body: pubBody("blind-1", "REF"), pdf: pdf}))
+	id := index.DocumentID(region, "blind-1")
+	post := func(op string, mutate func(*federation.Claims)) (int, string) {
+		t.Helper()
+		c := e.bearerClaims()
+		c.PurposeOfUse = "PERSONAL"
+		mutate(&c)
+		tok, err := federation.IssueToken(e.idp, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/fhir/DocumentReference/"+index.ResourceID(id)+"/"+op, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	patient := func(c *federation.Claims) { c.Subject, c.SubjectRole, c.Organization = samplePatient, "ASS", "" }
+	stranger := func(c *federation.Claims) { c.Subject, c.SubjectRole, c.Organization = "VRDLGU75C12H501Y", "AAS", "030-ALTRO" }
+	if code, b := post("$blind", stranger); code != http.StatusNotFound {
+		t.Fatalf("a stranger blinding: %d %s", code, b)
+	}
+	if code, b := post("$blind", patient); code != http.StatusOK {
+		t.Fatalf("the patient blinding: %d %s", code, b)
+	}
+	if got := e.indexed(id); !got.Hidden() {
+		t.Fatal("not hidden after $blind")
+	}
+	if code, b := post("$unblind", patient); code != http.StatusOK {
+		t.Fatalf("the patient unblinding: %d %s", code, b)
+	}
+	if got := e.indexed(id); got.Hidden() {
+		t.Fatal("still hidden after $unblind")
+	}
+	// The author organisation may too.
+	if code, b := post("$blind", func(*federation.Claims) {}); code != http.StatusOK {
+		t.Fatalf("the author blinding: %d %s", code, b)
+	}
+	blinds := 0
+	for _, ev := range e.audit.all() {
+		if ev.What == "DocumentReference.blind" || ev.What == "DocumentReference.unblind" {
+			blinds++
+		}
+	}
+	if blinds != 3 {
+		t.Fatalf("%d blinding audit events, want 3", blinds)
 	}
 }

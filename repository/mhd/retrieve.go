@@ -1,11 +1,14 @@
-// Package binary serves a region's document content as FHIR Binary: the
+// Package mhd is the FHIR side of a region's repository (IHE MHD):
+// retrieving content (ITI-68) and the patient's blinding of a document.
+//
+// GET /fhir/Binary/{id} serves a region's document content: the
 // bytes a DocumentReference's attachment points to (Binary/<id>, the
 // DocumentReference's own id). It answers for the documents this region
 // keeps, after the index's access policy allowed the caller the content
 // and the disclosure was audited; the content is streamed from the store
 // and checked against the hash the index holds, so altered bytes are
 // never passed on as the document.
-package binary
+package mhd
 
 import (
 	"context"
@@ -21,12 +24,16 @@ import (
 
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/index/fhirapi"
+	"github.com/fsenet/fsenet/repository"
 	"github.com/fsenet/fsenet/repository/store"
 )
 
 // Deps are what the Binary endpoint needs from the node.
 type Deps struct {
 	Store *store.Store
+	// Outbox sends this region's changes of its documents (blinding) to
+	// the federation.
+	Outbox *repository.Outbox
 	// Read runs fn on the local replica of the index.
 	Read   func(ctx context.Context, fn func(index.Reader) error) error
 	Caller func(*http.Request) (index.Caller, bool)
@@ -54,6 +61,7 @@ func New(d Deps) *API {
 // Register mounts the route.
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /fhir/Binary/{id}", a.read)
+	a.registerBlinding(mux)
 }
 
 func (a *API) read(w http.ResponseWriter, r *http.Request) {
