@@ -22,8 +22,8 @@ import (
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/index/fhirapi"
-	"github.com/fsenet/fsenet/repository/mhd"
 	"github.com/fsenet/fsenet/repository/gateway"
+	"github.com/fsenet/fsenet/repository/mhd"
 )
 
 // routes is the node's HTTP API. Every request passes the authentication

@@ -25,8 +25,8 @@ import (
 	"github.com/fsenet/fsenet/index/ident"
 	"github.com/fsenet/fsenet/index/indextest"
 	"github.com/fsenet/fsenet/repository"
-	"github.com/fsenet/fsenet/repository/mhd"
 	"github.com/fsenet/fsenet/repository/cda"
+	"github.com/fsenet/fsenet/repository/mhd"
 	"github.com/fsenet/fsenet/repository/pdfcda"
 	"github.com/fsenet/fsenet/repository/store"
 	"github.com/fsenet/fsenet/repository/synth"
@@ -789,7 +789,9 @@ func TestPatientBlinding(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 	patient := func(c *federation.Claims) { c.Subject, c.SubjectRole, c.Organization = samplePatient, "ASS", "" }
-	stranger := func(c *federation.Claims) { c.Subject, c.SubjectRole, c.Organization = "VRDLGU75C12H501Y", "AAS", "030-ALTRO" }
+	stranger := func(c *federation.Claims) {
+		c.Subject, c.SubjectRole, c.Organization = "VRDLGU75C12H501Y", "AAS", "030-ALTRO"
+	}
 	if code, b := post("$blind", stranger); code != http.StatusNotFound {
 		t.Fatalf("a stranger blinding: %d %s", code, b)
 	}
