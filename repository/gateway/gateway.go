@@ -166,6 +166,7 @@ func (g *Gateway) Register(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /v1/documents/{id}/metadata-iti-57", g.updateMetadata)
 	mux.HandleFunc("DELETE /v1/documents/{id}", g.withdraw)
 	mux.HandleFunc("GET /v1/status/{workflowInstanceId}", g.status)
+	mux.HandleFunc("POST /fhir", g.provide)
 	mux.HandleFunc("POST /v1/producers", g.putProducer)
 	mux.HandleFunc("DELETE /v1/producers/{issuer}", g.deleteProducer)
 }
@@ -183,11 +184,18 @@ type request struct {
 	log     *slog.Logger
 	patient string // for the audit event, once known
 	docs    []string
+	// fhir: a FHIR request (IHE MHD), answered with OperationOutcomes and
+	// a transaction-response Bundle.
+	fhir bool
 }
 
 func (q *request) problem(status int, typ, title, detail string) {
-	writeProblem(q.w, Problem{TraceID: q.trace, SpanID: q.span, Type: typ, Title: title, Detail: detail,
-		Status: status, Instance: q.r.URL.Path, WorkflowInstanceID: q.wii})
+	if q.fhir {
+		fhirOutcome(q.w, status, title+": "+detail)
+	} else {
+		writeProblem(q.w, Problem{TraceID: q.trace, SpanID: q.span, Type: typ, Title: title, Detail: detail,
+			Status: status, Instance: q.r.URL.Path, WorkflowInstanceID: q.wii})
+	}
 	if status >= 500 {
 		q.log.Error("gateway request failed", "status", status, "title", title)
 	} else {
@@ -199,7 +207,7 @@ func (q *request) problem(status int, typ, title, detail string) {
 // issued for this region, and the FSE-JWT-Signature token of a registered
 // producer, for the same person and the expected action.
 func (g *Gateway) begin(w http.ResponseWriter, r *http.Request, action string) (*request, bool) {
-	q := &request{w: w, r: r, trace: newTraceID(), span: newSpanID()}
+	q := &request{w: w, r: r, trace: newTraceID(), span: newSpanID(), fhir: strings.HasPrefix(r.URL.Path, "/fhir")}
 	q.log = g.log.With("trace", q.trace, "path", r.URL.Path)
 	var ok bool
 	q.bearer, ok = g.d.Bearer(r)
@@ -359,6 +367,14 @@ func (g *Gateway) validated(cdaSHA string) bool {
 }
 
 func (g *Gateway) invalidCDA(q *request, fails []cda.Failure) {
+	if q.fhir {
+		var msgs []string
+		for _, f := range fails {
+			msgs = append(msgs, f.Rule+": "+f.Message)
+		}
+		q.problem(http.StatusUnprocessableEntity, ptInvalidCDA, "Document validation failed", strings.Join(msgs, "; "))
+		return
+	}
 	p := Problem{TraceID: q.trace, SpanID: q.span, Type: ptInvalidCDA, Title: "CDA validation failed",
 		Detail: fmt.Sprintf("%d header rule(s) failed", len(fails)), Status: http.StatusUnprocessableEntity,
 		Instance: q.r.URL.Path, WorkflowInstanceID: q.wii}
@@ -630,6 +646,10 @@ func (g *Gateway) answer(q *request, out repository.Outcome, what, action string
 		return
 	}
 	if !g.audit(q, q.auditEvent(action2code(action), what, "0")) {
+		return
+	}
+	if q.fhir {
+		writeTransactionResponse(q.w, q.docs[0])
 		return
 	}
 	status := http.StatusOK

@@ -233,7 +233,8 @@ type call struct {
 	rawBody      []byte // a requestBody part as given
 	pdf          []byte
 	noFile       bool
-	json         bool // application/json instead of multipart
+	json         bool   // application/json instead of multipart
+	raw          []byte // the body as given (with contentType)
 	contentType  string
 	bearer       func(*federation.Claims)
 	sig          func(*federation.Claims)
@@ -251,6 +252,8 @@ func (e *env) do(c call) (*http.Response, []byte) {
 	var body io.Reader
 	ct := c.contentType
 	switch {
+	case c.raw != nil:
+		body = bytes.NewReader(c.raw)
 	case c.json:
 		b, _ := json.Marshal(c.body)
 		body, ct = bytes.NewReader(b), "application/json"
@@ -819,5 +822,98 @@ func TestPatientBlinding(t *testing.T) {
 	}
 	if blinds != 3 {
 		t.Fatalf("%d blinding audit events, want 3", blinds)
+	}
+}
+
+// IHE MHD ITI-65: a FHIR document, signed by the producer, published with
+// a transaction Bundle; retried once; refused when its signature, tokens
+// or metadata do not hold.
+func TestProvideFHIRDocument(t *testing.T) {
+	e := newEnv(t)
+	d := labDoc("fhir-1")
+	d.LocalID = "fhir-1"
+	doc := synth.FHIRDocument(d)
+	sig, err := SignDocument(e.prod, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := func(body []byte) func(*federation.Claims) {
+		return func(c *federation.Claims) {
+			h := sha256.Sum256(body)
+			c.AttachmentHash = hex.EncodeToString(h[:])
+			c.ResourceHL7Type = "11502-2"
+			c.PersonID = samplePatient
+		}
+	}
+	provide := func(bundle, doc []byte, mutate ...func(*federation.Claims)) (*http.Response, []byte) {
+		t.Helper()
+		ms := append([]func(*federation.Claims){claims(doc)}, mutate...)
+		return e.do(call{method: http.MethodPost, path: "/fhir", raw: bundle, contentType: "application/fhir+json",
+			sig: func(c *federation.Claims) {
+				for _, m := range ms {
+					m(c)
+				}
+			}})
+	}
+	bundle := synth.ProvideBundle(d, doc, sig)
+	for try := range 2 { // the second is a retry: the same answer, one document
+		resp, b := provide(bundle, doc)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"type":"transaction-response"`) || !strings.Contains(string(b), "Binary/"+index.ResourceID(d.ID())) {
+			t.Fatalf("try %d: %d %s", try, resp.StatusCode, b)
+		}
+	}
+	got := e.indexed(d.ID())
+	if got.Type != "11502-2" || got.Class != "REF" || got.MIME != "application/fhir+json" || got.Patient != "CF:"+samplePatient || got.AuthorOrg != producerOrg || got.Setting != "AD_PSC001" {
+		t.Fatalf("indexed %+v", got)
+	}
+	stored, err := e.store.ReadAll(got.Hash)
+	if err != nil || !bytes.Equal(stored, doc) {
+		t.Fatalf("stored document differs (%v)", err)
+	}
+	if st, _ := e.store.Stats(); st.Documents != 1 {
+		t.Fatalf("%d documents after a retried request", st.Documents)
+	}
+
+	other := labDoc("fhir-2")
+	other.LocalID = "fhir-2"
+	odoc := synth.FHIRDocument(other)
+	osig, _ := SignDocument(e.prod, odoc)
+	strangerKey := genKey(t)
+	strangerSig, _ := SignDocument(strangerKey, odoc)
+	tampered := bytes.Replace(odoc, []byte("Contenuto sintetico"), []byte("Contenuto alterato!"), 1)
+	wrongClass := other
+	wrongClass.Kind.Class = "LDO"
+	for _, tc := range []struct {
+		name   string
+		bundle []byte
+		doc    []byte
+		mutate []func(*federation.Claims)
+		want   int
+	}{
+		{"signed by an unregistered key", synth.ProvideBundle(other, odoc, strangerSig), odoc, nil, 403},
+		{"no signature", synth.ProvideBundle(other, odoc, ""), odoc, nil, 400},
+		{"document altered after signing", synth.ProvideBundle(other, tampered, osig), tampered, nil, 403},
+		{"hash claim of other bytes", synth.ProvideBundle(other, odoc, osig), doc, nil, 403},
+		{"type and class disagree", synth.ProvideBundle(wrongClass, odoc, osig), odoc, nil, 422},
+		{"person_id of another patient", synth.ProvideBundle(other, odoc, osig), odoc, []func(*federation.Claims){func(c *federation.Claims) { c.PersonID = pssPatient }}, 403},
+		{"not a Bundle", []byte(`{"resourceType":"Patient"}`), odoc, nil, 400},
+		{"not JSON", []byte(`<Bundle/>`), odoc, nil, 400},
+		{"a document Bundle, not a transaction", odoc, odoc, nil, 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := e.t
+			e.t = t
+			defer func() { e.t = parent }()
+			resp, b := provide(tc.bundle, tc.doc, tc.mutate...)
+			if resp.StatusCode != tc.want || !strings.Contains(string(b), `"resourceType":"OperationOutcome"`) {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.want, b)
+			}
+		})
+	}
+	if _, ok, _ := e.entry(other.ID()); ok {
+		t.Fatal("a refused document was indexed")
+	}
+	if st, _ := e.store.Stats(); st.Documents != 1 || st.Outbox != 0 {
+		t.Fatalf("store after refusals: %+v", st)
 	}
 }

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/fsenet/fsenet/index/doctype"
+	"github.com/fsenet/fsenet/repository/synth"
 )
 
 func TestDecodePublication(t *testing.T) {
@@ -53,6 +56,24 @@ func FuzzDecodeRequestBody(f *testing.F) {
 		}
 		if _, err := DecodeMetadata(in); err != nil && !errors.Is(err, ErrBody) {
 			t.Fatalf("unclassified error %v", err)
+		}
+	})
+}
+
+func FuzzReadProvideBundle(f *testing.F) {
+	k, _ := synth.KindOf("11502-2")
+	d := synth.Document{Kind: k, Region: "030", LocalID: "f", Patient: synth.Patient{CF: samplePatient, Family: "Prova", Given: "Anna", Gender: "F"}, Org: "o"}
+	doc := synth.FHIRDocument(d)
+	f.Add(synth.ProvideBundle(d, doc, "eyJhbGciOiJFZERTQSJ9..c2ln"), doc)
+	f.Add([]byte(`{"resourceType":"Bundle","type":"transaction","entry":[]}`), []byte(`{"resourceType":"Bundle","type":"document"}`))
+	f.Fuzz(func(t *testing.T, bundle, doc []byte) {
+		if _, l, dr, bin, err := readProvideBundle(bundle); err == nil && (l.kind != "List" || dr.kind != "DocumentReference" || bin.kind != "Binary") {
+			t.Fatalf("accepted a transaction without its three entries")
+		}
+		if fd, err := readFHIRDocument(doc); err == nil {
+			if _, ok := doctype.Lookup(fd.Type); !ok || fd.Patient.Value == "" {
+				t.Fatalf("accepted a document without an FSE type or a patient: %+v", fd)
+			}
 		}
 	})
 }

@@ -9,6 +9,8 @@ package synth
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"hash/fnv"
@@ -262,4 +264,115 @@ func PDF(d Document) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// FHIRDocument returns the document as a FHIR R4 document Bundle
+// (Composition first, then the Patient), the form IHE MHD ITI-65 carries
+// in a Binary.
+func FHIRDocument(d Document) []byte {
+	if d.Time.IsZero() {
+		d.Time = time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	}
+	patientURL := "urn:uuid:" + uuidOf(d.ID()+"#patient")
+	section := "Documento generato per prove: nessun dato reale."
+	if d.Padding > 0 {
+		section += strings.Repeat(" Valore di prova.", d.Padding/17+1)
+	}
+	doc := map[string]any{
+		"resourceType": "Bundle", "type": "document", "timestamp": d.Time.Format(time.RFC3339),
+		"identifier": map[string]any{"system": "urn:ietf:rfc:3986", "value": "urn:uuid:" + uuidOf(d.ID())},
+		"entry": []any{
+			map[string]any{"fullUrl": "urn:uuid:" + uuidOf(d.ID()+"#composition"), "resource": map[string]any{
+				"resourceType": "Composition", "status": "final",
+				"type":         map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": d.Kind.LOINC, "display": d.Kind.Title}}},
+				"subject":      map[string]any{"reference": patientURL},
+				"date":         d.Time.Format(time.RFC3339),
+				"author":       []any{map[string]any{"display": "Medico sintetico (" + d.Org + ")"}},
+				"title":        d.Kind.Title + " (documento sintetico)",
+				"section": []any{map[string]any{"title": "Contenuto sintetico",
+					"text": map[string]any{"status": "generated", "div": `<div xmlns="http://www.w3.org/1999/xhtml">` + xmlText(section) + `</div>`}}},
+			}},
+			map[string]any{"fullUrl": patientURL, "resource": map[string]any{
+				"resourceType": "Patient",
+				"identifier":   []any{map[string]any{"system": "http://hl7.it/sid/codiceFiscale", "value": d.Patient.CF}},
+				"name":         []any{map[string]any{"family": d.Patient.Family, "given": []string{d.Patient.Given}}},
+				"gender":       d.Patient.FHIRGender(), "birthDate": d.Patient.BirthDate.Format(time.DateOnly),
+			}},
+		},
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		panic(fmt.Sprintf("synth: FHIR document: %v", err)) // a bug, not input
+	}
+	return b
+}
+
+// uuidOf derives a stable UUID-shaped id from s.
+func uuidOf(s string) string {
+	h := fnv.New128a()
+	h.Write([]byte(s))
+	b := h.Sum(nil)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// ProvideBundle returns an IHE MHD ITI-65 transaction Bundle publishing a
+// FHIR document: the SubmissionSet (List), the DocumentReference with the
+// index metadata (class as category, setting, facility), and the Binary
+// carrying doc; signature, when not empty, is the producer's detached JWS
+// over doc, carried in the transaction Bundle's signature.
+func ProvideBundle(d Document, doc []byte, signature string) []byte {
+	if d.Time.IsZero() {
+		d.Time = time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	}
+	binURL := "urn:uuid:" + uuidOf(d.ID()+"#binary")
+	drURL := "urn:uuid:" + uuidOf(d.ID()+"#docref")
+	conf := d.Confidentiality
+	if conf == "" {
+		conf = "N"
+	}
+	dr := map[string]any{
+		"resourceType":     "DocumentReference",
+		"masterIdentifier": map[string]any{"system": "urn:ietf:rfc:3986", "value": d.ID()},
+		"status":           "current",
+		"type":             map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": d.Kind.LOINC}}},
+		"category":         []any{map[string]any{"coding": []any{map[string]any{"system": "urn:fsenet:tipoDocumentoLivAlto", "code": d.Kind.Class}}}},
+		"subject":          map[string]any{"identifier": map[string]any{"system": "http://hl7.it/sid/codiceFiscale", "value": d.Patient.CF}},
+		"securityLabel":    []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": conf}}}},
+		"content": []any{map[string]any{"attachment": map[string]any{"contentType": "application/fhir+json", "url": binURL}}},
+		"context": map[string]any{
+			"facilityType":    map[string]any{"coding": []any{map[string]any{"system": "urn:fsenet:tipologiaStruttura", "code": "Ospedale"}}},
+			"practiceSetting": map[string]any{"coding": []any{map[string]any{"system": "urn:fsenet:assettoOrganizzativo", "code": "AD_PSC001"}}},
+		},
+	}
+	if d.Replaces != "" {
+		dr["relatesTo"] = []any{map[string]any{"code": "replaces", "target": map[string]any{"identifier": map[string]any{"value": d.Replaces}}}}
+	}
+	bundle := map[string]any{
+		"resourceType": "Bundle", "type": "transaction",
+		"entry": []any{
+			map[string]any{"fullUrl": "urn:uuid:" + uuidOf(d.ID()+"#submissionset"), "request": map[string]any{"method": "POST", "url": "List"},
+				"resource": map[string]any{"resourceType": "List", "status": "current", "mode": "working",
+					"code":  map[string]any{"coding": []any{map[string]any{"system": "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes", "code": "submissionset"}}},
+					"entry": []any{map[string]any{"item": map[string]any{"reference": drURL}}}}},
+			map[string]any{"fullUrl": drURL, "request": map[string]any{"method": "POST", "url": "DocumentReference"}, "resource": dr},
+			map[string]any{"fullUrl": binURL, "request": map[string]any{"method": "POST", "url": "Binary"},
+				"resource": map[string]any{"resourceType": "Binary", "contentType": "application/fhir+json", "data": base64.StdEncoding.EncodeToString(doc)}},
+		},
+	}
+	if signature != "" {
+		bundle["signature"] = map[string]any{
+			"type":      []any{map[string]any{"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.14"}},
+			"when":      d.Time.Format(time.RFC3339),
+			"who":       map[string]any{"identifier": map[string]any{"value": d.Org}},
+			"sigFormat": "application/jose",
+			"data":      base64.StdEncoding.EncodeToString([]byte(signature)),
+		}
+	}
+	b, err := json.Marshal(bundle)
+	if err != nil {
+		panic(fmt.Sprintf("synth: provide bundle: %v", err))
+	}
+	return b
 }
