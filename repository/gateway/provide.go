@@ -489,7 +489,6 @@ func (g *Gateway) commit(q *request, s storeEntry) {
 	g.finish(q, op, s.what, "CREATE")
 }
 
-
 // jwaSignature maps an alg name to jwx's signature algorithm.
 func jwaSignature(name string) (jwa.SignatureAlgorithm, bool) {
 	return jwa.LookupSignatureAlgorithm(name)

@@ -284,11 +284,11 @@ func FHIRDocument(d Document) []byte {
 		"entry": []any{
 			map[string]any{"fullUrl": "urn:uuid:" + uuidOf(d.ID()+"#composition"), "resource": map[string]any{
 				"resourceType": "Composition", "status": "final",
-				"type":         map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": d.Kind.LOINC, "display": d.Kind.Title}}},
-				"subject":      map[string]any{"reference": patientURL},
-				"date":         d.Time.Format(time.RFC3339),
-				"author":       []any{map[string]any{"display": "Medico sintetico (" + d.Org + ")"}},
-				"title":        d.Kind.Title + " (documento sintetico)",
+				"type":    map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": d.Kind.LOINC, "display": d.Kind.Title}}},
+				"subject": map[string]any{"reference": patientURL},
+				"date":    d.Time.Format(time.RFC3339),
+				"author":  []any{map[string]any{"display": "Medico sintetico (" + d.Org + ")"}},
+				"title":   d.Kind.Title + " (documento sintetico)",
 				"section": []any{map[string]any{"title": "Contenuto sintetico",
 					"text": map[string]any{"status": "generated", "div": `<div xmlns="http://www.w3.org/1999/xhtml">` + xmlText(section) + `</div>`}}},
 			}},
@@ -340,7 +340,7 @@ func ProvideBundle(d Document, doc []byte, signature string) []byte {
 		"category":         []any{map[string]any{"coding": []any{map[string]any{"system": "urn:fsenet:tipoDocumentoLivAlto", "code": d.Kind.Class}}}},
 		"subject":          map[string]any{"identifier": map[string]any{"system": "http://hl7.it/sid/codiceFiscale", "value": d.Patient.CF}},
 		"securityLabel":    []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": conf}}}},
-		"content": []any{map[string]any{"attachment": map[string]any{"contentType": "application/fhir+json", "url": binURL}}},
+		"content":          []any{map[string]any{"attachment": map[string]any{"contentType": "application/fhir+json", "url": binURL}}},
 		"context": map[string]any{
 			"facilityType":    map[string]any{"coding": []any{map[string]any{"system": "urn:fsenet:tipologiaStruttura", "code": "Ospedale"}}},
 			"practiceSetting": map[string]any{"coding": []any{map[string]any{"system": "urn:fsenet:assettoOrganizzativo", "code": "AD_PSC001"}}},
