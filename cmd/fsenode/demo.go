@@ -122,6 +122,18 @@ func demoCmd(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("fsenet demo: federation ready (%s).\n", strings.Join(codes, ", "))
 	fmt.Printf("  tokens and URLs: source %s\n", envPath)
+	loaded, err := loadDemoData(ctx, regions)
+	if err != nil {
+		return fmt.Errorf("load the demo's synthetic documents: %w", err)
+	}
+	for _, l := range loaded {
+		fmt.Printf("  region %s: synthetic patient %s, %d documents published through the region's gateway\n", l.Region, l.PatientCF, l.Documents)
+	}
+	if len(loaded) > 0 && len(codes) > 1 {
+		other := codes[len(codes)-1]
+		fmt.Printf("  a clinician of %s finds a patient of %s:\n", other, loaded[0].Region)
+		fmt.Printf("                   curl -H \"Authorization: Bearer $FSENET_%s_TOKEN\" \"$FSENET_%s_URL/fhir/DocumentReference?patient=Patient/CF-%s\"\n", other, other, loaded[0].PatientCF)
+	}
 	fmt.Printf("  then e.g.:       curl -H \"Authorization: Bearer $FSENET_%s_TOKEN\" $FSENET_%s_URL/fhir/metadata\n", codes[0], codes[0])
 	fmt.Printf("                   go run ./cmd/fsectl cluster status\n")
 	fmt.Println("Press Ctrl-C to stop.")

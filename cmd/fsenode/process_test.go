@@ -562,6 +562,40 @@ func TestDemoStartsAndStops(t *testing.T) {
 			return get(env["FSENET_030_URL"]+"/v1/cluster", tok) == http.StatusForbidden
 		})
 	}
+	// The demo publishes synthetic documents through each region's gateway
+	// and prints a search another region's clinician can run.
+	cf := ""
+	for cf == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("demo ended early:\n%v", transcript)
+			}
+			transcript = append(transcript, l)
+			if m := regexp.MustCompile(`patient=Patient/CF-([A-Z0-9]{16})`).FindStringSubmatch(l); m != nil {
+				cf = m[1]
+			}
+			if strings.Contains(l, "Press Ctrl-C") {
+				t.Fatalf("no search printed:\n%v", transcript)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatalf("the demo's documents not loaded in 60s:\n%v", transcript)
+		}
+	}
+	req, _ := http.NewRequest("GET", env["FSENET_160_URL"]+"/fhir/DocumentReference?patient=Patient/CF-"+cf, nil)
+	req.Header.Set("Authorization", "Bearer "+env["FSENET_160_TOKEN"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var bundle struct {
+		Total int `json:"total"`
+	}
+	if err := json.Unmarshal(body, &bundle); err != nil || resp.StatusCode != http.StatusOK || bundle.Total != 3 {
+		t.Fatalf("Puglia's clinician searching Lombardia's demo patient: %d, %s", resp.StatusCode, body)
+	}
 	_ = cmd.Process.Signal(os.Interrupt)
 	stopped := 0
 	for l := range lines {
