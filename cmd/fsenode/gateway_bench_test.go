@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fsenet/fsenet/repository/gateway"
 	"github.com/fsenet/fsenet/repository/store"
 	"github.com/fsenet/fsenet/repository/synth"
 )
@@ -125,6 +127,41 @@ func BenchmarkGatewayPublish(b *testing.B) {
 		// One region publishing alone.
 		took, lat := publish(loads[0], 0, docs)
 		report("one-region", took, lat)
+		// The FHIR format (IHE MHD ITI-65), one region: FHIR document
+		// Bundles of about 20 KiB, signed by the producer.
+		{
+			l := loads[0]
+			client := &gateway.Client{BaseURL: l.prod.node.url(), Bearer: l.prod.bearer, Key: l.prod.key, Issuer: producerIssuer,
+				Subject: operatorSub, Role: "PSS", Region: l.prod.node.code, Organization: producerOrg, HTTP: l.prod.client}
+			bundles, docsF := make([][]byte, docs), make([][]byte, docs)
+			for i := range docs {
+				d := synth.Document{Kind: kind, Region: "030", LocalID: fmt.Sprintf("fhir-%d", i), Patient: l.pt,
+					AuthorCF: operatorSub, Org: producerOrg, Padding: 19 << 10}
+				docsF[i] = synth.FHIRDocument(d)
+				sig, err := gateway.SignDocument(l.prod.key, docsF[i])
+				if err != nil {
+					b.Fatal(err)
+				}
+				bundles[i] = synth.ProvideBundle(d, docsF[i], sig)
+			}
+			b.Logf("FHIR document: %d bytes (transaction Bundle %d bytes)", len(docsF[0]), len(bundles[0]))
+			var mu sync.Mutex
+			var lat []time.Duration
+			start := time.Now()
+			parallel(docs, func(i int) {
+				t0 := time.Now()
+				a, err := client.ProvideFHIR(context.Background(), bundles[i], docsF[i], "11502-2", l.pt.CF)
+				if err != nil || a.Status != http.StatusOK {
+					b.Errorf("ITI-65 %d: %v %v", i, a, err)
+					return
+				}
+				mu.Lock()
+				lat = append(lat, time.Since(t0))
+				mu.Unlock()
+			})
+			report("one-region-fhir", time.Since(start), lat)
+		}
+
 		// All three at once, each its own documents.
 		var wg sync.WaitGroup
 		res := make([]struct {
