@@ -36,6 +36,14 @@ type Config struct {
 	Audit      AuditConfig      `toml:"audit"`
 	Repository RepositoryConfig `toml:"repository"`
 	Log        LogConfig        `toml:"log"`
+	Debug      DebugConfig      `toml:"debug"`
+}
+
+// DebugConfig exposes Go's profiler for diagnosis.
+type DebugConfig struct {
+	// PprofListen, when set, serves net/http/pprof on its own listener,
+	// without authentication: bind it to loopback only.
+	PprofListen string `toml:"pprof_listen"`
 }
 
 // RepositoryConfig is the region's document store and its producer
@@ -232,6 +240,13 @@ func (c Config) Validate() error {
 	}
 	if c.Raft.SnapshotThreshold < 0 || c.Raft.TrailingLogs < 0 {
 		add("raft.snapshot_threshold and raft.trailing_logs must not be negative (0 keeps the default)")
+	}
+	if c.Debug.PprofListen != "" {
+		if host, _, err := splitHostPort(c.Debug.PprofListen); err != nil {
+			add("debug.pprof_listen = %q: %v", c.Debug.PprofListen, err)
+		} else if host != "127.0.0.1" && host != "localhost" && host != "[::1]" {
+			add("debug.pprof_listen = %q: the profiler has no authentication; listen on loopback only (127.0.0.1:PORT)", c.Debug.PprofListen)
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

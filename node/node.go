@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -33,21 +34,22 @@ type Node struct {
 	cfg Config
 	log *slog.Logger
 
-	trust   trust
-	gater   *federation.Gater
-	host    host.Host
-	cons    *consensus.Node
-	members *membership.Machine
-	index   *index.Machine
-	auditor *index.Auditor
-	spool   *index.Spool
-	docs    *store.Store
-	outbox  *repository.Outbox
-	tokens  *federation.Verifier
-	reg     *prometheus.Registry
-	httpLn  net.Listener
-	httpSrv *http.Server
-	httpErr chan error
+	trust    trust
+	gater    *federation.Gater
+	host     host.Host
+	cons     *consensus.Node
+	members  *membership.Machine
+	index    *index.Machine
+	auditor  *index.Auditor
+	spool    *index.Spool
+	docs     *store.Store
+	outbox   *repository.Outbox
+	tokens   *federation.Verifier
+	reg      *prometheus.Registry
+	httpLn   net.Listener
+	httpSrv  *http.Server
+	pprofSrv *http.Server
+	httpErr  chan error
 
 	// wakeRegister and wakeReconcile run those loops at once after a
 	// membership change instead of at their next tick.
@@ -214,6 +216,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("http.listen: %w", err)
 	}
 	n.httpSrv = &http.Server{Handler: n.routes(), ReadHeaderTimeout: 10 * time.Second}
+	if addr := n.cfg.Debug.PprofListen; addr != "" {
+		if err := n.servePprof(addr); err != nil {
+			return fmt.Errorf("debug.pprof_listen: %w", err)
+		}
+	}
 	n.httpErr = make(chan error, 1)
 	go func() {
 		err := n.httpSrv.Serve(n.httpLn)
@@ -330,6 +337,24 @@ func (n *Node) addAddrs(p peer.ID, addrs []string) {
 	}
 }
 
+// servePprof serves Go's profiler on its own loopback listener.
+func (n *Node) servePprof(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	n.pprofSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = n.pprofSrv.Serve(ln) }()
+	n.log.Warn("profiler listening; no authentication", "addr", ln.Addr().String())
+	return nil
+}
+
 // lookupEntry reads an index entry from the local replica.
 func (n *Node) lookupEntry(ctx context.Context, id string) (index.Entry, bool, error) {
 	var e index.Entry
@@ -363,6 +388,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		close(n.stop)
 		n.wg.Wait()
 		n.stop = nil
+	}
+	if n.pprofSrv != nil {
+		_ = n.pprofSrv.Close()
+		n.pprofSrv = nil
 	}
 	if n.httpSrv != nil {
 		if err := n.httpSrv.Shutdown(ctx); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -38,7 +39,13 @@ func BenchmarkGatewayPublish(b *testing.B) {
 		base := b.TempDir()
 		a := newAuthority(b, base)
 		regions := []*proc{a.region(base, "030", "voter"), a.region(base, "150", "voter"), a.region(base, "160", "voter")}
-		regions[0].start(b, "--raft.bootstrap=true", "--raft.snapshot_threshold", "100000", "--raft.trailing_logs", "100000", "--raft.snapshot_interval", "60s")
+		profile := os.Getenv("FSENET_BENCH_PROFILE") // a file for a CPU profile of Lombardia's node while it publishes alone
+		pprofPort, err := freePort()
+		if err != nil {
+			b.Fatal(err)
+		}
+		regions[0].start(b, "--raft.bootstrap=true", "--raft.snapshot_threshold", "100000", "--raft.trailing_logs", "100000", "--raft.snapshot_interval", "60s",
+			"--debug.pprof_listen", fmt.Sprintf("127.0.0.1:%d", pprofPort))
 		for _, r := range regions[1:] {
 			r.start(b, "--p2p.join", regions[0].url(), "--raft.snapshot_threshold", "100000", "--raft.trailing_logs", "100000", "--raft.snapshot_interval", "60s")
 		}
@@ -125,7 +132,28 @@ func BenchmarkGatewayPublish(b *testing.B) {
 		}
 
 		// One region publishing alone.
+		profiled := make(chan struct{})
+		go func() {
+			defer close(profiled)
+			if profile == "" {
+				return
+			}
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=3", pprofPort))
+			if err != nil {
+				b.Log(err)
+				return
+			}
+			defer resp.Body.Close()
+			f, err := os.Create(profile)
+			if err != nil {
+				b.Log(err)
+				return
+			}
+			defer f.Close()
+			_, _ = io.Copy(f, resp.Body)
+		}()
 		took, lat := publish(loads[0], 0, docs)
+		<-profiled
 		report("one-region", took, lat)
 		// The FHIR format (IHE MHD ITI-65), one region: FHIR document
 		// Bundles of about 20 KiB, signed by the producer.

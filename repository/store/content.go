@@ -60,7 +60,9 @@ func (s *Store) Stage(ctx context.Context, r io.Reader) (*Blob, error) {
 func (b *Blob) write(ctx context.Context, r io.Reader) error {
 	s := b.s
 	h := sha256.New()
-	buf := make([]byte, s.cfg.ChunkBytes)
+	bp := s.chunks.Get().(*[]byte)
+	defer s.chunks.Put(bp)
+	buf := *bp
 	for {
 		if err := ctx.Err(); err != nil {
 			return err

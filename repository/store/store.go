@@ -126,6 +126,9 @@ type Store struct {
 	enc *zstd.Encoder
 	dec *zstd.Decoder
 
+	// chunks recycles the chunk-sized read buffers of Stage (a fresh
+	// megabyte per document cost more CPU than anything else it does).
+	chunks  sync.Pool
 	blobSeq *badger.Sequence
 	opSeq   *badger.Sequence
 	closed  chan struct{}
@@ -164,6 +167,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{cfg: cfg, db: db, log: cfg.Log, enc: enc, dec: dec, closed: make(chan struct{})}
+	s.chunks.New = func() any { b := make([]byte, cfg.ChunkBytes); return &b }
 	// Sequences lease numbers in ranges: a crash skips the rest of a
 	// range, never reuses a number.
 	if s.blobSeq, err = db.GetSequence(kBlobSeq, 1000); err == nil {
