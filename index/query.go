@@ -190,3 +190,18 @@ func PatientsByIndex(r Reader, name, value string, prefix bool, fn func(id strin
 	}
 	return err
 }
+
+// EntryFor reads the version whose FHIR id is rid, its patient and the
+// policy's verdict for caller c. found is false when either is absent;
+// the caller must then answer exactly as for a version it may not see.
+func EntryFor(r Reader, rid string, c Caller) (e Entry, p Patient, acc Access, found bool, err error) {
+	e, found, err = EntryByResourceID(r, rid)
+	if err != nil || !found {
+		return e, p, acc, false, err
+	}
+	p, found, err = GetPatient(r, e.Patient)
+	if err != nil || !found {
+		return e, p, acc, false, err
+	}
+	return e, p, EntryAccess(c, p, e), true, nil
+}

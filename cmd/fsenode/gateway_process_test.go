@@ -30,6 +30,29 @@ const (
 	operatorSub    = "RSSMRA80A01F205X"
 )
 
+// threeVoters makes an authority and starts Lombardia (founding the
+// federation), Campania and Puglia as voters, with extra flags for each;
+// it returns when all three are ready, and stops them when the test ends.
+func threeVoters(t testing.TB, extra ...string) (*authority, []*proc) {
+	t.Helper()
+	base := t.TempDir()
+	a := newAuthority(t, base)
+	regions := []*proc{a.region(base, "030", "voter"), a.region(base, "150", "voter"), a.region(base, "160", "voter")}
+	t.Cleanup(func() {
+		for _, p := range regions {
+			p.terminate(t)
+		}
+	})
+	regions[0].start(t, append([]string{"--raft.bootstrap=true"}, extra...)...)
+	for _, r := range regions[1:] {
+		r.start(t, append([]string{"--p2p.join", regions[0].url()}, extra...)...)
+	}
+	waitFor(t, 60*time.Second, "three regions ready", func() bool {
+		return regions[0].ready() && regions[1].ready() && regions[2].ready()
+	})
+	return a, regions
+}
+
 // producer publishes through a region's gateway as a hospital's software
 // would: bearer token from the region's IdP, FSE-JWT-Signature signed
 // with the producer's own key.
@@ -203,21 +226,8 @@ func audited(t testing.TB, r *proc, auth, cf, what string) bool {
 // metadata update, blinding, withdrawal) shows on Puglia's replica and in
 // the replicated audit trail.
 func TestProcessGatewayLifecycle(t *testing.T) {
-	base := t.TempDir()
-	a := newAuthority(t, base)
-	lom := a.region(base, "030", "voter")
-	cam := a.region(base, "150", "voter")
-	pug := a.region(base, "160", "voter")
-	procs := []*proc{lom, cam, pug}
-	defer func() {
-		for _, p := range procs {
-			p.terminate(t)
-		}
-	}()
-	lom.start(t, "--raft.bootstrap=true")
-	cam.start(t, "--p2p.join", lom.url())
-	pug.start(t, "--p2p.join", lom.url())
-	waitFor(t, 60*time.Second, "three regions ready", func() bool { return lom.ready() && cam.ready() && pug.ready() })
+	a, regions := threeVoters(t)
+	lom, pug := regions[0], regions[2]
 	auth := a.token()
 
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -319,21 +329,8 @@ func TestProcessGatewayLifecycle(t *testing.T) {
 // unacknowledged one is either wholly there (its outbox command went
 // through after the restart) or not there at all.
 func TestProcessGatewayKill9(t *testing.T) {
-	base := t.TempDir()
-	a := newAuthority(t, base)
-	lom := a.region(base, "030", "voter")
-	cam := a.region(base, "150", "voter")
-	pug := a.region(base, "160", "voter")
-	procs := []*proc{lom, cam, pug}
-	defer func() {
-		for _, p := range procs {
-			p.terminate(t)
-		}
-	}()
-	lom.start(t, "--raft.bootstrap=true")
-	cam.start(t, "--p2p.join", lom.url())
-	pug.start(t, "--p2p.join", lom.url())
-	waitFor(t, 60*time.Second, "three regions ready", func() bool { return lom.ready() && cam.ready() && pug.ready() })
+	_, regions := threeVoters(t)
+	lom, pug := regions[0], regions[2]
 
 	rng := rand.New(rand.NewPCG(7, 8))
 	pt := synth.NewPatient(rng)
@@ -403,7 +400,6 @@ func TestProcessGatewayKill9(t *testing.T) {
 		return len(indexed) == len(got)
 	})
 	lom.terminate(t)
-	procs = []*proc{cam, pug}
 
 	// Lombardia's store, opened by the test now that the node is down.
 	cfg := store.DefaultConfig(filepath.Join(lom.dir, "repository"))

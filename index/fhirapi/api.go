@@ -315,18 +315,9 @@ func (a *API) readDocument(w http.ResponseWriter, r *http.Request) {
 	var e index.Entry
 	var acc index.Access
 	applied, ok := a.read(w, r, func(rd index.Reader) error {
-		var found bool
 		var err error
-		e, found, err = index.EntryByResourceID(rd, r.PathValue("id"))
-		if err != nil || !found {
-			return err
-		}
-		p, found, err := index.GetPatient(rd, e.Patient)
-		if err != nil || !found {
-			return err
-		}
-		acc = index.EntryAccess(c, p, e)
-		return nil
+		e, _, acc, _, err = index.EntryFor(rd, r.PathValue("id"), c)
+		return err
 	})
 	if !ok {
 		return

@@ -532,56 +532,25 @@ func (g *Gateway) publishVersion(w http.ResponseWriter, r *http.Request, replace
 	if q.wii == "" {
 		q.wii = g.newWorkflowID(c.cdaSHA)
 	}
-	// A retry of a publication already accepted answers as the first did.
-	if prev, err := g.d.Store.Workflow(q.wii, operation); err == nil {
-		g.answerExisting(q, prev, what, action)
-		return
-	}
-	if d, err := g.d.Store.Document(req.IdentificativoDoc); err == nil {
-		if d.Entry.Hash == c.file.SHA {
-			if prev, err := g.d.Store.Workflow(d.Workflow, operation); err == nil {
-				q.wii = prev.ID
-				g.answerExisting(q, prev, what, action)
-				return
-			}
-		}
-		q.problem(http.StatusConflict, ptConflict, "Conflict", "identificativoDoc is already used by another document")
-		return
-	}
 	created, err := c.header.EffectiveTime.Time()
 	if err != nil {
 		g.invalidCDA(q, []cda.Failure{{Rule: "HDR-effectiveTime", Message: err.Error()}})
 		return
 	}
 	start, stop := req.ServicePeriod()
-	entry := index.Entry{ID: req.IdentificativoDoc, Patient: c.pid.String(), Type: c.header.Code.Code,
-		Class: doctype.Class(req.TipoDocumentoLivAlto), Setting: req.AssettoOrganizzativo, Facility: req.TipologiaStruttura,
-		ServiceStart: start, ServiceStop: stop, Created: created.UTC(), Author: firstAuthor(c.header), AuthorOrg: organization(q),
-		Custodian: g.cfg.Region, Repository: req.IdentificativoRep, Hash: c.file.SHA, Size: c.file.Size, MIME: "application/pdf",
-		Confidentiality: c.header.Confidentiality.Code, Events: slices.Clone(req.AttiCliniciRegoleAccesso), Replaces: replaces}
 	rs, err := c.file.reader()
 	if err != nil {
 		q.problem(http.StatusInternalServerError, ptInternal, "Internal error", "the upload could not be read back")
 		return
 	}
-	blob, err := g.d.Store.Stage(q.r.Context(), rs)
-	if err != nil {
-		q.log.Error("store the content", "err", err)
-		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the document could not be stored; retry")
-		return
-	}
-	now := g.d.Now().UTC()
-	op, err := g.d.Store.Submit(store.Submission{Blob: blob,
-		Doc: &store.Document{ID: entry.ID, Entry: entry, State: store.StatePending, Workflow: q.wii, Stored: now},
-		Op:  &store.Op{Kind: store.OpPublish, Doc: entry.ID, Workflow: q.wii, Operation: operation, Entry: &entry},
-		Workflow: store.Workflow{ID: q.wii, Operation: operation, Doc: entry.ID, Status: store.WorkflowPending,
-			Issuer: organization(q), TraceID: q.trace, Created: now, Updated: now}})
-	if err != nil {
-		blob.Discard()
-		g.submitFailed(q, err)
-		return
-	}
-	g.finish(q, op, what, action)
+	g.commit(q, storeEntry{
+		entry: index.Entry{ID: req.IdentificativoDoc, Patient: c.pid.String(), Type: c.header.Code.Code,
+			Class: doctype.Class(req.TipoDocumentoLivAlto), Setting: req.AssettoOrganizzativo, Facility: req.TipologiaStruttura,
+			ServiceStart: start, ServiceStop: stop, Created: created.UTC(), Author: firstAuthor(c.header), AuthorOrg: organization(q),
+			Custodian: g.cfg.Region, Repository: req.IdentificativoRep, Hash: c.file.SHA, Size: c.file.Size, MIME: "application/pdf",
+			Confidentiality: c.header.Confidentiality.Code, Events: slices.Clone(req.AttiCliniciRegoleAccesso), Replaces: replaces},
+		content: rs, operation: operation, what: what, action: action,
+	})
 }
 
 // ownDocument returns a stored document the caller's organisation may

@@ -439,36 +439,43 @@ func (g *Gateway) provide(w http.ResponseWriter, r *http.Request) {
 		entry: index.Entry{ID: docID, Patient: fd.Patient.String(), Type: fd.Type, Class: class, Setting: setting, Facility: facility,
 			ServiceStart: start.UTC(), ServiceStop: stop.UTC(), Created: fd.Date.UTC(), AuthorOrg: organization(q), Custodian: g.cfg.Region,
 			Hash: sum, Size: int64(len(doc)), MIME: "application/fhir+json", Confidentiality: conf, Replaces: replaces},
-		content: doc, operation: OpPublication, what: "DocumentReference.provide",
+		content: bytes.NewReader(doc), operation: OpPublication, what: "DocumentReference.provide", action: "CREATE",
 	})
 }
 
 // storeEntry is a new version to store and index.
 type storeEntry struct {
 	entry     index.Entry
-	content   []byte
-	operation string
-	what      string
+	content   io.Reader // its bytes, hashing to entry.Hash
+	operation string    // the workflow's operation (PUBLICATION, REPLACE)
+	what      string    // the audit event's
+	action    string    // CREATE, UPDATE
 }
 
 // commit stores a new version with its index command and waits for the
-// federation, answering a retry of an earlier request as the first was.
+// federation. A retry of an earlier request (the same workflow, or the
+// same document id with the same bytes) is answered as the first was and
+// stores nothing.
 func (g *Gateway) commit(q *request, s storeEntry) {
 	if q.wii == "" {
 		q.wii = g.newWorkflowID(s.entry.Hash)
+	}
+	if prev, err := g.d.Store.Workflow(q.wii, s.operation); err == nil {
+		g.answerExisting(q, prev, s.what, s.action)
+		return
 	}
 	if d, err := g.d.Store.Document(s.entry.ID); err == nil {
 		if d.Entry.Hash == s.entry.Hash {
 			if prev, err := g.d.Store.Workflow(d.Workflow, s.operation); err == nil {
 				q.wii = prev.ID
-				g.answerExisting(q, prev, s.what, "CREATE")
+				g.answerExisting(q, prev, s.what, s.action)
 				return
 			}
 		}
 		q.problem(http.StatusConflict, ptConflict, "Conflict", "the document id is already used by another document")
 		return
 	}
-	blob, err := g.d.Store.Stage(q.r.Context(), bytes.NewReader(s.content))
+	blob, err := g.d.Store.Stage(q.r.Context(), s.content)
 	if err != nil {
 		q.log.Error("store the content", "err", err)
 		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the document could not be stored; retry")
@@ -486,7 +493,7 @@ func (g *Gateway) commit(q *request, s storeEntry) {
 		g.submitFailed(q, err)
 		return
 	}
-	g.finish(q, op, s.what, "CREATE")
+	g.finish(q, op, s.what, s.action)
 }
 
 // jwaSignature maps an alg name to jwx's signature algorithm.

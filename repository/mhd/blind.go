@@ -51,11 +51,7 @@ func (a *API) blind(w http.ResponseWriter, r *http.Request, hide bool) {
 	defer cancel()
 	err := a.d.Read(ctx, func(rd index.Reader) error {
 		var err error
-		e, found, err = index.EntryByResourceID(rd, r.PathValue("id"))
-		if err != nil || !found {
-			return err
-		}
-		p, found, err = index.GetPatient(rd, e.Patient)
+		e, p, _, found, err = index.EntryFor(rd, r.PathValue("id"), c)
 		return err
 	})
 	if err != nil {

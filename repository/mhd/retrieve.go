@@ -75,18 +75,9 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	err := a.d.Read(ctx, func(rd index.Reader) error {
-		var found bool
 		var err error
-		e, found, err = index.EntryByResourceID(rd, r.PathValue("id"))
-		if err != nil || !found {
-			return err
-		}
-		p, found, err := index.GetPatient(rd, e.Patient)
-		if err != nil || !found {
-			return err
-		}
-		acc = index.EntryAccess(c, p, e)
-		return nil
+		e, _, acc, _, err = index.EntryFor(rd, r.PathValue("id"), c)
+		return err
 	})
 	if err != nil {
 		a.d.Log.Error("index read failed", "err", err)
