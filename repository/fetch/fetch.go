@@ -1,0 +1,292 @@
+// Package fetch is the document fetch protocol between regions
+// (/fsenet/doc/1.0.0): a node asks the region that keeps a document for
+// its content on behalf of a caller, whose token travels with the
+// request. The custodian verifies the token, applies its access policy,
+// audits the disclosure and streams the content zstd-compressed; the
+// requester checks every byte against the hash and size its own replica
+// of the index holds, so a custodian (or a disk) that alters a document
+// cannot pass it on as the original.
+//
+// One stream carries one exchange: a request frame, a header frame, then
+// (when the header says ok) the compressed content until the stream ends.
+// Nothing is held whole in memory on either side.
+package fetch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fsenet/fsenet/federation"
+)
+
+// Protocol is the libp2p protocol ID.
+var Protocol = federation.ProtocolID("doc", "1.0.0")
+
+// Limits of the protocol's frames.
+const (
+	maxRequest = 16 << 10
+	maxHeader  = 4 << 10
+	version    = 1
+)
+
+// Request asks for one document version's content.
+type Request struct {
+	V     int    `json:"v"`
+	Doc   string `json:"doc"`   // the FSE document id
+	Token string `json:"token"` // the caller's bearer token
+}
+
+// header answers a request.
+type header struct {
+	Status  string `json:"status"` // ok, or an error code
+	Message string `json:"message,omitempty"`
+	Size    int64  `json:"size,omitempty"`
+}
+
+// Error codes a custodian answers with.
+const (
+	CodeNotFound   = "not-found" // absent, or not for this caller (the same answer)
+	CodeBadRequest = "bad-request"
+	CodeUnauth     = "unauthenticated"
+	CodeInternal   = "internal"
+	CodeBusy       = "unavailable"
+)
+
+// Errors of Fetch.
+var (
+	// ErrRefused: the custodian answered with an error code (Refusal).
+	ErrRefused = errors.New("fetch: refused by the custodian")
+	// ErrMismatch: the content does not hash to what the index holds, or
+	// is longer or shorter than it.
+	ErrMismatch = errors.New("fetch: content does not match the index")
+	// ErrProtocol: the custodian's answer is not the protocol's.
+	ErrProtocol = errors.New("fetch: malformed answer")
+)
+
+// Refusal is a custodian's error answer.
+type Refusal struct {
+	Code, Message string
+}
+
+func (r *Refusal) Error() string { return "fetch: " + r.Code + ": " + r.Message }
+
+// Is makes errors.Is(err, ErrRefused) hold for every refusal.
+func (r *Refusal) Is(target error) bool { return target == ErrRefused }
+
+// Source opens a document's content for a request, after verifying the
+// token, applying the policy and auditing. Returning a *Refusal answers
+// with its code; any other error answers "internal".
+type Source func(ctx context.Context, from peer.ID, req Request) (io.ReadCloser, int64, error)
+
+// ServerConfig configures the custodian's side.
+type ServerConfig struct {
+	Host    host.Host
+	Source  Source
+	Timeout time.Duration // one whole exchange
+	Log     *slog.Logger
+}
+
+// Serve registers the protocol's handler on the host.
+func Serve(cfg ServerConfig) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Minute
+	}
+	cfg.Host.SetStreamHandler(Protocol, func(s network.Stream) {
+		defer s.Close()
+		from := s.Conn().RemotePeer()
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
+		defer cancel()
+		_ = s.SetDeadline(time.Now().Add(cfg.Timeout))
+		stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
+		defer stop()
+		if err := serve(ctx, s, from, cfg); err != nil {
+			cfg.Log.Warn("document fetch failed", "peer", from, "err", err)
+			_ = s.Reset()
+		}
+	})
+}
+
+func serve(ctx context.Context, s network.Stream, from peer.ID, cfg ServerConfig) error {
+	answer := func(h header) error {
+		b, _ := json.Marshal(h)
+		return federation.WriteFrame(s, b, maxHeader)
+	}
+	// A bad request is answered, logged and the stream closed (not
+	// reset, which could drop the answer).
+	frame, err := federation.ReadFrame(s, maxRequest)
+	if err == nil {
+		var req Request
+		if req, err = DecodeRequest(frame); err == nil {
+			return send(ctx, s, from, req, cfg, answer)
+		}
+	}
+	cfg.Log.Warn("refused a document fetch request", "peer", from, "err", err)
+	return answer(header{Status: CodeBadRequest, Message: err.Error()})
+}
+
+func send(ctx context.Context, s network.Stream, from peer.ID, req Request, cfg ServerConfig, answer func(header) error) error {
+	rc, size, err := cfg.Source(ctx, from, req)
+	if err != nil {
+		var r *Refusal
+		if !errors.As(err, &r) {
+			cfg.Log.Error("document fetch source failed", "peer", from, "err", err)
+			r = &Refusal{Code: CodeInternal, Message: "internal error"}
+		}
+		return answer(header{Status: r.Code, Message: r.Message})
+	}
+	defer rc.Close()
+	if err := answer(header{Status: "ok", Size: size}); err != nil {
+		return err
+	}
+	zw, err := zstd.NewWriter(s, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(zw, rc); err != nil {
+		zw.Close()
+		return err // the stream is reset: the requester sees a cut transfer
+	}
+	return zw.Close()
+}
+
+// DecodeRequest reads a request frame: one JSON object of this version,
+// naming a document and carrying a token.
+func DecodeRequest(b []byte) (Request, error) {
+	var r Request
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("request: %v", err)
+	}
+	switch {
+	case r.V != version:
+		return r, fmt.Errorf("request: version %d, this node speaks %d", r.V, version)
+	case r.Doc == "" || len(r.Doc) > 300:
+		return r, errors.New("request: doc must name a document id")
+	case r.Token == "" || len(r.Token) > 8<<10:
+		return r, errors.New("request: a caller's token is required")
+	}
+	return r, nil
+}
+
+// Want is what the requester's own index says the content must be.
+type Want struct {
+	SHA256 string // hex
+	Size   int64
+}
+
+// Fetch asks peer p for document doc on behalf of the caller whose token
+// is given, and returns the content as a stream checked against want: a
+// Read past want.Size, or the final Read when the bytes do not hash to
+// want.SHA256, fails with ErrMismatch. Closing the reader (or ctx ending)
+// ends the transfer.
+func Fetch(ctx context.Context, h host.Host, p peer.ID, doc, token string, want Want) (io.ReadCloser, error) {
+	s, err := h.NewStream(ctx, p, Protocol)
+	if err != nil {
+		return nil, fmt.Errorf("fetch: open a stream to %s: %w", p, err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = s.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
+	fail := func(err error) (io.ReadCloser, error) {
+		stop()
+		_ = s.Reset()
+		return nil, err
+	}
+	b, _ := json.Marshal(Request{V: version, Doc: doc, Token: token})
+	if err := federation.WriteFrame(s, b, maxRequest); err != nil {
+		return fail(fmt.Errorf("fetch: send: %w", err))
+	}
+	if err := s.CloseWrite(); err != nil {
+		return fail(fmt.Errorf("fetch: send: %w", err))
+	}
+	frame, err := federation.ReadFrame(s, maxHeader)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fail(fmt.Errorf("fetch: %w", context.Cause(ctx)))
+		}
+		return fail(fmt.Errorf("%w: header: %v", ErrProtocol, err))
+	}
+	var hd header
+	if err := json.Unmarshal(frame, &hd); err != nil || hd.Status == "" {
+		return fail(fmt.Errorf("%w: header", ErrProtocol))
+	}
+	if hd.Status != "ok" {
+		stop()
+		_ = s.Close()
+		return nil, &Refusal{Code: hd.Status, Message: hd.Message}
+	}
+	if hd.Size != want.Size {
+		return fail(fmt.Errorf("%w: the custodian announces %d bytes, the index %d", ErrMismatch, hd.Size, want.Size))
+	}
+	zr, err := zstd.NewReader(s, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
+	if err != nil {
+		return fail(err)
+	}
+	return &checked{s: s, zr: zr, stop: stop, want: want, h: sha256.New()}, nil
+}
+
+// checked is the requester's view of a transfer.
+type checked struct {
+	s    network.Stream
+	zr   *zstd.Decoder
+	stop func() bool
+	want Want
+	h    hash.Hash
+	n    int64
+	err  error
+}
+
+func (c *checked) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	// Never more than the index's size: a longer stream is refused
+	// without being read.
+	if rest := c.want.Size - c.n + 1; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := c.zr.Read(p)
+	c.n += int64(n)
+	c.h.Write(p[:n])
+	switch {
+	case c.n > c.want.Size:
+		c.err = fmt.Errorf("%w: more than the index's %d bytes", ErrMismatch, c.want.Size)
+		return 0, c.err
+	case errors.Is(err, io.EOF):
+		if c.n != c.want.Size || hex.EncodeToString(c.h.Sum(nil)) != c.want.SHA256 {
+			c.err = fmt.Errorf("%w: %d bytes that do not hash to the index's value", ErrMismatch, c.n)
+			return n, c.err
+		}
+		c.err = io.EOF
+		return n, io.EOF
+	case err != nil:
+		c.err = fmt.Errorf("fetch: transfer cut: %w", err)
+		return n, c.err
+	}
+	return n, nil
+}
+
+func (c *checked) Close() error {
+	c.stop()
+	c.zr.Close()
+	if c.err == io.EOF {
+		return c.s.Close()
+	}
+	return c.s.Reset()
+}

@@ -1,0 +1,206 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+
+	"github.com/fsenet/fsenet/federation"
+)
+
+// pair returns a custodian serving source and a requester, linked.
+func pair(t *testing.T, source Source) (custodian, requester host.Host) {
+	t.Helper()
+	mn := mocknet.New()
+	t.Cleanup(func() { mn.Close() })
+	c, err := mn.GenPeer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := mn.GenPeer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mn.LinkAll(); err != nil {
+		t.Fatal(err)
+	}
+	if err := mn.ConnectAllButSelf(); err != nil {
+		t.Fatal(err)
+	}
+	Serve(ServerConfig{Host: c, Source: source, Timeout: 10 * time.Second})
+	return c, r
+}
+
+func want(b []byte) Want {
+	h := sha256.Sum256(b)
+	return Want{SHA256: hex.EncodeToString(h[:]), Size: int64(len(b))}
+}
+
+func serving(content []byte, seen *Request) Source {
+	return func(_ context.Context, _ peer.ID, req Request) (io.ReadCloser, int64, error) {
+		if seen != nil {
+			*seen = req
+		}
+		return io.NopCloser(bytes.NewReader(content)), int64(len(content)), nil
+	}
+}
+
+func random(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func TestFetchStreamsCheckedContent(t *testing.T) {
+	content := random(3<<20 + 17)
+	var seen Request
+	c, r := pair(t, serving(content, &seen))
+	rc, err := Fetch(context.Background(), r, c.ID(), "2.16.840.1.113883.2.9.2.030.4.4^x", "tok", want(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("fetched %d bytes (%v), want the %d served", len(got), err, len(content))
+	}
+	if seen.Token != "tok" || seen.Doc != "2.16.840.1.113883.2.9.2.030.4.4^x" {
+		t.Fatalf("the custodian saw %+v", seen)
+	}
+}
+
+func TestFetchRefusesWhatTheIndexDoesNotSay(t *testing.T) {
+	content := random(64 << 10)
+	altered := bytes.Clone(content)
+	altered[1000] ^= 1
+	for _, tc := range []struct {
+		name   string
+		source Source
+	}{
+		{"altered bytes", serving(altered, nil)},
+		{"more bytes than announced", func(context.Context, peer.ID, Request) (io.ReadCloser, int64, error) {
+			return io.NopCloser(bytes.NewReader(append(bytes.Clone(content), 1, 2, 3))), int64(len(content)), nil
+		}},
+		{"fewer bytes than announced", func(context.Context, peer.ID, Request) (io.ReadCloser, int64, error) {
+			return io.NopCloser(bytes.NewReader(content[:100])), int64(len(content)), nil
+		}},
+		{"another size announced", serving(content[:100], nil)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, r := pair(t, tc.source)
+			rc, err := Fetch(context.Background(), r, c.ID(), "d", "tok", want(content))
+			if err == nil {
+				_, err = io.ReadAll(rc)
+				rc.Close()
+			}
+			if err == nil {
+				t.Fatal("content that is not the index's accepted")
+			}
+			if tc.name != "fewer bytes than announced" && !errors.Is(err, ErrMismatch) {
+				t.Fatalf("err = %v, want ErrMismatch", err)
+			}
+		})
+	}
+}
+
+func TestFetchRefusal(t *testing.T) {
+	c, r := pair(t, func(context.Context, peer.ID, Request) (io.ReadCloser, int64, error) {
+		return nil, 0, &Refusal{Code: CodeNotFound, Message: "no such document"}
+	})
+	_, err := Fetch(context.Background(), r, c.ID(), "d", "tok", Want{})
+	var ref *Refusal
+	if !errors.Is(err, ErrRefused) || !errors.As(err, &ref) || ref.Code != CodeNotFound {
+		t.Fatalf("err = %v, want a not-found refusal", err)
+	}
+}
+
+// Bad peer messages get a clean answer, and the custodian goes on
+// serving.
+func TestBadRequestsAreAnsweredAndServingGoesOn(t *testing.T) {
+	content := random(1000)
+	c, r := pair(t, serving(content, nil))
+	frame := func(b []byte) []byte { return binary.BigEndian.AppendUint32(nil, uint32(len(b))) }
+	good, _ := json.Marshal(Request{V: 1, Doc: "d", Token: "t"})
+	for _, tc := range []struct {
+		name string
+		raw  []byte
+		code string
+	}{
+		{"garbage", append(frame([]byte("not json")), "not json"...), CodeBadRequest},
+		{"unknown version", func() []byte { b, _ := json.Marshal(Request{V: 9, Doc: "d", Token: "t"}); return append(frame(b), b...) }(), CodeBadRequest},
+		{"no token", func() []byte { b, _ := json.Marshal(Request{V: 1, Doc: "d"}); return append(frame(b), b...) }(), CodeBadRequest},
+		{"oversize frame", binary.BigEndian.AppendUint32(nil, 1<<30), CodeBadRequest},
+		{"truncated frame", append(frame(good), good[:5]...), CodeBadRequest},
+		{"empty stream", nil, CodeBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := r.NewStream(context.Background(), c.ID(), Protocol)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.SetDeadline(time.Now().Add(5 * time.Second))
+			s.Write(tc.raw)
+			s.CloseWrite()
+			b, err := federation.ReadFrame(s, maxHeader)
+			s.Close()
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			var h header
+			if json.Unmarshal(b, &h) != nil || h.Status != tc.code {
+				t.Fatalf("answer %s, want %s", b, tc.code)
+			}
+		})
+	}
+	rc, err := Fetch(context.Background(), r, c.ID(), "d", "t", want(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("after bad requests: %v", err)
+	}
+}
+
+// A transfer ends when the requester's context does: no hang.
+func TestFetchHonoursTheDeadline(t *testing.T) {
+	block := make(chan struct{})
+	t.Cleanup(func() { close(block) })
+	c, r := pair(t, func(context.Context, peer.ID, Request) (io.ReadCloser, int64, error) {
+		<-block
+		return nil, 0, errors.New("never")
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := Fetch(ctx, r, c.ID(), "d", "t", Want{})
+	if err == nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("err %v after %v", err, time.Since(start))
+	}
+}
+
+func FuzzDecodeRequest(f *testing.F) {
+	good, _ := json.Marshal(Request{V: 1, Doc: "2.16.840.1.113883.2.9.2.030.4.4^x", Token: "a.b.c"})
+	f.Add(good)
+	f.Add([]byte(`{"v":2}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r, err := DecodeRequest(in)
+		if err == nil && (r.V != 1 || r.Doc == "" || r.Token == "") {
+			t.Fatalf("accepted %+v", r)
+		}
+	})
+}
