@@ -139,7 +139,10 @@ func TestBadRequestsAreAnsweredAndServingGoesOn(t *testing.T) {
 		code string
 	}{
 		{"garbage", append(frame([]byte("not json")), "not json"...), CodeBadRequest},
-		{"unknown version", func() []byte { b, _ := json.Marshal(Request{V: 9, Doc: "d", Token: "t"}); return append(frame(b), b...) }(), CodeBadRequest},
+		{"unknown version", func() []byte {
+			b, _ := json.Marshal(Request{V: 9, Doc: "d", Token: "t"})
+			return append(frame(b), b...)
+		}(), CodeBadRequest},
 		{"no token", func() []byte { b, _ := json.Marshal(Request{V: 1, Doc: "d"}); return append(frame(b), b...) }(), CodeBadRequest},
 		{"oversize frame", binary.BigEndian.AppendUint32(nil, 1<<30), CodeBadRequest},
 		{"truncated frame", append(frame(good), good[:5]...), CodeBadRequest},
