@@ -22,6 +22,7 @@ import (
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/index/fhirapi"
+	"github.com/fsenet/fsenet/repository/fetch"
 	"github.com/fsenet/fsenet/repository/gateway"
 	"github.com/fsenet/fsenet/repository/mhd"
 )
@@ -77,13 +78,24 @@ func (n *Node) routes() http.Handler {
 	corrupt := prometheus.NewCounter(prometheus.CounterOpts{Name: "fsenet_repository_corrupt_content_total",
 		Help: "Reads of this region's stored content that did not match the hash the index holds.", ConstLabels: prometheus.Labels{"region": n.cfg.Region}})
 	n.reg.MustRegister(corrupt)
-	mhd.New(mhd.Deps{Store: n.docs, Outbox: n.outbox, Caller: callerOf, Audit: n.auditor, Region: n.cfg.Region,
+	mismatch := prometheus.NewCounter(prometheus.CounterOpts{Name: "fsenet_repository_fetch_mismatch_total",
+		Help: "Documents fetched from another region whose content did not match the index (refused).", ConstLabels: prometheus.Labels{"region": n.cfg.Region}})
+	n.reg.MustRegister(mismatch)
+	docs := mhd.New(mhd.Deps{Store: n.docs, Outbox: n.outbox, Caller: callerOf, Audit: n.auditor, Region: n.cfg.Region,
 		Read: func(ctx context.Context, fn func(index.Reader) error) error {
 			_, err := n.cons.Read(ctx, consensus.Local, fn)
 			return err
 		},
-		Corrupt: corrupt.Inc,
-		Log:     n.log.With("component", "binary")}).Register(mux)
+		Fetch:    n.fetchDocument,
+		Corrupt:  corrupt.Inc,
+		Mismatch: mismatch.Inc,
+		Log:      n.log.With("component", "documents")})
+	docs.Register(mux)
+	fetch.Serve(fetch.ServerConfig{Host: n.host, Log: n.log.With("component", "fetch"),
+		Source: docs.Source(func(tok string) (index.Caller, error) {
+			c, err := n.tokens.Verify(tok)
+			return callerFromClaims(c), err
+		})})
 	mux.HandleFunc("GET /v1/cluster", n.handleCluster)
 	mux.HandleFunc("GET /v1/snapshot", n.handleSnapshot)
 	mux.HandleFunc("GET /v1/audit/verify", n.handleAuditVerify)

@@ -106,6 +106,11 @@ func callerOf(r *http.Request) (index.Caller, bool) {
 	if !ok {
 		return index.Caller{}, false
 	}
-	return index.Caller{Subject: p.Subject, Role: p.SubjectRole, Purpose: p.PurposeOfUse, Region: p.OrganizationID,
-		Organization: p.Organization, Authority: p.Authority()}, true
+	return callerFromClaims(p.Claims), true
+}
+
+// callerFromClaims is the index's view of a verified token.
+func callerFromClaims(c federation.Claims) index.Caller {
+	return index.Caller{Subject: c.Subject, Role: c.SubjectRole, Purpose: c.PurposeOfUse, Region: c.OrganizationID,
+		Organization: c.Organization, Authority: c.Issuer == federation.AuthorityIssuer}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,6 +27,7 @@ import (
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/repository"
+	"github.com/fsenet/fsenet/repository/fetch"
 	"github.com/fsenet/fsenet/repository/store"
 )
 
@@ -355,6 +357,16 @@ func (n *Node) servePprof(addr string) error {
 	return nil
 }
 
+// fetchDocument fetches a document's content from the region that keeps
+// it, on a caller's behalf.
+func (n *Node) fetchDocument(ctx context.Context, region, doc, token string, want fetch.Want) (io.ReadCloser, error) {
+	r, ok := n.members.View().Region(region)
+	if !ok {
+		return nil, fmt.Errorf("region %s is not a member of the federation", region)
+	}
+	return fetch.Fetch(ctx, n.host, r.Peer, doc, token, want)
+}
+
 // lookupEntry reads an index entry from the local replica.
 func (n *Node) lookupEntry(ctx context.Context, id string) (index.Entry, bool, error) {
 	var e index.Entry
@@ -401,6 +413,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		n.httpSrv = nil
 	} else if n.httpLn != nil {
 		_ = n.httpLn.Close()
+	}
+	if n.host != nil {
+		// Other regions' fetches are not served by a store about to close.
+		n.host.RemoveStreamHandler(fetch.Protocol)
 	}
 	if n.outbox != nil {
 		n.outbox.Stop() // what is not committed stays in the outbox

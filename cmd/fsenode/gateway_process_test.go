@@ -267,6 +267,39 @@ func TestProcessGatewayLifecycle(t *testing.T) {
 	if code, body := call(t, http.MethodGet, lom.url()+"/fhir/Binary/"+index.ResourceID(v1), lomClinician, "", nil); code != http.StatusOK || !bytes.Equal(body, pdf1) {
 		t.Fatalf("Binary: %d, %d bytes (want the %d published)", code, len(body), len(pdf1))
 	}
+	// The same from Puglia's node: fetched from Lombardia over the
+	// federation on the clinician's behalf, checked against the index,
+	// audited by both regions.
+	if code, body := call(t, http.MethodGet, pug.url()+"/fhir/Binary/"+index.ResourceID(v1), clinician, "", nil); code != http.StatusOK || !bytes.Equal(body, pdf1) {
+		t.Fatalf("Binary through Puglia: %d, %d bytes (want the %d published)", code, len(body), len(pdf1))
+	}
+	waitStep("the fetch audited by the custodian and by the requester", func() bool {
+		return audited(t, pug, auth, pt.CF, "Binary.fetch") && audited(t, pug, auth, pt.CF, "Binary.read")
+	})
+	// A patient without consent: Puglia's clinician gets the answer of an
+	// absent document, and the attempt is in the patient's access log.
+	shy := synth.NewPatient(rng)
+	registerPatient(t, lom, shy)
+	opTok := regionToken(t, lom, "--sub", operatorSub, "--role", "PSS", "--purpose", "SYSADMIN")
+	noConsent := []byte(`{"resourceType":"Parameters","parameter":[{"name":"given","valueBoolean":false}]}`)
+	if code, b := call(t, http.MethodPost, lom.url()+"/fhir/Patient/CF-"+shy.CF+"/$consent", opTok, "application/fhir+json", noConsent); code != http.StatusOK {
+		t.Fatalf("withdraw consent: %d %s", code, b)
+	}
+	shyDoc := synth.Document{Kind: kind, Region: "030", LocalID: "e2e-shy", Patient: shy, AuthorCF: operatorSub, Org: producerOrg}
+	shyPDF, _ := synth.PDF(shyDoc)
+	prod.must(http.StatusCreated, http.MethodPost, "/v1/documents/validation", map[string]string{"activity": "VALIDATION"}, shyPDF, shy.CF, "11502-2", "CREATE")
+	prod.must(http.StatusCreated, http.MethodPost, "/v1/documents", publication("030", "e2e-shy", "REF"), shyPDF, shy.CF, "11502-2", "CREATE")
+	waitStep("the document replicated to Puglia", func() bool {
+		_, ok, _ := pugEntry(t, pug, auth, shyDoc.ID())
+		return ok
+	})
+	if code, _ := call(t, http.MethodGet, pug.url()+"/fhir/Binary/"+index.ResourceID(shyDoc.ID()), clinician, "", nil); code != http.StatusNotFound {
+		t.Fatalf("a document without consent fetched for another organisation: %d", code)
+	}
+	waitStep("the refused attempt audited", func() bool {
+		code, b := call(t, http.MethodGet, pug.url()+"/fhir/AuditEvent?patient=Patient/CF-"+shy.CF, auth, "", nil)
+		return code == http.StatusOK && strings.Contains(string(b), `"display":"Binary.read"`) && strings.Contains(string(b), `"outcome":"4"`)
+	})
 
 	// Replace.
 	v2 := index.DocumentID("030", "e2e-2")
@@ -321,6 +354,13 @@ func TestProcessGatewayLifecycle(t *testing.T) {
 		"/v1/documents", publication("030", "e2e-x", "REF"), pdf1, pt.CF, "11502-2", "CREATE"); err != nil || code != http.StatusForbidden {
 		t.Fatalf("a Lombardia producer at Puglia's gateway: %d (%v), want 403", code, err)
 	}
+}
+
+// pugEntry reports whether a replica holds a version (read by the
+// authority, who sees metadata).
+func pugEntry(t testing.TB, r *proc, auth, id string) (int, bool, error) {
+	code, _ := call(t, http.MethodGet, r.url()+"/fhir/DocumentReference/"+index.ResourceID(id), auth, "", nil)
+	return code, code == http.StatusOK, nil
 }
 
 // TestProcessGatewayKill9: Lombardia's node is killed with SIGKILL in the

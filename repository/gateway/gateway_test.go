@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -26,6 +27,7 @@ import (
 	"github.com/fsenet/fsenet/index/indextest"
 	"github.com/fsenet/fsenet/repository"
 	"github.com/fsenet/fsenet/repository/cda"
+	"github.com/fsenet/fsenet/repository/fetch"
 	"github.com/fsenet/fsenet/repository/mhd"
 	"github.com/fsenet/fsenet/repository/pdfcda"
 	"github.com/fsenet/fsenet/repository/store"
@@ -71,6 +73,8 @@ type env struct {
 	prod    jwk.Key
 	audit   *recorder
 	gw      *Gateway
+	docs    *mhd.API
+	verify  func(string) (index.Caller, error)
 	clock   time.Time
 	clockMu sync.Mutex
 }
@@ -137,7 +141,7 @@ func newEnvTB(t testing.TB) *env {
 	}
 	mux := http.NewServeMux()
 	e.gw.Register(mux)
-	mhd.New(mhd.Deps{Store: s, Outbox: ob, Audit: e.audit, Region: region,
+	e.docs = mhd.New(mhd.Deps{Store: s, Outbox: ob, Audit: e.audit, Region: region,
 		Read: func(ctx context.Context, fn func(index.Reader) error) error {
 			_, err := e.rep.Read(ctx, consensus.Local, fn)
 			return err
@@ -152,7 +156,12 @@ func newEnvTB(t testing.TB) *env {
 				return index.Caller{}, false
 			}
 			return index.Caller{Subject: c.Subject, Role: c.SubjectRole, Purpose: c.PurposeOfUse, Region: c.OrganizationID, Organization: c.Organization}, true
-		}}).Register(mux)
+		}})
+	e.docs.Register(mux)
+	e.verify = func(tok string) (index.Caller, error) {
+		c, err := bearerV.Verify(tok)
+		return index.Caller{Subject: c.Subject, Role: c.SubjectRole, Purpose: c.PurposeOfUse, Region: c.OrganizationID, Organization: c.Organization}, err
+	}
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	keys, err := json.Marshal(jwks(t, e.prod))
@@ -915,5 +924,57 @@ func TestProvideFHIRDocument(t *testing.T) {
 	}
 	if st, _ := e.store.Stats(); st.Documents != 1 || st.Outbox != 0 {
 		t.Fatalf("store after refusals: %+v", st)
+	}
+}
+
+// The custodian's side of a fetch from another region: the caller's token
+// verified, the same policy, every answer audited here.
+func TestCustodianSource(t *testing.T) {
+	e := newEnv(t)
+	pdf := lab(t, "src")
+	e.validate(pdf)
+	e.mustStatusOf(e.do(call{method: http.MethodPost, path: "/v1/documents", body: pubBody("src-1", "REF"), pdf: pdf}))
+	id := index.DocumentID(region, "src-1")
+	src := e.docs.Source(e.verify)
+	token := func(mutate func(*federation.Claims)) string {
+		c := e.bearerClaims()
+		c.PurposeOfUse = "TREATMENT"
+		mutate(&c)
+		tok, err := federation.IssueToken(e.idp, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	rc, size, err := src(context.Background(), "", fetch.Request{V: 1, Doc: id, Token: token(func(*federation.Claims) {})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, pdf) || size != int64(len(pdf)) {
+		t.Fatalf("author's fetch: %d bytes, size %d", len(got), size)
+	}
+	var ref *fetch.Refusal
+	_, _, err = src(context.Background(), "", fetch.Request{V: 1, Doc: id, Token: token(func(c *federation.Claims) { c.Organization, c.SubjectRole = "030-ALTRO", "AAS" })})
+	if !errors.As(err, &ref) || ref.Code != fetch.CodeNotFound {
+		t.Fatalf("another organisation without consent: %v", err)
+	}
+	_, _, err = src(context.Background(), "", fetch.Request{V: 1, Doc: index.DocumentID(region, "nothing"), Token: token(func(*federation.Claims) {})})
+	if !errors.As(err, &ref) || ref.Code != fetch.CodeNotFound {
+		t.Fatalf("absent document: %v", err)
+	}
+	_, _, err = src(context.Background(), "", fetch.Request{V: 1, Doc: id, Token: "not.a.token"})
+	if !errors.As(err, &ref) || ref.Code != fetch.CodeUnauth {
+		t.Fatalf("bad token: %v", err)
+	}
+	var outcomes []string
+	for _, ev := range e.audit.all() {
+		if ev.What == "Binary.fetch" {
+			outcomes = append(outcomes, ev.Outcome)
+		}
+	}
+	if strings.Join(outcomes, ",") != "0,4,4" {
+		t.Fatalf("custodian's audit of the fetches: %v, want a disclosure and two refusals", outcomes)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/index/fhirapi"
 	"github.com/fsenet/fsenet/repository"
+	"github.com/fsenet/fsenet/repository/fetch"
 	"github.com/fsenet/fsenet/repository/store"
 )
 
@@ -42,6 +43,14 @@ type Deps struct {
 	Log    *slog.Logger
 	// Corrupt is called when stored content does not match its hash.
 	Corrupt func()
+	// Fetch opens a document another region keeps, through the fetch
+	// protocol, checked against want; nil: this node does not fetch.
+	Fetch func(ctx context.Context, region, doc, token string, want fetch.Want) (io.ReadCloser, error)
+	// FetchTimeout bounds one fetch (default 5 minutes).
+	FetchTimeout time.Duration
+	// Mismatch is called when a custodian's content does not match the
+	// index.
+	Mismatch func()
 }
 
 // API serves GET /fhir/Binary/{id}.
@@ -55,7 +64,98 @@ func New(d Deps) *API {
 	if d.Corrupt == nil {
 		d.Corrupt = func() {}
 	}
+	if d.Mismatch == nil {
+		d.Mismatch = func() {}
+	}
 	return &API{d: d}
+}
+
+// openLocal opens the content of a version this region keeps; on failure
+// it returns the status and message to answer.
+func (a *API) openLocal(e index.Entry) (io.ReadCloser, int, string) {
+	d, err := a.d.Store.Document(e.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		a.d.Log.Error("indexed document missing from the store", "doc", e.ID)
+		return nil, http.StatusInternalServerError, "the document's content is missing from this region's store"
+	case err != nil:
+		return nil, http.StatusServiceUnavailable, "the store could not be read; retry"
+	case d.State == store.StateWithdrawn:
+		return nil, http.StatusNotFound, "no such Binary"
+	case d.Entry.Hash != e.Hash:
+		a.d.Corrupt()
+		a.d.Log.Error("stored document does not match the index", "doc", e.ID)
+		return nil, http.StatusInternalServerError, "the stored content does not match the index"
+	}
+	rc, _, err := a.d.Store.Content(e.Hash)
+	if err != nil {
+		a.d.Log.Error("stored content unreadable", "doc", e.ID, "err", err)
+		return nil, http.StatusInternalServerError, "the document's content could not be read"
+	}
+	return rc, 0, ""
+}
+
+func issueFor(status int) fhir.IssueType {
+	switch status {
+	case http.StatusNotFound:
+		return fhir.IssueTypeNotFound
+	case http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusBadGateway:
+		return fhir.IssueTypeTransient
+	}
+	return fhir.IssueTypeException
+}
+
+// openRemote fetches a version another region keeps, on the caller's
+// behalf (their token goes along). A refusal by the custodian is audited
+// here too and answered as an absent document; a custodian that cannot
+// be reached is named.
+func (a *API) openRemote(w http.ResponseWriter, r *http.Request, c index.Caller, e index.Entry) (io.ReadCloser, bool) {
+	if a.d.Fetch == nil {
+		fhirapi.OperationOutcome(w, http.StatusNotImplemented, fhir.IssueTypeNotSupported, "this node does not fetch documents from other regions")
+		return nil, false
+	}
+	_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), a.fetchTimeout())
+	rc, err := a.d.Fetch(ctx, e.Custodian, e.ID, strings.TrimSpace(tok), fetch.Want{SHA256: e.Hash, Size: e.Size})
+	if err != nil {
+		cancel()
+		if errors.Is(err, fetch.ErrRefused) {
+			ev := index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
+				Action: "R", What: "Binary.read", Patient: e.Patient, Documents: []string{e.ID}, Outcome: "4"}
+			if aerr := a.d.Audit.Record(r.Context(), ev); aerr != nil {
+				a.d.Log.Error("audit record failed", "err", aerr)
+			}
+			a.d.Log.Info("the custodian refused a fetch", "doc", e.ID, "custodian", e.Custodian, "reason", err.Error())
+			fhirapi.OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Binary")
+			return nil, false
+		}
+		if errors.Is(err, fetch.ErrMismatch) {
+			a.d.Mismatch()
+		}
+		a.d.Log.Warn("fetch from the custodian failed", "doc", e.ID, "custodian", e.Custodian, "err", err)
+		fhirapi.OperationOutcome(w, http.StatusBadGateway, fhir.IssueTypeTransient,
+			"region "+e.Custodian+", which keeps this document, could not be reached or did not answer; retry")
+		return nil, false
+	}
+	return &cancelOnClose{ReadCloser: rc, cancel: cancel}, true
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+func (a *API) fetchTimeout() time.Duration {
+	if a.d.FetchTimeout > 0 {
+		return a.d.FetchTimeout
+	}
+	return 5 * time.Minute
 }
 
 // Register mounts the route.
@@ -72,11 +172,12 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) {
 	}
 	var e index.Entry
 	var acc index.Access
+	var found bool
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	err := a.d.Read(ctx, func(rd index.Reader) error {
 		var err error
-		e, _, acc, _, err = index.EntryFor(rd, r.PathValue("id"), c)
+		e, _, acc, found, err = index.EntryFor(rd, r.PathValue("id"), c)
 		return err
 	})
 	if err != nil {
@@ -85,38 +186,29 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Absent, not visible and not allowed the content are one answer:
-	// nothing tells a caller that a document it may not open exists.
+	// nothing tells a caller that a document it may not open exists. An
+	// attempt on a document that exists is audited as refused, so the
+	// patient sees who tried.
 	if !acc.Content {
+		if found {
+			ev := index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
+				Action: "R", What: "Binary.read", Patient: e.Patient, Documents: []string{e.ID}, Outcome: "4"}
+			if err := a.d.Audit.Record(r.Context(), ev); err != nil {
+				a.d.Log.Error("audit record failed", "err", err)
+			}
+		}
 		fhirapi.OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Binary")
 		return
 	}
-	if e.Custodian != a.d.Region {
-		fhirapi.OperationOutcome(w, http.StatusNotImplemented, fhir.IssueTypeNotSupported,
-			"this document is kept by region "+e.Custodian+": fetch it from that region's node (retrieval across regions is not available yet)")
-		return
-	}
-	d, err := a.d.Store.Document(e.ID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		a.d.Log.Error("indexed document missing from the store", "doc", e.ID)
-		fhirapi.OperationOutcome(w, http.StatusInternalServerError, fhir.IssueTypeException, "the document's content is missing from this region's store")
-		return
-	case err != nil:
-		fhirapi.OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the store could not be read; retry")
-		return
-	case d.State == store.StateWithdrawn:
-		fhirapi.OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Binary")
-		return
-	case d.Entry.Hash != e.Hash:
-		a.d.Corrupt()
-		a.d.Log.Error("stored document does not match the index", "doc", e.ID)
-		fhirapi.OperationOutcome(w, http.StatusInternalServerError, fhir.IssueTypeException, "the stored content does not match the index")
-		return
-	}
-	rc, m, err := a.d.Store.Content(e.Hash)
-	if err != nil {
-		a.d.Log.Error("stored content unreadable", "doc", e.ID, "err", err)
-		fhirapi.OperationOutcome(w, http.StatusInternalServerError, fhir.IssueTypeException, "the document's content could not be read")
+	var rc io.ReadCloser
+	if e.Custodian == a.d.Region {
+		var status int
+		var msg string
+		if rc, status, msg = a.openLocal(e); rc == nil {
+			fhirapi.OperationOutcome(w, status, issueFor(status), msg)
+			return
+		}
+	} else if rc, ok = a.openRemote(w, r, c, e); !ok {
 		return
 	}
 	defer rc.Close()
@@ -135,13 +227,21 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) {
 	// No Content-Length: the body is chunked, so a transfer cut because
 	// the bytes did not hash to the index's value ends without its last
 	// chunk and the client sees an error, not a complete document.
-	w.Header().Set("Fsenet-Content-Size", strconv.FormatInt(m.Size, 10))
+	w.Header().Set("Fsenet-Content-Size", strconv.FormatInt(e.Size, 10))
 	w.Header().Set("ETag", `"`+e.Hash+`"`)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if _, err := io.Copy(w, rc); err != nil {
-		if errors.Is(err, store.ErrCorrupt) {
+		switch {
+		case errors.Is(err, store.ErrCorrupt):
 			a.d.Corrupt()
 			a.d.Log.Error("stored content does not match its hash; transfer cut", "doc", e.ID)
+		case errors.Is(err, fetch.ErrMismatch):
+			a.d.Mismatch()
+			a.d.Log.Error("content from the custodian does not match the index; transfer cut", "doc", e.ID, "custodian", e.Custodian)
+			ev.What, ev.Outcome = "Binary.read.mismatch", "8"
+			if aerr := a.d.Audit.Record(context.WithoutCancel(r.Context()), ev); aerr != nil {
+				a.d.Log.Error("audit record failed", "err", aerr)
+			}
 		}
 		// The status is sent: cutting the connection is how the client
 		// learns the body is not the document.
