@@ -240,6 +240,18 @@ func (a *Auditor) shipper() {
 	defer a.wg.Done()
 	t := time.NewTicker(shipRetry)
 	defer t.Stop()
+	// A shipment in progress when Stop comes (a federation without a
+	// quorum retries until its deadline) is cut at once: Stop makes its
+	// own last, bounded attempt.
+	running, cancelRunning := context.WithCancel(context.Background())
+	defer cancelRunning()
+	go func() {
+		select {
+		case <-a.stop:
+			cancelRunning()
+		case <-running.Done():
+		}
+	}()
 	for {
 		select {
 		case <-a.ship:
@@ -250,7 +262,7 @@ func (a *Auditor) shipper() {
 			cancel()
 			return
 		}
-		a.shipAll(context.Background())
+		a.shipAll(running)
 	}
 }
 

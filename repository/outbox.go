@@ -68,7 +68,11 @@ type Outbox struct {
 	sem  chan struct{}
 	wake chan struct{}
 	stop chan struct{}
-	wg   sync.WaitGroup
+	// ctx ends at Stop: attempts in flight are cut rather than waited for
+	// (their operations stay in the outbox).
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // NewOutbox returns a stopped worker.
@@ -79,9 +83,10 @@ func NewOutbox(cfg OutboxConfig) (*Outbox, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Outbox{cfg: cfg, log: cfg.Log, inflight: map[uint64]bool{}, waiters: map[uint64][]chan Outcome{},
 		retryAt: map[uint64]time.Time{}, sem: make(chan struct{}, cfg.InFlight),
-		wake: make(chan struct{}, 1), stop: make(chan struct{})}, nil
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), ctx: ctx, cancel: cancel}, nil
 }
 
 // Start runs the worker; what the outbox held at start is sent first.
@@ -90,10 +95,12 @@ func (o *Outbox) Start() {
 	go o.loop()
 }
 
-// Stop waits for the operations in flight and stops. Those not yet
-// answered stay in the outbox for the next start.
+// Stop cuts the operations in flight and stops. Those not answered stay
+// in the outbox for the next start (the federation recognises a command
+// it already applied by its idempotency key).
 func (o *Outbox) Stop() {
 	close(o.stop)
+	o.cancel()
 	o.wg.Wait()
 }
 
@@ -251,7 +258,7 @@ func (o *Outbox) attempt(op store.Op) (Outcome, bool) {
 	if err != nil {
 		return o.refuse(op, log, &consensus.Error{Code: consensus.CodeInvalid, Message: err.Error()})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), o.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(o.ctx, o.cfg.Timeout)
 	defer cancel()
 	res, err := o.cfg.Apply(ctx, cmd)
 	var de *consensus.Error

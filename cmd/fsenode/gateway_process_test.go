@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -348,6 +349,43 @@ func TestProcessGatewayLifecycle(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(string(sb), `"eventType":"PUBLICATION"`) || !strings.Contains(string(sb), `"eventStatus":"SUCCESS"`) {
 		t.Fatalf("status: %d %s", code, sb)
 	}
+	// The patient's history from Puglia, with contents fetched from
+	// Lombardia; then, Lombardia killed, a partial answer naming it,
+	// within the deadline.
+	everything := func() (int, string, time.Duration) {
+		start := time.Now()
+		code, b := call(t, http.MethodGet, pug.url()+"/fhir/Patient/CF-"+pt.CF+"/$everything?_content=true", clinician, "", nil)
+		return code, string(b), time.Since(start)
+	}
+	code, body, _ := everything()
+	if code != http.StatusOK || !strings.Contains(body, `"resourceType":"Binary"`) || strings.Contains(body, `"resourceType":"OperationOutcome"`) {
+		t.Fatalf("history with contents: %d %.400s", code, body)
+	}
+	lom.kill9()
+	code, body, took := everything()
+	if code != http.StatusOK || !strings.Contains(body, "region 030") || strings.Contains(body, `"resourceType":"Binary"`) || took > 15*time.Second {
+		t.Fatalf("history with Lombardia down: %d after %v: %.600s", code, took, body)
+	}
+	t.Logf("history with the custodian killed: a partial answer naming it in %v", took.Round(time.Millisecond))
+	lom.start(t)
+	waitFor(t, 60*time.Second, "Lombardia back", lom.ready)
+	waitFor(t, 30*time.Second, "the history whole again", func() bool {
+		code, body, _ := everything()
+		return code == http.StatusOK && !strings.Contains(body, `"resourceType":"OperationOutcome"`)
+	})
+	// A custodian that hangs (stopped, its connections open) costs the
+	// region's deadline (5 s), not more.
+	if err := lom.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	code, body, took = everything()
+	_ = lom.cmd.Process.Signal(syscall.SIGCONT)
+	if code != http.StatusOK || !strings.Contains(body, "region 030: ") || strings.Contains(body, `"resourceType":"Binary"`) || took > 10*time.Second {
+		t.Fatalf("history with Lombardia hanging: %d after %v: %s", code, took, body[max(0, len(body)-500):])
+	}
+	t.Logf("history with the custodian hanging: a partial answer naming it in %v", took.Round(time.Millisecond))
+	waitFor(t, 60*time.Second, "Lombardia back", lom.ready)
+
 	// Cross-region publication is refused: Puglia's gateway does not
 	// publish Lombardia's documents (nor has it this producer).
 	if code, _, err := (&producer{t: t, node: pug, key: prod.key, bearer: prod.bearer, client: prod.client}).send(http.MethodPost,

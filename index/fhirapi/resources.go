@@ -172,3 +172,17 @@ func toDocumentReference(e index.Entry, content bool) fhir.DocumentReference {
 	}
 	return d
 }
+
+// PatientResource is the FHIR Patient of a registry record.
+func PatientResource(p index.Patient) fhir.Patient { return toPatient(p) }
+
+// DocumentReferenceOf is the FHIR DocumentReference of an index entry;
+// content says whether the caller may fetch the document (else the
+// attachment has no URL).
+func DocumentReferenceOf(e index.Entry, content bool) fhir.DocumentReference {
+	return toDocumentReference(e, content)
+}
+
+// PatientIDOf reads a Patient's FHIR id (CF-…, STP-…, ENI-…) as a registry
+// id.
+func PatientIDOf(rid string) (string, bool) { return patientFromResourceID(rid) }

@@ -48,6 +48,9 @@ type Deps struct {
 	Fetch func(ctx context.Context, region, doc, token string, want fetch.Want) (io.ReadCloser, error)
 	// FetchTimeout bounds one fetch (default 5 minutes).
 	FetchTimeout time.Duration
+	// RegionDeadline bounds each region's part of a patient's history
+	// with contents (default 5 s).
+	RegionDeadline time.Duration
 	// Mismatch is called when a custodian's content does not match the
 	// index.
 	Mismatch func()
@@ -161,6 +164,7 @@ func (a *API) fetchTimeout() time.Duration {
 // Register mounts the route.
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /fhir/Binary/{id}", a.read)
+	mux.HandleFunc("GET /fhir/Patient/{id}/$everything", a.everything)
 	a.registerBlinding(mux)
 }
 

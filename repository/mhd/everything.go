@@ -1,0 +1,267 @@
+package mhd
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/index/fhirapi"
+	"github.com/fsenet/fsenet/repository/fetch"
+)
+
+// History limits.
+const (
+	// everythingParallel bounds the contents fetched at once.
+	everythingParallel = 8
+	// maxEverythingContent bounds the contents one answer carries inline;
+	// past it a document is listed with its Binary URL only.
+	maxEverythingContent = 64 << 20
+)
+
+// everything is GET /fhir/Patient/{id}/$everything: the patient's record
+// from every region in one answer — the Patient and every document
+// version the caller may see, from this node's replica of the index; with
+// _content=true also each document's content (Binary, base64), fetched in
+// parallel from the regions that keep them, each region within
+// RegionDeadline. A region that cannot be reached or refuses yields an
+// OperationOutcome entry naming it and why: a partial answer, never a
+// silent gap and never a wait past the deadline.
+func (a *API) everything(w http.ResponseWriter, r *http.Request) {
+	c, ok := a.d.Caller(r)
+	if !ok {
+		fhirapi.OperationOutcome(w, http.StatusUnauthorized, fhir.IssueTypeLogin, "a valid bearer token is required")
+		return
+	}
+	pid, valid := fhirapi.PatientIDOf(r.PathValue("id"))
+	withContent := false
+	for k, vs := range r.URL.Query() {
+		switch k {
+		case "_content":
+			if len(vs) != 1 || (vs[0] != "true" && vs[0] != "false") {
+				fhirapi.OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, "_content: want true or false")
+				return
+			}
+			withContent = vs[0] == "true"
+		default:
+			if strings.Contains(strings.ToLower(r.Header.Get("Prefer")), "handling=strict") {
+				fhirapi.OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeNotSupported, "unknown parameter "+k)
+				return
+			}
+		}
+	}
+	var p index.Patient
+	var found bool
+	type doc struct {
+		e   index.Entry
+		acc index.Access
+	}
+	var docs []doc
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	err := a.d.Read(ctx, func(rd index.Reader) error {
+		if !valid {
+			return nil
+		}
+		var err error
+		if p, found, err = index.GetPatient(rd, pid); err != nil || !found {
+			return err
+		}
+		es, err := index.PatientEntries(rd, p.ID)
+		for _, e := range es {
+			if acc := index.EntryAccess(c, p, e); acc.Visible {
+				docs = append(docs, doc{e, acc})
+			}
+		}
+		return err
+	})
+	if err != nil {
+		fhirapi.OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the index could not be read; retry")
+		return
+	}
+	if !found || !index.PatientAccess(c, p) {
+		fhirapi.OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Patient")
+		return
+	}
+	slices.SortFunc(docs, func(x, y doc) int { return x.e.Created.Compare(y.e.Created) })
+
+	// Contents, region by region in parallel, each region within its
+	// deadline.
+	type result struct {
+		data []byte
+		err  error
+	}
+	results := make([]result, len(docs))
+	if withContent {
+		sem := make(chan struct{}, everythingParallel)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		total := 0
+		deadlines := map[string]context.Context{}
+		for _, d := range docs {
+			if _, ok := deadlines[d.e.Custodian]; !ok {
+				rctx, rcancel := context.WithTimeout(context.WithoutCancel(r.Context()), a.regionDeadline())
+				defer rcancel()
+				deadlines[d.e.Custodian] = rctx
+			}
+		}
+		for i, d := range docs {
+			if !d.acc.Content {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rctx := deadlines[d.e.Custodian]
+				select {
+				case sem <- struct{}{}:
+				case <-rctx.Done():
+					results[i].err = rctx.Err()
+					return
+				}
+				defer func() { <-sem }()
+				b, err := a.content(rctx, r, d.e)
+				if err != nil && rctx.Err() != nil {
+					err = rctx.Err() // whatever failed, the region's deadline passed
+				}
+				if err == nil {
+					mu.Lock()
+					if total+len(b) > maxEverythingContent {
+						err = errTooMuch
+					} else {
+						total += len(b)
+					}
+					mu.Unlock()
+				}
+				results[i] = result{b, err}
+			}()
+		}
+		wg.Wait()
+	}
+
+	var ids []string
+	for _, d := range docs {
+		ids = append(ids, d.e.ID)
+	}
+	ev := index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
+		Action: "R", What: "Patient.everything", Patient: p.ID, Documents: ids, Outcome: "0"}
+	for _, d := range docs {
+		ev.Override = ev.Override || d.acc.Override
+	}
+	if err := a.d.Audit.Record(r.Context(), ev); err != nil {
+		fhirapi.OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the access could not be audited, so nothing is disclosed; retry")
+		return
+	}
+
+	bundle := fhir.Bundle{Type: fhir.BundleTypeSearchset, Total: ptrTo(len(docs))}
+	add := func(v any, mode fhir.SearchEntryMode) {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return
+		}
+		bundle.Entry = append(bundle.Entry, fhir.BundleEntry{Resource: b, Search: &fhir.BundleEntrySearch{Mode: &mode}})
+	}
+	add(fhirapi.PatientResource(p), fhir.SearchEntryModeMatch)
+	failed := map[string]string{}
+	for i, d := range docs {
+		add(fhirapi.DocumentReferenceOf(d.e, d.acc.Content), fhir.SearchEntryModeMatch)
+		if !withContent || !d.acc.Content {
+			continue
+		}
+		if res := results[i]; res.err != nil {
+			if _, seen := failed[d.e.Custodian]; !seen {
+				failed[d.e.Custodian] = reason(res.err)
+			}
+			continue
+		}
+		rid := index.ResourceID(d.e.ID)
+		data := base64.StdEncoding.EncodeToString(results[i].data)
+		add(fhir.Binary{Id: &rid, ContentType: d.e.MIME, Data: &data}, fhir.SearchEntryModeInclude)
+	}
+	regions := make([]string, 0, len(failed))
+	for region := range failed {
+		regions = append(regions, region)
+	}
+	slices.Sort(regions)
+	for _, region := range regions {
+		msg := "region " + region + ": " + failed[region] + "; its documents are listed without their content"
+		add(fhir.OperationOutcome{Issue: []fhir.OperationOutcomeIssue{{Severity: fhir.IssueSeverityWarning,
+			Code: fhir.IssueTypeIncomplete, Diagnostics: &msg}}}, fhir.SearchEntryModeOutcome)
+	}
+	w.Header().Set("Content-Type", "application/fhir+json")
+	_ = json.NewEncoder(w).Encode(bundle)
+}
+
+var errTooMuch = errors.New("the answer's contents would exceed 64 MiB: fetch the rest by Binary")
+
+// reason is what a partial answer says about a region.
+func reason(err error) string {
+	var ref *fetch.Refusal
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "did not answer within the deadline"
+	case errors.As(err, &ref):
+		return "refused (" + ref.Code + ")"
+	case errors.Is(err, fetch.ErrMismatch):
+		return "sent content that does not match the index (refused)"
+	case errors.Is(err, errTooMuch):
+		return errTooMuch.Error()
+	}
+	return "could not be reached"
+}
+
+// content reads one document's bytes, from this region's store or from
+// its custodian, checked against the index.
+func (a *API) content(ctx context.Context, r *http.Request, e index.Entry) ([]byte, error) {
+	var rc io.ReadCloser
+	if e.Custodian == a.d.Region {
+		var msg string
+		if rc, _, msg = a.openLocal(e); rc == nil {
+			return nil, errors.New(msg)
+		}
+	} else {
+		if a.d.Fetch == nil {
+			return nil, errors.New("this node does not fetch from other regions")
+		}
+		_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		var err error
+		if rc, err = a.d.Fetch(ctx, e.Custodian, e.ID, strings.TrimSpace(tok), fetch.Want{SHA256: e.Hash, Size: e.Size}); err != nil {
+			if errors.Is(err, fetch.ErrMismatch) {
+				a.d.Mismatch()
+			}
+			return nil, err
+		}
+	}
+	defer rc.Close()
+	var buf bytes.Buffer
+	buf.Grow(int(min(e.Size, maxEverythingContent)))
+	if _, err := io.Copy(&buf, io.LimitReader(rc, maxEverythingContent+1)); err != nil {
+		if errors.Is(err, fetch.ErrMismatch) {
+			a.d.Mismatch()
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func (a *API) regionDeadline() time.Duration {
+	if a.d.RegionDeadline > 0 {
+		return a.d.RegionDeadline
+	}
+	return 5 * time.Second
+}
+
+func ptrTo[T any](v T) *T { return &v }
