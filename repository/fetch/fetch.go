@@ -22,6 +22,7 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -40,6 +41,25 @@ const (
 	maxRequest = 16 << 10
 	maxHeader  = 4 << 10
 	version    = 1
+)
+
+// Encoders and decoders are reused across transfers: making one costs
+// more than a small document's whole transfer.
+var (
+	encoders = sync.Pool{New: func() any {
+		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
+		if err != nil {
+			panic(err) // only invalid options fail
+		}
+		return e
+	}}
+	decoders = sync.Pool{New: func() any {
+		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20), zstd.WithDecoderMaxWindow(8<<20))
+		if err != nil {
+			panic(err)
+		}
+		return d
+	}}
 )
 
 // Request asks for one document version's content.
@@ -154,12 +174,10 @@ func send(ctx context.Context, s network.Stream, from peer.ID, req Request, cfg 
 	if err := answer(header{Status: "ok", Size: size}); err != nil {
 		return err
 	}
-	zw, err := zstd.NewWriter(s, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
-	if err != nil {
-		return err
-	}
+	zw := encoders.Get().(*zstd.Encoder)
+	zw.Reset(s)
+	defer func() { zw.Reset(nil); encoders.Put(zw) }()
 	if _, err := io.Copy(zw, rc); err != nil {
-		zw.Close()
 		return err // the stream is reset: the requester sees a cut transfer
 	}
 	return zw.Close()
@@ -234,8 +252,9 @@ func Fetch(ctx context.Context, h host.Host, p peer.ID, doc, token string, want 
 	if hd.Size != want.Size {
 		return fail(fmt.Errorf("%w: the custodian announces %d bytes, the index %d", ErrMismatch, hd.Size, want.Size))
 	}
-	zr, err := zstd.NewReader(s, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
-	if err != nil {
+	zr := decoders.Get().(*zstd.Decoder)
+	if err := zr.Reset(s); err != nil {
+		decoders.Put(zr)
 		return fail(err)
 	}
 	return &checked{s: s, zr: zr, stop: stop, want: want, h: sha256.New()}, nil
@@ -284,7 +303,11 @@ func (c *checked) Read(p []byte) (int, error) {
 
 func (c *checked) Close() error {
 	c.stop()
-	c.zr.Close()
+	if c.zr != nil {
+		_ = c.zr.Reset(nil)
+		decoders.Put(c.zr)
+		c.zr = nil
+	}
 	if c.err == io.EOF {
 		return c.s.Close()
 	}

@@ -23,7 +23,7 @@ import (
 // History limits.
 const (
 	// everythingParallel bounds the contents fetched at once.
-	everythingParallel = 8
+	everythingParallel = 24
 	// maxEverythingContent bounds the contents one answer carries inline;
 	// past it a document is listed with its Binary URL only.
 	maxEverythingContent = 64 << 20
