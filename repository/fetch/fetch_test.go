@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"runtime"
 	"testing"
 	"time"
 
@@ -206,4 +207,75 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("accepted %+v", r)
 		}
 	})
+}
+
+// patterned is an io.Reader of n pseudo-random bytes made on the fly (no
+// buffer of its own), with its SHA-256 known in advance.
+type patterned struct {
+	n, off int64
+	state  uint64
+}
+
+func (p *patterned) Read(b []byte) (int, error) {
+	if p.off >= p.n {
+		return 0, io.EOF
+	}
+	if rest := p.n - p.off; int64(len(b)) > rest {
+		b = b[:rest]
+	}
+	for i := range b {
+		p.state = p.state*6364136223846793005 + 1442695040888963407
+		b[i] = byte(p.state >> 56)
+	}
+	p.off += int64(len(b))
+	return len(b), nil
+}
+
+// A 50 MiB document streams through: neither side holds it, so the heap
+// stays far below its size while it passes.
+func TestLargeDocumentStreams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("50 MiB transfer")
+	}
+	const size = 50 << 20
+	h := sha256.New()
+	io.Copy(h, &patterned{n: size, state: 1})
+	w := Want{SHA256: hex.EncodeToString(h.Sum(nil)), Size: size}
+	c, r := pair(t, func(context.Context, peer.ID, Request) (io.ReadCloser, int64, error) {
+		return io.NopCloser(&patterned{n: size, state: 1}), size, nil
+	})
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peak uint64
+	done, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapInuse)
+			select {
+			case <-done:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	rc, err := Fetch(context.Background(), r, c.ID(), "d", "t", w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, rc)
+	rc.Close()
+	close(done)
+	<-sampled
+	if err != nil || n != size {
+		t.Fatalf("streamed %d bytes: %v", n, err)
+	}
+	growth := int64(peak) - int64(base.HeapInuse)
+	t.Logf("heap in use grew by at most %.1f MiB while 50 MiB passed", float64(growth)/(1<<20))
+	if growth > 20<<20 {
+		t.Fatalf("heap grew by %d MiB for a 50 MiB document: something holds it whole", growth>>20)
+	}
 }
