@@ -54,6 +54,7 @@ Commands:
   region add CERTFILE     admit a region with its membership certificate
   region revoke FILE      submit the authority's revocation of a region's node
   audit verify            recompute the audit trail's hash chain on the node; exit 1 if broken
+  history CF --out DIR    save a patient's history from every region, with contents; exit 1 if partial
 
 Global flags (also accepted after the command words):
   --node URL      the node's base URL (default $FSENET_NODE, else ` + defaultNode + `)
@@ -69,6 +70,7 @@ type options struct {
 	token string
 	json  bool
 	force bool
+	out   string
 }
 
 // bindGlobal defines the global flags on fs, with the values already set
@@ -93,10 +95,16 @@ type command struct {
 	args        []string // names of the positional arguments, all required
 	summary     string   // what it does, for its usage message
 	force       bool     // it takes --force
+	out         bool     // it takes --out DIR
 	run         func(ctx context.Context, a *app, args []string) error
 }
 
-func (c *command) words() string { return c.group + " " + c.name }
+func (c *command) words() string {
+	if c.name == "" {
+		return c.group
+	}
+	return c.group + " " + c.name
+}
 
 var commands = []*command{
 	{group: "cluster", name: "status", run: clusterStatusCmd,
@@ -109,6 +117,8 @@ var commands = []*command{
 		summary: "Submit a region's membership certificate (a JWT signed by the national\nauthority, as written by \"fsenode authority certify\") and print the\nregion's record as the federation accepted it."},
 	{group: "audit", name: "verify", run: auditVerifyCmd,
 		summary: "Ask the node to recompute the audit trail's hash chain from its replica.\nExit status 1 when a batch is missing, changed or out of order."},
+	{group: "history", args: []string{"CF"}, out: true, run: historyCmd,
+		summary: "Save a patient's history from every region (GET /fhir/Patient/{id}/$everything\nwith contents) into --out DIR: bundle.json, each document's content, and\nindex.tsv. CF is the codice fiscale (or STP/ENI code). A partial answer (a\nregion unreachable or refusing) is saved, and the exit status is 1."},
 	{group: "region", name: "revoke", args: []string{"FILE"}, run: regionRevokeCmd,
 		summary: "Submit a revocation (a JWT signed by the national authority, as written by\n\"fsenode authority revoke\") and print the result."},
 }
@@ -159,6 +169,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if cmd.force {
 			synopsis += " [--force]"
 		}
+		if cmd.out {
+			synopsis += " --out DIR"
+		}
 		for _, a := range cmd.args {
 			synopsis += " " + a
 		}
@@ -169,7 +182,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cmd.force {
 		fs.BoolVar(&opts.force, "force", false, "overwrite FILE if it exists")
 	}
-	pos, err := parseInterleaved(fs, rest[2:])
+	if cmd.out {
+		fs.StringVar(&opts.out, "out", "", "the directory to save into")
+	}
+	words := 2
+	if cmd.name == "" {
+		words = 1
+	}
+	pos, err := parseInterleaved(fs, rest[words:])
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -215,6 +235,9 @@ func findCommand(args []string, stderr io.Writer) (*command, int) {
 	for _, c := range commands {
 		if c.group != group {
 			continue
+		}
+		if c.name == "" {
+			return c, 0
 		}
 		names = append(names, c.name)
 		if len(args) > 1 && args[1] == c.name {

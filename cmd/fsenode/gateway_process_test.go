@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -361,7 +362,17 @@ func TestProcessGatewayLifecycle(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, `"resourceType":"Binary"`) || strings.Contains(body, `"resourceType":"OperationOutcome"`) {
 		t.Fatalf("history with contents: %d %.400s", code, body)
 	}
+	histDir := filepath.Join(t.TempDir(), "history")
+	if out, code := ctl(t, pug.url(), clinician, "history", pt.CF, "--out", histDir); code != 0 || !strings.Contains(out, "contents saved") {
+		t.Fatalf("fsectl history: exit %d: %s", code, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(histDir, "index.tsv")); err != nil || !strings.Contains(string(b), v1) {
+		t.Fatalf("index.tsv: %v %s", err, b)
+	}
 	lom.kill9()
+	if out, code := ctl(t, pug.url(), clinician, "history", pt.CF, "--out", histDir+"-partial"); code != 1 || !strings.Contains(out, "region 030") {
+		t.Fatalf("fsectl history with Lombardia down: exit %d: %s", code, out)
+	}
 	code, body, took := everything()
 	if code != http.StatusOK || !strings.Contains(body, "region 030") || strings.Contains(body, `"resourceType":"Binary"`) || took > 15*time.Second {
 		t.Fatalf("history with Lombardia down: %d after %v: %.600s", code, took, body)
