@@ -122,7 +122,7 @@ func demoCmd(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("fsenet demo: federation ready (%s).\n", strings.Join(codes, ", "))
 	fmt.Printf("  tokens and URLs: source %s\n", envPath)
-	loaded, err := loadDemoData(ctx, regions)
+	loaded, producers, err := loadDemoData(ctx, regions)
 	if err != nil {
 		return fmt.Errorf("load the demo's synthetic documents: %w", err)
 	}
@@ -133,6 +133,9 @@ func demoCmd(ctx context.Context, args []string) error {
 		other := codes[len(codes)-1]
 		fmt.Printf("  a clinician of %s finds a patient of %s:\n", other, loaded[0].Region)
 		fmt.Printf("                   curl -H \"Authorization: Bearer $FSENET_%s_TOKEN\" \"$FSENET_%s_URL/fhir/DocumentReference?patient=Patient/CF-%s\"\n", other, other, loaded[0].PatientCF)
+	}
+	if err := migrantScenario(ctx, os.Stdout, regions, producers); err != nil {
+		return fmt.Errorf("the migrant scenario: %w", err)
 	}
 	fmt.Printf("  then e.g.:       curl -H \"Authorization: Bearer $FSENET_%s_TOKEN\" $FSENET_%s_URL/fhir/metadata\n", codes[0], codes[0])
 	fmt.Printf("                   go run ./cmd/fsectl cluster status\n")

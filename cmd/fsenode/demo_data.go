@@ -27,19 +27,29 @@ type demoLoaded struct {
 	Documents int
 }
 
+// demoProducer is a region's producer, as the demo drives it.
+type demoProducer struct {
+	region   *demoRegion
+	url      string
+	client   *gateway.Client
+	org      string
+	operator string
+}
+
 // loadDemoData gives each region a producer (a hospital's software with
 // its own signing key), two synthetic patients with consent, and a few
 // synthetic documents published through the region's gateway: validated,
 // published, each acknowledged only once the federation committed it.
 // Running the demo again on the same directory publishes nothing twice.
-func loadDemoData(ctx context.Context, regions []*demoRegion) ([]demoLoaded, error) {
+func loadDemoData(ctx context.Context, regions []*demoRegion) ([]demoLoaded, []*demoProducer, error) {
 	var out []demoLoaded
+	var producers []*demoProducer
 	kinds := []string{"11502-2", "34105-7", "60591-5"}
 	for ri, r := range regions {
 		url := "http://127.0.0.1:" + strconv.Itoa(r.HTTPPort)
 		idp, err := federation.LoadIdPKey(filepath.Join(r.dir, "idp.key"))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		org := "ASST demo " + r.Code
 		token := func(role, purpose string) (string, error) {
@@ -48,63 +58,70 @@ func loadDemoData(ctx context.Context, regions []*demoRegion) ([]demoLoaded, err
 		}
 		operator, err := token("DSA", "SYSADMIN")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		key, err := demoProducerKey(filepath.Join(r.dir, "producer.jwk"))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		pub, err := federation.PublicJWKS(key)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		issuer := "demo-lis." + r.Code
 		reg, _ := json.Marshal(map[string]any{"issuer": issuer, "organization": org, "name": "Laboratorio demo", "keys": pub})
 		if code, b, err := demoCall(ctx, http.MethodPost, url+"/v1/producers", operator, "application/json", reg); err != nil || code != http.StatusOK {
-			return nil, fmt.Errorf("region %s: register the producer: %d %s %v", r.Code, code, b, err)
+			return nil, nil, fmt.Errorf("region %s: register the producer: %d %s %v", r.Code, code, b, err)
 		}
 		bearer, err := token("PSS", "TREATMENT")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		client := &gateway.Client{BaseURL: url, Bearer: bearer, Key: key, Issuer: issuer, Subject: "VRDGPP70A01F205X",
 			Role: "PSS", Region: r.Code, Organization: org}
+		producers = append(producers, &demoProducer{region: r, url: url, client: client, org: org, operator: operator})
 		rng := rand.New(rand.NewPCG(uint64(ri)+1, 2026))
 		for p := range 2 {
 			pt := synth.NewPatient(rng)
-			if err := demoPatient(ctx, url, operator, r.Code, pt); err != nil {
-				return nil, err
+			if err := demoPatient(ctx, http.MethodPost, url, operator, r.Code, pt); err != nil {
+				return nil, nil, err
 			}
-			n := 0
 			for d, loinc := range kinds {
-				kind, _ := synth.KindOf(loinc)
-				local := fmt.Sprintf("demo-%d-%d", p, d)
-				doc := synth.Document{Kind: kind, Region: r.Code, LocalID: local, Patient: pt, AuthorCF: "VRDGPP70A01F205X", Org: org,
-					Time: time.Date(2026, time.Month(1+d*3), 10+p, 9, 30, 0, 0, time.UTC)}
-				pdf, err := synth.PDF(doc)
-				if err != nil {
-					return nil, err
+				if err := producers[ri].publish(ctx, pt, fmt.Sprintf("demo-%d-%d", p, d), loinc, time.Date(2026, time.Month(1+d*3), 10+p, 9, 30, 0, 0, time.UTC)); err != nil {
+					return nil, nil, err
 				}
-				b := gateway.Request{Action: "CREATE", LOINC: loinc, PatientCF: pt.CF}
-				if a, err := client.Do(ctx, http.MethodPost, "/v1/documents/validation", map[string]string{"activity": "VALIDATION"}, pdf, b); err != nil || !a.OK() {
-					return nil, fmt.Errorf("region %s: validate %s: %v %v", r.Code, local, a, err)
-				}
-				a, err := client.Do(ctx, http.MethodPost, "/v1/documents", gateway.Publication(r.Code, local, kind.Class), pdf, b)
-				switch {
-				case err != nil:
-					return nil, fmt.Errorf("region %s: publish %s: %w", r.Code, local, err)
-				case a.Status == http.StatusConflict:
-					// Published by an earlier run on this directory (the
-					// PDF's dates differ, so the bytes do too).
-				case !a.OK():
-					return nil, fmt.Errorf("region %s: publish %s: %v", r.Code, local, a)
-				}
-				n++
 			}
-			out = append(out, demoLoaded{Region: r.Code, PatientCF: pt.CF, Documents: n})
+			out = append(out, demoLoaded{Region: r.Code, PatientCF: pt.CF, Documents: len(kinds)})
 		}
 	}
-	return out, nil
+	return out, producers, nil
+}
+
+// publish validates and publishes one synthetic document of the patient
+// through the producer's gateway. A document an earlier run on the same
+// directory published is left as it is.
+func (p *demoProducer) publish(ctx context.Context, pt synth.Patient, local, loinc string, at time.Time) error {
+	kind, _ := synth.KindOf(loinc)
+	doc := synth.Document{Kind: kind, Region: p.region.Code, LocalID: local, Patient: pt, AuthorCF: "VRDGPP70A01F205X", Org: p.org, Time: at}
+	pdf, err := synth.PDF(doc)
+	if err != nil {
+		return err
+	}
+	b := gateway.Request{Action: "CREATE", LOINC: loinc, PatientCF: pt.CF}
+	if a, err := p.client.Do(ctx, http.MethodPost, "/v1/documents/validation", map[string]string{"activity": "VALIDATION"}, pdf, b); err != nil || !a.OK() {
+		return fmt.Errorf("region %s: validate %s: %v %v", p.region.Code, local, a, err)
+	}
+	a, err := p.client.Do(ctx, http.MethodPost, "/v1/documents", gateway.Publication(p.region.Code, local, kind.Class), pdf, b)
+	switch {
+	case err != nil:
+		return fmt.Errorf("region %s: publish %s: %w", p.region.Code, local, err)
+	case a.Status == http.StatusConflict:
+		// Published by an earlier run on this directory (the PDF's dates
+		// differ, so the bytes do too).
+	case !a.OK():
+		return fmt.Errorf("region %s: publish %s: %v", p.region.Code, local, a)
+	}
+	return nil
 }
 
 // demoProducerKey loads the demo producer's key, making it on first use.
@@ -117,14 +134,21 @@ func demoProducerKey(path string) (jwk.Key, error) {
 
 // demoPatient registers a synthetic patient (an existing one is kept)
 // and records consent to consultation.
-func demoPatient(ctx context.Context, url, operator, region string, pt synth.Patient) error {
+func demoPatient(ctx context.Context, method, url, operator, region string, pt synth.Patient) error {
 	body := fmt.Sprintf(`{"resourceType":"Patient","identifier":[{"system":"http://hl7.it/sid/codiceFiscale","value":"%s"}],`+
 		`"name":[{"family":"%s","given":["%s"]}],"gender":"%s","birthDate":"%s",`+
 		`"managingOrganization":{"identifier":{"system":"urn:fsenet:region","value":"%s"}}}`,
 		pt.CF, pt.Family, pt.Given, pt.FHIRGender(), pt.BirthDate.Format(time.DateOnly), region)
-	code, b, err := demoCall(ctx, http.MethodPost, url+"/fhir/Patient", operator, "application/fhir+json", []byte(body))
+	path := url + "/fhir/Patient"
+	if method == http.MethodPut {
+		path += "/CF-" + pt.CF
+	}
+	code, b, err := demoCall(ctx, method, path, operator, "application/fhir+json", []byte(body))
 	if err != nil || (code != http.StatusCreated && code != http.StatusOK && code != http.StatusConflict) {
 		return fmt.Errorf("register patient: %d %s %v", code, b, err)
+	}
+	if method == http.MethodPut {
+		return nil
 	}
 	consent := []byte(`{"resourceType":"Parameters","parameter":[{"name":"given","valueBoolean":true}]}`)
 	if code, b, err := demoCall(ctx, http.MethodPost, url+"/fhir/Patient/CF-"+pt.CF+"/$consent", operator, "application/fhir+json", consent); err != nil || code != http.StatusOK {
@@ -150,4 +174,71 @@ func demoCall(ctx context.Context, method, url, token, ct string, body []byte) (
 		return resp.StatusCode, nil, err
 	}
 	return resp.StatusCode, b, nil
+}
+
+// migrantScenario is the mission in one story: a patient of the first
+// region, treated there and in the second, moves her home region to the
+// last one with one registry update (no index transfer), and a clinician
+// of her new region reads her whole history, contents included, fetched
+// from the regions that keep them. Each step is printed with a command a
+// user can repeat.
+func migrantScenario(ctx context.Context, w io.Writer, regions []*demoRegion, producers []*demoProducer) error {
+	if len(regions) < 3 {
+		return nil
+	}
+	from, treated, to := producers[0], producers[1], producers[len(producers)-1]
+	name := func(r *demoRegion) string { return federation.RegionNames[r.Code] + " (" + r.Code + ")" }
+	rng := rand.New(rand.NewPCG(77, 2026))
+	pt := synth.NewPatient(rng)
+	fmt.Fprintf(w, "\nThe migrant patient: %s %s, codice fiscale %s\n", pt.Given, pt.Family, pt.CF)
+	if err := demoPatient(ctx, http.MethodPost, from.url, from.operator, from.region.Code, pt); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "  1. registered in %s with consent to consultation:\n", name(from.region))
+	fmt.Fprintf(w, "       curl -H \"Authorization: Bearer $FSENET_%s_TOKEN\" \"$FSENET_%s_URL/fhir/Patient/CF-%s\"\n", from.region.Code, from.region.Code, pt.CF)
+	for i, loinc := range []string{"11502-2", "34105-7"} {
+		if err := from.publish(ctx, pt, fmt.Sprintf("migrant-%d", i), loinc, time.Date(2025, time.Month(3+i*4), 12, 10, 0, 0, 0, time.UTC)); err != nil {
+			return err
+		}
+	}
+	if err := treated.publish(ctx, pt, "migrant-0", "59258-4", time.Date(2026, 2, 20, 22, 15, 0, 0, time.UTC)); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "  2. treated: a lab report and a discharge letter published by %s, an emergency report by %s,\n", name(from.region), name(treated.region))
+	fmt.Fprintf(w, "     each through its region's gateway, each kept by the region that wrote it\n")
+	moved := pt
+	if err := demoPatient(ctx, http.MethodPut, from.url, from.operator, to.region.Code, moved); err != nil {
+		return fmt.Errorf("move the patient: %w", err)
+	}
+	fmt.Fprintf(w, "  3. she moves to %s: one registry update of her home region, nothing in the index moves:\n", name(to.region))
+	fmt.Fprintf(w, "       curl -H \"Authorization: Bearer $FSENET_%s_TOKEN\" \"$FSENET_%s_URL/fhir/Patient/CF-%s\"\n", to.region.Code, to.region.Code, pt.CF)
+	idp, err := federation.LoadIdPKey(filepath.Join(to.region.dir, "idp.key"))
+	if err != nil {
+		return err
+	}
+	clinician, err := federation.IssueToken(idp, federation.Claims{Issuer: defaultIssuer(to.region.Code), Subject: "RSSMRA80A01H501U",
+		Expiry: time.Now().Add(time.Hour), SubjectRole: "AAS", OrganizationID: to.region.Code, Organization: "ASL demo " + federation.RegionNames[to.region.Code], PurposeOfUse: "TREATMENT"})
+	if err != nil {
+		return err
+	}
+	var code int
+	var b []byte
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, b, err = demoCall(ctx, http.MethodGet, to.url+"/fhir/Patient/CF-"+pt.CF+"/$everything?_content=true", clinician, "", nil)
+		if err == nil && code == http.StatusOK && bytes.Count(b, []byte(`"resourceType":"Binary"`)) == 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil || code != http.StatusOK {
+		return fmt.Errorf("the history from %s: %d %v", to.region.Code, code, err)
+	}
+	fmt.Fprintf(w, "  4. a clinician of %s reads her history: %d documents from %s and %s, contents fetched from them, %d bytes in one answer:\n",
+		name(to.region), bytes.Count(b, []byte(`"resourceType":"DocumentReference"`)), from.region.Code, treated.region.Code, len(b))
+	fmt.Fprintf(w, "       curl -H \"Authorization: Bearer $FSENET_%s_TOKEN\" \"$FSENET_%s_URL/fhir/Patient/CF-%s/\\$everything?_content=true\"\n", to.region.Code, to.region.Code, pt.CF)
+	fmt.Fprintf(w, "       go run ./cmd/fsectl --node $FSENET_%s_URL --token $FSENET_%s_TOKEN history %s --out migrant-history\n", to.region.Code, to.region.Code, pt.CF)
+	fmt.Fprintf(w, "  5. every access is in her log:\n")
+	fmt.Fprintf(w, "       curl -H \"Authorization: Bearer $FSENET_AUTHORITY_TOKEN\" \"$FSENET_%s_URL/fhir/AuditEvent?patient=Patient/CF-%s\"\n", to.region.Code, pt.CF)
+	return nil
 }

@@ -596,6 +596,19 @@ func TestDemoStartsAndStops(t *testing.T) {
 	if err := json.Unmarshal(body, &bundle); err != nil || resp.StatusCode != http.StatusOK || bundle.Total != 3 {
 		t.Fatalf("Puglia's clinician searching Lombardia's demo patient: %d, %s", resp.StatusCode, body)
 	}
+	// Then the migrant scenario, until the demo waits for Ctrl-C.
+	for waiting := false; !waiting; {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("demo ended early:\n%v", strings.Join(transcript, "\n"))
+			}
+			transcript = append(transcript, l)
+			waiting = strings.Contains(l, "Press Ctrl-C")
+		case <-time.After(60 * time.Second):
+			t.Fatalf("the demo did not finish loading in 60s:\n%v", strings.Join(transcript, "\n"))
+		}
+	}
 	_ = cmd.Process.Signal(os.Interrupt)
 	stopped := 0
 	for l := range lines {
@@ -609,6 +622,11 @@ func TestDemoStartsAndStops(t *testing.T) {
 	}
 	if stopped != 3 {
 		t.Fatalf("%d regions reported stopping, want 3:\n%v", stopped, transcript)
+	}
+	// The migrant scenario ran: Puglia's clinician read the history kept
+	// by Lombardia and Campania.
+	if !strings.Contains(strings.Join(transcript, "\n"), "reads her history: 3 documents from 030 and 150") {
+		t.Fatalf("the migrant scenario did not end with the history:\n%s", strings.Join(transcript, "\n"))
 	}
 }
 
