@@ -331,6 +331,10 @@ func TestProcessGatewayLifecycle(t *testing.T) {
 		_, seen := search(t, pug, clinician, pt.CF, "")[index.ResourceID(v2)]
 		return !seen
 	})
+	// Nor can its content be fetched: the same answer as for an absent id.
+	if code, _ := call(t, http.MethodGet, pug.url()+"/fhir/Binary/"+index.ResourceID(v2), clinician, "", nil); code != http.StatusNotFound {
+		t.Fatalf("a blinded document fetched by another organisation's clinician: %d", code)
+	}
 	// Unblind.
 	meta["attiCliniciRegoleAccesso"] = []string{"P00"}
 	prod.must(http.StatusOK, http.MethodPut, "/v1/documents/"+v2+"/metadata", meta, nil, pt.CF, "", "UPDATE")
