@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -18,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
+	"github.com/klauspost/compress/zstd"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/fsenet/fsenet/federation"
@@ -531,4 +534,79 @@ func TestProcessGatewayKill9(t *testing.T) {
 		t.Fatalf("%d index entries, %d stored documents, %d whole, outbox %d", len(indexed), stats.Documents, whole, stats.Outbox)
 	}
 	t.Logf("after the restart: %d documents whole (%d acknowledged), none half-there", whole, len(acked))
+}
+
+// TestProcessTamperedContent: a document's bytes altered on the
+// custodian's disk are never served as the document, locally or to
+// another region: the transfer is cut and the custodian counts it.
+func TestProcessTamperedContent(t *testing.T) {
+	_, regions := threeVoters(t)
+	lom, pug := regions[0], regions[2]
+	rng := rand.New(rand.NewPCG(21, 22))
+	pt := synth.NewPatient(rng)
+	registerPatient(t, lom, pt)
+	prod := newProducer(t, lom)
+	kind, _ := synth.KindOf("11502-2")
+	d := synth.Document{Kind: kind, Region: "030", LocalID: "tamper-1", Patient: pt, AuthorCF: operatorSub, Org: producerOrg}
+	pdf, err := synth.PDF(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod.must(http.StatusCreated, http.MethodPost, "/v1/documents/validation", map[string]string{"activity": "VALIDATION"}, pdf, pt.CF, "11502-2", "CREATE")
+	prod.must(http.StatusCreated, http.MethodPost, "/v1/documents", publication("030", "tamper-1", "REF"), pdf, pt.CF, "11502-2", "CREATE")
+
+	// Lombardia stopped, one byte of the stored chunk changed on disk (the
+	// store's layout: h/<sha256> holds the manifest, b/<blob>/<chunk> the
+	// zstd chunks), then restarted.
+	lom.terminate(t)
+	sum := sha256.Sum256(pdf)
+	db, err := badger.Open(badger.DefaultOptions(filepath.Join(lom.dir, "repository")).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *badger.Txn) error {
+		it, err := tx.Get([]byte("h/" + hex.EncodeToString(sum[:])))
+		if err != nil {
+			return err
+		}
+		var m struct {
+			Blob uint64 `json:"blob"`
+		}
+		if err := it.Value(func(v []byte) error { return json.Unmarshal(v, &m) }); err != nil {
+			return err
+		}
+		key := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64([]byte("b/"), m.Blob), 0)
+		enc, _ := zstd.NewWriter(nil)
+		altered := bytes.Clone(pdf)
+		altered[len(altered)/2] ^= 0xff
+		return tx.Set(key, enc.EncodeAll(altered, nil))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lom.start(t)
+	waitFor(t, 60*time.Second, "Lombardia back", lom.ready)
+
+	clinician := regionToken(t, pug, "--sub", "VRDLGU75C12H501Y", "--role", "AAS", "--purpose", "TREATMENT")
+	for _, node := range []*proc{pug, lom} {
+		req, _ := http.NewRequest(http.MethodGet, node.url()+"/fhir/Binary/"+index.ResourceID(d.ID()), nil)
+		tok := clinician
+		if node == lom {
+			tok = regionToken(t, lom, "--sub", "VRDLGU75C12H501Y", "--role", "AAS", "--purpose", "TREATMENT")
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			continue // refused before any answer: fine
+		}
+		body, rerr := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if rerr == nil && resp.StatusCode == http.StatusOK {
+			t.Fatalf("region %s served tampered content as the document (%d bytes, equal to the original: %v)", node.code, len(body), bytes.Equal(body, pdf))
+		}
+	}
+	if v := metric(t, lom, "fsenet_repository_corrupt_content_total"); v == "" || v == "0" {
+		t.Fatalf("the custodian did not count the corrupt content (%q)", v)
+	}
 }
