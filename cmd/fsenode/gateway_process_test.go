@@ -40,6 +40,13 @@ const (
 // it returns when all three are ready, and stops them when the test ends.
 func threeVoters(t testing.TB, extra ...string) (*authority, []*proc) {
 	t.Helper()
+	return threeVotersEach(t, func(int) []string { return extra })
+}
+
+// threeVotersEach is threeVoters with flags per region (0 Lombardia, 1
+// Campania, 2 Puglia).
+func threeVotersEach(t testing.TB, extra func(i int) []string) (*authority, []*proc) {
+	t.Helper()
 	base := t.TempDir()
 	a := newAuthority(t, base)
 	regions := []*proc{a.region(base, "030", "voter"), a.region(base, "150", "voter"), a.region(base, "160", "voter")}
@@ -48,9 +55,9 @@ func threeVoters(t testing.TB, extra ...string) (*authority, []*proc) {
 			p.terminate(t)
 		}
 	})
-	regions[0].start(t, append([]string{"--raft.bootstrap=true"}, extra...)...)
-	for _, r := range regions[1:] {
-		r.start(t, append([]string{"--p2p.join", regions[0].url()}, extra...)...)
+	regions[0].start(t, append([]string{"--raft.bootstrap=true"}, extra(0)...)...)
+	for i, r := range regions[1:] {
+		r.start(t, append([]string{"--p2p.join", regions[0].url()}, extra(i+1)...)...)
 	}
 	waitFor(t, 60*time.Second, "three regions ready", func() bool {
 		return regions[0].ready() && regions[1].ready() && regions[2].ready()

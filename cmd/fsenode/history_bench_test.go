@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -25,7 +27,19 @@ import (
 func BenchmarkHistory(b *testing.B) {
 	const perRegion, runs = 20, 200
 	for range b.N {
-		_, regions := threeVoters(b)
+		// FSENET_BENCH_PROFILE names a file for a CPU profile, during the
+		// timed requests, of Lombardia's node (a custodian), or of Puglia's
+		// (the requester) with FSENET_BENCH_PROFILE_REGION=160.
+		pprofPort, err := freePort()
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, regions := threeVotersEach(b, func(i int) []string {
+			if i == profiledRegion() {
+				return []string{"--debug.pprof_listen", fmt.Sprintf("127.0.0.1:%d", pprofPort)}
+			}
+			return nil
+		})
 		rng := rand.New(rand.NewPCG(11, 12))
 		pt := synth.NewPatient(rng)
 		registerPatient(b, regions[0], pt)
@@ -55,6 +69,25 @@ func BenchmarkHistory(b *testing.B) {
 			return len(search(b, pug, clinician, pt.CF, "&_count=100")) == 3*perRegion
 		})
 		url := pug.url() + "/fhir/Patient/CF-" + pt.CF + "/$everything?_content=true"
+		profiled := make(chan struct{})
+		go func() {
+			defer close(profiled)
+			path := os.Getenv("FSENET_BENCH_PROFILE")
+			if path == "" {
+				return
+			}
+			time.Sleep(2 * time.Second)
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=5", pprofPort))
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			if f, err := os.Create(path); err == nil {
+				io.Copy(f, resp.Body)
+				f.Close()
+			}
+		}()
+		defer func() { <-profiled }()
 		var lat []time.Duration
 		for i := range runs + 5 {
 			start := time.Now()
@@ -73,4 +106,11 @@ func BenchmarkHistory(b *testing.B) {
 		b.ReportMetric(float64(q(0.5).Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(q(0.99).Microseconds())/1000, "p99-ms")
 	}
+}
+
+func profiledRegion() int {
+	if os.Getenv("FSENET_BENCH_PROFILE_REGION") == "160" {
+		return 2
+	}
+	return 0
 }

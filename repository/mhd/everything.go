@@ -1,11 +1,13 @@
 package mhd
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -163,30 +165,61 @@ func (a *API) everything(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	bundle := fhir.Bundle{Type: fhir.BundleTypeSearchset, Total: ptrTo(len(docs))}
-	add := func(v any, mode fhir.SearchEntryMode) {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return
-		}
-		bundle.Entry = append(bundle.Entry, fhir.BundleEntry{Resource: b, Search: &fhir.BundleEntrySearch{Mode: &mode}})
-	}
-	add(fhirapi.PatientResource(p), fhir.SearchEntryModeMatch)
 	failed := map[string]string{}
 	for i, d := range docs {
-		add(fhirapi.DocumentReferenceOf(d.e, d.acc.Content), fhir.SearchEntryModeMatch)
-		if !withContent || !d.acc.Content {
-			continue
-		}
-		if res := results[i]; res.err != nil {
+		if withContent && d.acc.Content && results[i].err != nil {
 			if _, seen := failed[d.e.Custodian]; !seen {
-				failed[d.e.Custodian] = reason(res.err)
+				failed[d.e.Custodian] = reason(results[i].err)
 			}
+		}
+	}
+	// The Bundle is written as it goes, each content base64-encoded
+	// straight into the answer: building it whole and encoding it again
+	// cost more CPU than fetching the documents.
+	w.Header().Set("Content-Type", "application/fhir+json")
+	bw := bufio.NewWriterSize(w, 64<<10)
+	fmt.Fprintf(bw, `{"resourceType":"Bundle","type":"searchset","total":%d,"entry":[`, len(docs))
+	first := true
+	entry := func(mode string, write func(io.Writer) error) error {
+		if !first {
+			bw.WriteByte(',')
+		}
+		first = false
+		bw.WriteString(`{"resource":`)
+		if err := write(bw); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(bw, `,"search":{"mode":%q}}`, mode)
+		return err
+	}
+	resource := func(v any) func(io.Writer) error {
+		return func(w io.Writer) error {
+			b, err := json.Marshal(v)
+			if err == nil {
+				_, err = w.Write(b)
+			}
+			return err
+		}
+	}
+	err = entry("match", resource(fhirapi.PatientResource(p)))
+	for i, d := range docs {
+		if err != nil {
+			break
+		}
+		err = entry("match", resource(fhirapi.DocumentReferenceOf(d.e, d.acc.Content)))
+		if err != nil || !withContent || !d.acc.Content || results[i].err != nil {
 			continue
 		}
-		rid := index.ResourceID(d.e.ID)
-		data := base64.StdEncoding.EncodeToString(results[i].data)
-		add(fhir.Binary{Id: &rid, ContentType: d.e.MIME, Data: &data}, fhir.SearchEntryModeInclude)
+		data, ct := results[i].data, d.e.MIME
+		err = entry("include", func(w io.Writer) error {
+			ctJSON, _ := json.Marshal(ct)
+			fmt.Fprintf(w, `{"resourceType":"Binary","id":%q,"contentType":%s,"data":"`, index.ResourceID(d.e.ID), ctJSON)
+			enc := base64.NewEncoder(base64.StdEncoding, w)
+			enc.Write(data)
+			enc.Close()
+			_, err := io.WriteString(w, `"}`)
+			return err
+		})
 	}
 	regions := make([]string, 0, len(failed))
 	for region := range failed {
@@ -194,12 +227,20 @@ func (a *API) everything(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.Sort(regions)
 	for _, region := range regions {
+		if err != nil {
+			break
+		}
 		msg := "region " + region + ": " + failed[region] + "; its documents are listed without their content"
-		add(fhir.OperationOutcome{Issue: []fhir.OperationOutcomeIssue{{Severity: fhir.IssueSeverityWarning,
-			Code: fhir.IssueTypeIncomplete, Diagnostics: &msg}}}, fhir.SearchEntryModeOutcome)
+		err = entry("outcome", resource(fhir.OperationOutcome{Issue: []fhir.OperationOutcomeIssue{{Severity: fhir.IssueSeverityWarning,
+			Code: fhir.IssueTypeIncomplete, Diagnostics: &msg}}}))
 	}
-	w.Header().Set("Content-Type", "application/fhir+json")
-	_ = json.NewEncoder(w).Encode(bundle)
+	if err == nil {
+		bw.WriteString("]}\n")
+		err = bw.Flush()
+	}
+	if err != nil {
+		a.d.Log.Warn("history answer cut", "err", err)
+	}
 }
 
 var errTooMuch = errors.New("the answer's contents would exceed 64 MiB: fetch the rest by Binary")
@@ -263,5 +304,3 @@ func (a *API) regionDeadline() time.Duration {
 	}
 	return 5 * time.Second
 }
-
-func ptrTo[T any](v T) *T { return &v }
