@@ -545,7 +545,8 @@ func TestProcessGatewayKill9(t *testing.T) {
 
 // TestProcessTamperedContent: a document's bytes altered on the
 // custodian's disk are never served as the document, locally or to
-// another region: the transfer is cut and the custodian counts it.
+// another region: the transfer is cut, the custodian counts it on its own
+// read and the requester on the fetch.
 func TestProcessTamperedContent(t *testing.T) {
 	_, regions := threeVoters(t)
 	lom, pug := regions[0], regions[2]
@@ -615,5 +616,10 @@ func TestProcessTamperedContent(t *testing.T) {
 	}
 	if v := metric(t, lom, "fsenet_repository_corrupt_content_total"); v == "" || v == "0" {
 		t.Fatalf("the custodian did not count the corrupt content (%q)", v)
+	}
+	// The custodian passes its stored frames on unchecked: the requester
+	// is the one that refused them, and counts it.
+	if v := metric(t, pug, "fsenet_repository_fetch_mismatch_total"); v == "" || v == "0" {
+		t.Fatalf("the requester did not count the content that does not match the index (%q)", v)
 	}
 }

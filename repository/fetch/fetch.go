@@ -8,7 +8,10 @@
 // cannot pass it on as the original.
 //
 // One stream carries one exchange: a request frame, a header frame, then
-// (when the header says ok) the compressed content until the stream ends.
+// (when the header says ok) the content as a sequence of zstd frames until
+// the stream ends. A custodian whose store keeps content as zstd frames
+// passes them on as they are, without decompressing and compressing them
+// again; the requester's check is what guards the content either way.
 // Nothing is held whole in memory on either side.
 package fetch
 
@@ -47,7 +50,9 @@ const (
 // more than a small document's whole transfer.
 var (
 	encoders = sync.Pool{New: func() any {
-		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
+		// No frame checksum: the requester hashes every byte with SHA-256.
+		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+			zstd.WithWindowSize(1<<20), zstd.WithEncoderCRC(false))
 		if err != nil {
 			panic(err) // only invalid options fail
 		}
@@ -106,10 +111,20 @@ func (r *Refusal) Error() string { return "fetch: " + r.Code + ": " + r.Message 
 // Is makes errors.Is(err, ErrRefused) hold for every refusal.
 func (r *Refusal) Is(target error) bool { return target == ErrRefused }
 
+// Content is a document's content as a Source opens it.
+type Content struct {
+	Body io.ReadCloser
+	Size int64 // of the content, uncompressed
+	// Zstd: Body is already a sequence of zstd frames that decompress to
+	// the content (a store's chunks); it is sent as it is. Frames must
+	// not need a window over 8 MiB.
+	Zstd bool
+}
+
 // Source opens a document's content for a request, after verifying the
 // token, applying the policy and auditing. Returning a *Refusal answers
 // with its code; any other error answers "internal".
-type Source func(ctx context.Context, from peer.ID, req Request) (io.ReadCloser, int64, error)
+type Source func(ctx context.Context, from peer.ID, req Request) (Content, error)
 
 // ServerConfig configures the custodian's side.
 type ServerConfig struct {
@@ -161,7 +176,7 @@ func serve(ctx context.Context, s network.Stream, from peer.ID, cfg ServerConfig
 }
 
 func send(ctx context.Context, s network.Stream, from peer.ID, req Request, cfg ServerConfig, answer func(header) error) error {
-	rc, size, err := cfg.Source(ctx, from, req)
+	c, err := cfg.Source(ctx, from, req)
 	if err != nil {
 		var r *Refusal
 		if !errors.As(err, &r) {
@@ -170,15 +185,21 @@ func send(ctx context.Context, s network.Stream, from peer.ID, req Request, cfg 
 		}
 		return answer(header{Status: r.Code, Message: r.Message})
 	}
-	defer rc.Close()
-	if err := answer(header{Status: "ok", Size: size}); err != nil {
+	defer c.Body.Close()
+	if err := answer(header{Status: "ok", Size: c.Size}); err != nil {
+		return err
+	}
+	// An error below resets the stream: the requester sees a cut
+	// transfer, never a short document.
+	if c.Zstd {
+		_, err := io.Copy(s, c.Body)
 		return err
 	}
 	zw := encoders.Get().(*zstd.Encoder)
 	zw.Reset(s)
 	defer func() { zw.Reset(nil); encoders.Put(zw) }()
-	if _, err := io.Copy(zw, rc); err != nil {
-		return err // the stream is reset: the requester sees a cut transfer
+	if _, err := io.Copy(zw, c.Body); err != nil {
+		return err
 	}
 	return zw.Close()
 }
@@ -253,16 +274,33 @@ func Fetch(ctx context.Context, h host.Host, p peer.ID, doc, token string, want 
 		return fail(fmt.Errorf("%w: the custodian announces %d bytes, the index %d", ErrMismatch, hd.Size, want.Size))
 	}
 	zr := decoders.Get().(*zstd.Decoder)
-	if err := zr.Reset(s); err != nil {
+	src := &streamErr{r: s}
+	if err := zr.Reset(src); err != nil {
 		decoders.Put(zr)
 		return fail(err)
 	}
-	return &checked{s: s, zr: zr, stop: stop, want: want, h: sha256.New()}, nil
+	return &checked{s: s, src: src, zr: zr, stop: stop, want: want, h: sha256.New()}, nil
+}
+
+// streamErr remembers whether the stream itself failed, which tells a cut
+// transfer from compressed bytes that are not a valid zstd stream.
+type streamErr struct {
+	r   io.Reader
+	err error
+}
+
+func (s *streamErr) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
 }
 
 // checked is the requester's view of a transfer.
 type checked struct {
 	s    network.Stream
+	src  *streamErr
 	zr   *zstd.Decoder
 	stop func() bool
 	want Want
@@ -294,6 +332,11 @@ func (c *checked) Read(p []byte) (int, error) {
 		}
 		c.err = io.EOF
 		return n, io.EOF
+	case err != nil && c.src.err == nil && !errors.Is(err, io.ErrUnexpectedEOF):
+		// The bytes arrived but do not decode (or fail a frame's
+		// checksum): the custodian sent something else.
+		c.err = fmt.Errorf("%w: the compressed stream is invalid: %v", ErrMismatch, err)
+		return n, c.err
 	case err != nil:
 		c.err = fmt.Errorf("fetch: transfer cut: %w", err)
 		return n, c.err

@@ -21,6 +21,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/fsenet/fsenet/consensus"
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/index/ident"
@@ -946,25 +948,28 @@ func TestCustodianSource(t *testing.T) {
 		}
 		return tok
 	}
-	rc, size, err := src(context.Background(), "", fetch.Request{V: 1, Doc: id, Token: token(func(*federation.Claims) {})})
+	c, err := src(context.Background(), "", fetch.Request{V: 1, Doc: id, Token: token(func(*federation.Claims) {})})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := io.ReadAll(rc)
-	rc.Close()
-	if !bytes.Equal(got, pdf) || size != int64(len(pdf)) {
-		t.Fatalf("author's fetch: %d bytes, size %d", len(got), size)
+	// The store's zstd frames go out as they are.
+	dec, _ := zstd.NewReader(c.Body)
+	got, derr := io.ReadAll(dec)
+	dec.Close()
+	c.Body.Close()
+	if derr != nil || !c.Zstd || !bytes.Equal(got, pdf) || c.Size != int64(len(pdf)) {
+		t.Fatalf("author's fetch: %d bytes (%v), size %d, zstd %v", len(got), derr, c.Size, c.Zstd)
 	}
 	var ref *fetch.Refusal
-	_, _, err = src(context.Background(), "", fetch.Request{V: 1, Doc: id, Token: token(func(c *federation.Claims) { c.Organization, c.SubjectRole = "030-ALTRO", "AAS" })})
+	_, err = src(context.Background(), "", fetch.Request{V: 1, Doc: id, Token: token(func(c *federation.Claims) { c.Organization, c.SubjectRole = "030-ALTRO", "AAS" })})
 	if !errors.As(err, &ref) || ref.Code != fetch.CodeNotFound {
 		t.Fatalf("another organisation without consent: %v", err)
 	}
-	_, _, err = src(context.Background(), "", fetch.Request{V: 1, Doc: index.DocumentID(region, "nothing"), Token: token(func(*federation.Claims) {})})
+	_, err = src(context.Background(), "", fetch.Request{V: 1, Doc: index.DocumentID(region, "nothing"), Token: token(func(*federation.Claims) {})})
 	if !errors.As(err, &ref) || ref.Code != fetch.CodeNotFound {
 		t.Fatalf("absent document: %v", err)
 	}
-	_, _, err = src(context.Background(), "", fetch.Request{V: 1, Doc: id, Token: "not.a.token"})
+	_, err = src(context.Background(), "", fetch.Request{V: 1, Doc: id, Token: "not.a.token"})
 	if !errors.As(err, &ref) || ref.Code != fetch.CodeUnauth {
 		t.Fatalf("bad token: %v", err)
 	}

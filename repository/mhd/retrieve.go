@@ -76,6 +76,13 @@ func New(d Deps) *API {
 // openLocal opens the content of a version this region keeps; on failure
 // it returns the status and message to answer.
 func (a *API) openLocal(e index.Entry) (io.ReadCloser, int, string) {
+	return a.openStored(e, a.d.Store.Content)
+}
+
+// openStored checks that this region keeps version e, then opens it with
+// open: the content (checked against its hash as it is read) or the
+// stored zstd frames (checked by whoever decompresses them).
+func (a *API) openStored(e index.Entry, open func(sha string) (io.ReadCloser, store.Manifest, error)) (io.ReadCloser, int, string) {
 	d, err := a.d.Store.Document(e.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -90,7 +97,7 @@ func (a *API) openLocal(e index.Entry) (io.ReadCloser, int, string) {
 		a.d.Log.Error("stored document does not match the index", "doc", e.ID)
 		return nil, http.StatusInternalServerError, "the stored content does not match the index"
 	}
-	rc, _, err := a.d.Store.Content(e.Hash)
+	rc, _, err := open(e.Hash)
 	if err != nil {
 		a.d.Log.Error("stored content unreadable", "doc", e.ID, "err", err)
 		return nil, http.StatusInternalServerError, "the document's content could not be read"

@@ -2,7 +2,6 @@ package mhd
 
 import (
 	"context"
-	"io"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -16,12 +15,17 @@ import (
 // — content or refusal — is audited here, the custodian, before it goes.
 // A refusal is "not-found" whether the document is absent, withdrawn or
 // not for this caller.
+//
+// The content goes out as the store keeps it, zstd frames that are not
+// decompressed here: the requester checks every byte against its own
+// replica of the index, so bytes altered on this region's disk are
+// refused (and counted) there, and by this node's own reads.
 func (a *API) Source(verify func(token string) (index.Caller, error)) fetch.Source {
-	return func(ctx context.Context, from peer.ID, req fetch.Request) (io.ReadCloser, int64, error) {
+	return func(ctx context.Context, from peer.ID, req fetch.Request) (fetch.Content, error) {
 		c, err := verify(req.Token)
 		if err != nil {
 			a.d.Log.Info("refused a fetch: token", "peer", from, "reason", err.Error())
-			return nil, 0, &fetch.Refusal{Code: fetch.CodeUnauth, Message: "the caller's token is not valid"}
+			return fetch.Content{}, &fetch.Refusal{Code: fetch.CodeUnauth, Message: "the caller's token is not valid"}
 		}
 		var e index.Entry
 		var acc index.Access
@@ -39,21 +43,21 @@ func (a *API) Source(verify func(token string) (index.Caller, error)) fetch.Sour
 			found, acc = true, index.EntryAccess(c, p, e)
 			return nil
 		}); err != nil {
-			return nil, 0, &fetch.Refusal{Code: fetch.CodeBusy, Message: "the index could not be read; retry"}
+			return fetch.Content{}, &fetch.Refusal{Code: fetch.CodeBusy, Message: "the index could not be read; retry"}
 		}
 		ev := index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
 			Action: "R", What: "Binary.fetch", Patient: e.Patient, Documents: []string{req.Doc}, Override: acc.Override}
-		refuse := func() (io.ReadCloser, int64, error) {
+		refuse := func() (fetch.Content, error) {
 			ev.Outcome = "4"
 			if err := a.d.Audit.Record(ctx, ev); err != nil {
 				a.d.Log.Error("audit record failed", "err", err)
 			}
-			return nil, 0, &fetch.Refusal{Code: fetch.CodeNotFound, Message: "no such document"}
+			return fetch.Content{}, &fetch.Refusal{Code: fetch.CodeNotFound, Message: "no such document"}
 		}
 		if !found || !acc.Content || e.Custodian != a.d.Region {
 			return refuse()
 		}
-		rc, _, _ := a.openLocal(e)
+		rc, _, _ := a.openStored(e, a.d.Store.Frames)
 		if rc == nil {
 			return refuse()
 		}
@@ -61,8 +65,8 @@ func (a *API) Source(verify func(token string) (index.Caller, error)) fetch.Sour
 		if err := a.d.Audit.Record(ctx, ev); err != nil {
 			rc.Close()
 			a.d.Log.Error("audit record failed; content withheld", "err", err)
-			return nil, 0, &fetch.Refusal{Code: fetch.CodeBusy, Message: "the access could not be audited; retry"}
+			return fetch.Content{}, &fetch.Refusal{Code: fetch.CodeBusy, Message: "the access could not be audited; retry"}
 		}
-		return rc, e.Size, nil
+		return fetch.Content{Body: rc, Size: e.Size, Zstd: true}, nil
 	}
 }

@@ -249,6 +249,87 @@ func (r *contentReader) load() error {
 
 func (r *contentReader) Close() error { return nil }
 
+// Frames streams the stored chunks of a hash as they are on disk: a
+// sequence of zstd frames that decompress to the content, one chunk in
+// memory at a time. Nothing is decompressed or checked here: it is for a
+// reader that checks the content itself (a region fetching a document
+// checks every byte against its own index). A missing chunk fails the
+// read with ErrCorrupt.
+func (s *Store) Frames(sha string) (io.ReadCloser, Manifest, error) {
+	m, err := s.Manifest(sha)
+	if err != nil {
+		return nil, m, err
+	}
+	return &framesReader{s: s, m: m, sha: sha}, m, nil
+}
+
+type framesReader struct {
+	s    *Store
+	m    Manifest
+	sha  string
+	next uint32
+	buf  []byte
+	pos  int
+	err  error
+}
+
+func (r *framesReader) Read(p []byte) (int, error) {
+	for r.pos >= len(r.buf) {
+		if r.err != nil {
+			return 0, r.err
+		}
+		if r.next >= r.m.Chunks {
+			r.err = io.EOF
+			return 0, r.err
+		}
+		err := r.s.db.View(func(tx *badger.Txn) error {
+			it, err := tx.Get(chunkKey(r.m.Blob, r.next))
+			if err != nil {
+				return err
+			}
+			r.buf, err = it.ValueCopy(r.buf[:0])
+			return err
+		})
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			err = fmt.Errorf("%w: chunk %d of content %s is missing", ErrCorrupt, r.next, r.sha)
+		}
+		if err != nil {
+			r.err = err
+			return 0, err
+		}
+		r.pos = 0
+		r.next++
+	}
+	n := copy(p, r.buf[r.pos:])
+	r.pos += n
+	return n, nil
+}
+
+// WriteTo hands each chunk to w whole, without a copy through the
+// caller's buffer.
+func (r *framesReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if r.pos < len(r.buf) {
+			n, err := w.Write(r.buf[r.pos:])
+			total += int64(n)
+			r.pos += n
+			if err != nil {
+				return total, err
+			}
+		}
+		// Read loads the next chunk (it copies nothing into an empty p).
+		if _, err := r.Read(nil); err != nil {
+			if err == io.EOF {
+				return total, nil
+			}
+			return total, err
+		}
+	}
+}
+
+func (r *framesReader) Close() error { return nil }
+
 // ReadAll returns a whole content, for small documents (CDA extraction,
 // tests); large ones should be streamed with Content.
 func (s *Store) ReadAll(sha string) ([]byte, error) {

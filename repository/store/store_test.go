@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/fsenet/fsenet/index"
 )
@@ -96,6 +97,30 @@ func TestContentRoundTrip(t *testing.T) {
 			if tc.name == "several chunks" && m.Stored*4 > m.Size {
 				t.Errorf("stored %d bytes for %d of repetitive text: not compressed", m.Stored, m.Size)
 			}
+			// The stored frames, read as they are (both ways a reader
+			// may take them), decompress to the content.
+			for _, via := range []string{"Read", "WriteTo"} {
+				fr, _, err := s.Frames(sum(tc.content))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var comp bytes.Buffer
+				if via == "Read" {
+					_, err = io.CopyBuffer(&comp, struct{ io.Reader }{fr}, make([]byte, 1000))
+				} else {
+					_, err = fr.(io.WriterTo).WriteTo(&comp)
+				}
+				fr.Close()
+				if err != nil || int64(comp.Len()) != m.Stored {
+					t.Fatalf("frames via %s: %d bytes (%v), want the %d stored", via, comp.Len(), err, m.Stored)
+				}
+				dec, _ := zstd.NewReader(&comp)
+				plain, err := io.ReadAll(dec)
+				dec.Close()
+				if err != nil || !bytes.Equal(plain, tc.content) {
+					t.Fatalf("frames via %s decompress to %d bytes (%v), want the content", via, len(plain), err)
+				}
+			}
 		})
 	}
 }
@@ -166,6 +191,18 @@ func TestCorruptContentIsRefused(t *testing.T) {
 	}
 	if _, err := s.ReadAll(sum(content)); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("reading garbage chunk: err = %v, want ErrCorrupt", err)
+	}
+	// A missing chunk fails the frames' reader too (what it passes on
+	// is never checked here: altered bytes are its reader's to refuse).
+	if err := s.db.Update(func(tx *badger.Txn) error { return tx.Delete(chunkKey(m.Blob, 1)) }); err != nil {
+		t.Fatal(err)
+	}
+	fr, _, err := s.Frames(sum(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, fr); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("frames with a chunk missing: err = %v, want ErrCorrupt", err)
 	}
 }
 
