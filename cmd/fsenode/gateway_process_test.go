@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -289,7 +290,8 @@ func TestProcessGatewayLifecycle(t *testing.T) {
 		return audited(t, pug, auth, pt.CF, "Binary.fetch") && audited(t, pug, auth, pt.CF, "Binary.read")
 	})
 	// A patient without consent: Puglia's clinician gets the answer of an
-	// absent document, and the attempt is in the patient's access log.
+	// absent document, and the attempt is in the patient's access log,
+	// recorded by Puglia and by Lombardia.
 	shy := synth.NewPatient(rng)
 	registerPatient(t, lom, shy)
 	opTok := regionToken(t, lom, "--sub", operatorSub, "--role", "PSS", "--purpose", "SYSADMIN")
@@ -308,10 +310,36 @@ func TestProcessGatewayLifecycle(t *testing.T) {
 	if code, _ := call(t, http.MethodGet, pug.url()+"/fhir/Binary/"+index.ResourceID(shyDoc.ID()), clinician, "", nil); code != http.StatusNotFound {
 		t.Fatalf("a document without consent fetched for another organisation: %d", code)
 	}
-	waitStep("the refused attempt audited", func() bool {
-		code, b := call(t, http.MethodGet, pug.url()+"/fhir/AuditEvent?patient=Patient/CF-"+shy.CF, auth, "", nil)
-		return code == http.StatusOK && strings.Contains(string(b), `"display":"Binary.read"`) && strings.Contains(string(b), `"outcome":"4"`)
+	// Lombardia, asked all the same, refused on its own replica: the
+	// attempt is audited by both regions, and nothing was disclosed.
+	waitStep("the refused attempt audited by the requester and by the custodian", func() bool {
+		return audited(t, pug, auth, shy.CF, "Binary.read") && audited(t, pug, auth, shy.CF, "Binary.fetch")
 	})
+	code, b := call(t, http.MethodGet, pug.url()+"/fhir/AuditEvent?patient=Patient/CF-"+shy.CF+"&_count=200", auth, "", nil)
+	var log struct {
+		Entry []struct {
+			Resource struct {
+				Type    struct{ Display string }
+				Outcome string
+				Source  struct {
+					Observer struct{ Identifier struct{ Value string } }
+				}
+			}
+		}
+	}
+	if code != http.StatusOK || json.Unmarshal(b, &log) != nil {
+		t.Fatalf("the patient's access log: %d %s", code, b)
+	}
+	var reads []string
+	for _, e := range log.Entry {
+		if r := e.Resource; strings.HasPrefix(r.Type.Display, "Binary.") {
+			reads = append(reads, r.Source.Observer.Identifier.Value+" "+r.Type.Display+" "+r.Outcome)
+		}
+	}
+	slices.Sort(reads)
+	if strings.Join(reads, ", ") != "030 Binary.fetch 4, 160 Binary.read 4" {
+		t.Fatalf("the content reads in the patient's access log: %v, want one refusal recorded by each region", reads)
+	}
 
 	// Replace.
 	v2 := index.DocumentID("030", "e2e-2")

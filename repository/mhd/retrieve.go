@@ -150,6 +150,27 @@ func (a *API) openRemote(w http.ResponseWriter, r *http.Request, c index.Caller,
 	return &cancelOnClose{ReadCloser: rc, cancel: cancel}, true
 }
 
+// askCustodian sends a request this node's policy refuses to the
+// custodian all the same, for it to refuse and audit the attempt. Nothing
+// it might send is read: should the two replicas disagree, this node's
+// refusal stands.
+func (a *API) askCustodian(r *http.Request, e index.Entry) {
+	if a.d.Fetch == nil {
+		return
+	}
+	_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 3*time.Second)
+	defer cancel()
+	rc, err := a.d.Fetch(ctx, e.Custodian, e.ID, strings.TrimSpace(tok), fetch.Want{SHA256: e.Hash, Size: e.Size})
+	switch {
+	case err == nil:
+		rc.Close() // ends the transfer unread
+		a.d.Log.Warn("the custodian would disclose what this node's policy refuses; refused", "doc", e.ID, "custodian", e.Custodian)
+	case !errors.Is(err, fetch.ErrRefused):
+		a.d.Log.Info("the custodian could not be told of a refused attempt", "doc", e.ID, "custodian", e.Custodian, "err", err)
+	}
+}
+
 type cancelOnClose struct {
 	io.ReadCloser
 	cancel context.CancelFunc
@@ -199,8 +220,13 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) {
 	// Absent, not visible and not allowed the content are one answer:
 	// nothing tells a caller that a document it may not open exists. An
 	// attempt on a document that exists is audited as refused, so the
-	// patient sees who tried.
+	// patient sees who tried; on a document another region keeps, that
+	// region is asked too, so it decides and audits the attempt on its
+	// own replica: a disclosure needs both nodes' policies to allow it.
 	if !acc.Content {
+		if found && e.Custodian != a.d.Region {
+			a.askCustodian(r, e)
+		}
 		if found {
 			ev := index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
 				Action: "R", What: "Binary.read", Patient: e.Patient, Documents: []string{e.ID}, Outcome: "4"}
