@@ -80,14 +80,25 @@ func Extract(rs io.ReadSeeker) ([]byte, error) {
 // Embed writes a PDF of one page showing lines of text, with cda
 // embedded as cda.xml.
 func Embed(w io.Writer, lines []string, cda []byte) error {
-	return EmbedFile(w, lines, AttachmentName, cda)
+	return embedIn(w, textPDF(lines, nil), AttachmentName, cda)
+}
+
+// EmbedScan is Embed with a scanned image on the page too: grey, 8 bits
+// a pixel, 1024 pixels a row (padded with white to whole rows). A
+// document's size mostly lies in such images.
+func EmbedScan(w io.Writer, lines []string, cda, grey []byte) error {
+	return embedIn(w, textPDF(lines, grey), AttachmentName, cda)
 }
 
 // EmbedFile is Embed with another attachment name (a PDF the gateway must
 // refuse, for tests).
 func EmbedFile(w io.Writer, lines []string, name string, data []byte) error {
+	return embedIn(w, textPDF(lines, nil), name, data)
+}
+
+func embedIn(w io.Writer, page []byte, name string, data []byte) error {
 	conf := config()
-	ctx, err := api.ReadValidateAndOptimize(bytes.NewReader(textPDF(lines)), conf)
+	ctx, err := api.ReadValidateAndOptimize(bytes.NewReader(page), conf)
 	if err != nil {
 		return fmt.Errorf("pdfcda: base page: %w", err)
 	}
@@ -102,20 +113,33 @@ func EmbedFile(w io.Writer, lines []string, name string, data []byte) error {
 	return nil
 }
 
-// textPDF returns a minimal one-page PDF (A4, Helvetica) showing lines.
-func textPDF(lines []string) []byte {
+// textPDF returns a minimal one-page PDF (A4, Helvetica) showing lines,
+// and the grey image when there is one.
+func textPDF(lines []string, grey []byte) []byte {
 	var content bytes.Buffer
 	content.WriteString("BT /F1 11 Tf 56 780 Td 14 TL\n")
 	for _, l := range lines {
 		content.WriteString("(" + pdfString(l) + ") Tj T*\n")
 	}
 	content.WriteString("ET\n")
+	resources := "/Font << /F1 4 0 R >>"
+	if len(grey) > 0 {
+		content.WriteString("q 483 0 0 600 56 100 cm /Im1 Do Q\n")
+		resources += " /XObject << /Im1 6 0 R >>"
+	}
 	objects := []string{
 		"<< /Type /Catalog /Pages 2 0 R >>",
 		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << " + resources + " >> /Contents 5 0 R >>",
 		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
 		fmt.Sprintf("<< /Length %d >>\nstream\n%sendstream", content.Len(), content.String()),
+	}
+	if len(grey) > 0 {
+		const width = 1024
+		rows := (len(grey) + width - 1) / width
+		pixels := append(bytes.Clone(grey), bytes.Repeat([]byte{0xff}, rows*width-len(grey))...)
+		objects = append(objects, fmt.Sprintf("<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8 /Length %d >>\nstream\n%s\nendstream",
+			width, rows, len(pixels), pixels))
 	}
 	var b bytes.Buffer
 	b.WriteString("%PDF-1.7\n")

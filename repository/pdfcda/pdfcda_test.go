@@ -31,8 +31,29 @@ func TestEmbedExtractRoundTrip(t *testing.T) {
 	}
 }
 
+// A page with a scanned image (its pixels incompressible) keeps its CDA
+// readable, and its size.
+func TestEmbedScan(t *testing.T) {
+	cda := []byte(`<?xml version="1.0" encoding="UTF-8"?><ClinicalDocument xmlns="urn:hl7-org:v3"><title>Scansione</title></ClinicalDocument>`)
+	grey := make([]byte, 3<<20+5)
+	for i := range grey {
+		grey[i] = byte(i*7919>>3) ^ byte(i>>11)
+	}
+	var b bytes.Buffer
+	if err := EmbedScan(&b, []string{"Referto scansionato"}, cda, grey); err != nil {
+		t.Fatal(err)
+	}
+	if b.Len() < len(grey) {
+		t.Fatalf("a PDF of %d bytes for %d bytes of pixels", b.Len(), len(grey))
+	}
+	got, err := Extract(bytes.NewReader(b.Bytes()))
+	if err != nil || !bytes.Equal(got, cda) {
+		t.Fatalf("extracted %q (%v), want the CDA", got, err)
+	}
+}
+
 func TestExtractRefusals(t *testing.T) {
-	plain := textPDF([]string{"no attachment"})
+	plain := textPDF([]string{"no attachment"}, nil)
 	var withOther bytes.Buffer
 	if err := EmbedFile(&withOther, nil, "referto.xml", []byte("<x/>")); err != nil {
 		t.Fatal(err)
@@ -60,7 +81,7 @@ func TestExtractRefusals(t *testing.T) {
 
 func FuzzExtract(f *testing.F) {
 	f.Add(embed(f, []byte("<ClinicalDocument/>")))
-	f.Add(textPDF([]string{"x"}))
+	f.Add(textPDF([]string{"x"}, nil))
 	f.Add([]byte("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		cda, err := Extract(bytes.NewReader(in))

@@ -10,6 +10,7 @@ package synth
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -131,6 +132,10 @@ type Document struct {
 	Replaces string
 	// Padding adds narrative text to reach about this many bytes of CDA.
 	Padding int
+	// Scan adds to the PDF (not to the CDA) a scanned page of about this
+	// many bytes of pseudo-random grey pixels, which no compressor
+	// shrinks: a large document whose size survives compression.
+	Scan int
 }
 
 // ID is the document's FSE id.
@@ -259,6 +264,19 @@ func PDF(d Document) ([]byte, error) {
 		"Paziente: " + d.Patient.Family + " " + d.Patient.Given + " (" + d.Patient.CF + ")",
 		"Documento: " + d.ID(),
 		"Nessun dato reale: generato per prove del sistema.",
+	}
+	if d.Scan > 0 {
+		h := fnv.New64a()
+		h.Write([]byte(d.ID() + "#scan"))
+		rng := rand.New(rand.NewPCG(h.Sum64(), 2))
+		grey := make([]byte, (d.Scan+7)/8*8)
+		for i := 0; i < len(grey); i += 8 {
+			binary.LittleEndian.PutUint64(grey[i:], rng.Uint64())
+		}
+		if err := pdfcda.EmbedScan(&b, lines, CDA(d), grey); err != nil {
+			return nil, err
+		}
+		return b.Bytes(), nil
 	}
 	if err := pdfcda.Embed(&b, lines, CDA(d)); err != nil {
 		return nil, err
