@@ -12,11 +12,13 @@ import (
 	"io"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 
@@ -24,7 +26,7 @@ import (
 )
 
 // pair returns a custodian serving source and a requester, linked.
-func pair(t *testing.T, source Source) (custodian, requester host.Host) {
+func pair(t testing.TB, source Source) (custodian, requester host.Host) {
 	t.Helper()
 	mn := mocknet.New()
 	t.Cleanup(func() { mn.Close() })
@@ -271,6 +273,47 @@ func FuzzDecodeRequest(f *testing.F) {
 		r, err := DecodeRequest(in)
 		if err == nil && (r.V != 1 || r.Doc == "" || r.Token == "") {
 			t.Fatalf("accepted %+v", r)
+		}
+	})
+}
+
+// FuzzCustodianAnswer: whatever a custodian sends back (header frame and
+// content), the requester either fails cleanly or yields exactly the
+// bytes the index describes.
+func FuzzCustodianAnswer(f *testing.F) {
+	content := []byte("<ClinicalDocument>referto di prova</ClinicalDocument>")
+	w := want(content)
+	answer := func(h header, body []byte) []byte {
+		b, _ := json.Marshal(h)
+		return append(append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...), body...)
+	}
+	enc, _ := zstd.NewWriter(nil)
+	f.Add(answer(header{Status: "ok", Size: w.Size}, enc.EncodeAll(content, nil)))
+	f.Add(answer(header{Status: "ok", Size: w.Size}, enc.EncodeAll(content[:10], nil)))
+	f.Add(answer(header{Status: "ok", Size: w.Size}, content))
+	f.Add(answer(header{Status: CodeNotFound, Message: "no"}, nil))
+	f.Add(answer(header{}, nil))
+	f.Add([]byte{0, 0, 0, 2, '{', '}'})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	var raw atomic.Pointer[[]byte]
+	c, r := pair(f, serving(content, nil))
+	c.SetStreamHandler(Protocol, func(s network.Stream) {
+		defer s.Close()
+		_, _ = federation.ReadFrame(s, maxRequest)
+		_, _ = s.Write(*raw.Load())
+	})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		raw.Store(&in)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		rc, err := Fetch(ctx, r, c.ID(), "d", "tok", w)
+		if err != nil {
+			return
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err == nil && !bytes.Equal(got, content) {
+			t.Fatalf("accepted %d bytes that are not the document", len(got))
 		}
 	})
 }
