@@ -87,6 +87,7 @@ func (n *Node) routes() http.Handler {
 			return err
 		},
 		Fetch:    n.fetchDocument,
+		Attempt:  n.tellAttempt,
 		Corrupt:  corrupt.Inc,
 		Mismatch: mismatch.Inc,
 		Log:      n.log.With("component", "documents")})

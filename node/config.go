@@ -61,6 +61,11 @@ type RepositoryConfig struct {
 	// federation to commit its index entry (then 504; the workflow goes
 	// on and a retry is safe).
 	WaitCommit Duration `toml:"wait_commit"`
+	// MaxFetches bounds the documents this node fetches from other
+	// regions at once, for every caller together (each holds up to ~9 MiB
+	// of decompression state); a fetch past it waits for a slot within
+	// its own deadline.
+	MaxFetches int `toml:"max_fetches"`
 }
 
 // AuditConfig places the node's audit spool: the events it has recorded
@@ -151,7 +156,7 @@ func DefaultConfig() Config {
 		},
 		Audit: AuditConfig{SpoolDir: "audit-spool"},
 		Repository: RepositoryConfig{Dir: "repository", MaxDocumentMiB: 64,
-			ValidationMaxAge: Duration(5 * 24 * time.Hour), WaitCommit: Duration(30 * time.Second)},
+			ValidationMaxAge: Duration(5 * 24 * time.Hour), WaitCommit: Duration(30 * time.Second), MaxFetches: 64},
 		Log: LogConfig{Level: "info"},
 	}
 }
@@ -175,6 +180,9 @@ func (c Config) Validate() error {
 	}
 	if c.Repository.MaxDocumentMiB < 1 || c.Repository.MaxDocumentMiB > 1024 {
 		add("repository.max_document_mib = %d: want 1 to 1024", c.Repository.MaxDocumentMiB)
+	}
+	if c.Repository.MaxFetches < 1 || c.Repository.MaxFetches > 4096 {
+		add("repository.max_fetches = %d: want 1 to 4096", c.Repository.MaxFetches)
 	}
 	if c.Repository.ValidationMaxAge <= 0 || c.Repository.WaitCommit <= 0 {
 		add("repository.validation_max_age and repository.wait_commit must be positive durations, e.g. \"120h\" and \"30s\"")

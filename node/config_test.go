@@ -66,6 +66,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"no certificate", func(c *Config) { c.Authority.CertificateFile = "" }, "authority.certificate_file"},
 		{"join url", func(c *Config) { c.P2P.Join = []string{"10.0.0.1:8080"} }, "p2p.join"},
 		{"idp half set", func(c *Config) { c.IdP.Issuer = "urn:x" }, "idp.issuer"},
+		{"fetch slots", func(c *Config) { c.Repository.MaxFetches = 0 }, "repository.max_fetches"},
+		{"document size", func(c *Config) { c.Repository.MaxDocumentMiB = 0 }, "repository.max_document_mib"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,22 +36,24 @@ type Node struct {
 	cfg Config
 	log *slog.Logger
 
-	trust    trust
-	gater    *federation.Gater
-	host     host.Host
-	cons     *consensus.Node
-	members  *membership.Machine
-	index    *index.Machine
-	auditor  *index.Auditor
-	spool    *index.Spool
-	docs     *store.Store
-	outbox   *repository.Outbox
-	tokens   *federation.Verifier
-	reg      *prometheus.Registry
-	httpLn   net.Listener
-	httpSrv  *http.Server
-	pprofSrv *http.Server
-	httpErr  chan error
+	trust   trust
+	gater   *federation.Gater
+	host    host.Host
+	cons    *consensus.Node
+	members *membership.Machine
+	index   *index.Machine
+	auditor *index.Auditor
+	// fetchSlots bounds the documents fetched from other regions at once.
+	fetchSlots chan struct{}
+	spool      *index.Spool
+	docs       *store.Store
+	outbox     *repository.Outbox
+	tokens     *federation.Verifier
+	reg        *prometheus.Registry
+	httpLn     net.Listener
+	httpSrv    *http.Server
+	pprofSrv   *http.Server
+	httpErr    chan error
 
 	// wakeRegister and wakeReconcile run those loops at once after a
 	// membership change instead of at their next tick.
@@ -74,7 +76,8 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		log = slog.Default()
 	}
 	return &Node{cfg: cfg, log: log.With("region", cfg.Region),
-		wakeRegister: make(chan struct{}, 1), wakeReconcile: make(chan struct{}, 1)}, nil
+		wakeRegister: make(chan struct{}, 1), wakeReconcile: make(chan struct{}, 1),
+		fetchSlots: make(chan struct{}, cfg.Repository.MaxFetches)}, nil
 }
 
 func (n *Node) path(p string) string {
@@ -364,7 +367,40 @@ func (n *Node) fetchDocument(ctx context.Context, region, doc, token string, wan
 	if !ok {
 		return nil, fmt.Errorf("region %s is not a member of the federation", region)
 	}
-	return fetch.Fetch(ctx, n.host, r.Peer, doc, token, want)
+	select {
+	case n.fetchSlots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("fetch: all %d fetch slots stayed busy: %w", cap(n.fetchSlots), context.Cause(ctx))
+	}
+	rc, err := fetch.Fetch(ctx, n.host, r.Peer, doc, token, want)
+	if err != nil {
+		<-n.fetchSlots
+		return nil, err
+	}
+	return &slotReader{ReadCloser: rc, release: func() { <-n.fetchSlots }}, nil
+}
+
+// slotReader gives its fetch slot back when closed (once).
+type slotReader struct {
+	io.ReadCloser
+	once    sync.Once
+	release func()
+}
+
+func (s *slotReader) Close() error {
+	err := s.ReadCloser.Close()
+	s.once.Do(s.release)
+	return err
+}
+
+// tellAttempt tells a region's node of a read of its document that this
+// node refused (fetch.Attempt).
+func (n *Node) tellAttempt(ctx context.Context, region, doc, token string) error {
+	r, ok := n.members.View().Region(region)
+	if !ok {
+		return fmt.Errorf("region %s is not a member of the federation", region)
+	}
+	return fetch.Attempt(ctx, n.host, r.Peer, doc, token)
 }
 
 // lookupEntry reads an index entry from the local replica.

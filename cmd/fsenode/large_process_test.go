@@ -10,7 +10,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,23 +18,17 @@ import (
 )
 
 // rssKiB reads a process's resident set size from /proc.
-func rssKiB(t testing.TB, p *proc) int64 {
-	t.Helper()
+func rssKiB(p *proc) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
+			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 		}
 	}
-	t.Fatal("no VmRSS")
-	return 0
+	return 0, fmt.Errorf("no VmRSS for process %d", p.cmd.Process.Pid)
 }
 
 // TestProcessLargeDocumentStreams: a 50 MiB document kept by Lombardia,
@@ -82,17 +75,22 @@ func TestProcessLargeDocumentStreams(t *testing.T) {
 		return code == http.StatusOK && bytes.Equal(b, smallPDF)
 	})
 
-	base := rssKiB(t, pug)
+	base, err := rssKiB(pug)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var peak int64
-	var mu sync.Mutex
+	var sampleErr error
 	done, sampled := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(sampled)
 		for {
-			n := rssKiB(t, pug)
-			mu.Lock()
+			n, err := rssKiB(pug)
+			if err != nil {
+				sampleErr = err
+				return
+			}
 			peak = max(peak, n)
-			mu.Unlock()
 			select {
 			case <-done:
 				return
@@ -111,6 +109,9 @@ func TestProcessLargeDocumentStreams(t *testing.T) {
 	resp.Body.Close()
 	close(done)
 	<-sampled
+	if sampleErr != nil {
+		t.Fatal(sampleErr)
+	}
 	if resp.StatusCode != http.StatusOK || err != nil || n != int64(len(pdf)) || !bytes.Equal(h.Sum(nil), sum[:]) {
 		t.Fatalf("read through Puglia: %d, %d bytes (%v), hash equal %v", resp.StatusCode, n, err, bytes.Equal(h.Sum(nil), sum[:]))
 	}

@@ -72,6 +72,10 @@ type Request struct {
 	V     int    `json:"v"`
 	Doc   string `json:"doc"`   // the FSE document id
 	Token string `json:"token"` // the caller's bearer token
+	// Attempt: the requesting node has refused the caller already. The
+	// custodian only decides and audits the attempt on its own replica,
+	// and answers with a refusal: no content moves.
+	Attempt bool `json:"attempt,omitempty"`
 }
 
 // header answers a request.
@@ -186,6 +190,12 @@ func send(ctx context.Context, s network.Stream, from peer.ID, req Request, cfg 
 		return answer(header{Status: r.Code, Message: r.Message})
 	}
 	defer c.Body.Close()
+	if req.Attempt {
+		// A source that offers content for an attempt is a bug; nothing
+		// is sent all the same.
+		cfg.Log.Error("document fetch source offered content for a refused attempt", "peer", from)
+		return answer(header{Status: CodeNotFound, Message: "no such document"})
+	}
 	if err := answer(header{Status: "ok", Size: c.Size}); err != nil {
 		return err
 	}
@@ -234,20 +244,67 @@ type Want struct {
 // want.SHA256, fails with ErrMismatch. Closing the reader (or ctx ending)
 // ends the transfer.
 func Fetch(ctx context.Context, h host.Host, p peer.ID, doc, token string, want Want) (io.ReadCloser, error) {
-	s, err := h.NewStream(ctx, p, Protocol)
+	s, hd, stop, err := exchange(ctx, h, p, Request{V: version, Doc: doc, Token: token})
 	if err != nil {
-		return nil, fmt.Errorf("fetch: open a stream to %s: %w", p, err)
+		return nil, err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = s.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
 	fail := func(err error) (io.ReadCloser, error) {
 		stop()
 		_ = s.Reset()
 		return nil, err
 	}
-	b, _ := json.Marshal(Request{V: version, Doc: doc, Token: token})
+	if hd.Size != want.Size {
+		return fail(fmt.Errorf("%w: the custodian announces %d bytes, the index %d", ErrMismatch, hd.Size, want.Size))
+	}
+	zr := decoders.Get().(*zstd.Decoder)
+	// Compressed, the content is never much larger than itself: a
+	// custodian that sends more (skippable frames, say) is refused
+	// rather than read until the deadline.
+	src := &streamErr{r: s, left: want.Size + want.Size/32 + 64<<10}
+	if err := zr.Reset(src); err != nil {
+		decoders.Put(zr)
+		return fail(err)
+	}
+	return &checked{s: s, src: src, zr: zr, stop: stop, want: want, h: sha256.New()}, nil
+}
+
+// Attempt tells the custodian of a request the requesting node refused,
+// so that it decides and audits it on its own replica too. It returns nil
+// once the custodian has answered with a refusal.
+func Attempt(ctx context.Context, h host.Host, p peer.ID, doc, token string) error {
+	s, _, stop, err := exchange(ctx, h, p, Request{V: version, Doc: doc, Token: token, Attempt: true})
+	var ref *Refusal
+	if errors.As(err, &ref) {
+		return nil
+	}
+	if err == nil {
+		stop()
+		_ = s.Reset()
+		err = fmt.Errorf("%w: the custodian offered content for a refused attempt", ErrProtocol)
+	}
+	return err
+}
+
+// exchange sends req on a new stream and reads the custodian's header. A
+// refusal is returned as a *Refusal with the stream closed; on "ok" the
+// stream is left open for the content, stop ending the context's hold on
+// it.
+func exchange(ctx context.Context, h host.Host, p peer.ID, req Request) (network.Stream, header, func() bool, error) {
+	var hd header
+	s, err := h.NewStream(ctx, p, Protocol)
+	if err != nil {
+		return nil, hd, nil, fmt.Errorf("fetch: open a stream to %s: %w", p, err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = s.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
+	fail := func(err error) (network.Stream, header, func() bool, error) {
+		stop()
+		_ = s.Reset()
+		return nil, hd, nil, err
+	}
+	b, _ := json.Marshal(req)
 	if err := federation.WriteFrame(s, b, maxRequest); err != nil {
 		return fail(fmt.Errorf("fetch: send: %w", err))
 	}
@@ -261,36 +318,38 @@ func Fetch(ctx context.Context, h host.Host, p peer.ID, doc, token string, want 
 		}
 		return fail(fmt.Errorf("%w: header: %v", ErrProtocol, err))
 	}
-	var hd header
 	if err := json.Unmarshal(frame, &hd); err != nil || hd.Status == "" {
 		return fail(fmt.Errorf("%w: header", ErrProtocol))
 	}
 	if hd.Status != "ok" {
 		stop()
 		_ = s.Close()
-		return nil, &Refusal{Code: hd.Status, Message: hd.Message}
+		return nil, hd, nil, &Refusal{Code: hd.Status, Message: hd.Message}
 	}
-	if hd.Size != want.Size {
-		return fail(fmt.Errorf("%w: the custodian announces %d bytes, the index %d", ErrMismatch, hd.Size, want.Size))
-	}
-	zr := decoders.Get().(*zstd.Decoder)
-	src := &streamErr{r: s}
-	if err := zr.Reset(src); err != nil {
-		decoders.Put(zr)
-		return fail(err)
-	}
-	return &checked{s: s, src: src, zr: zr, stop: stop, want: want, h: sha256.New()}, nil
+	return s, hd, stop, nil
 }
 
-// streamErr remembers whether the stream itself failed, which tells a cut
-// transfer from compressed bytes that are not a valid zstd stream.
+// streamErr remembers whether the stream itself failed (a reset, a
+// deadline), which tells a cut transfer from a custodian that sent bytes
+// that are not the content — it ends a stream cleanly only after
+// sending everything — and bounds the compressed bytes read.
 type streamErr struct {
-	r   io.Reader
-	err error
+	r    io.Reader
+	left int64
+	err  error
 }
+
+var errTooLong = errors.New("more compressed bytes than the content could need")
 
 func (s *streamErr) Read(p []byte) (int, error) {
+	if s.left <= 0 {
+		return 0, errTooLong
+	}
+	if int64(len(p)) > s.left {
+		p = p[:s.left]
+	}
 	n, err := s.r.Read(p)
+	s.left -= int64(n)
 	if err != nil && err != io.EOF {
 		s.err = err
 	}
@@ -332,9 +391,10 @@ func (c *checked) Read(p []byte) (int, error) {
 		}
 		c.err = io.EOF
 		return n, io.EOF
-	case err != nil && c.src.err == nil && !errors.Is(err, io.ErrUnexpectedEOF):
-		// The bytes arrived but do not decode (or fail a frame's
-		// checksum): the custodian sent something else.
+	case err != nil && c.src.err == nil:
+		// The stream did not fail, but what came through does not
+		// decode, fails a frame's checksum, stops inside a frame or runs
+		// on too long: the custodian sent something else.
 		c.err = fmt.Errorf("%w: the compressed stream is invalid: %v", ErrMismatch, err)
 		return n, c.err
 	case err != nil:

@@ -973,13 +973,19 @@ func TestCustodianSource(t *testing.T) {
 	if !errors.As(err, &ref) || ref.Code != fetch.CodeUnauth {
 		t.Fatalf("bad token: %v", err)
 	}
+	// An attempt the requesting node refused: refused here too, even for
+	// a caller this replica would allow, and audited.
+	_, err = src(context.Background(), "", fetch.Request{V: 1, Doc: id, Token: token(func(*federation.Claims) {}), Attempt: true})
+	if !errors.As(err, &ref) || ref.Code != fetch.CodeNotFound {
+		t.Fatalf("attempt: %v", err)
+	}
 	var outcomes []string
 	for _, ev := range e.audit.all() {
 		if ev.What == "Binary.fetch" {
 			outcomes = append(outcomes, ev.Outcome)
 		}
 	}
-	if strings.Join(outcomes, ",") != "0,4,4" {
-		t.Fatalf("custodian's audit of the fetches: %v, want a disclosure and two refusals", outcomes)
+	if strings.Join(outcomes, ",") != "0,4,4,4" {
+		t.Fatalf("custodian's audit of the fetches: %v, want a disclosure and three refusals", outcomes)
 	}
 }

@@ -54,10 +54,20 @@ type Deps struct {
 	// Mismatch is called when a custodian's content does not match the
 	// index.
 	Mismatch func()
+	// Attempt tells the custodian region of a read this node refused, for
+	// it to decide and audit it too (fetch.Attempt); nil: not told.
+	Attempt func(ctx context.Context, region, doc, token string) error
 }
 
+// Attempts told to custodians at once; past it, an attempt is only
+// audited here (and logged).
+const maxAttemptsInFlight = 32
+
 // API serves GET /fhir/Binary/{id}.
-type API struct{ d Deps }
+type API struct {
+	d        Deps
+	attempts chan struct{} // slots for attempts being told to custodians
+}
 
 // New returns the endpoint.
 func New(d Deps) *API {
@@ -70,7 +80,7 @@ func New(d Deps) *API {
 	if d.Mismatch == nil {
 		d.Mismatch = func() {}
 	}
-	return &API{d: d}
+	return &API{d: d, attempts: make(chan struct{}, maxAttemptsInFlight)}
 }
 
 // openLocal opens the content of a version this region keeps; on failure
@@ -150,25 +160,30 @@ func (a *API) openRemote(w http.ResponseWriter, r *http.Request, c index.Caller,
 	return &cancelOnClose{ReadCloser: rc, cancel: cancel}, true
 }
 
-// askCustodian sends a request this node's policy refuses to the
-// custodian all the same, for it to refuse and audit the attempt. Nothing
-// it might send is read: should the two replicas disagree, this node's
-// refusal stands.
-func (a *API) askCustodian(r *http.Request, e index.Entry) {
-	if a.d.Fetch == nil {
+// tellCustodian tells the custodian of a read this node refused, in the
+// background: the caller's answer does not wait for it (nor tells, by
+// taking longer, that the document exists). The custodian decides on its
+// own replica, audits the attempt and sends no content.
+func (a *API) tellCustodian(r *http.Request, e index.Entry) {
+	if a.d.Attempt == nil {
+		return
+	}
+	select {
+	case a.attempts <- struct{}{}:
+	default:
+		a.d.Log.Warn("too many refused attempts being told to custodians; this one is audited here only", "doc", e.ID, "custodian", e.Custodian)
 		return
 	}
 	_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 3*time.Second)
-	defer cancel()
-	rc, err := a.d.Fetch(ctx, e.Custodian, e.ID, strings.TrimSpace(tok), fetch.Want{SHA256: e.Hash, Size: e.Size})
-	switch {
-	case err == nil:
-		rc.Close() // ends the transfer unread
-		a.d.Log.Warn("the custodian would disclose what this node's policy refuses; refused", "doc", e.ID, "custodian", e.Custodian)
-	case !errors.Is(err, fetch.ErrRefused):
-		a.d.Log.Info("the custodian could not be told of a refused attempt", "doc", e.ID, "custodian", e.Custodian, "err", err)
-	}
+	tok = strings.TrimSpace(tok)
+	go func() {
+		defer func() { <-a.attempts }()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.d.Attempt(ctx, e.Custodian, e.ID, tok); err != nil {
+			a.d.Log.Info("the custodian could not be told of a refused attempt", "doc", e.ID, "custodian", e.Custodian, "err", err)
+		}
+	}()
 }
 
 type cancelOnClose struct {
@@ -221,11 +236,11 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) {
 	// nothing tells a caller that a document it may not open exists. An
 	// attempt on a document that exists is audited as refused, so the
 	// patient sees who tried; on a document another region keeps, that
-	// region is asked too, so it decides and audits the attempt on its
-	// own replica: a disclosure needs both nodes' policies to allow it.
+	// region is told too, so it decides and audits the attempt on its own
+	// replica.
 	if !acc.Content {
 		if found && e.Custodian != a.d.Region {
-			a.askCustodian(r, e)
+			a.tellCustodian(r, e)
 		}
 		if found {
 			ev := index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,

@@ -14,7 +14,8 @@ import (
 // replicated IdP keys), the same access policy decides, and every answer
 // — content or refusal — is audited here, the custodian, before it goes.
 // A refusal is "not-found" whether the document is absent, withdrawn or
-// not for this caller.
+// not for this caller. An attempt (a read the requesting node refused) is
+// decided and audited the same way, and always refused.
 //
 // The content goes out as the store keeps it, zstd frames that are not
 // decompressed here: the requester checks every byte against its own
@@ -55,6 +56,13 @@ func (a *API) Source(verify func(token string) (index.Caller, error)) fetch.Sour
 			return fetch.Content{}, &fetch.Refusal{Code: fetch.CodeNotFound, Message: "no such document"}
 		}
 		if !found || !acc.Content || e.Custodian != a.d.Region {
+			return refuse()
+		}
+		if req.Attempt {
+			// The requesting node refused what this replica allows: the
+			// replicas disagree for now (a consent or blinding change on
+			// its way). Its refusal stands.
+			a.d.Log.Warn("a region refused a read this node's policy allows", "peer", from, "doc", req.Doc)
 			return refuse()
 		}
 		rc, _, _ := a.openStored(e, a.d.Store.Frames)

@@ -314,6 +314,9 @@ func (r *framesReader) WriteTo(w io.Writer) (int64, error) {
 			n, err := w.Write(r.buf[r.pos:])
 			total += int64(n)
 			r.pos += n
+			if err == nil && r.pos < len(r.buf) {
+				err = io.ErrShortWrite
+			}
 			if err != nil {
 				return total, err
 			}

@@ -106,7 +106,8 @@ func TestContentRoundTrip(t *testing.T) {
 				}
 				var comp bytes.Buffer
 				if via == "Read" {
-					_, err = io.CopyBuffer(&comp, struct{ io.Reader }{fr}, make([]byte, 1000))
+					// Reads of 1000 bytes (neither side may bypass the buffer).
+					_, err = io.CopyBuffer(struct{ io.Writer }{&comp}, struct{ io.Reader }{fr}, make([]byte, 1000))
 				} else {
 					_, err = fr.(io.WriterTo).WriteTo(&comp)
 				}
