@@ -29,15 +29,19 @@ import (
 //	POST /fhir  (application/fhir+json)
 //
 // a transaction Bundle with exactly three entries — the SubmissionSet
-// (List), one DocumentReference and the Binary carrying the FHIR document
-// Bundle (contentType application/fhir+json) that the DocumentReference's
-// attachment.url names — and, in the transaction Bundle's signature
-// (sigFormat application/jose), the producer organisation's detached JWS
-// (RFC 7797, b64 false) over the Binary's bytes, signed with a key the
-// region registered for that producer. The two tokens are the gateway's:
-// FSE-JWT-Signature with action_id CREATE, attachment_hash the SHA-256 of
-// the Binary's bytes, resource_hl7_type the document type and person_id
-// the patient. The document is checked (a document Bundle whose first
+// (List), one DocumentReference and the document that its attachment.url
+// names: a Binary carrying the FHIR document Bundle (contentType
+// application/fhir+json, base64 in data), or the document Bundle itself
+// as an entry (POST Bundle), as IHE's own example does — and, in the
+// transaction Bundle's signature (sigFormat application/jose), the
+// producer organisation's detached JWS (RFC 7797, b64 false) over the
+// document's bytes, signed with a key the region registered for that
+// producer. The document's bytes are the Binary's decoded data, or, for
+// an embedded Bundle, the entry's resource exactly as the transaction
+// carries it; those bytes are what is hashed, signed, stored and served.
+// The two tokens are the gateway's: FSE-JWT-Signature with action_id
+// CREATE, attachment_hash the SHA-256 of the document's bytes,
+// resource_hl7_type the document type and person_id the patient. The document is checked (a document Bundle whose first
 // entry is a Composition of an FSE type, about a registered patient named
 // by codice fiscale) in the same request: there is no separate validation
 // call for FHIR documents.
@@ -146,7 +150,8 @@ type fhirEntry struct {
 	kind     string
 }
 
-// readProvideBundle splits an ITI-65 transaction into its three entries.
+// readProvideBundle splits an ITI-65 transaction into its three entries;
+// the document's entry is a Binary or a Bundle (its kind says which).
 func readProvideBundle(b []byte) (bundle fhir.Bundle, list, docRef, binary fhirEntry, err error) {
 	var probe struct {
 		ResourceType string `json:"resourceType"`
@@ -161,7 +166,7 @@ func readProvideBundle(b []byte) (bundle fhir.Bundle, list, docRef, binary fhirE
 		return bundle, list, docRef, binary, errors.New("want a Bundle of type transaction (IHE MHD ITI-65)")
 	}
 	if len(bundle.Entry) != 3 {
-		return bundle, list, docRef, binary, fmt.Errorf("want 3 entries (SubmissionSet List, DocumentReference, Binary), got %d", len(bundle.Entry))
+		return bundle, list, docRef, binary, fmt.Errorf("want 3 entries (SubmissionSet List, DocumentReference, the document as a Binary or a Bundle), got %d", len(bundle.Entry))
 	}
 	for _, e := range bundle.Entry {
 		var rt struct {
@@ -180,18 +185,18 @@ func readProvideBundle(b []byte) (bundle fhir.Bundle, list, docRef, binary fhirE
 			dst = &list
 		case "DocumentReference":
 			dst = &docRef
-		case "Binary":
+		case "Binary", "Bundle":
 			dst = &binary
 		default:
-			return bundle, list, docRef, binary, fmt.Errorf("unexpected %s entry: want List, DocumentReference and Binary", rt.ResourceType)
+			return bundle, list, docRef, binary, fmt.Errorf("unexpected %s entry: want List, DocumentReference and the document (Binary or Bundle)", rt.ResourceType)
 		}
 		if dst.kind != "" {
-			return bundle, list, docRef, binary, fmt.Errorf("two %s entries", rt.ResourceType)
+			return bundle, list, docRef, binary, fmt.Errorf("two %s entries", strings.Join([]string{dst.kind, rt.ResourceType}, " and "))
 		}
 		*dst = fe
 	}
 	if list.kind == "" || docRef.kind == "" || binary.kind == "" {
-		return bundle, list, docRef, binary, errors.New("want one List, one DocumentReference and one Binary")
+		return bundle, list, docRef, binary, errors.New("want one List, one DocumentReference and the document (one Binary or one Bundle)")
 	}
 	return bundle, list, docRef, binary, nil
 }
@@ -297,15 +302,20 @@ func (g *Gateway) provide(w http.ResponseWriter, r *http.Request) {
 		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", err.Error())
 		return
 	}
-	bin, err := fhir.UnmarshalBinary(binEntry.Resource)
-	if err != nil || bin.Data == nil || bin.ContentType != "application/fhir+json" {
-		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "the Binary must carry the FHIR document (contentType application/fhir+json) in data")
-		return
-	}
-	doc, err := base64.StdEncoding.DecodeString(*bin.Data)
-	if err != nil {
-		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "Binary.data is not base64")
-		return
+	var doc []byte
+	if binEntry.kind == "Bundle" {
+		// The document as the transaction carries it, byte for byte.
+		doc = binEntry.Resource
+	} else {
+		bin, err := fhir.UnmarshalBinary(binEntry.Resource)
+		if err != nil || bin.Data == nil || bin.ContentType != "application/fhir+json" {
+			q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "the Binary must carry the FHIR document (contentType application/fhir+json) in data")
+			return
+		}
+		if doc, err = base64.StdEncoding.DecodeString(*bin.Data); err != nil {
+			q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "Binary.data is not base64")
+			return
+		}
 	}
 	if int64(len(doc)) > g.cfg.MaxFileBytes {
 		q.problem(http.StatusRequestEntityTooLarge, ptTooLarge, "Payload too large", fmt.Sprintf("the document exceeds %d bytes", g.cfg.MaxFileBytes))
@@ -317,14 +327,14 @@ func (g *Gateway) provide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(dr.Content) != 1 || dr.Content[0].Attachment.Url == nil || *dr.Content[0].Attachment.Url != binEntry.FullURL || binEntry.FullURL == "" {
-		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "the DocumentReference's one attachment must name the Binary's fullUrl")
+		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "the DocumentReference's one attachment must name the document entry's fullUrl")
 		return
 	}
 	// The request's binding: the signature token, then the producer's own
 	// signature over the document.
 	sum := sha256Hex(doc)
 	if !strings.EqualFold(q.sig.AttachmentHash, sum) {
-		q.problem(http.StatusForbidden, ptClaimMismatch, "JWT claims mismatch", "attachment_hash is not the SHA-256 of the Binary's bytes")
+		q.problem(http.StatusForbidden, ptClaimMismatch, "JWT claims mismatch", "attachment_hash is not the SHA-256 of the document's bytes")
 		return
 	}
 	if bundle.Signature == nil || bundle.Signature.Data == nil || bundle.Signature.SigFormat == nil || *bundle.Signature.SigFormat != "application/jose" {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -66,8 +67,10 @@ func FuzzReadProvideBundle(f *testing.F) {
 	doc := synth.FHIRDocument(d)
 	f.Add(synth.ProvideBundle(d, doc, "eyJhbGciOiJFZERTQSJ9..c2ln"), doc)
 	f.Add([]byte(`{"resourceType":"Bundle","type":"transaction","entry":[]}`), []byte(`{"resourceType":"Bundle","type":"document"}`))
+	embedded := bytes.Replace(synth.ProvideBundle(d, doc, ""), []byte(`"url":"Binary"},"resource":{"contentType"`), []byte(`"url":"Bundle"},"resource":{"contentType"`), 1)
+	f.Add(embedded, doc)
 	f.Fuzz(func(t *testing.T, bundle, doc []byte) {
-		if _, l, dr, bin, err := readProvideBundle(bundle); err == nil && (l.kind != "List" || dr.kind != "DocumentReference" || bin.kind != "Binary") {
+		if _, l, dr, bin, err := readProvideBundle(bundle); err == nil && (l.kind != "List" || dr.kind != "DocumentReference" || (bin.kind != "Binary" && bin.kind != "Bundle")) {
 			t.Fatalf("accepted a transaction without its three entries")
 		}
 		if fd, err := readFHIRDocument(doc); err == nil {
