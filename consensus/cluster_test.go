@@ -7,7 +7,6 @@ import (
 	"io"
 	"sync"
 	"testing"
-	"net"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -423,61 +422,4 @@ func TestOriginIsTheProposingMember(t *testing.T) {
 			t.Errorf("%s: origin %q, want %q", key, got, want)
 		}
 	}
-}
-
-// Only voters send Raft requests, so only voters may open Raft
-// connections: a non-voter's is closed at once (it could otherwise name a
-// voter in its requests' headers and win an election), a voter's stays.
-func TestRaftConnectionsOnlyFromVoters(t *testing.T) {
-	c := newCluster(t, 3, 1)
-	leader := c.waitLeader()
-	c.waitSame()
-	var voter, nonvoter *testNode
-	servers, err := leader.node.Servers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range servers {
-		for _, n := range c.nodes {
-			if s.ID == n.id && n != leader {
-				if s.Voter && voter == nil {
-					voter = n
-				} else if !s.Voter {
-					nonvoter = n
-				}
-			}
-		}
-	}
-	if voter == nil || nonvoter == nil {
-		t.Fatalf("no follower voter or non-voter in %+v", servers)
-	}
-	open := func(from, to *testNode) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s, err := from.host.NewStream(ctx, to.host.ID(), federation.ProtocolID("raft", "1.0.0"))
-		if err != nil {
-			return err
-		}
-		defer s.Reset()
-		if _, err := s.Write([]byte{0}); err != nil {
-			return err
-		}
-		s.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-		_, err = s.Read(make([]byte, 1))
-		return err
-	}
-	timeout := func(err error) bool {
-		var ne net.Error
-		return errors.As(err, &ne) && ne.Timeout()
-	}
-	// A voter's connection is held open, waiting for a whole request.
-	if err := open(voter, leader); !timeout(err) {
-		t.Fatalf("a voter's Raft connection: %v, want it held open", err)
-	}
-	if err := open(nonvoter, leader); err == nil || timeout(err) {
-		t.Fatalf("a non-voter's Raft connection: %v, want it closed", err)
-	}
-	// Replication, which the leader opens, goes on.
-	mustApply(t, leader, put("after", "1"))
-	c.waitSame()
 }

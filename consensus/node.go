@@ -147,7 +147,7 @@ func (n *Node) Start() (err error) {
 	if err != nil {
 		return fmt.Errorf("consensus: open snapshot store: %w", err)
 	}
-	n.ly, err = newStreamLayer(n.h, n.log)
+	n.ly, err = newStreamLayer(n.h)
 	if err != nil {
 		return fmt.Errorf("consensus: %w", err)
 	}
@@ -186,8 +186,6 @@ func (n *Node) Start() (err error) {
 	if err != nil {
 		return fmt.Errorf("consensus: start raft: %w", err)
 	}
-	allow := votersOnly(n.raft)
-	n.ly.accept.Store(&allow)
 	n.batch = newBatcher(n, n.cfg.BatchMaxCommands, n.cfg.BatchMaxBytes, n.cfg.BatchInflight)
 	n.wg.Add(2)
 	go func() { defer n.wg.Done(); n.batch.run(n.stop) }()

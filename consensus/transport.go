@@ -3,9 +3,7 @@ package consensus
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -26,69 +24,18 @@ var raftProtocol = federation.ProtocolID("raft", "1.0.0")
 type streamLayer struct {
 	h  host.Host
 	ln net.Listener
-	// accept, once set, says whether a peer may open Raft connections
-	// here; before it is set (while Raft starts) every member may.
-	accept atomic.Pointer[func(peer.ID) bool]
-	log    *slog.Logger
 }
 
-func newStreamLayer(h host.Host, log *slog.Logger) (*streamLayer, error) {
+func newStreamLayer(h host.Host) (*streamLayer, error) {
 	ln, err := gostream.Listen(h, raftProtocol)
 	if err != nil {
 		return nil, fmt.Errorf("listen for raft streams: %w", err)
 	}
-	return &streamLayer{h: h, ln: ln, log: log}, nil
+	return &streamLayer{h: h, ln: ln}, nil
 }
 
-// Accept returns the next Raft connection from a peer allowed to open
-// one; others are closed at once.
-func (s *streamLayer) Accept() (net.Conn, error) {
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return nil, err
-		}
-		allow := s.accept.Load()
-		if allow == nil {
-			return c, nil
-		}
-		p, err := peer.Decode(c.RemoteAddr().String())
-		if err == nil && (*allow)(p) {
-			return c, nil
-		}
-		s.log.Warn("refused a Raft connection from a peer that is not a voter", "peer", c.RemoteAddr().String())
-		_ = c.Close()
-	}
-}
-
-func (s *streamLayer) Close() error { return s.ln.Close() }
-
-// votersOnly allows Raft connections from the voters of the replica's
-// latest configuration, or from anyone while it has none (a new replica
-// waiting to be added). Only voters send Raft requests — leaders
-// (AppendEntries, InstallSnapshot, TimeoutNow) and candidates
-// (RequestVote) — and a Raft request names its sender in its own header,
-// which the transport cannot check against the stream: refusing
-// everyone else's connections keeps a non-voter from passing itself off
-// as a voter to win an election.
-func votersOnly(r *raft.Raft) func(peer.ID) bool {
-	return func(p peer.ID) bool {
-		f := r.GetConfiguration()
-		if err := f.Error(); err != nil {
-			return false
-		}
-		servers := f.Configuration().Servers
-		if len(servers) == 0 {
-			return true
-		}
-		for _, s := range servers {
-			if s.Address == raft.ServerAddress(p.String()) {
-				return s.Suffrage == raft.Voter
-			}
-		}
-		return false
-	}
-}
+func (s *streamLayer) Accept() (net.Conn, error) { return s.ln.Accept() }
+func (s *streamLayer) Close() error              { return s.ln.Close() }
 
 // Addr returns this node's peer ID: the address other nodes dial.
 func (s *streamLayer) Addr() net.Addr { return s.ln.Addr() }
