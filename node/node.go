@@ -370,7 +370,7 @@ func (n *Node) fetchDocument(ctx context.Context, region, doc, token string, wan
 	select {
 	case n.fetchSlots <- struct{}{}:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("fetch: all %d fetch slots stayed busy: %w", cap(n.fetchSlots), context.Cause(ctx))
+		return nil, fmt.Errorf("%w (all %d fetch slots stayed busy)", fetch.ErrBusy, cap(n.fetchSlots))
 	}
 	rc, err := fetch.Fetch(ctx, n.host, r.Peer, doc, token, want)
 	if err != nil {

@@ -43,7 +43,11 @@ var Protocol = federation.ProtocolID("doc", "1.0.0")
 const (
 	maxRequest = 16 << 10
 	maxHeader  = 4 << 10
-	version    = 1
+	// version 1 asks for content; version 2 adds attempts, which a
+	// custodian of version 1 refuses as a bad request instead of taking
+	// them for fetches (and auditing a disclosure).
+	version        = 1
+	versionAttempt = 2
 )
 
 // Encoders and decoders are reused across transfers: making one costs
@@ -96,6 +100,9 @@ const (
 
 // Errors of Fetch.
 var (
+	// ErrBusy: the requesting node is already fetching as many documents
+	// as it may; the custodian was not asked.
+	ErrBusy = errors.New("fetch: this node is fetching as many documents as it may")
 	// ErrRefused: the custodian answered with an error code (Refusal).
 	ErrRefused = errors.New("fetch: refused by the custodian")
 	// ErrMismatch: the content does not hash to what the index holds, or
@@ -222,8 +229,10 @@ func DecodeRequest(b []byte) (Request, error) {
 		return r, fmt.Errorf("request: %v", err)
 	}
 	switch {
-	case r.V != version:
-		return r, fmt.Errorf("request: version %d, this node speaks %d", r.V, version)
+	case r.V != version && r.V != versionAttempt:
+		return r, fmt.Errorf("request: version %d, this node speaks %d and %d", r.V, version, versionAttempt)
+	case r.Attempt != (r.V == versionAttempt):
+		return r, errors.New("request: an attempt is a version 2 request, a fetch a version 1 request")
 	case r.Doc == "" || len(r.Doc) > 300:
 		return r, errors.New("request: doc must name a document id")
 	case r.Token == "" || len(r.Token) > 8<<10:
@@ -270,11 +279,12 @@ func Fetch(ctx context.Context, h host.Host, p peer.ID, doc, token string, want 
 
 // Attempt tells the custodian of a request the requesting node refused,
 // so that it decides and audits it on its own replica too. It returns nil
-// once the custodian has answered with a refusal.
+// once the custodian has answered "not-found", its answer to an attempt
+// it audited; any other refusal is returned.
 func Attempt(ctx context.Context, h host.Host, p peer.ID, doc, token string) error {
-	s, _, stop, err := exchange(ctx, h, p, Request{V: version, Doc: doc, Token: token, Attempt: true})
+	s, _, stop, err := exchange(ctx, h, p, Request{V: versionAttempt, Doc: doc, Token: token, Attempt: true})
 	var ref *Refusal
-	if errors.As(err, &ref) {
+	if errors.As(err, &ref) && ref.Code == CodeNotFound {
 		return nil
 	}
 	if err == nil {

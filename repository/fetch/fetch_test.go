@@ -219,6 +219,34 @@ func TestAttempt(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the custodian could not audit it", func(t *testing.T) {
+		c, r := pair(t, func(context.Context, peer.ID, Request) (Content, error) {
+			return Content{}, &Refusal{Code: CodeBusy, Message: "the access could not be audited; retry"}
+		})
+		var ref *Refusal
+		if err := Attempt(context.Background(), r, c.ID(), "d", "tok"); !errors.As(err, &ref) || ref.Code != CodeBusy {
+			t.Fatalf("err = %v, want the busy refusal", err)
+		}
+	})
+	// A custodian of version 1 only refuses an attempt as a bad request:
+	// it never takes it for a fetch.
+	t.Run("a custodian of version 1", func(t *testing.T) {
+		c, r := pair(t, serving([]byte("referto"), nil))
+		c.SetStreamHandler(Protocol, func(s network.Stream) {
+			defer s.Close()
+			b, _ := federation.ReadFrame(s, maxRequest)
+			var req Request
+			status := "ok"
+			if json.Unmarshal(b, &req) != nil || req.V != 1 {
+				status = CodeBadRequest
+			}
+			_ = federation.WriteFrame(s, []byte(`{"status":"`+status+`","size":7}`), maxHeader)
+		})
+		var ref *Refusal
+		if err := Attempt(context.Background(), r, c.ID(), "d", "tok"); !errors.As(err, &ref) || ref.Code != CodeBadRequest {
+			t.Fatalf("err = %v, want a bad-request refusal", err)
+		}
+	})
 	t.Run("a custodian that answers ok", func(t *testing.T) {
 		c, r := pair(t, serving([]byte("x"), nil))
 		c.SetStreamHandler(Protocol, func(s network.Stream) {
@@ -262,6 +290,14 @@ func TestBadRequestsAreAnsweredAndServingGoesOn(t *testing.T) {
 			return append(frame(b), b...)
 		}(), CodeBadRequest},
 		{"no token", func() []byte { b, _ := json.Marshal(Request{V: 1, Doc: "d"}); return append(frame(b), b...) }(), CodeBadRequest},
+		{"an attempt in a version 1 request", func() []byte {
+			b, _ := json.Marshal(Request{V: 1, Doc: "d", Token: "t", Attempt: true})
+			return append(frame(b), b...)
+		}(), CodeBadRequest},
+		{"a fetch in a version 2 request", func() []byte {
+			b, _ := json.Marshal(Request{V: 2, Doc: "d", Token: "t"})
+			return append(frame(b), b...)
+		}(), CodeBadRequest},
 		{"oversize frame", binary.BigEndian.AppendUint32(nil, 1<<30), CodeBadRequest},
 		{"truncated frame", append(frame(good), good[:5]...), CodeBadRequest},
 		{"empty stream", nil, CodeBadRequest},
@@ -320,7 +356,7 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r, err := DecodeRequest(in)
-		if err == nil && (r.V != 1 || r.Doc == "" || r.Token == "") {
+		if err == nil && (!(r.V == 1 && !r.Attempt || r.V == 2 && r.Attempt) || r.Doc == "" || r.Token == "") {
 			t.Fatalf("accepted %+v", r)
 		}
 	})

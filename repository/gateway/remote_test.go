@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -210,6 +211,9 @@ func TestEverythingFromAnotherRegion(t *testing.T) {
 		{"custodian unreachable", func(context.Context, string, string, string, fetch.Want) (io.ReadCloser, error) {
 			return nil, errors.New("dial backoff")
 		}, "region 030: could not be reached"},
+		{"this node has no fetch slot free", func(context.Context, string, string, string, fetch.Want) (io.ReadCloser, error) {
+			return nil, fmt.Errorf("%w (all 64 fetch slots stayed busy)", fetch.ErrBusy)
+		}, "region 030: was not asked: this node is fetching as many documents as it may"},
 		{"content does not match", func(context.Context, string, string, string, fetch.Want) (io.ReadCloser, error) {
 			return io.NopCloser(io.MultiReader(strings.NewReader("%PDF-"), errReader{fetch.ErrMismatch})), nil
 		}, "region 030: sent content that does not match the index"},
@@ -238,8 +242,8 @@ func TestEverythingFromAnotherRegion(t *testing.T) {
 			n++
 		}
 	}
-	if n != 6 {
-		t.Fatalf("%d Patient.everything audit events, want one per answer (6)", n)
+	if n != 7 {
+		t.Fatalf("%d Patient.everything audit events, want one per answer (7)", n)
 	}
 }
 
@@ -324,6 +328,12 @@ func TestBinaryFromAnotherRegion(t *testing.T) {
 	})
 	if code, b := get(t, url, author); code != http.StatusNotFound || !strings.Contains(string(b), "OperationOutcome") {
 		t.Fatalf("refused by the custodian: %d %s", code, b)
+	}
+	q.set(func(context.Context, string, string, string, fetch.Want) (io.ReadCloser, error) {
+		return nil, fetch.ErrBusy
+	})
+	if code, b := get(t, url, author); code != http.StatusServiceUnavailable || !strings.Contains(string(b), "OperationOutcome") {
+		t.Fatalf("no fetch slot free: %d %s", code, b)
 	}
 	q.set(func(context.Context, string, string, string, fetch.Want) (io.ReadCloser, error) {
 		return nil, errors.New("no route")

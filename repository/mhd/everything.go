@@ -133,7 +133,7 @@ func (a *API) everything(w http.ResponseWriter, r *http.Request) {
 				}
 				defer func() { <-sem }()
 				b, err := a.content(rctx, r, d.e)
-				if err != nil && rctx.Err() != nil {
+				if err != nil && rctx.Err() != nil && !errors.Is(err, fetch.ErrBusy) {
 					err = rctx.Err() // whatever failed, the region's deadline passed
 				}
 				if err == nil {
@@ -249,6 +249,8 @@ var errTooMuch = errors.New("the answer's contents would exceed 64 MiB: fetch th
 func reason(err error) string {
 	var ref *fetch.Refusal
 	switch {
+	case errors.Is(err, fetch.ErrBusy):
+		return "was not asked: this node is fetching as many documents as it may (retry)"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "did not answer within the deadline"
 	case errors.As(err, &ref):

@@ -135,7 +135,8 @@ func (a *API) openRemote(w http.ResponseWriter, r *http.Request, c index.Caller,
 		return nil, false
 	}
 	_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), a.fetchTimeout())
+	// A caller that goes away ends the fetch (or its wait for a slot).
+	ctx, cancel := context.WithTimeout(r.Context(), a.fetchTimeout())
 	rc, err := a.d.Fetch(ctx, e.Custodian, e.ID, strings.TrimSpace(tok), fetch.Want{SHA256: e.Hash, Size: e.Size})
 	if err != nil {
 		cancel()
@@ -151,6 +152,11 @@ func (a *API) openRemote(w http.ResponseWriter, r *http.Request, c index.Caller,
 		}
 		if errors.Is(err, fetch.ErrMismatch) {
 			a.d.Mismatch()
+		}
+		if errors.Is(err, fetch.ErrBusy) {
+			fhirapi.OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient,
+				"this node is fetching as many documents from other regions as it may; retry")
+			return nil, false
 		}
 		a.d.Log.Warn("fetch from the custodian failed", "doc", e.ID, "custodian", e.Custodian, "err", err)
 		fhirapi.OperationOutcome(w, http.StatusBadGateway, fhir.IssueTypeTransient,
