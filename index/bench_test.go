@@ -44,6 +44,9 @@ func BenchmarkPublish(b *testing.B) {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
 			nodes := indextest.NewCluster(b, 3, func() indextest.Registrar { return New() })
 			leader := nodes[0]
+			// Only the custodian region's node publishes its documents: the
+			// leader publishes as the custodian.
+			region := leader.Status().ID
 			const patients = 1000
 			ids := make([]string, patients)
 			for i := range ids {
@@ -60,9 +63,9 @@ func BenchmarkPublish(b *testing.B) {
 			created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 			mk := func(i int) consensus.Command {
 				sum := sha256.Sum256([]byte(fmt.Sprint(i)))
-				cmd, err := Publish(Entry{ID: DocumentID("030", fmt.Sprintf("doc-%09d", i)), Patient: ids[i%patients],
+				cmd, err := Publish(Entry{ID: DocumentID(region, fmt.Sprintf("doc-%09d", i)), Patient: ids[i%patients],
 					Type: "11502-2", Class: "REF", Created: created.Add(time.Duration(i) * time.Second),
-					AuthorOrg: "030-ASST-01", Custodian: "030", Hash: hex.EncodeToString(sum[:]), Size: 40000, MIME: "application/pdf",
+					AuthorOrg: region + "-ASST-01", Custodian: region, Hash: hex.EncodeToString(sum[:]), Size: 40000, MIME: "application/pdf",
 					Setting: "AD_PSC001", Facility: "Ospedale"})
 				if err != nil {
 					b.Fatal(err)
