@@ -76,8 +76,15 @@ func (n *Node) routes() http.Handler {
 	}
 	gw.Register(mux)
 	corrupt := prometheus.NewCounter(prometheus.CounterOpts{Name: "fsenet_repository_corrupt_content_total",
-		Help: "Reads of this region's stored content that did not match the hash the index holds.", ConstLabels: prometheus.Labels{"region": n.cfg.Region}})
+		Help: "Reads (and scrubs) of this region's stored content that did not match its hash.", ConstLabels: prometheus.Labels{"region": n.cfg.Region}})
 	n.reg.MustRegister(corrupt)
+	n.corrupt = corrupt
+	n.scrubbed = prometheus.NewGauge(prometheus.GaugeOpts{Name: "fsenet_repository_scrub_completed_timestamp_seconds",
+		Help: "When the last whole scrub of this region's stored content ended (0: never).", ConstLabels: prometheus.Labels{"region": n.cfg.Region}})
+	n.reg.MustRegister(n.scrubbed)
+	if last, err := n.docs.LastScrub(); err == nil && !last.IsZero() {
+		n.scrubbed.Set(float64(last.Unix()))
+	}
 	mismatch := prometheus.NewCounter(prometheus.CounterOpts{Name: "fsenet_repository_fetch_mismatch_total",
 		Help: "Documents fetched from another region whose content did not match the index (refused).", ConstLabels: prometheus.Labels{"region": n.cfg.Region}})
 	n.reg.MustRegister(mismatch)

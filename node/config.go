@@ -66,6 +66,13 @@ type RepositoryConfig struct {
 	// of decompression state); a fetch past it waits for a slot within
 	// its own deadline.
 	MaxFetches int `toml:"max_fetches"`
+	// ScrubInterval is how often every stored document is read whole and
+	// checked against its hash ("0s": never). This node sends its stored
+	// chunks to other regions without decompressing them, so without a
+	// scrub it learns of altered bytes only when a reader does.
+	ScrubInterval Duration `toml:"scrub_interval"`
+	// ScrubMiBPerSec paces a scrub's reads.
+	ScrubMiBPerSec int `toml:"scrub_mib_per_s"`
 }
 
 // AuditConfig places the node's audit spool: the events it has recorded
@@ -156,7 +163,8 @@ func DefaultConfig() Config {
 		},
 		Audit: AuditConfig{SpoolDir: "audit-spool"},
 		Repository: RepositoryConfig{Dir: "repository", MaxDocumentMiB: 64,
-			ValidationMaxAge: Duration(5 * 24 * time.Hour), WaitCommit: Duration(30 * time.Second), MaxFetches: 64},
+			ValidationMaxAge: Duration(5 * 24 * time.Hour), WaitCommit: Duration(30 * time.Second), MaxFetches: 64,
+			ScrubInterval: Duration(24 * time.Hour), ScrubMiBPerSec: 32},
 		Log: LogConfig{Level: "info"},
 	}
 }
@@ -180,6 +188,10 @@ func (c Config) Validate() error {
 	}
 	if c.Repository.MaxDocumentMiB < 1 || c.Repository.MaxDocumentMiB > 1024 {
 		add("repository.max_document_mib = %d: want 1 to 1024", c.Repository.MaxDocumentMiB)
+	}
+	if c.Repository.ScrubInterval < 0 || c.Repository.ScrubMiBPerSec < 1 || c.Repository.ScrubMiBPerSec > 4096 {
+		add("repository.scrub_interval = %v, repository.scrub_mib_per_s = %d: want a duration (\"0s\" for never) and 1 to 4096",
+			time.Duration(c.Repository.ScrubInterval), c.Repository.ScrubMiBPerSec)
 	}
 	if c.Repository.MaxFetches < 1 || c.Repository.MaxFetches > 4096 {
 		add("repository.max_fetches = %d: want 1 to 4096", c.Repository.MaxFetches)

@@ -67,6 +67,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"join url", func(c *Config) { c.P2P.Join = []string{"10.0.0.1:8080"} }, "p2p.join"},
 		{"idp half set", func(c *Config) { c.IdP.Issuer = "urn:x" }, "idp.issuer"},
 		{"fetch slots", func(c *Config) { c.Repository.MaxFetches = 0 }, "repository.max_fetches"},
+		{"scrub pace", func(c *Config) { c.Repository.ScrubMiBPerSec = 0 }, "repository.scrub_mib_per_s"},
+		{"scrub interval", func(c *Config) { c.Repository.ScrubInterval = -1 }, "repository.scrub_interval"},
 		{"document size", func(c *Config) { c.Repository.MaxDocumentMiB = 0 }, "repository.max_document_mib"},
 	}
 	for _, tt := range tests {

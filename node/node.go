@@ -45,6 +45,8 @@ type Node struct {
 	auditor *index.Auditor
 	// fetchSlots bounds the documents fetched from other regions at once.
 	fetchSlots chan struct{}
+	corrupt    prometheus.Counter // stored content that does not match its hash
+	scrubbed   prometheus.Gauge   // end of the last whole scrub
 	spool      *index.Spool
 	docs       *store.Store
 	outbox     *repository.Outbox
@@ -248,8 +250,57 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			n.connectMembers(ctx)
 		})
 	}()
+	if d := time.Duration(n.cfg.Repository.ScrubInterval); d > 0 {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.scrubLoop(stop, d) }()
+	}
 	n.log.Info("node started", "http", n.HTTPAddr(), "peer", n.host.ID(), "certificate", n.trust.cert.ID, "role", n.trust.cert.Role)
 	return nil
+}
+
+// scrubLoop reads every stored document whole every interval (counted
+// from the last whole pass, which the store remembers across restarts),
+// and reports the ones whose bytes no longer match their hash.
+func (n *Node) scrubLoop(stop <-chan struct{}, interval time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for {
+		wait := interval
+		if last, err := n.docs.LastScrub(); err == nil && !last.IsZero() {
+			wait = time.Until(last.Add(interval))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(max(wait, min(interval, time.Minute))):
+		}
+		start := time.Now()
+		rep, err := n.docs.Scrub(ctx, int64(n.cfg.Repository.ScrubMiBPerSec)<<20, func(sha string, docs []string) {
+			n.corrupt.Inc()
+			n.log.Error("stored content does not match its hash: restore it from a backup or have it published again", "content", sha, "documents", docs)
+		})
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			n.log.Error("scrub of the stored documents failed; retrying at the next interval", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(interval):
+			}
+			continue
+		}
+		n.scrubbed.Set(float64(time.Now().Unix()))
+		n.log.Info("scrubbed the stored documents", "contents", rep.Contents, "bytes", rep.Bytes, "corrupt", rep.Corrupt, "took", time.Since(start).Round(time.Millisecond))
+	}
 }
 
 // every runs fn now, then every period and whenever wake fires, until stop

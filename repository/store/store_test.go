@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -320,5 +321,46 @@ func TestOutboxSurvivesReopen(t *testing.T) {
 	op := publish(t, s, "d", random(100))
 	if op.Seq <= seqs[2] {
 		t.Fatalf("sequence went back after reopen: %d after %d", op.Seq, seqs[2])
+	}
+}
+
+// A scrub reads every content and names the documents of those that no
+// longer hash to their address; it keeps to its pace and records its end.
+func TestScrubFindsAlteredContent(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	if last, err := s.LastScrub(); err != nil || !last.IsZero() {
+		t.Fatalf("last scrub of a new store: %v %v", last, err)
+	}
+	good, bad := compressible(50<<10+3), random(20<<10)
+	publish(t, s, "a", good)
+	publish(t, s, "b", bad)
+	publish(t, s, "c", random(3<<10))
+	rep, err := s.Scrub(context.Background(), 0, func(sha string, docs []string) { t.Fatalf("intact store: %s reported", sha) })
+	if err != nil || rep.Contents != 3 || rep.Corrupt != 0 || rep.Bytes != int64(len(good)+len(bad)+3<<10) {
+		t.Fatalf("scrub of an intact store: %+v %v", rep, err)
+	}
+	if last, _ := s.LastScrub(); time.Since(last) > time.Minute {
+		t.Fatalf("last scrub %v", last)
+	}
+	m, _ := s.Manifest(sum(bad))
+	if err := s.db.Update(func(tx *badger.Txn) error {
+		return tx.Set(chunkKey(m.Blob, 0), s.enc.EncodeAll(random(4<<10), nil))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	found := map[string][]string{}
+	start := time.Now()
+	rep, err = s.Scrub(context.Background(), 400<<10, func(sha string, docs []string) { found[sha] = docs })
+	if err != nil || rep.Contents != 3 || rep.Corrupt != 1 || len(found) != 1 || strings.Join(found[sum(bad)], ",") != "b" {
+		t.Fatalf("scrub: %+v %v, found %v", rep, err, found)
+	}
+	// At 400 KiB/s, the ~57 KiB read take at least ~0.1 s.
+	if took := time.Since(start); took < 100*time.Millisecond {
+		t.Fatalf("a paced scrub of %d bytes took %v", rep.Bytes, took)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Scrub(ctx, 0, func(string, []string) {}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled scrub: %v", err)
 	}
 }
