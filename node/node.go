@@ -262,15 +262,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 // from the last whole pass, which the store remembers across restarts),
 // and reports the ones whose bytes no longer match their hash.
 func (n *Node) scrubLoop(stop <-chan struct{}, interval time.Duration) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := untilClosed(stop)
 	defer cancel()
-	go func() {
-		select {
-		case <-stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	for {
 		wait := interval
 		if last, err := n.docs.LastScrub(); err == nil && !last.IsZero() {
@@ -303,11 +296,10 @@ func (n *Node) scrubLoop(stop <-chan struct{}, interval time.Duration) {
 	}
 }
 
-// every runs fn now, then every period and whenever wake fires, until stop
-// is closed; fn gets a context cancelled at stop.
-func every(stop, wake <-chan struct{}, period time.Duration, fn func(context.Context)) {
+// untilClosed returns a context cancelled when stop is closed (or cancel
+// is called).
+func untilClosed(stop <-chan struct{}) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	go func() {
 		select {
 		case <-stop:
@@ -315,6 +307,14 @@ func every(stop, wake <-chan struct{}, period time.Duration, fn func(context.Con
 		case <-ctx.Done():
 		}
 	}()
+	return ctx, cancel
+}
+
+// every runs fn now, then every period and whenever wake fires, until stop
+// is closed; fn gets a context cancelled at stop.
+func every(stop, wake <-chan struct{}, period time.Duration, fn func(context.Context)) {
+	ctx, cancel := untilClosed(stop)
+	defer cancel()
 	tick := time.NewTicker(period)
 	defer tick.Stop()
 	for {

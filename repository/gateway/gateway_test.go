@@ -723,17 +723,8 @@ func TestBinaryRead(t *testing.T) {
 	rid := index.ResourceID(index.DocumentID(region, "bin-1"))
 	get := func(id string, mutate func(*federation.Claims)) (int, []byte, http.Header) {
 		t.Helper()
-		c := e.bearerClaims()
-		c.PurposeOfUse = "TREATMENT"
-		if mutate != nil {
-			mutate(&c)
-		}
-		tok, err := federation.IssueToken(e.idp, c)
-		if err != nil {
-			t.Fatal(err)
-		}
 		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/fhir/Binary/"+id, nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Authorization", "Bearer "+e.token(mutate))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -938,16 +929,7 @@ func TestCustodianSource(t *testing.T) {
 	e.mustStatusOf(e.do(call{method: http.MethodPost, path: "/v1/documents", body: pubBody("src-1", "REF"), pdf: pdf}))
 	id := index.DocumentID(region, "src-1")
 	src := e.docs.Source(e.verify)
-	token := func(mutate func(*federation.Claims)) string {
-		c := e.bearerClaims()
-		c.PurposeOfUse = "TREATMENT"
-		mutate(&c)
-		tok, err := federation.IssueToken(e.idp, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
+	token := e.token
 	c, err := src(context.Background(), "", fetch.Request{V: 1, Doc: id, Token: token(func(*federation.Claims) {})})
 	if err != nil {
 		t.Fatal(err)
