@@ -71,7 +71,8 @@ type RepositoryConfig struct {
 	// chunks to other regions without decompressing them, so without a
 	// scrub it learns of altered bytes only when a reader does.
 	ScrubInterval Duration `toml:"scrub_interval"`
-	// ScrubMiBPerSec paces a scrub's reads.
+	// ScrubMiBPerSec paces a scrub: the documents' bytes checked per
+	// second (uncompressed; the disk reads are fewer).
 	ScrubMiBPerSec int `toml:"scrub_mib_per_s"`
 }
 

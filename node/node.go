@@ -265,7 +265,10 @@ func (n *Node) scrubLoop(stop <-chan struct{}, interval time.Duration) {
 	ctx, cancel := untilClosed(stop)
 	defer cancel()
 	for {
-		wait := interval
+		// A store never scrubbed whole is scrubbed soon after the start
+		// (a node restarted more often than the interval would otherwise
+		// never get to it); then every interval after the last pass.
+		wait := min(interval, time.Minute)
 		if last, err := n.docs.LastScrub(); err == nil && !last.IsZero() {
 			wait = time.Until(last.Add(interval))
 		}

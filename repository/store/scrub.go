@@ -31,7 +31,7 @@ type ScrubReport struct {
 // pass records its end (LastScrub).
 func (s *Store) Scrub(ctx context.Context, bytesPerSec int64, corrupt func(sha string, docs []string)) (ScrubReport, error) {
 	var rep ScrubReport
-	start := time.Now()
+	pace := &pacer{rate: bytesPerSec}
 	var after []byte
 	for {
 		page, err := s.hashes(after, 256)
@@ -43,7 +43,10 @@ func (s *Store) Scrub(ctx context.Context, bytesPerSec int64, corrupt func(sha s
 		}
 		after = cat(pHash, []byte(page[len(page)-1]))
 		for _, sha := range page {
-			n, err := s.check(ctx, sha, bytesPerSec, start, rep.Bytes)
+			n, m, err := s.check(ctx, sha, pace)
+			if errors.Is(err, ErrCorrupt) && s.replaced(sha, m) {
+				continue // removed (or stored anew) while it was read
+			}
 			switch {
 			case errors.Is(err, ErrNotFound):
 				continue // removed since the page was read
@@ -66,38 +69,69 @@ func (s *Store) Scrub(ctx context.Context, bytesPerSec int64, corrupt func(sha s
 	})
 }
 
-// check reads one content whole, keeping the pass's pace.
-func (s *Store) check(ctx context.Context, sha string, bytesPerSec int64, start time.Time, done int64) (int64, error) {
-	rc, _, err := s.Content(sha)
+// check reads one content whole at the pass's pace, and returns the
+// manifest it read it by.
+func (s *Store) check(ctx context.Context, sha string, pace *pacer) (int64, Manifest, error) {
+	rc, m, err := s.Content(sha)
 	if err != nil {
-		return 0, err
+		return 0, m, err
 	}
 	defer rc.Close()
 	buf := make([]byte, 256<<10)
 	var n int64
 	for {
-		if err := ctx.Err(); err != nil {
-			return n, err
-		}
 		k, err := rc.Read(buf)
 		n += int64(k)
-		if bytesPerSec > 0 {
-			// Ahead of the pace: wait until the bytes read are due.
-			due := start.Add(time.Duration(float64(done+n) / float64(bytesPerSec) * float64(time.Second)))
-			if wait := time.Until(due); wait > 0 {
-				select {
-				case <-time.After(wait):
-				case <-ctx.Done():
-					return n, ctx.Err()
-				}
-			}
+		if perr := pace.wait(ctx, int64(k)); perr != nil {
+			return n, m, perr
 		}
 		if err == io.EOF {
-			return n, nil
+			return n, m, nil
 		}
 		if err != nil {
-			return n, err
+			return n, m, err
 		}
+	}
+}
+
+// replaced says whether a content read as m is no longer stored as m (a
+// rollback or withdrawal removed it, or it was stored again): its chunks
+// may have gone while it was read, which is not damage.
+func (s *Store) replaced(sha string, m Manifest) bool {
+	now, err := s.Manifest(sha)
+	return errors.Is(err, ErrNotFound) || (err == nil && now.Blob != m.Blob)
+}
+
+// pacer keeps a pass to rate bytes a second (0: no limit). A pass that
+// falls behind (a stalled machine) does not make up for it in a burst.
+type pacer struct {
+	rate   int64
+	origin time.Time
+	bytes  int64
+}
+
+func (p *pacer) wait(ctx context.Context, n int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if p.rate <= 0 {
+		return nil
+	}
+	now := time.Now()
+	if p.origin.IsZero() {
+		p.origin = now
+	}
+	p.bytes += n
+	due := p.origin.Add(time.Duration(float64(p.bytes) / float64(p.rate) * float64(time.Second)))
+	if behind := now.Sub(due); behind > time.Second {
+		p.origin, p.bytes = now, 0
+		return nil
+	}
+	select {
+	case <-time.After(time.Until(due)):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

@@ -364,3 +364,27 @@ func TestScrubFindsAlteredContent(t *testing.T) {
 		t.Fatalf("cancelled scrub: %v", err)
 	}
 }
+
+// Content removed while a scrub reads it (a rollback drops its chunks) is
+// not reported as damaged.
+func TestScrubIgnoresContentRemovedMidway(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	op := publish(t, s, "gone", random(200<<10))
+	done := make(chan struct{})
+	var rep ScrubReport
+	var err error
+	go func() {
+		defer close(done)
+		rep, err = s.Scrub(context.Background(), 400<<10, func(sha string, docs []string) {
+			t.Errorf("reported %s (%v) as damaged", sha, docs)
+		})
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if rerr := s.Rollback(op, "TEST", "rolled back mid-scrub"); rerr != nil {
+		t.Fatal(rerr)
+	}
+	<-done
+	if err != nil || rep.Corrupt != 0 {
+		t.Fatalf("scrub: %+v %v", rep, err)
+	}
+}
