@@ -107,19 +107,7 @@ func TestProvideEmbeddedFHIRDocument(t *testing.T) {
 	if _, ok, _ := e.entry(other.ID()); ok {
 		t.Fatal("a refused document was indexed")
 	}
-	code, b, _ := func() (int, []byte, error) {
-		tok := e.token(nil)
-		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/fhir/Binary/"+index.ResourceID(d.ID()), nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, nil, err
-		}
-		defer resp.Body.Close()
-		var buf bytes.Buffer
-		buf.ReadFrom(resp.Body)
-		return resp.StatusCode, buf.Bytes(), nil
-	}()
+	code, b := get(t, e.srv.URL+"/fhir/Binary/"+index.ResourceID(d.ID()), e.token(nil))
 	if code != http.StatusOK || !bytes.Equal(b, doc) {
 		t.Fatalf("Binary of the embedded document: %d, %d bytes, want %d: %.200s", code, len(b), len(doc), b)
 	}

@@ -221,19 +221,8 @@ func (r *contentReader) Read(p []byte) (int, error) {
 }
 
 func (r *contentReader) load() error {
-	var comp []byte
-	err := r.s.db.View(func(tx *badger.Txn) error {
-		it, err := tx.Get(chunkKey(r.m.Blob, r.next))
-		if err != nil {
-			return err
-		}
-		comp, err = it.ValueCopy(comp)
-		return err
-	})
+	comp, err := r.s.chunk(r.m.Blob, r.next, r.want, nil)
 	if err != nil {
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return fmt.Errorf("%w: chunk %d of content %s is missing", ErrCorrupt, r.next, r.want)
-		}
 		return err
 	}
 	r.buf, err = r.s.dec.DecodeAll(comp, r.buf[:0])
@@ -248,6 +237,23 @@ func (r *contentReader) load() error {
 }
 
 func (r *contentReader) Close() error { return nil }
+
+// chunk reads stored chunk n of a blob (compressed) into dst's storage; a
+// missing chunk is ErrCorrupt.
+func (s *Store) chunk(blob uint64, n uint32, sha string, dst []byte) ([]byte, error) {
+	err := s.db.View(func(tx *badger.Txn) error {
+		it, err := tx.Get(chunkKey(blob, n))
+		if err != nil {
+			return err
+		}
+		dst, err = it.ValueCopy(dst[:0])
+		return err
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, fmt.Errorf("%w: chunk %d of content %s is missing", ErrCorrupt, n, sha)
+	}
+	return dst, err
+}
 
 // Frames streams the stored chunks of a hash as they are on disk: a
 // sequence of zstd frames that decompress to the content, one chunk in
@@ -282,18 +288,8 @@ func (r *framesReader) Read(p []byte) (int, error) {
 			r.err = io.EOF
 			return 0, r.err
 		}
-		err := r.s.db.View(func(tx *badger.Txn) error {
-			it, err := tx.Get(chunkKey(r.m.Blob, r.next))
-			if err != nil {
-				return err
-			}
-			r.buf, err = it.ValueCopy(r.buf[:0])
-			return err
-		})
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			err = fmt.Errorf("%w: chunk %d of content %s is missing", ErrCorrupt, r.next, r.sha)
-		}
-		if err != nil {
+		var err error
+		if r.buf, err = r.s.chunk(r.m.Blob, r.next, r.sha, r.buf); err != nil {
 			r.err = err
 			return 0, err
 		}
