@@ -25,21 +25,43 @@ import (
 const TypeAudit = "index.audit.append"
 
 // Event is one access to clinical data (the FHIR AuditEvent shape).
+// AuditAction is what an audited access did (FHIR AuditEvent.action).
+type AuditAction string
+
+// The audit actions.
+const (
+	ActionCreate  AuditAction = "C"
+	ActionRead    AuditAction = "R"
+	ActionUpdate  AuditAction = "U"
+	ActionDelete  AuditAction = "D"
+	ActionExecute AuditAction = "E" // a search, a validation, an operation
+)
+
+// AuditOutcome is how an audited access ended (FHIR AuditEvent.outcome).
+type AuditOutcome string
+
+// The audit outcomes.
+const (
+	OutcomeSuccess        AuditOutcome = "0"
+	OutcomeRefused        AuditOutcome = "4" // minor failure: the access was refused
+	OutcomeSeriousFailure AuditOutcome = "8" // e.g. content that did not match the index
+)
+
 type Event struct {
-	Time      time.Time `json:"time"`                // when the node served it
-	Actor     string    `json:"actor"`               // sub: codice fiscale of the person
-	Role      string    `json:"role"`                // subject_role
-	Org       string    `json:"org,omitempty"`       // subject_organization
-	Region    string    `json:"region"`              // subject_organization_id
-	Purpose   string    `json:"purpose"`             // purpose_of_use
-	Action    string    `json:"action"`              // C, R, U, D, E (FHIR AuditEvent.action)
-	What      string    `json:"what"`                // e.g. "DocumentReference.search", "Patient.read"
-	Patient   string    `json:"patient,omitempty"`   // patient id
-	Documents []string  `json:"documents,omitempty"` // document versions disclosed or changed
-	Outcome   string    `json:"outcome"`             // "0" success, "4" minor failure, "8" serious failure (FHIR codes)
-	Override  bool      `json:"override,omitempty"`  // emergency access without consent: flagged for the patient
-	Node      string    `json:"node"`                // region whose node served it
-	NodeSeq   uint64    `json:"node_seq"`            // the node's number for it, from 1, without holes
+	Time      time.Time    `json:"time"`                // when the node served it
+	Actor     string       `json:"actor"`               // sub: codice fiscale of the person
+	Role      string       `json:"role"`                // subject_role
+	Org       string       `json:"org,omitempty"`       // subject_organization
+	Region    string       `json:"region"`              // subject_organization_id
+	Purpose   string       `json:"purpose"`             // purpose_of_use
+	Action    AuditAction  `json:"action"`              // FHIR AuditEvent.action
+	What      string       `json:"what"`                // e.g. "DocumentReference.search", "Patient.read"
+	Patient   string       `json:"patient,omitempty"`   // patient id
+	Documents []string     `json:"documents,omitempty"` // document versions disclosed or changed
+	Outcome   AuditOutcome `json:"outcome"`             // FHIR AuditEvent.outcome
+	Override  bool         `json:"override,omitempty"`  // emergency access without consent: flagged for the patient
+	Node      string       `json:"node"`                // region whose node served it
+	NodeSeq   uint64       `json:"node_seq"`            // the node's number for it, from 1, without holes
 }
 
 // maxEventDocuments bounds the document versions one event names.

@@ -130,6 +130,43 @@ func PutPatient(p Patient) (consensus.Command, error) {
 	return command(TypePutPatient, p)
 }
 
+// PutPatientIf is PutPatient applied only if the record is still as the
+// access policy judged it: not registered (cur nil), or registered with
+// the same home region. Otherwise the command is refused as a conflict,
+// so a decision never holds for a record that changed in between.
+func PutPatientIf(p Patient, cur *Patient) (consensus.Command, error) {
+	if err := p.validate(); err != nil {
+		return consensus.Command{}, err
+	}
+	home := ""
+	if cur != nil {
+		home = cur.HomeRegion
+	}
+	return command(TypePutPatient, patientPut{Patient: p, IfHome: &home})
+}
+
+// patientPut is the payload of TypePutPatient: the record, and the home
+// region the write was judged on ("" for none: not registered).
+type patientPut struct {
+	Patient
+	IfHome *string `json:"if_home,omitempty"`
+}
+
+// checkHome refuses a registry write judged on a record that has changed.
+func checkHome(want *string, p Patient, exists bool) error {
+	switch {
+	case want == nil:
+		return nil
+	case *want == "" && exists:
+		return consensus.Errorf(consensus.CodeConflict, "patient %s was registered meanwhile", p.ID)
+	case *want != "" && !exists:
+		return consensus.Errorf(consensus.CodeNotFound, "patient %s is not registered", p.ID)
+	case exists && p.HomeRegion != *want:
+		return consensus.Errorf(consensus.CodeConflict, "the home region of patient %s changed meanwhile; read it again", p.ID)
+	}
+	return nil
+}
+
 // ConsentChange gives or withdraws consent to consultation.
 type ConsentChange struct {
 	Patient string `json:"patient"`
@@ -152,6 +189,10 @@ func SetDeceased(d Death) (consensus.Command, error) { return command(TypeDeceas
 type MergeRequest struct {
 	Survivor string `json:"survivor"`
 	Merged   string `json:"merged"`
+	// The home regions the merge was judged on; when set, the merge is
+	// refused as a conflict if either identity has moved since.
+	IfSurvivorHome *string `json:"if_survivor_home,omitempty"`
+	IfMergedHome   *string `json:"if_merged_home,omitempty"`
 }
 
 // Merge returns the command that merges two identities: the merged one
@@ -258,16 +299,20 @@ func (m *Machine) Apply(tx *consensus.Tx, cmd consensus.Command) ([]byte, error)
 }
 
 func (m *Machine) applyPutPatient(tx *consensus.Tx, payload []byte) ([]byte, error) {
-	var p Patient
-	if err := decode(payload, &p); err != nil {
+	var put patientPut
+	if err := decode(payload, &put); err != nil {
 		return nil, err
 	}
+	p := put.Patient
 	if err := p.validate(); err != nil {
 		return nil, invalid("%v", err)
 	}
 	at := now(tx)
 	old, exists, err := GetPatient(tx, p.ID)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkHome(put.IfHome, old, exists); err != nil {
 		return nil, err
 	}
 	if exists && old.MergedInto != "" {
@@ -357,6 +402,12 @@ func (m *Machine) applyMerge(tx *consensus.Tx, payload []byte) ([]byte, error) {
 	}
 	dup, err := m.livePatient(tx, r.Merged)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkHome(r.IfSurvivorHome, surv, true); err != nil {
+		return nil, err
+	}
+	if err := checkHome(r.IfMergedHome, dup, true); err != nil {
 		return nil, err
 	}
 	at := now(tx)

@@ -128,6 +128,9 @@ func checkText(name, v string, required bool) error {
 }
 
 // validate checks the demographics of a patient record.
+// Validate reports what makes the record unfit for the registry.
+func (p Patient) Validate() error { return p.validate() }
+
 func (p *Patient) validate() error {
 	id, err := ident.Parse(p.ID)
 	if err != nil {

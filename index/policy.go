@@ -3,6 +3,7 @@ package index
 import (
 	"slices"
 
+	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index/doctype"
 	"github.com/fsenet/fsenet/index/ident"
 )
@@ -15,6 +16,20 @@ type Caller struct {
 	Region       string // subject_organization_id
 	Organization string // subject_organization: the caller's organisation id
 	Authority    bool   // the national authority
+}
+
+// CallerFromClaims is the policy's view of a verified token.
+func CallerFromClaims(c federation.Claims) Caller {
+	return Caller{Subject: c.Subject, Role: c.SubjectRole, Purpose: c.PurposeOfUse, Region: c.OrganizationID,
+		Organization: c.Organization, Authority: c.Issuer == federation.AuthorityIssuer}
+}
+
+// OperatorOf reports whether the caller is an operator of region: a
+// SYSADMIN token of that region's identity provider. This is the one
+// meaning of "operator"; the national authority is not an operator of
+// any region and is named as such (Caller.Authority).
+func (c Caller) OperatorOf(region string) bool {
+	return !c.Authority && region != "" && c.Purpose == PurposeSysadmin && c.Region == region
 }
 
 // Roles and purposes the policy names.
@@ -115,4 +130,150 @@ func PatientAccess(c Caller, p Patient) bool {
 		return true
 	}
 	return false
+}
+
+// Action is something a caller asks to do; Authorize judges it.
+type Action string
+
+// The actions of the node's API. Reads of clinical data are judged per
+// version by EntryAccess and per patient by PatientAccess; every other
+// decision is an Action.
+const (
+	// The registry. ActWriteRegistry is the gate checked before a write's
+	// body is read: may this caller write the registry at all?
+	ActWriteRegistry  Action = "registry.write"
+	ActCreatePatient  Action = "patient.create"  // Target.NewHome: the home region of the new record
+	ActUpdatePatient  Action = "patient.update"  // Target.Patient: the current record; NewHome: the one asked for
+	ActMergePatients  Action = "patient.merge"   // Patient: the survivor; Other: the identity merged into it
+	ActChangeConsent  Action = "patient.consent" // Patient
+	ActReadPatientLog Action = "audit.patient"   // Patient: whose access log
+	ActReadAgentLog   Action = "audit.agent"     // an agent's accesses across patients
+
+	// Documents.
+	ActBlindDocument Action = "document.blind" // Patient and Entry; also unblinding
+	ActPublish       Action = "document.publish"
+	ActReadWorkflow  Action = "document.workflow" // Region; Organization: the organisation that started it
+
+	// The region's node.
+	ActRegisterProducer Action = "producer.register" // Region: this node's
+	ActSnapshot         Action = "node.snapshot"     // Region: this node's
+
+	// The federation.
+	ActClusterStatus Action = "federation.status"
+	ActVerifyAudit   Action = "federation.audit-verify"
+	ActFeeding       Action = "authority.feeding"
+	ActCertify       Action = "authority.certify"
+	ActRevoke        Action = "authority.revoke"
+)
+
+// Target is the current state an action is judged on. Each action reads
+// the fields its comment names; the others are ignored.
+type Target struct {
+	Region       string   // the region that owns what is acted on (for a node's actions, the node's region)
+	Patient      *Patient // the patient's current record; nil when not registered
+	Other        *Patient // a merge: the identity merged away
+	NewHome      string   // a registry write: the home region the written record names
+	Entry        *Entry   // the document version acted on
+	Organization string   // a workflow: the organisation that started it
+}
+
+// Decision is the policy's answer.
+type Decision int
+
+const (
+	// Hide: to this caller the target does not exist (404, the same answer
+	// as for one that does not).
+	Hide Decision = iota
+	// Deny: the caller may know the target but may not do this (403).
+	Deny
+	// Allow: go on.
+	Allow
+)
+
+func (d Decision) String() string {
+	return [...]string{"hide", "deny", "allow"}[d]
+}
+
+func allowIf(ok bool) Decision {
+	if ok {
+		return Allow
+	}
+	return Deny
+}
+
+// Authorize is the one access policy for every decision but the
+// per-version read filter (EntryAccess): a pure function of the caller,
+// the action and the current state.
+//
+//   - The registry is written by the operators of the patient's current
+//     home region and by the authority. A new record names its home
+//     region, whose operators register it; a record is changed — a move
+//     of home region included — by the operators of its current home; a
+//     merge needs that right over both identities.
+//   - Consent is changed by the patient or by whoever may write the
+//     record; to anyone who may not read the record, it does not exist.
+//   - A document's blinding is changed by its patient or its author
+//     organisation; to anyone else the document does not exist.
+//   - A patient's access log is read by the patient and the authority;
+//     an agent's, by the authority.
+//   - A region's node is administered by that region's operators (producer
+//     registration; snapshots also by the authority); the federation's
+//     status and audit chain by any member region's operator and the
+//     authority; feeding statistics, certificates and revocations by the
+//     authority alone.
+//   - A region's documents are published, and their workflows read, by
+//     callers of that region: a producer sees the workflows its
+//     organisation started, the region's operators all of them.
+func Authorize(c Caller, a Action, t Target) Decision {
+	switch a {
+	case ActWriteRegistry:
+		return allowIf(c.Authority || c.OperatorOf(c.Region))
+	case ActCreatePatient:
+		return allowIf(c.Authority || c.OperatorOf(t.NewHome))
+	case ActUpdatePatient:
+		if t.Patient == nil {
+			return Hide
+		}
+		return allowIf(c.Authority || c.OperatorOf(t.Patient.HomeRegion))
+	case ActMergePatients:
+		if t.Patient == nil || t.Other == nil {
+			return Hide
+		}
+		return allowIf(c.Authority || c.OperatorOf(t.Patient.HomeRegion) && c.OperatorOf(t.Other.HomeRegion))
+	case ActChangeConsent:
+		switch {
+		case t.Patient == nil:
+			return Hide
+		case c.IsPatient(*t.Patient), c.Authority, c.OperatorOf(t.Patient.HomeRegion):
+			return Allow
+		case PatientAccess(c, *t.Patient):
+			return Deny
+		}
+		return Hide
+	case ActReadPatientLog:
+		return allowIf(c.Authority || t.Patient != nil && c.IsPatient(*t.Patient))
+	case ActReadAgentLog:
+		return allowIf(c.Authority)
+	case ActBlindDocument:
+		if t.Patient == nil || t.Entry == nil || !(c.IsPatient(*t.Patient) || c.IsAuthor(*t.Entry)) {
+			return Hide
+		}
+		return Allow
+	case ActPublish:
+		return allowIf(!c.Authority && t.Region != "" && c.Region == t.Region && c.Role != RolePatient && c.Role != RoleGuardian)
+	case ActReadWorkflow:
+		if c.OperatorOf(t.Region) || !c.Authority && c.Region == t.Region && c.Organization != "" && c.Organization == t.Organization {
+			return Allow
+		}
+		return Hide
+	case ActRegisterProducer:
+		return allowIf(c.OperatorOf(t.Region))
+	case ActSnapshot:
+		return allowIf(c.Authority || c.OperatorOf(t.Region))
+	case ActClusterStatus, ActVerifyAudit:
+		return allowIf(c.Authority || c.OperatorOf(c.Region))
+	case ActFeeding, ActCertify, ActRevoke:
+		return allowIf(c.Authority)
+	}
+	return Deny
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/index/fhirapi"
+	"github.com/fsenet/fsenet/node/httpapi"
 	"github.com/fsenet/fsenet/repository/fetch"
 	"github.com/fsenet/fsenet/repository/gateway"
 	"github.com/fsenet/fsenet/repository/mhd"
@@ -33,7 +34,7 @@ import (
 func (n *Node) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		httpapi.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ok, why := n.Ready()
@@ -41,7 +42,7 @@ func (n *Node) routes() http.Handler {
 		if !ok {
 			code = http.StatusServiceUnavailable
 		}
-		writeJSON(w, code, map[string]any{"ready": ok, "reason": why})
+		httpapi.JSON(w, code, map[string]any{"ready": ok, "reason": why})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
 	fhirapi.New(fhirapi.Deps{
@@ -102,7 +103,7 @@ func (n *Node) routes() http.Handler {
 	fetch.Serve(fetch.ServerConfig{Host: n.host, Log: n.log.With("component", "fetch"),
 		Source: docs.Source(func(tok string) (index.Caller, error) {
 			c, err := n.tokens.Verify(tok)
-			return callerFromClaims(c), err
+			return index.CallerFromClaims(c), err
 		})})
 	mux.HandleFunc("GET /v1/cluster", n.handleCluster)
 	mux.HandleFunc("GET /v1/snapshot", n.handleSnapshot)
@@ -111,83 +112,7 @@ func (n *Node) routes() http.Handler {
 	mux.HandleFunc("POST /v1/federation/join", n.handleJoin)
 	mux.HandleFunc("POST /v1/federation/regions", n.handlePutRegion)
 	mux.HandleFunc("POST /v1/federation/revocations", n.handleRevoke)
-	// Anything else, including a known path with another method, gets an
-	// OperationOutcome rather than the mux's plain text.
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/healthz", "/readyz", "/metrics", "/fhir/metadata", "/v1/cluster", "/v1/snapshot", "/v1/audit/verify", "/v1/authority/feeding":
-			w.Header().Set("Allow", "GET, HEAD")
-			writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", r.Method+" is not supported here")
-		case "/v1/federation/join", "/v1/federation/regions", "/v1/federation/revocations", "/v1/documents/validation", "/v1/documents", "/v1/producers":
-			w.Header().Set("Allow", "POST")
-			writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", r.Method+" is not supported here")
-		default:
-			for _, p := range fhirapi.Paths() {
-				if r.URL.Path == p || strings.HasPrefix(r.URL.Path, p+"/") {
-					w.Header().Set("Allow", "GET, HEAD")
-					writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", r.Method+" is not supported here")
-					return
-				}
-			}
-			writeOutcome(w, http.StatusNotFound, "not-found", "no such endpoint")
-		}
-	})
-	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "fsenet_http_requests_total", Help: "HTTP requests by route and status code.",
-	}, []string{"route", "code"})
-	n.reg.MustRegister(requests)
-	inner := n.authenticate(mux)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, route := mux.Handler(r)
-		if route == "/" || route == "" {
-			route = "other"
-		}
-		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
-		inner.ServeHTTP(rec, r)
-		requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
-	})
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusRecorder) WriteHeader(code int) { s.code = code; s.ResponseWriter.WriteHeader(code) }
-
-// Flush lets streamed answers (snapshots) through.
-func (s *statusRecorder) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// writeApplyError answers a failed replicated write with the status its
-// cause deserves.
-func writeApplyError(w http.ResponseWriter, err error) {
-	var de *consensus.Error
-	msg := "the federation could not record the change; retry"
-	if errors.As(err, &de) {
-		msg = de.Message
-	}
-	switch {
-	case errors.Is(err, consensus.ErrInvalid):
-		writeOutcome(w, http.StatusBadRequest, "invalid", msg)
-	case errors.Is(err, consensus.ErrForbidden):
-		writeOutcome(w, http.StatusForbidden, "forbidden", msg)
-	case errors.Is(err, consensus.ErrConflict), errors.Is(err, consensus.ErrAlreadyExists):
-		writeOutcome(w, http.StatusConflict, "conflict", msg)
-	case errors.Is(err, consensus.ErrNotFound):
-		writeOutcome(w, http.StatusNotFound, "not-found", msg)
-	default:
-		writeOutcome(w, http.StatusServiceUnavailable, "transient", msg)
-	}
+	return httpapi.Handler(mux, httpapi.Config{Log: n.log, Metrics: n.reg, ProblemPaths: gateway.Serves, Inner: n.authenticate})
 }
 
 // readBody reads a request body of at most max bytes.
@@ -196,9 +121,9 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, bool) 
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeOutcome(w, http.StatusRequestEntityTooLarge, "too-costly", fmt.Sprintf("the body exceeds %d bytes", max))
+			httpapi.Fail(w, r, httpapi.E(httpapi.ErrTooLarge, fmt.Sprintf("the body exceeds %d bytes", max)))
 		} else {
-			writeOutcome(w, http.StatusBadRequest, "invalid", "could not read the body")
+			httpapi.Fail(w, r, httpapi.E(httpapi.ErrInvalid, "could not read the body"))
 		}
 		return nil, false
 	}
@@ -236,7 +161,7 @@ type clusterRegion struct {
 // handleCluster describes the federation as this node sees it, and asks
 // every region for its state digest at this node's applied index.
 func (n *Node) handleCluster(w http.ResponseWriter, r *http.Request) {
-	if !require(w, r, func(p *Principal) bool { return p.Authority() || p.PurposeOfUse == "SYSADMIN" }) {
+	if !authorize(w, r, index.ActClusterStatus, index.Target{Region: n.cfg.Region}) {
 		return
 	}
 	st := n.cons.Status()
@@ -298,12 +223,12 @@ func (n *Node) handleCluster(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Regions = append(out.Regions, *row)
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.JSON(w, http.StatusOK, out)
 }
 
 // handleSnapshot streams a point-in-time copy of the replicated state.
 func (n *Node) handleSnapshot(w http.ResponseWriter, r *http.Request) {
-	if !require(w, r, func(p *Principal) bool { return p.Operator(n.cfg.Region) }) {
+	if !authorize(w, r, index.ActSnapshot, index.Target{Region: n.cfg.Region}) {
 		return
 	}
 	p, _ := PrincipalFrom(r.Context())
@@ -331,38 +256,38 @@ func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 	}
 	var req joinRequest
 	if err := json.Unmarshal(b, &req); err != nil || req.Certificate == "" || req.Signature == "" {
-		writeOutcome(w, http.StatusBadRequest, "invalid", "want a JSON join request with certificate, at and signature")
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrInvalid, "want a JSON join request with certificate, at and signature"))
 		return
 	}
 	auth := n.members.Authority()
 	if auth == nil {
-		writeOutcome(w, http.StatusServiceUnavailable, "transient", "this node does not know the federation's state yet")
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrUnavailable, "this node does not know the federation's state yet"))
 		return
 	}
 	now := time.Now()
 	cert, err := federation.VerifyCertificate(req.Certificate, auth, now)
 	if err != nil {
 		n.log.Info("refused join", "remote", r.RemoteAddr, "reason", err.Error())
-		writeOutcome(w, http.StatusForbidden, "forbidden", "the certificate is not valid for this federation")
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrForbidden, "the certificate is not valid for this federation"))
 		return
 	}
 	if d := now.Sub(req.At); d > maxJoinSkew || d < -maxJoinSkew {
-		writeOutcome(w, http.StatusBadRequest, "invalid", "the join request's time is more than 5 minutes off this node's clock")
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrInvalid, "the join request's time is more than 5 minutes off this node's clock"))
 		return
 	}
 	sig, err := decodeBase64(req.Signature)
 	pub, perr := cert.Peer.ExtractPublicKey()
 	if err != nil || perr != nil {
-		writeOutcome(w, http.StatusForbidden, "forbidden", "the join request is not signed by the certified node")
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrForbidden, "the join request is not signed by the certified node"))
 		return
 	}
 	if ok, err := pub.Verify(joinMessage(req.Certificate, req.At), sig); err != nil || !ok {
-		writeOutcome(w, http.StatusForbidden, "forbidden", "the join request is not signed by the certified node")
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrForbidden, "the join request is not signed by the certified node"))
 		return
 	}
 	region, err := n.putCertificate(r.Context(), req.Certificate, cert)
 	if err != nil {
-		writeApplyError(w, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	resp := joinResponse{Region: region}
@@ -370,7 +295,7 @@ func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 		resp.Members = append(resp.Members, reg.Certificate)
 	}
 	n.log.Info("region admitted", "code", cert.Region, "peer", cert.Peer, "role", cert.Role, "certificate", cert.ID)
-	writeJSON(w, http.StatusOK, resp)
+	httpapi.JSON(w, http.StatusOK, resp)
 }
 
 // putCertificate records a verified certificate unless it is already the
@@ -411,7 +336,7 @@ type regionView struct {
 // handlePutRegion records a certificate submitted by the authority: a new
 // region, or a renewed, promoted or demoted one.
 func (n *Node) handlePutRegion(w http.ResponseWriter, r *http.Request) {
-	if !require(w, r, (*Principal).Authority) {
+	if !authorize(w, r, index.ActCertify, index.Target{}) {
 		return
 	}
 	b, ok := readBody(w, r, 16<<10)
@@ -422,21 +347,21 @@ func (n *Node) handlePutRegion(w http.ResponseWriter, r *http.Request) {
 	auth := n.members.Authority()
 	cert, err := federation.VerifyCertificate(tok, auth, time.Now())
 	if err != nil {
-		writeOutcome(w, http.StatusBadRequest, "invalid", "not a valid membership certificate of this federation's authority")
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrInvalid, "not a valid membership certificate of this federation's authority"))
 		return
 	}
 	reg, err := n.putCertificate(r.Context(), tok, cert)
 	if err != nil {
-		writeApplyError(w, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	n.log.Info("certificate recorded", "code", reg.Code, "peer", reg.Peer, "role", reg.Role)
-	writeJSON(w, http.StatusOK, regionView{Code: reg.Code, Name: reg.Name, Peer: reg.Peer.String(), Role: string(reg.Role), Addrs: reg.Addrs, Expiry: reg.Expiry})
+	httpapi.JSON(w, http.StatusOK, regionView{Code: reg.Code, Name: reg.Name, Peer: reg.Peer.String(), Role: string(reg.Role), Addrs: reg.Addrs, Expiry: reg.Expiry})
 }
 
 // handleRevoke applies an authority-signed revocation.
 func (n *Node) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	if !require(w, r, (*Principal).Authority) {
+	if !authorize(w, r, index.ActRevoke, index.Target{}) {
 		return
 	}
 	b, ok := readBody(w, r, 16<<10)
@@ -446,7 +371,7 @@ func (n *Node) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	tok := strings.TrimSpace(string(b))
 	rv, err := federation.VerifyRevocation(tok, n.members.Authority())
 	if err != nil {
-		writeOutcome(w, http.StatusBadRequest, "invalid", "not a valid revocation of this federation's authority")
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrInvalid, "not a valid revocation of this federation's authority"))
 		return
 	}
 	cmd := membership.Revoke(tok)
@@ -454,11 +379,11 @@ func (n *Node) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	if _, err := n.cons.Apply(ctx, cmd); err != nil {
-		writeApplyError(w, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	n.log.Warn("region revoked", "code", rv.Region, "peer", rv.Peer, "reason", rv.Reason)
-	writeJSON(w, http.StatusOK, map[string]string{"revoked": rv.Peer.String(), "region": rv.Region, "reason": rv.Reason})
+	httpapi.JSON(w, http.StatusOK, map[string]string{"revoked": rv.Peer.String(), "region": rv.Region, "reason": rv.Reason})
 }
 
 // auditVerification is the answer of GET /v1/audit/verify.
@@ -482,7 +407,7 @@ type auditVerification struct {
 // handleAuditVerify recomputes the audit trail's hash chain on this
 // node's replica.
 func (n *Node) handleAuditVerify(w http.ResponseWriter, r *http.Request) {
-	if !require(w, r, func(p *Principal) bool { return p.Authority() || p.PurposeOfUse == "SYSADMIN" }) {
+	if !authorize(w, r, index.ActVerifyAudit, index.Target{Region: n.cfg.Region}) {
 		return
 	}
 	out := auditVerification{Region: n.cfg.Region}
@@ -494,7 +419,7 @@ func (n *Node) handleAuditVerify(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		writeApplyError(w, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	out.AppliedIndex = applied
@@ -505,7 +430,7 @@ func (n *Node) handleAuditVerify(w http.ResponseWriter, r *http.Request) {
 		out.Error = verr.Error()
 		n.log.Error("audit trail verification failed", "err", verr)
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.JSON(w, http.StatusOK, out)
 }
 
 // verdict sets OK and returns what fails the verification: a broken
@@ -534,7 +459,7 @@ func (v *auditVerification) verdict(chainErr error) error {
 // share of them with a patient summary. ?region=CODE picks one region
 // (default: every member); ?from=YYYY-MM&to=YYYY-MM bound the months.
 func (n *Node) handleFeeding(w http.ResponseWriter, r *http.Request) {
-	if !require(w, r, (*Principal).Authority) {
+	if !authorize(w, r, index.ActFeeding, index.Target{}) {
 		return
 	}
 	q := r.URL.Query()
@@ -544,7 +469,7 @@ func (n *Node) handleFeeding(w http.ResponseWriter, r *http.Request) {
 			return "", true
 		}
 		if _, err := time.Parse("2006-01", v); err != nil {
-			writeOutcome(w, http.StatusBadRequest, "invalid", name+": want YYYY-MM")
+			httpapi.Fail(w, r, httpapi.E(httpapi.ErrInvalid, name+": want YYYY-MM"))
 			return "", false
 		}
 		return v, true
@@ -560,7 +485,7 @@ func (n *Node) handleFeeding(w http.ResponseWriter, r *http.Request) {
 	var regions []string
 	if code := q.Get("region"); code != "" {
 		if federation.RegionNames[code] == "" {
-			writeOutcome(w, http.StatusBadRequest, "invalid", "region: want a region code")
+			httpapi.Fail(w, r, httpapi.E(httpapi.ErrInvalid, "region: want a region code"))
 			return
 		}
 		regions = []string{code}
@@ -582,9 +507,9 @@ func (n *Node) handleFeeding(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		writeApplyError(w, err)
+		httpapi.Fail(w, r, err)
 		return
 	}
 	w.Header().Set(fhirapi.HeaderAppliedIndex, strconv.FormatUint(applied, 10))
-	writeJSON(w, http.StatusOK, map[string]any{"regions": out})
+	httpapi.JSON(w, http.StatusOK, map[string]any{"regions": out})
 }

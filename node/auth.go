@@ -7,6 +7,7 @@ import (
 
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/node/httpapi"
 	"github.com/fsenet/fsenet/repository/gateway"
 )
 
@@ -14,15 +15,6 @@ import (
 // token verified against the replicated keys of its issuer.
 type Principal struct {
 	federation.Claims
-}
-
-// Authority reports whether the national authority signed the token.
-func (p *Principal) Authority() bool { return p.Issuer == federation.AuthorityIssuer }
-
-// Operator reports whether the caller administers region code: a SYSADMIN
-// token of that region's IdP, or the authority.
-func (p *Principal) Operator(code string) bool {
-	return p.Authority() || (p.PurposeOfUse == "SYSADMIN" && p.OrganizationID == code)
 }
 
 type principalKey struct{}
@@ -55,21 +47,18 @@ func (n *Node) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		refuse := unauthorized
-		if gateway.Serves(r.URL.Path) {
-			refuse = func(w http.ResponseWriter) { gateway.Unauthorized(w, r) }
-		}
 		tok, ok := bearer(r)
 		if !ok {
-			refuse(w)
+			unauthorized(w, r)
 			return
 		}
 		claims, err := n.tokens.Verify(tok)
 		if err != nil {
-			n.log.Info("refused token", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", err.Error())
-			refuse(w)
+			httpapi.Log(r).Info("refused token", "remote", r.RemoteAddr, "reason", err.Error())
+			unauthorized(w, r)
 			return
 		}
+		httpapi.SetCaller(r.Context(), claims.Issuer, claims.Subject)
 		ctx := context.WithValue(r.Context(), principalKey{}, &Principal{Claims: claims})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -85,32 +74,36 @@ func bearer(r *http.Request) (string, bool) {
 	return tok, tok != ""
 }
 
-func unauthorized(w http.ResponseWriter) {
+func unauthorized(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="fsenet"`)
-	writeOutcome(w, http.StatusUnauthorized, "login", "a valid bearer token is required")
-}
-
-// require answers 403 unless allowed; it returns whether to go on.
-func require(w http.ResponseWriter, r *http.Request, allowed func(*Principal) bool) bool {
-	p, ok := PrincipalFrom(r.Context())
-	if !ok || !allowed(p) {
-		writeOutcome(w, http.StatusForbidden, "forbidden", "this token does not grant this operation")
-		return false
+	err := httpapi.E(httpapi.ErrUnauthorized, "a valid bearer token is required")
+	if gateway.Serves(r.URL.Path) {
+		httpapi.FailProblem(w, r, err)
+		return
 	}
-	return true
+	httpapi.Fail(w, r, err)
 }
 
-// callerOf is the index's view of the request's principal.
+// authorize asks the access policy whether the caller may do act on t,
+// answers the refusal if not, and returns whether to go on.
+func authorize(w http.ResponseWriter, r *http.Request, act index.Action, t index.Target) bool {
+	c, ok := callerOf(r)
+	d := index.Hide
+	if ok {
+		d = index.Authorize(c, act, t)
+	}
+	if d == index.Allow {
+		return true
+	}
+	httpapi.Refuse(w, r, d == index.Hide, "resource")
+	return false
+}
+
+// callerOf is the policy's view of the request's principal.
 func callerOf(r *http.Request) (index.Caller, bool) {
 	p, ok := PrincipalFrom(r.Context())
 	if !ok {
 		return index.Caller{}, false
 	}
-	return callerFromClaims(p.Claims), true
-}
-
-// callerFromClaims is the index's view of a verified token.
-func callerFromClaims(c federation.Claims) index.Caller {
-	return index.Caller{Subject: c.Subject, Role: c.SubjectRole, Purpose: c.PurposeOfUse, Region: c.OrganizationID,
-		Organization: c.Organization, Authority: c.Issuer == federation.AuthorityIssuer}
+	return index.CallerFromClaims(p.Claims), true
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/index/ident"
+	"github.com/fsenet/fsenet/node/httpapi"
 )
 
 // Recorder makes audit events durable before a disclosure (an index.Auditor).
@@ -73,20 +74,6 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerWrites(mux)
 }
 
-// Paths returns the paths the API serves, for the node's 405 answers.
-func Paths() []string {
-	return []string{"/fhir/metadata", "/fhir/Patient", "/fhir/DocumentReference", "/fhir/AuditEvent", "/fhir/Binary"}
-}
-
-// OperationOutcome writes a FHIR error.
-func OperationOutcome(w http.ResponseWriter, status int, code fhir.IssueType, diagnostics string) {
-	w.Header().Set("Content-Type", "application/fhir+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(fhir.OperationOutcome{Issue: []fhir.OperationOutcomeIssue{{
-		Severity: fhir.IssueSeverityError, Code: code, Diagnostics: &diagnostics,
-	}}})
-}
-
 func writeResource(w http.ResponseWriter, applied uint64, v any) {
 	w.Header().Set("Content-Type", "application/fhir+json")
 	w.Header().Set(HeaderAppliedIndex, strconv.FormatUint(applied, 10))
@@ -107,7 +94,7 @@ func strict(r *http.Request) bool {
 func (a *API) caller(w http.ResponseWriter, r *http.Request) (index.Caller, bool) {
 	c, ok := a.d.Caller(r)
 	if !ok {
-		OperationOutcome(w, http.StatusUnauthorized, fhir.IssueTypeLogin, "a valid bearer token is required")
+		httpapi.Outcome(w, http.StatusUnauthorized, fhir.IssueTypeLogin, "a valid bearer token is required")
 	}
 	return c, ok
 }
@@ -120,11 +107,11 @@ func (a *API) read(w http.ResponseWriter, r *http.Request, fn func(index.Reader)
 	if err != nil {
 		var pe *paramError
 		if errors.As(err, &pe) {
-			OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, pe.msg)
+			httpapi.Outcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, pe.msg)
 			return 0, false
 		}
 		a.d.Log.Error("index read failed", "path", r.URL.Path, "err", err)
-		OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the index could not be read; retry")
+		httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the index could not be read; retry")
 		return 0, false
 	}
 	return applied, true
@@ -138,15 +125,15 @@ func (e *paramError) Error() string { return e.msg }
 func (a *API) audit(w http.ResponseWriter, r *http.Request, events ...index.Event) bool {
 	if err := a.d.Audit.Record(r.Context(), events...); err != nil {
 		a.d.Log.Error("audit record failed; answer withheld", "path", r.URL.Path, "err", err)
-		OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the access could not be audited, so nothing is disclosed; retry")
+		httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the access could not be audited, so nothing is disclosed; retry")
 		return false
 	}
 	return true
 }
 
-func event(c index.Caller, what, action, patient string) index.Event {
+func event(c index.Caller, what string, action index.AuditAction, patient string) index.Event {
 	return index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
-		Action: action, What: what, Patient: patient, Outcome: "0"}
+		Action: action, What: what, Patient: patient, Outcome: index.OutcomeSuccess}
 }
 
 func (a *API) readPatient(w http.ResponseWriter, r *http.Request) {
@@ -169,10 +156,10 @@ func (a *API) readPatient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !found || !index.PatientAccess(c, p) {
-		OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Patient")
+		httpapi.Outcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Patient")
 		return
 	}
-	if !a.audit(w, r, event(c, "Patient.read", "R", p.ID)) {
+	if !a.audit(w, r, event(c, "Patient.read", index.ActionRead, p.ID)) {
 		return
 	}
 	writeResource(w, applied, toPatient(p))
@@ -187,14 +174,14 @@ func (a *API) searchPatient(w http.ResponseWriter, r *http.Request) {
 	}
 	s, err := parseSearch(r.URL.Query(), patientParams, nil, strict(r))
 	if err != nil {
-		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
+		httpapi.Outcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
 		return
 	}
 	var ids []string
 	for _, t := range s.tokens["identifier"] {
 		id, err := ident.ParseSystem(t.system, t.code)
 		if err != nil {
-			OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, fmt.Sprintf("identifier %q: %v", t.code, err))
+			httpapi.Outcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, fmt.Sprintf("identifier %q: %v", t.code, err))
 			return
 		}
 		ids = append(ids, id.String())
@@ -207,7 +194,7 @@ func (a *API) searchPatient(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(ids) == 0 && len(s.strings["family"]) == 0 && len(s.dates["birthdate"]) == 0 {
-		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeTooCostly, "give identifier, _id, family or birthdate: a search of every patient is not served")
+		httpapi.Outcome(w, http.StatusBadRequest, fhir.IssueTypeTooCostly, "give identifier, _id, family or birthdate: a search of every patient is not served")
 		return
 	}
 	var found []index.Patient
@@ -274,7 +261,7 @@ func (a *API) searchPatient(w http.ResponseWriter, r *http.Request) {
 	found = found[start:min(start+s.count, total)]
 	var events []index.Event
 	for _, p := range found {
-		events = append(events, event(c, "Patient.search", "E", p.ID))
+		events = append(events, event(c, "Patient.search", index.ActionExecute, p.ID))
 	}
 	var resources []bundled
 	for _, p := range found {
@@ -324,10 +311,10 @@ func (a *API) readDocument(w http.ResponseWriter, r *http.Request) {
 	}
 	// Absent and not visible are the same answer.
 	if !acc.Visible {
-		OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such DocumentReference")
+		httpapi.Outcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such DocumentReference")
 		return
 	}
-	ev := event(c, "DocumentReference.read", "R", e.Patient)
+	ev := event(c, "DocumentReference.read", index.ActionRead, e.Patient)
 	ev.Documents, ev.Override = []string{e.ID}, acc.Override
 	if !a.audit(w, r, ev) {
 		return
@@ -349,12 +336,12 @@ func (a *API) searchDocuments(w http.ResponseWriter, r *http.Request) {
 	}
 	s, err := parseSearch(r.URL.Query(), documentParams, documentSorts, strict(r))
 	if err != nil {
-		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
+		httpapi.Outcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
 		return
 	}
 	pid, err := searchedPatient(s)
 	if err != nil {
-		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
+		httpapi.Outcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
 		return
 	}
 	var matches []index.Entry
@@ -398,7 +385,7 @@ func (a *API) searchDocuments(w http.ResponseWriter, r *http.Request) {
 	start := min(s.offset, total)
 	end := min(start+s.count, total)
 	page := idx[start:end]
-	ev := event(c, "DocumentReference.search", "E", pid)
+	ev := event(c, "DocumentReference.search", index.ActionExecute, pid)
 	var resources []bundled
 	for _, i := range page {
 		e := matches[i]
@@ -508,11 +495,11 @@ func (a *API) writeBundle(w http.ResponseWriter, r *http.Request, applied uint64
 	body, err := a.bundleBody(r, s, resources, total, offset)
 	if aerr := <-audited; aerr != nil {
 		a.d.Log.Error("audit record failed; answer withheld", "path", r.URL.Path, "err", aerr)
-		OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the access could not be audited, so nothing is disclosed; retry")
+		httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the access could not be audited, so nothing is disclosed; retry")
 		return
 	}
 	if err != nil {
-		OperationOutcome(w, http.StatusInternalServerError, fhir.IssueTypeException, "the search result could not be written")
+		httpapi.Outcome(w, http.StatusInternalServerError, fhir.IssueTypeException, "the search result could not be written")
 		return
 	}
 	w.Header().Set("Content-Type", "application/fhir+json")
@@ -592,14 +579,14 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	s, err := parseSearch(r.URL.Query(), auditParams, nil, strict(r))
 	if err != nil {
-		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
+		httpapi.Outcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
 		return
 	}
 	var q index.AuditQuery
 	if p := s.tokens["patient"]; len(p) == 1 {
 		id, ok := patientFromResourceID(strings.TrimPrefix(p[0].code, "Patient/"))
 		if !ok {
-			OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, "patient: want Patient/CF-<codice fiscale>")
+			httpapi.Outcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, "patient: want Patient/CF-<codice fiscale>")
 			return
 		}
 		q.Patient = id
@@ -608,18 +595,18 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request) {
 		q.Actor = ag[0].code
 	}
 	if (q.Patient == "") == (q.Actor == "") {
-		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, "give one patient or one agent")
+		httpapi.Outcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, "give one patient or one agent")
 		return
 	}
 	from, to, exact := interval(s.dates["date"])
 	if !exact {
-		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeNotSupported, "date: the access log supports eq, lt, le, gt, ge, sa and eb")
+		httpapi.Outcome(w, http.StatusBadRequest, fhir.IssueTypeNotSupported, "date: the access log supports eq, lt, le, gt, ge, sa and eb")
 		return
 	}
 	q.From, q.To = from, to
 	own := q.Patient != "" && c.IsPatient(index.Patient{ID: q.Patient})
 	if !c.Authority && !own {
-		OperationOutcome(w, http.StatusForbidden, fhir.IssueTypeForbidden, "the access log is for the patient and the national authority")
+		httpapi.Outcome(w, http.StatusForbidden, fhir.IssueTypeForbidden, "the access log is for the patient and the national authority")
 		return
 	}
 	// One page (and one event more, to know whether there is a next);
@@ -648,25 +635,25 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request) {
 	if more || len(resources) == 0 && s.offset > 0 {
 		total = -1
 	}
-	a.writeBundle(w, r, applied, s, resources, total, s.offset, event(c, "AuditEvent.search", "E", q.Patient))
+	a.writeBundle(w, r, applied, s, resources, total, s.offset, event(c, "AuditEvent.search", index.ActionExecute, q.Patient))
 }
 
 func toAuditEvent(e index.Event) fhir.AuditEvent {
 	action := fhir.AuditEventActionR
 	switch e.Action {
-	case "C":
+	case index.ActionCreate:
 		action = fhir.AuditEventActionC
-	case "U":
+	case index.ActionUpdate:
 		action = fhir.AuditEventActionU
-	case "D":
+	case index.ActionDelete:
 		action = fhir.AuditEventActionD
-	case "E":
+	case index.ActionExecute:
 		action = fhir.AuditEventActionE
 	}
 	outcome := fhir.AuditEventOutcome0
-	if e.Outcome == "4" {
+	if e.Outcome == index.OutcomeRefused {
 		outcome = fhir.AuditEventOutcome4
-	} else if e.Outcome == "8" {
+	} else if e.Outcome == index.OutcomeSeriousFailure {
 		outcome = fhir.AuditEventOutcome8
 	}
 	ae := fhir.AuditEvent{

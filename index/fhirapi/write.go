@@ -14,6 +14,7 @@ import (
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/index/ident"
+	"github.com/fsenet/fsenet/node/httpapi"
 )
 
 // registerWrites mounts the registry's write operations, for the region
@@ -31,26 +32,10 @@ const maxBody = 64 << 10
 func readJSON(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		OperationOutcome(w, http.StatusRequestEntityTooLarge, fhir.IssueTypeTooCostly, "the body is too large or unreadable")
+		httpapi.Fail(w, r, httpapi.Wrap(httpapi.ErrInvalid, "the body could not be read", err))
 		return nil, false
 	}
 	return b, true
-}
-
-// operatorOf reports whether the caller administers one of the regions.
-func operatorOf(c index.Caller, regions ...string) bool {
-	if c.Authority {
-		return true
-	}
-	if c.Purpose != index.PurposeSysadmin {
-		return false
-	}
-	for _, r := range regions {
-		if r != "" && c.Region == r {
-			return true
-		}
-	}
-	return false
 }
 
 // patientFromResource maps a FHIR Patient to a registry record.
@@ -108,36 +93,31 @@ func patientFromResource(b []byte) (index.Patient, string, error) {
 	return p, deceased, nil
 }
 
+// apply replicates a registry write; a refusal is answered as the error
+// table says.
 func (a *API) apply(w http.ResponseWriter, r *http.Request, cmd consensus.Command, err error) (consensus.Result, bool) {
 	if err != nil {
-		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
+		httpapi.Fail(w, r, httpapi.Wrap(httpapi.ErrInvalid, err.Error(), err))
 		return consensus.Result{}, false
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 	defer cancel()
 	res, err := a.d.Apply(ctx, cmd)
 	if err != nil {
-		var de *consensus.Error
-		msg := "the change could not be recorded; retry"
-		if errors.As(err, &de) {
-			msg = de.Message
-		}
-		switch {
-		case errors.Is(err, consensus.ErrInvalid):
-			OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, msg)
-		case errors.Is(err, consensus.ErrNotFound):
-			OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, msg)
-		case errors.Is(err, consensus.ErrConflict), errors.Is(err, consensus.ErrAlreadyExists):
-			OperationOutcome(w, http.StatusConflict, fhir.IssueTypeConflict, msg)
-		case errors.Is(err, consensus.ErrForbidden):
-			OperationOutcome(w, http.StatusForbidden, fhir.IssueTypeForbidden, msg)
-		default:
-			a.d.Log.Error("registry write failed", "path", r.URL.Path, "err", err)
-			OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, msg)
-		}
+		httpapi.Fail(w, r, err)
 		return res, false
 	}
 	return res, true
+}
+
+// may asks the access policy; a refusal is answered. It returns whether
+// to go on.
+func may(w http.ResponseWriter, r *http.Request, c index.Caller, act index.Action, t index.Target) bool {
+	if d := index.Authorize(c, act, t); d != index.Allow {
+		httpapi.Refuse(w, r, d == index.Hide, "Patient")
+		return false
+	}
+	return true
 }
 
 // currentPatient reads a patient's record, strongly (a write decides on it).
@@ -152,15 +132,20 @@ func (a *API) currentPatient(w http.ResponseWriter, r *http.Request, id string) 
 		return err
 	})
 	if err != nil {
-		OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the registry could not be read; retry")
+		httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the registry could not be read; retry")
 		return p, false, false
 	}
 	return p, found, true
 }
 
+// writePatient registers (create) or updates a patient. The caller's
+// right to write the registry at all is checked before the body is read;
+// then the write is judged on the record as it is now — its current home
+// region, not the one the body names — and replicated on the condition
+// that the record has not changed meanwhile.
 func (a *API) writePatient(w http.ResponseWriter, r *http.Request, create bool) {
 	c, ok := a.caller(w, r)
-	if !ok {
+	if !ok || !may(w, r, c, index.ActWriteRegistry, index.Target{}) {
 		return
 	}
 	b, ok := readJSON(w, r)
@@ -168,37 +153,39 @@ func (a *API) writePatient(w http.ResponseWriter, r *http.Request, create bool) 
 		return
 	}
 	p, deceased, err := patientFromResource(b)
-	if err != nil {
-		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
-		return
+	if err == nil {
+		err = p.Validate()
 	}
-	cmd, err := index.PutPatient(p)
-	if err != nil {
-		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
-		return
-	}
-	if !create {
+	if err == nil && !create {
 		if id, ok := patientFromResourceID(r.PathValue("id")); !ok || id != p.ID {
-			OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, "the resource's identifier does not match the id in the URL")
-			return
+			err = errors.New("the resource's identifier does not match the id in the URL")
 		}
+	}
+	if err != nil {
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrInvalid, err.Error()))
+		return
 	}
 	old, exists, ok := a.currentPatient(w, r, p.ID)
 	if !ok {
 		return
 	}
+	var cur *index.Patient
+	act := index.ActCreatePatient
+	if exists {
+		cur = &old
+	}
 	switch {
 	case create && exists:
-		OperationOutcome(w, http.StatusConflict, fhir.IssueTypeDuplicate, "the patient is already registered; update it with PUT")
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrDuplicate, "the patient is already registered; update it with PUT"))
 		return
-	case !create && !exists:
-		OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Patient")
-		return
-	case !operatorOf(c, p.HomeRegion, old.HomeRegion):
-		OperationOutcome(w, http.StatusForbidden, fhir.IssueTypeForbidden, "the registry is written by the operators of the patient's home region")
+	case !create:
+		act = index.ActUpdatePatient
+	}
+	if !may(w, r, c, act, index.Target{Patient: cur, NewHome: p.HomeRegion}) {
 		return
 	}
-	res, ok := a.apply(w, r, cmd, nil)
+	cmd, err := index.PutPatientIf(p, cur)
+	res, ok := a.apply(w, r, cmd, err)
 	if !ok {
 		return
 	}
@@ -210,10 +197,9 @@ func (a *API) writePatient(w http.ResponseWriter, r *http.Request, create bool) 
 	}
 	var stored index.Patient
 	_ = json.Unmarshal(res.Value, &stored)
-	action := "U"
-	status := http.StatusOK
+	action, status := index.ActionUpdate, http.StatusOK
 	if create {
-		action, status = "C", http.StatusCreated
+		action, status = index.ActionCreate, http.StatusCreated
 	}
 	if !a.audit(w, r, event(c, "Patient.write", action, p.ID)) {
 		return
@@ -263,7 +249,7 @@ func parameters(b []byte) (map[string]string, error) {
 // target in one replicated step.
 func (a *API) mergePatients(w http.ResponseWriter, r *http.Request) {
 	c, ok := a.caller(w, r)
-	if !ok {
+	if !ok || !may(w, r, c, index.ActWriteRegistry, index.Target{}) {
 		return
 	}
 	b, ok := readJSON(w, r)
@@ -272,37 +258,44 @@ func (a *API) mergePatients(w http.ResponseWriter, r *http.Request) {
 	}
 	ps, err := parameters(b)
 	if err != nil {
-		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrInvalid, err.Error()))
 		return
 	}
 	src, ok1 := patientFromResourceID(strings.TrimPrefix(ps["source-patient"], "Patient/"))
 	dst, ok2 := patientFromResourceID(strings.TrimPrefix(ps["target-patient"], "Patient/"))
 	if !ok1 || !ok2 {
-		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, "give source-patient and target-patient as references Patient/CF-...")
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrInvalid, "give source-patient and target-patient as references Patient/CF-..."))
 		return
 	}
-	target, found, ok := a.currentPatient(w, r, dst)
+	target, ok := a.existingPatient(w, r, dst, "target")
 	if !ok {
 		return
 	}
-	if !found {
-		OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such target Patient")
+	source, ok := a.existingPatient(w, r, src, "source")
+	if !ok || !may(w, r, c, index.ActMergePatients, index.Target{Patient: &target, Other: &source}) {
 		return
 	}
-	if !operatorOf(c, target.HomeRegion) {
-		OperationOutcome(w, http.StatusForbidden, fhir.IssueTypeForbidden, "identities are merged by the operators of the target patient's home region")
-		return
-	}
-	cmd, err := index.Merge(index.MergeRequest{Survivor: dst, Merged: src})
+	cmd, err := index.Merge(index.MergeRequest{Survivor: dst, Merged: src, IfSurvivorHome: &target.HomeRegion, IfMergedHome: &source.HomeRegion})
 	res, ok := a.apply(w, r, cmd, err)
 	if !ok {
 		return
 	}
-	if !a.audit(w, r, event(c, "Patient.merge", "U", dst), event(c, "Patient.merge", "U", src)) {
+	if !a.audit(w, r, event(c, "Patient.merge", index.ActionUpdate, dst), event(c, "Patient.merge", index.ActionUpdate, src)) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(res.Value)
+}
+
+// existingPatient reads a registered patient, strongly; an unknown one is
+// answered 404 naming its role in the request.
+func (a *API) existingPatient(w http.ResponseWriter, r *http.Request, id, role string) (index.Patient, bool) {
+	p, found, ok := a.currentPatient(w, r, id)
+	if ok && !found {
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrNotFound, "no such "+role+" Patient"))
+		return p, false
+	}
+	return p, ok
 }
 
 // setConsent records the patient's consent to consultation: by the
@@ -319,15 +312,18 @@ func (a *API) setConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	ps, err := parameters(b)
 	if err != nil || !valid || (ps["given"] != "true" && ps["given"] != "false") {
-		OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, "want Parameters with given (valueBoolean) for Patient/CF-...")
+		httpapi.Outcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, "want Parameters with given (valueBoolean) for Patient/CF-...")
 		return
 	}
 	p, found, ok := a.currentPatient(w, r, id)
 	if !ok {
 		return
 	}
-	if !found || !(c.IsPatient(p) || operatorOf(c, p.HomeRegion)) {
-		OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Patient")
+	var t index.Target
+	if found {
+		t.Patient = &p
+	}
+	if !may(w, r, c, index.ActChangeConsent, t) {
 		return
 	}
 	cmd, err := index.SetConsent(index.ConsentChange{Patient: id, Given: ps["given"] == "true"})
@@ -335,7 +331,7 @@ func (a *API) setConsent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !a.audit(w, r, event(c, "Patient.consent", "U", id)) {
+	if !a.audit(w, r, event(c, "Patient.consent", index.ActionUpdate, id)) {
 		return
 	}
 	var stored index.Patient

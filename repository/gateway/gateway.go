@@ -411,7 +411,7 @@ func (g *Gateway) newWorkflowID(cdaSHA string) string {
 }
 
 // auditEvent is the audit record of a gateway write.
-func (q *request) auditEvent(action, what, outcome string) index.Event {
+func (q *request) auditEvent(action index.AuditAction, what string, outcome index.AuditOutcome) index.Event {
 	return index.Event{Actor: q.bearer.Subject, Role: q.bearer.SubjectRole, Org: organization(q), Region: q.bearer.OrganizationID,
 		Purpose: q.bearer.PurposeOfUse, Action: action, What: what, Patient: q.patient, Documents: q.docs, Outcome: outcome}
 }
@@ -450,7 +450,7 @@ func (g *Gateway) validate(w http.ResponseWriter, r *http.Request) {
 		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", err.Error())
 		return
 	}
-	if !g.audit(q, q.auditEvent("E", "Document.validate", "0")) {
+	if !g.audit(q, q.auditEvent(index.ActionExecute, "Document.validate", index.OutcomeSuccess)) {
 		return
 	}
 	if req.Activity == "VERIFICA" {
@@ -608,13 +608,13 @@ func (g *Gateway) finish(q *request, op store.Op, what, action string) {
 func (g *Gateway) answer(q *request, out repository.Outcome, what, action string) {
 	if out.Err != nil {
 		status, typ := refusalStatus(out.Err)
-		if !g.audit(q, q.auditEvent(action2code(action), what, "4")) {
+		if !g.audit(q, q.auditEvent(action2code(action), what, index.OutcomeRefused)) {
 			return
 		}
 		q.problem(status, typ, "Refused by the national index", out.Err.Error())
 		return
 	}
-	if !g.audit(q, q.auditEvent(action2code(action), what, "0")) {
+	if !g.audit(q, q.auditEvent(action2code(action), what, index.OutcomeSuccess)) {
 		return
 	}
 	if q.fhir {
@@ -655,14 +655,14 @@ func (g *Gateway) answerExisting(q *request, prev store.Workflow, what, action s
 	}
 }
 
-func action2code(action string) string {
+func action2code(action string) index.AuditAction {
 	switch action {
 	case "CREATE":
-		return "C"
+		return index.ActionCreate
 	case "DELETE":
-		return "D"
+		return index.ActionDelete
 	}
-	return "U"
+	return index.ActionUpdate
 }
 
 // refusalStatus maps the index's refusal to an HTTP status.

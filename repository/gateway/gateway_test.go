@@ -23,10 +23,10 @@ import (
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/index/ident"
-	"github.com/fsenet/fsenet/index/indextest"
 	"github.com/fsenet/fsenet/repository"
 	"github.com/fsenet/fsenet/repository/cda"
 	"github.com/fsenet/fsenet/repository/fetch"
@@ -86,7 +86,7 @@ func newEnv(t *testing.T) *env { return newEnvTB(t) }
 func newEnvTB(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, audit: &recorder{}, clock: time.Now().UTC()}
-	e.rep = indextest.NewReplica(t, index.New())
+	e.rep = consensustest.NewReplica(t, index.New())
 	for _, cf := range []string{samplePatient, pssPatient} {
 		e.apply(index.PutPatient(index.Patient{ID: "CF:" + cf, Family: "Test", HomeRegion: region}))
 	}
@@ -964,7 +964,7 @@ func TestCustodianSource(t *testing.T) {
 	var outcomes []string
 	for _, ev := range e.audit.all() {
 		if ev.What == "Binary.fetch" {
-			outcomes = append(outcomes, ev.Outcome)
+			outcomes = append(outcomes, string(ev.Outcome))
 		}
 	}
 	if strings.Join(outcomes, ",") != "0,4,4,4" {

@@ -314,7 +314,7 @@ func TestBinaryFromAnotherRegion(t *testing.T) {
 	outcomes := func() (out []string) {
 		for _, ev := range e.audit.all() {
 			if ev.What == "Binary.read" {
-				out = append(out, ev.Outcome)
+				out = append(out, string(ev.Outcome))
 			}
 		}
 		return out

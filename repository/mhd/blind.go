@@ -14,7 +14,7 @@ import (
 
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/index"
-	"github.com/fsenet/fsenet/index/fhirapi"
+	"github.com/fsenet/fsenet/node/httpapi"
 	"github.com/fsenet/fsenet/repository/store"
 )
 
@@ -37,11 +37,11 @@ func (a *API) registerBlinding(mux *http.ServeMux) {
 func (a *API) blind(w http.ResponseWriter, r *http.Request, hide bool) {
 	c, ok := a.d.Caller(r)
 	if !ok {
-		fhirapi.OperationOutcome(w, http.StatusUnauthorized, fhir.IssueTypeLogin, "a valid bearer token is required")
+		httpapi.Outcome(w, http.StatusUnauthorized, fhir.IssueTypeLogin, "a valid bearer token is required")
 		return
 	}
 	if a.d.Outbox == nil {
-		fhirapi.OperationOutcome(w, http.StatusNotImplemented, fhir.IssueTypeNotSupported, "blinding is not available on this node")
+		httpapi.Outcome(w, http.StatusNotImplemented, fhir.IssueTypeNotSupported, "blinding is not available on this node")
 		return
 	}
 	var e index.Entry
@@ -55,17 +55,17 @@ func (a *API) blind(w http.ResponseWriter, r *http.Request, hide bool) {
 		return err
 	})
 	if err != nil {
-		fhirapi.OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the index could not be read; retry")
+		httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the index could not be read; retry")
 		return
 	}
 	// Only the patient and the author organisation may change a
 	// document's blinding; to anyone else it does not exist.
 	if !found || !(c.IsPatient(p) || c.IsAuthor(e)) {
-		fhirapi.OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such DocumentReference")
+		httpapi.Outcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such DocumentReference")
 		return
 	}
 	if e.Custodian != a.d.Region {
-		fhirapi.OperationOutcome(w, http.StatusMisdirectedRequest, fhir.IssueTypeNotSupported,
+		httpapi.Outcome(w, http.StatusMisdirectedRequest, fhir.IssueTypeNotSupported,
 			"the document is kept by region "+e.Custodian+": send the request to that region's node")
 		return
 	}
@@ -87,14 +87,14 @@ func (a *API) blind(w http.ResponseWriter, r *http.Request, hide bool) {
 			Issuer: c.Organization, Created: now, Updated: now}})
 	switch {
 	case errors.Is(err, store.ErrBusy):
-		fhirapi.OperationOutcome(w, http.StatusConflict, fhir.IssueTypeConflict, "an earlier change of this document is still being committed; retry")
+		httpapi.Outcome(w, http.StatusConflict, fhir.IssueTypeConflict, "an earlier change of this document is still being committed; retry")
 		return
 	case errors.Is(err, store.ErrState), errors.Is(err, store.ErrNotFound):
-		fhirapi.OperationOutcome(w, http.StatusConflict, fhir.IssueTypeConflict, "this version cannot be changed (withdrawn, or not in this region's store)")
+		httpapi.Outcome(w, http.StatusConflict, fhir.IssueTypeConflict, "this version cannot be changed (withdrawn, or not in this region's store)")
 		return
 	case err != nil:
 		a.d.Log.Error("submit blinding", "err", err)
-		fhirapi.OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the change could not be recorded; retry")
+		httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the change could not be recorded; retry")
 		return
 	}
 	a.d.Outbox.Kick()
@@ -102,18 +102,18 @@ func (a *API) blind(w http.ResponseWriter, r *http.Request, hide bool) {
 	defer wcancel()
 	out, err := a.d.Outbox.Wait(wctx, op)
 	if err != nil {
-		fhirapi.OperationOutcome(w, http.StatusGatewayTimeout, fhir.IssueTypeTimeout, "the federation has not committed the change yet; it goes on")
+		httpapi.Outcome(w, http.StatusGatewayTimeout, fhir.IssueTypeTimeout, "the federation has not committed the change yet; it goes on")
 		return
 	}
-	outcome := "0"
+	outcome := index.OutcomeSuccess
 	if out.Err != nil {
-		outcome = "4"
+		outcome = index.OutcomeRefused
 	}
 	ev := index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
-		Action: "U", What: what, Patient: e.Patient, Documents: []string{e.ID}, Outcome: outcome}
+		Action: index.ActionUpdate, What: what, Patient: e.Patient, Documents: []string{e.ID}, Outcome: outcome}
 	if err := a.d.Audit.Record(r.Context(), ev); err != nil {
 		a.d.Log.Error("audit record failed", "err", err)
-		fhirapi.OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the change is committed but could not be audited; see the node's log")
+		httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the change is committed but could not be audited; see the node's log")
 		return
 	}
 	if out.Err != nil {
@@ -122,7 +122,7 @@ func (a *API) blind(w http.ResponseWriter, r *http.Request, hide bool) {
 		if errors.As(out.Err, &de) {
 			msg = de.Message
 		}
-		fhirapi.OperationOutcome(w, http.StatusConflict, fhir.IssueTypeConflict, msg)
+		httpapi.Outcome(w, http.StatusConflict, fhir.IssueTypeConflict, msg)
 		return
 	}
 	w.Header().Set("Content-Type", "application/fhir+json")

@@ -19,6 +19,7 @@ import (
 
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/index/fhirapi"
+	"github.com/fsenet/fsenet/node/httpapi"
 	"github.com/fsenet/fsenet/repository/fetch"
 )
 
@@ -42,7 +43,7 @@ const (
 func (a *API) everything(w http.ResponseWriter, r *http.Request) {
 	c, ok := a.d.Caller(r)
 	if !ok {
-		fhirapi.OperationOutcome(w, http.StatusUnauthorized, fhir.IssueTypeLogin, "a valid bearer token is required")
+		httpapi.Outcome(w, http.StatusUnauthorized, fhir.IssueTypeLogin, "a valid bearer token is required")
 		return
 	}
 	pid, valid := fhirapi.PatientIDOf(r.PathValue("id"))
@@ -51,13 +52,13 @@ func (a *API) everything(w http.ResponseWriter, r *http.Request) {
 		switch k {
 		case "_content":
 			if len(vs) != 1 || (vs[0] != "true" && vs[0] != "false") {
-				fhirapi.OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, "_content: want true or false")
+				httpapi.Outcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, "_content: want true or false")
 				return
 			}
 			withContent = vs[0] == "true"
 		default:
 			if strings.Contains(strings.ToLower(r.Header.Get("Prefer")), "handling=strict") {
-				fhirapi.OperationOutcome(w, http.StatusBadRequest, fhir.IssueTypeNotSupported, "unknown parameter "+k)
+				httpapi.Outcome(w, http.StatusBadRequest, fhir.IssueTypeNotSupported, "unknown parameter "+k)
 				return
 			}
 		}
@@ -88,11 +89,11 @@ func (a *API) everything(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		fhirapi.OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the index could not be read; retry")
+		httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the index could not be read; retry")
 		return
 	}
 	if !found || !index.PatientAccess(c, p) {
-		fhirapi.OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Patient")
+		httpapi.Outcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Patient")
 		return
 	}
 	slices.SortFunc(docs, func(x, y doc) int { return x.e.Created.Compare(y.e.Created) })
@@ -156,12 +157,12 @@ func (a *API) everything(w http.ResponseWriter, r *http.Request) {
 		ids = append(ids, d.e.ID)
 	}
 	ev := index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
-		Action: "R", What: "Patient.everything", Patient: p.ID, Documents: ids, Outcome: "0"}
+		Action: index.ActionRead, What: "Patient.everything", Patient: p.ID, Documents: ids, Outcome: index.OutcomeSuccess}
 	for _, d := range docs {
 		ev.Override = ev.Override || d.acc.Override
 	}
 	if err := a.d.Audit.Record(r.Context(), ev); err != nil {
-		fhirapi.OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the access could not be audited, so nothing is disclosed; retry")
+		httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the access could not be audited, so nothing is disclosed; retry")
 		return
 	}
 

@@ -24,6 +24,7 @@ import (
 
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/index/fhirapi"
+	"github.com/fsenet/fsenet/node/httpapi"
 	"github.com/fsenet/fsenet/repository"
 	"github.com/fsenet/fsenet/repository/fetch"
 	"github.com/fsenet/fsenet/repository/store"
@@ -131,7 +132,7 @@ func issueFor(status int) fhir.IssueType {
 // be reached is named.
 func (a *API) openRemote(w http.ResponseWriter, r *http.Request, c index.Caller, e index.Entry) (io.ReadCloser, bool) {
 	if a.d.Fetch == nil {
-		fhirapi.OperationOutcome(w, http.StatusNotImplemented, fhir.IssueTypeNotSupported, "this node does not fetch documents from other regions")
+		httpapi.Outcome(w, http.StatusNotImplemented, fhir.IssueTypeNotSupported, "this node does not fetch documents from other regions")
 		return nil, false
 	}
 	_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -142,24 +143,24 @@ func (a *API) openRemote(w http.ResponseWriter, r *http.Request, c index.Caller,
 		cancel()
 		if errors.Is(err, fetch.ErrRefused) {
 			ev := index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
-				Action: "R", What: "Binary.read", Patient: e.Patient, Documents: []string{e.ID}, Outcome: "4"}
+				Action: index.ActionRead, What: "Binary.read", Patient: e.Patient, Documents: []string{e.ID}, Outcome: index.OutcomeRefused}
 			if aerr := a.d.Audit.Record(r.Context(), ev); aerr != nil {
 				a.d.Log.Error("audit record failed", "err", aerr)
 			}
 			a.d.Log.Info("the custodian refused a fetch", "doc", e.ID, "custodian", e.Custodian, "reason", err.Error())
-			fhirapi.OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Binary")
+			httpapi.Outcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Binary")
 			return nil, false
 		}
 		if errors.Is(err, fetch.ErrMismatch) {
 			a.d.Mismatch()
 		}
 		if errors.Is(err, fetch.ErrBusy) {
-			fhirapi.OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient,
+			httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient,
 				"this node is fetching as many documents from other regions as it may; retry")
 			return nil, false
 		}
 		a.d.Log.Warn("fetch from the custodian failed", "doc", e.ID, "custodian", e.Custodian, "err", err)
-		fhirapi.OperationOutcome(w, http.StatusBadGateway, fhir.IssueTypeTransient,
+		httpapi.Outcome(w, http.StatusBadGateway, fhir.IssueTypeTransient,
 			"region "+e.Custodian+", which keeps this document, could not be reached or did not answer; retry")
 		return nil, false
 	}
@@ -220,7 +221,7 @@ func (a *API) Register(mux *http.ServeMux) {
 func (a *API) read(w http.ResponseWriter, r *http.Request) {
 	c, ok := a.d.Caller(r)
 	if !ok {
-		fhirapi.OperationOutcome(w, http.StatusUnauthorized, fhir.IssueTypeLogin, "a valid bearer token is required")
+		httpapi.Outcome(w, http.StatusUnauthorized, fhir.IssueTypeLogin, "a valid bearer token is required")
 		return
 	}
 	var e index.Entry
@@ -235,7 +236,7 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		a.d.Log.Error("index read failed", "err", err)
-		fhirapi.OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the index could not be read; retry")
+		httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the index could not be read; retry")
 		return
 	}
 	// Absent, not visible and not allowed the content are one answer:
@@ -250,12 +251,12 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) {
 		}
 		if found {
 			ev := index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
-				Action: "R", What: "Binary.read", Patient: e.Patient, Documents: []string{e.ID}, Outcome: "4"}
+				Action: index.ActionRead, What: "Binary.read", Patient: e.Patient, Documents: []string{e.ID}, Outcome: index.OutcomeRefused}
 			if err := a.d.Audit.Record(r.Context(), ev); err != nil {
 				a.d.Log.Error("audit record failed", "err", err)
 			}
 		}
-		fhirapi.OperationOutcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Binary")
+		httpapi.Outcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Binary")
 		return
 	}
 	var rc io.ReadCloser
@@ -263,7 +264,7 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) {
 		var status int
 		var msg string
 		if rc, status, msg = a.openLocal(e); rc == nil {
-			fhirapi.OperationOutcome(w, status, issueFor(status), msg)
+			httpapi.Outcome(w, status, issueFor(status), msg)
 			return
 		}
 	} else if rc, ok = a.openRemote(w, r, c, e); !ok {
@@ -271,10 +272,10 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) {
 	}
 	defer rc.Close()
 	ev := index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
-		Action: "R", What: "Binary.read", Patient: e.Patient, Documents: []string{e.ID}, Outcome: "0", Override: acc.Override}
+		Action: index.ActionRead, What: "Binary.read", Patient: e.Patient, Documents: []string{e.ID}, Outcome: index.OutcomeSuccess, Override: acc.Override}
 	if err := a.d.Audit.Record(r.Context(), ev); err != nil {
 		a.d.Log.Error("audit record failed; content withheld", "err", err)
-		fhirapi.OperationOutcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the access could not be audited; retry")
+		httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the access could not be audited; retry")
 		return
 	}
 	mime := e.MIME
@@ -296,7 +297,7 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, fetch.ErrMismatch):
 			a.d.Mismatch()
 			a.d.Log.Error("content from the custodian does not match the index; transfer cut", "doc", e.ID, "custodian", e.Custodian)
-			ev.What, ev.Outcome = "Binary.read.mismatch", "8"
+			ev.What, ev.Outcome = "Binary.read.mismatch", index.OutcomeSeriousFailure
 			if aerr := a.d.Audit.Record(context.WithoutCancel(r.Context()), ev); aerr != nil {
 				a.d.Log.Error("audit record failed", "err", aerr)
 			}

@@ -47,9 +47,9 @@ func (a *API) Source(verify func(token string) (index.Caller, error)) fetch.Sour
 			return fetch.Content{}, &fetch.Refusal{Code: fetch.CodeBusy, Message: "the index could not be read; retry"}
 		}
 		ev := index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
-			Action: "R", What: "Binary.fetch", Patient: e.Patient, Documents: []string{req.Doc}, Override: acc.Override}
+			Action: index.ActionRead, What: "Binary.fetch", Patient: e.Patient, Documents: []string{req.Doc}, Override: acc.Override}
 		refuse := func() (fetch.Content, error) {
-			ev.Outcome = "4"
+			ev.Outcome = index.OutcomeRefused
 			if err := a.d.Audit.Record(ctx, ev); err != nil {
 				a.d.Log.Error("audit record failed", "err", err)
 			}
@@ -69,7 +69,7 @@ func (a *API) Source(verify func(token string) (index.Caller, error)) fetch.Sour
 		if rc == nil {
 			return refuse()
 		}
-		ev.Outcome = "0"
+		ev.Outcome = index.OutcomeSuccess
 		if err := a.d.Audit.Record(ctx, ev); err != nil {
 			rc.Close()
 			a.d.Log.Error("audit record failed; content withheld", "err", err)
