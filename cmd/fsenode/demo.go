@@ -22,6 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/index"
 )
 
 // demoRegion is one region process of the demo.
@@ -301,7 +302,7 @@ func writeDemoEnv(dir string, regions []*demoRegion) (string, error) {
 		}
 		operator, err := federation.IssueToken(key, federation.Claims{
 			Issuer: defaultIssuer(r.Code), Subject: "VRDGPP70A01F205X", Expiry: exp,
-			SubjectRole: "DSA", OrganizationID: r.Code, Organization: "Regione " + name, PurposeOfUse: "SYSADMIN",
+			SubjectRole: "DSA", OrganizationID: r.Code, Organization: "Regione " + name, PurposeOfUse: index.PurposeSysadmin,
 		})
 		if err != nil {
 			return "", err
@@ -319,7 +320,7 @@ func writeDemoEnv(dir string, regions []*demoRegion) (string, error) {
 	}
 	auth, err := federation.IssueToken(ak, federation.Claims{
 		Issuer: federation.AuthorityIssuer, Subject: "BNCLCU75A01H501Z", Expiry: exp,
-		SubjectRole: "MDS", OrganizationID: "950", Organization: "Ministero della Salute", PurposeOfUse: "SYSADMIN",
+		SubjectRole: "MDS", OrganizationID: "950", Organization: "Ministero della Salute", PurposeOfUse: index.PurposeSysadmin,
 	})
 	if err != nil {
 		return "", err

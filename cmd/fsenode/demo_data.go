@@ -16,6 +16,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/repository/gateway"
 	"github.com/fsenet/fsenet/repository/synth"
 )
@@ -56,7 +57,7 @@ func loadDemoData(ctx context.Context, regions []*demoRegion) ([]demoLoaded, []*
 			return federation.IssueToken(idp, federation.Claims{Issuer: defaultIssuer(r.Code), Subject: "VRDGPP70A01F205X",
 				Expiry: time.Now().Add(time.Hour), SubjectRole: role, OrganizationID: r.Code, Organization: org, PurposeOfUse: purpose})
 		}
-		operator, err := token("DSA", "SYSADMIN")
+		operator, err := token("DSA", index.PurposeSysadmin)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -110,7 +110,7 @@ func (a *API) read(w http.ResponseWriter, r *http.Request, fn func(index.Reader)
 			httpapi.Outcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, pe.msg)
 			return 0, false
 		}
-		a.d.Log.Error("index read failed", "path", r.URL.Path, "err", err)
+		httpapi.With(r, a.d.Log).Error("index read failed", "err", err)
 		httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the index could not be read; retry")
 		return 0, false
 	}
@@ -124,7 +124,7 @@ func (e *paramError) Error() string { return e.msg }
 // audit records the events and reports whether the answer may go out.
 func (a *API) audit(w http.ResponseWriter, r *http.Request, events ...index.Event) bool {
 	if err := a.d.Audit.Record(r.Context(), events...); err != nil {
-		a.d.Log.Error("audit record failed; answer withheld", "path", r.URL.Path, "err", err)
+		httpapi.With(r, a.d.Log).Error("audit record failed; answer withheld", "err", err)
 		httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the access could not be audited, so nothing is disclosed; retry")
 		return false
 	}
@@ -494,7 +494,7 @@ func (a *API) writeBundle(w http.ResponseWriter, r *http.Request, applied uint64
 	go func() { audited <- a.d.Audit.Record(r.Context(), audit...) }()
 	body, err := a.bundleBody(r, s, resources, total, offset)
 	if aerr := <-audited; aerr != nil {
-		a.d.Log.Error("audit record failed; answer withheld", "path", r.URL.Path, "err", aerr)
+		httpapi.With(r, a.d.Log).Error("audit record failed; answer withheld", "err", aerr)
 		httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the access could not be audited, so nothing is disclosed; retry")
 		return
 	}
@@ -604,9 +604,12 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q.From, q.To = from, to
-	own := q.Patient != "" && c.IsPatient(index.Patient{ID: q.Patient})
-	if !c.Authority && !own {
-		httpapi.Outcome(w, http.StatusForbidden, fhir.IssueTypeForbidden, "the access log is for the patient and the national authority")
+	act, t := index.ActReadAgentLog, index.Target{}
+	if q.Patient != "" {
+		act, t = index.ActReadPatientLog, index.Target{Patient: &index.Patient{ID: q.Patient}}
+	}
+	if d := index.Authorize(c, act, t); d != index.Allow {
+		httpapi.Refuse(w, r, d == index.Hide, "AuditEvent")
 		return
 	}
 	// One page (and one event more, to know whether there is a next);

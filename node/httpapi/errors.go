@@ -134,3 +134,18 @@ func messageOf(err error) string {
 	}
 	return "the request could not be served now; retry"
 }
+
+// StatusFor is the table's row for an HTTP status, for a handler that
+// answers a status directly (the producer gateway's refusals, each with
+// the national gateway's problem type).
+func StatusFor(code int) Status {
+	for _, row := range statusTable {
+		if row.Code == code {
+			return row.Status
+		}
+	}
+	if code >= 500 {
+		return unknown
+	}
+	return Status{code, fhir.IssueTypeInvalid, "bad-request", http.StatusText(code)}
+}

@@ -35,6 +35,7 @@ import (
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/index/doctype"
 	"github.com/fsenet/fsenet/index/ident"
+	"github.com/fsenet/fsenet/node/httpapi"
 	"github.com/fsenet/fsenet/repository"
 	"github.com/fsenet/fsenet/repository/cda"
 	"github.com/fsenet/fsenet/repository/pdfcda"
@@ -175,8 +176,6 @@ func (g *Gateway) Register(mux *http.ServeMux) {
 type request struct {
 	w       http.ResponseWriter
 	r       *http.Request
-	trace   string
-	span    string
 	bearer  federation.Claims
 	sig     federation.Claims
 	org     string // the registered producer organisation
@@ -189,12 +188,19 @@ type request struct {
 	fhir bool
 }
 
+// newRequest starts a gateway request; its trace id is the request's id.
+func (g *Gateway) newRequest(w http.ResponseWriter, r *http.Request) *request {
+	return &request{w: w, r: r, log: httpapi.With(r, g.log)}
+}
+
+func (q *request) trace() string { return httpapi.RequestID(q.r) }
+func (q *request) span() string  { return httpapi.SpanID(q.r) }
+
 func (q *request) problem(status int, typ, title, detail string) {
 	if q.fhir {
-		fhirOutcome(q.w, status, title+": "+detail)
+		httpapi.Outcome(q.w, status, httpapi.StatusFor(status).Issue, title+": "+detail)
 	} else {
-		writeProblem(q.w, Problem{TraceID: q.trace, SpanID: q.span, Type: typ, Title: title, Detail: detail,
-			Status: status, Instance: q.r.URL.Path, WorkflowInstanceID: q.wii})
+		httpapi.WriteProblem(q.w, q.r, Problem{Type: typ, Title: title, Detail: detail, Status: status, WorkflowInstanceID: q.wii})
 	}
 	if status >= 500 {
 		q.log.Error("gateway request failed", "status", status, "title", title)
@@ -207,16 +213,16 @@ func (q *request) problem(status int, typ, title, detail string) {
 // issued for this region, and the FSE-JWT-Signature token of a registered
 // producer, for the same person and the expected action.
 func (g *Gateway) begin(w http.ResponseWriter, r *http.Request, action string) (*request, bool) {
-	q := &request{w: w, r: r, trace: newTraceID(), span: newSpanID(), fhir: strings.HasPrefix(r.URL.Path, "/fhir")}
-	q.log = g.log.With("trace", q.trace, "path", r.URL.Path)
+	q := g.newRequest(w, r)
+	q.fhir = strings.HasPrefix(r.URL.Path, "/fhir")
 	var ok bool
 	q.bearer, ok = g.d.Bearer(r)
 	if !ok {
 		q.problem(http.StatusUnauthorized, ptUnauthorized, "Unauthorized", "a valid bearer token is required")
 		return nil, false
 	}
-	if q.bearer.OrganizationID != g.cfg.Region {
-		q.problem(http.StatusForbidden, ptForbidden, "Forbidden", "the bearer token is not of this region")
+	if index.Authorize(index.CallerFromClaims(q.bearer), index.ActPublish, index.Target{Region: g.cfg.Region}) != index.Allow {
+		q.problem(http.StatusForbidden, ptForbidden, "Forbidden", "the bearer token does not publish in this region")
 		return nil, false
 	}
 	tok := strings.TrimSpace(r.Header.Get(HeaderSignature))
@@ -375,13 +381,13 @@ func (g *Gateway) invalidCDA(q *request, fails []cda.Failure) {
 		q.problem(http.StatusUnprocessableEntity, ptInvalidCDA, "Document validation failed", strings.Join(msgs, "; "))
 		return
 	}
-	p := Problem{TraceID: q.trace, SpanID: q.span, Type: ptInvalidCDA, Title: "CDA validation failed",
+	p := Problem{Type: ptInvalidCDA, Title: "CDA validation failed",
 		Detail: fmt.Sprintf("%d header rule(s) failed", len(fails)), Status: http.StatusUnprocessableEntity,
 		Instance: q.r.URL.Path, WorkflowInstanceID: q.wii}
 	for _, f := range fails {
 		p.Errors = append(p.Errors, RuleFailure{Rule: f.Rule, Message: f.Message})
 	}
-	writeProblem(q.w, p)
+	httpapi.WriteProblem(q.w, q.r, p)
 	q.log.Info("gateway request refused", "status", p.Status, "type", ptInvalidCDA, "rules", len(fails))
 }
 
@@ -407,7 +413,7 @@ func samePerson(claim string, id ident.ID) bool {
 // <document OID>.<SHA-256 of the CDA>.<random>^^^^urn:ihe:iti:xdw:2013:workflowInstanceId.
 func (g *Gateway) newWorkflowID(cdaSHA string) string {
 	return fmt.Sprintf("2.16.840.1.113883.2.9.2.%s.4.4.%s.%s^^^^urn:ihe:iti:xdw:2013:workflowInstanceId",
-		g.cfg.Region, cdaSHA, newSpanID()[:10])
+		g.cfg.Region, cdaSHA, randomHex(5))
 }
 
 // auditEvent is the audit record of a gateway write.
@@ -454,18 +460,18 @@ func (g *Gateway) validate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Activity == "VERIFICA" {
-		writeJSON(w, http.StatusOK, validationResponse{TraceID: q.trace, SpanID: q.span})
+		writeJSON(w, http.StatusOK, validationResponse{TraceID: q.trace(), SpanID: q.span()})
 		return
 	}
 	q.wii = g.newWorkflowID(c.cdaSHA)
 	now := g.d.Now().UTC()
 	if _, err := g.d.Store.Submit(store.Submission{Validation: c.cdaSHA, Workflow: store.Workflow{ID: q.wii, Operation: OpValidation,
-		Status: store.WorkflowSuccess, Issuer: organization(q), TraceID: q.trace, Created: now, Updated: now}}); err != nil {
+		Status: store.WorkflowSuccess, Issuer: organization(q), TraceID: q.trace(), Created: now, Updated: now}}); err != nil {
 		q.log.Error("record the validation", "err", err)
 		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the validation could not be recorded; retry")
 		return
 	}
-	writeJSON(w, http.StatusCreated, validationResponse{TraceID: q.trace, SpanID: q.span, WorkflowInstanceID: q.wii})
+	writeJSON(w, http.StatusCreated, validationResponse{TraceID: q.trace(), SpanID: q.span(), WorkflowInstanceID: q.wii})
 }
 
 func (g *Gateway) publish(w http.ResponseWriter, r *http.Request) {
@@ -625,7 +631,7 @@ func (g *Gateway) answer(q *request, out repository.Outcome, what, action string
 	if action == "CREATE" || what == "DocumentReference.replace" {
 		status = http.StatusCreated
 	}
-	writeJSON(q.w, status, validationResponse{TraceID: q.trace, SpanID: q.span, WorkflowInstanceID: q.wii})
+	writeJSON(q.w, status, validationResponse{TraceID: q.trace(), SpanID: q.span(), WorkflowInstanceID: q.wii})
 }
 
 // answerExisting answers a retried request with its first outcome,
@@ -750,7 +756,7 @@ func (g *Gateway) submitChange(q *request, d store.Document, op store.Op, operat
 	op.Workflow, op.Operation = q.wii, operation
 	now := g.d.Now().UTC()
 	sop, err := g.d.Store.Submit(store.Submission{Op: &op, Workflow: store.Workflow{ID: q.wii, Operation: operation, Doc: d.ID,
-		Status: store.WorkflowPending, Issuer: organization(q), TraceID: q.trace, Created: now, Updated: now}})
+		Status: store.WorkflowPending, Issuer: organization(q), TraceID: q.trace(), Created: now, Updated: now}})
 	if err != nil {
 		g.submitFailed(q, err)
 		return
@@ -790,8 +796,7 @@ type statusEvent struct {
 // status is GET /v1/status/{workflowInstanceId}: the operations of a
 // workflow and how they ended, for the organisation that started it.
 func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
-	q := &request{w: w, r: r, trace: newTraceID(), span: newSpanID()}
-	q.log = g.log.With("trace", q.trace, "path", r.URL.Path)
+	q := g.newRequest(w, r)
 	var ok bool
 	if q.bearer, ok = g.d.Bearer(r); !ok {
 		q.problem(http.StatusUnauthorized, ptUnauthorized, "Unauthorized", "a valid bearer token is required")
@@ -803,10 +808,10 @@ func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
 		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the workflow could not be read; retry")
 		return
 	}
-	operator := q.bearer.PurposeOfUse == index.PurposeSysadmin && q.bearer.OrganizationID == g.cfg.Region
+	caller := index.CallerFromClaims(q.bearer)
 	var events []statusEvent
 	for _, wf := range ws {
-		if !operator && (q.bearer.OrganizationID != g.cfg.Region || wf.Issuer != q.bearer.Organization) {
+		if index.Authorize(caller, index.ActReadWorkflow, index.Target{Region: g.cfg.Region, Organization: wf.Issuer}) != index.Allow {
 			continue
 		}
 		events = append(events, statusEvent{WorkflowInstanceID: wf.ID, EventType: wf.Operation, EventDate: wf.Updated.Format(time.RFC3339),
@@ -816,7 +821,7 @@ func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
 		q.problem(http.StatusNotFound, ptNotFound, "Not found", "no workflow "+wii+" for this organisation")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"traceID": q.trace, "spanID": q.span, "transactionData": events})
+	writeJSON(w, http.StatusOK, map[string]any{"traceID": q.trace(), "spanID": q.span(), "transactionData": events})
 }
 
 // producerRequest registers a producer organisation's signing keys.
@@ -833,7 +838,7 @@ func (g *Gateway) operator(q *request) bool {
 		q.problem(http.StatusUnauthorized, ptUnauthorized, "Unauthorized", "a valid bearer token is required")
 		return false
 	}
-	if q.bearer.PurposeOfUse != index.PurposeSysadmin || q.bearer.OrganizationID != g.cfg.Region {
+	if index.Authorize(index.CallerFromClaims(q.bearer), index.ActRegisterProducer, index.Target{Region: g.cfg.Region}) != index.Allow {
 		q.problem(http.StatusForbidden, ptForbidden, "Forbidden", "only the region's operators register producers")
 		return false
 	}
@@ -841,8 +846,7 @@ func (g *Gateway) operator(q *request) bool {
 }
 
 func (g *Gateway) putProducer(w http.ResponseWriter, r *http.Request) {
-	q := &request{w: w, r: r, trace: newTraceID(), span: newSpanID()}
-	q.log = g.log.With("trace", q.trace, "path", r.URL.Path)
+	q := g.newRequest(w, r)
 	if !g.operator(q) {
 		return
 	}
@@ -878,8 +882,7 @@ func (g *Gateway) putProducer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) deleteProducer(w http.ResponseWriter, r *http.Request) {
-	q := &request{w: w, r: r, trace: newTraceID(), span: newSpanID()}
-	q.log = g.log.With("trace", q.trace, "path", r.URL.Path)
+	q := g.newRequest(w, r)
 	if !g.operator(q) {
 		return
 	}

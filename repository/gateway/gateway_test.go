@@ -26,6 +26,7 @@ import (
 	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/node/httpapi"
 	"github.com/fsenet/fsenet/index/ident"
 	"github.com/fsenet/fsenet/repository"
 	"github.com/fsenet/fsenet/repository/cda"
@@ -684,7 +685,7 @@ func TestBadInputIsRefusedAndLeavesNothing(t *testing.T) {
 				t.Fatalf("content type %q", ct)
 			}
 			var p Problem
-			if err := json.Unmarshal(b, &p); err != nil || p.Status != tc.want || p.TraceID == "" || p.Title == "" || !strings.HasPrefix(p.Type, problemBase) {
+			if err := json.Unmarshal(b, &p); err != nil || p.Status != tc.want || p.TraceID == "" || p.Title == "" || !strings.HasPrefix(p.Type, httpapi.ProblemBase) {
 				t.Fatalf("problem %s (%v)", b, err)
 			}
 			all := p.Detail

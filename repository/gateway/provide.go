@@ -100,34 +100,6 @@ func verifyDocumentSignature(sig string, doc []byte, keys jwk.Set) error {
 	return nil
 }
 
-// fhirOutcome writes an OperationOutcome error with an issue type that
-// fits the status.
-func fhirOutcome(w http.ResponseWriter, status int, diagnostics string) {
-	code := fhir.IssueTypeInvalid
-	switch status {
-	case http.StatusUnauthorized:
-		code = fhir.IssueTypeLogin
-	case http.StatusForbidden:
-		code = fhir.IssueTypeForbidden
-	case http.StatusNotFound:
-		code = fhir.IssueTypeNotFound
-	case http.StatusConflict:
-		code = fhir.IssueTypeConflict
-	case http.StatusRequestEntityTooLarge:
-		code = fhir.IssueTypeTooCostly
-	case http.StatusUnsupportedMediaType:
-		code = fhir.IssueTypeNotSupported
-	case http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		code = fhir.IssueTypeTransient
-	case http.StatusInternalServerError:
-		code = fhir.IssueTypeException
-	}
-	w.Header().Set("Content-Type", "application/fhir+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(fhir.OperationOutcome{Issue: []fhir.OperationOutcomeIssue{{
-		Severity: fhir.IssueSeverityError, Code: code, Diagnostics: &diagnostics}}})
-}
-
 // writeTransactionResponse answers a committed ITI-65 request.
 func writeTransactionResponse(w http.ResponseWriter, docID string) {
 	rid := index.ResourceID(docID)
@@ -497,7 +469,7 @@ func (g *Gateway) commit(q *request, s storeEntry) {
 		Doc: &store.Document{ID: e.ID, Entry: e, State: store.StatePending, Workflow: q.wii, Stored: now},
 		Op:  &store.Op{Kind: store.OpPublish, Doc: e.ID, Workflow: q.wii, Operation: s.operation, Entry: &e},
 		Workflow: store.Workflow{ID: q.wii, Operation: s.operation, Doc: e.ID, Status: store.WorkflowPending,
-			Issuer: organization(q), TraceID: q.trace, Created: now, Updated: now}})
+			Issuer: organization(q), TraceID: q.trace(), Created: now, Updated: now}})
 	if err != nil {
 		blob.Discard()
 		g.submitFailed(q, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -58,10 +57,12 @@ func (a *API) blind(w http.ResponseWriter, r *http.Request, hide bool) {
 		httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the index could not be read; retry")
 		return
 	}
-	// Only the patient and the author organisation may change a
-	// document's blinding; to anyone else it does not exist.
-	if !found || !(c.IsPatient(p) || c.IsAuthor(e)) {
-		httpapi.Outcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such DocumentReference")
+	var t index.Target
+	if found {
+		t = index.Target{Patient: &p, Entry: &e}
+	}
+	if d := index.Authorize(c, index.ActBlindDocument, t); d != index.Allow {
+		httpapi.Refuse(w, r, d == index.Hide, "DocumentReference")
 		return
 	}
 	if e.Custodian != a.d.Region {
@@ -125,11 +126,9 @@ func (a *API) blind(w http.ResponseWriter, r *http.Request, hide bool) {
 		httpapi.Outcome(w, http.StatusConflict, fhir.IssueTypeConflict, msg)
 		return
 	}
-	w.Header().Set("Content-Type", "application/fhir+json")
 	msg := "the document is shown again (P00)"
 	if hide {
 		msg = "the document is hidden from everyone but its patient and its author organisation (P99)"
 	}
-	_ = json.NewEncoder(w).Encode(fhir.OperationOutcome{Issue: []fhir.OperationOutcomeIssue{{
-		Severity: fhir.IssueSeverityInformation, Code: fhir.IssueTypeInformational, Diagnostics: &msg}}})
+	httpapi.Information(w, msg)
 }
