@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/dgraph-io/badger/v4"
 	"io"
 	"log/slog"
 	"slices"
@@ -13,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
+
 	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/consensus/consensustest"
 )
 
 func event(actor, patient string, docs ...string) Event {
@@ -63,17 +65,14 @@ func (r *replica) report(t *testing.T) AuditReport {
 // waitShipped waits until the trail holds n events.
 func (r *replica) waitShipped(t *testing.T, n int) AuditReport {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		rep := r.report(t)
-		if rep.Events >= n {
-			return rep
+	var rep AuditReport
+	consensustest.Eventually(t, 10*time.Second, func() error {
+		if rep = r.report(t); rep.Events < n {
+			return fmt.Errorf("trail holds %d events", rep.Events)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("trail holds %d events, want %d", rep.Events, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	}, "%d events in the trail", n)
+	return rep
 }
 
 func TestAuditTrailChainsAndVerifies(t *testing.T) {
@@ -105,13 +104,12 @@ func TestAuditTrailChainsAndVerifies(t *testing.T) {
 	if rep.Events != 50 || batches < 1 || batches > 50 || len(rep.Missing) != 0 {
 		t.Fatalf("report %+v", rep)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for n := spool.Len(); n != 0; n = spool.Len() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d events still spooled after they were replicated", n)
+	consensustest.Eventually(t, 5*time.Second, func() error {
+		if n := spool.Len(); n != 0 {
+			return fmt.Errorf("%d events still spooled", n)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	}, "the spool emptied after its events were replicated")
 	r.read(func(rd Reader) error {
 		got, err := SearchAudit(rd, AuditQuery{Patient: mario})
 		if err != nil || len(got) != 50 || got[0].Node != "030" {

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/fsenet/fsenet/consensus"
-	"github.com/fsenet/fsenet/index/indextest"
+	"github.com/fsenet/fsenet/consensus/consensustest"
 )
 
 // cfOf returns a valid codice fiscale for patient number i (distinct for
@@ -42,8 +42,12 @@ func validCF(s string) bool {
 func BenchmarkPublish(b *testing.B) {
 	for _, writers := range []int{100, 400, 1000} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			nodes := indextest.NewCluster(b, 3, func() indextest.Registrar { return New() })
-			leader := nodes[0]
+			c := consensustest.NewCluster(b, consensustest.Options{
+				Voters:   3,
+				Config:   consensustest.Production,
+				Machines: []func() consensustest.Registrar{func() consensustest.Registrar { return New() }},
+			})
+			leader := c.WaitLeader().Replica()
 			// Only the custodian region's node publishes its documents: the
 			// leader publishes as the custodian.
 			region := leader.Status().ID
@@ -119,7 +123,7 @@ func BenchmarkPublish(b *testing.B) {
 //
 //	go test ./index -run '^$' -bench AuditRecord -benchtime 3000x
 func BenchmarkAuditRecord(b *testing.B) {
-	n := indextest.NewReplica(b, New())
+	n := consensustest.NewReplica(b, New())
 	spool := newSpool(b, b.TempDir())
 	defer spool.Close()
 	a := newAuditor(b, n, n, spool)

@@ -6,18 +6,30 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/fsenet/fsenet/consensus"
-	"github.com/fsenet/fsenet/index/indextest"
+	"github.com/fsenet/fsenet/consensus/consensustest"
 )
 
 // On three voters: entries written through a follower are found on every
 // replica; a merge is all-or-nothing on every replica under concurrent
 // searches; a move of home region changes nothing in the index.
 func TestIndexOnThreeReplicas(t *testing.T) {
-	nodes := indextest.NewCluster(t, 3, func() indextest.Registrar { return New() })
+	c := consensustest.NewCluster(t, consensustest.Options{
+		Voters:   3,
+		Config:   consensustest.Production,
+		Machines: []func() consensustest.Registrar{func() consensustest.Registrar { return New() }},
+	})
+	// Regions 010, 020 and 030, in that order.
+	var nodes []*consensus.Node
+	for _, n := range c.Nodes() {
+		nodes = append(nodes, n.Replica())
+	}
+	lom := nodes[2]
+	follower := c.Followers()[0].Replica()
 	ctx := context.Background()
 	through := func(n *consensus.Node) func(consensus.Command, error) {
 		return func(cmd consensus.Command, err error) {
@@ -30,15 +42,15 @@ func TestIndexOnThreeReplicas(t *testing.T) {
 			}
 		}
 	}
-	// Every write goes through a follower (forwarded to the leader).
-	through(nodes[1])(PutPatient(patient(mario, "030")))
-	through(nodes[2])(PutPatient(patient(teo, "030")))
-	// Documents of region 030 are published by 030's node (nodes[2]), and
-	// by no other region's.
+	// The registry is written through a follower (forwarded to the leader).
+	through(follower)(PutPatient(patient(mario, "030")))
+	through(follower)(PutPatient(patient(teo, "030")))
+	// Documents of region 030 are published by 030's node, and by no other
+	// region's.
 	for i := 0; i < 30; i++ {
-		through(nodes[2])(Publish(doc(fmt.Sprintf("t-%d", i), teo, "11502-2", "REF")))
+		through(lom)(Publish(doc(fmt.Sprintf("t-%d", i), teo, "11502-2", "REF")))
 	}
-	through(nodes[2])(Publish(doc("m-0", mario, "11502-2", "REF")))
+	through(lom)(Publish(doc("m-0", mario, "11502-2", "REF")))
 	if cmd, err := Publish(doc("forged", mario, "11502-2", "REF")); err != nil {
 		t.Fatal(err)
 	} else if _, err := nodes[1].Apply(ctx, cmd); !errors.Is(err, consensus.ErrForbidden) {
@@ -64,43 +76,49 @@ func TestIndexOnThreeReplicas(t *testing.T) {
 		}
 		return ids
 	}
-	waitFor := func(what string, ok func(n *consensus.Node) bool) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for _, n := range nodes {
-			for !ok(n) {
-				if time.Now().After(deadline) {
-					t.Fatalf("%s: not on every replica", what)
+	// everywhere is a condition that holds when ok holds on every replica.
+	everywhere := func(ok func(n *consensus.Node) bool) func() bool {
+		return func() bool {
+			for _, n := range nodes {
+				if !ok(n) {
+					return false
 				}
-				time.Sleep(5 * time.Millisecond)
 			}
+			return true
 		}
 	}
-	waitFor("31 entries", func(n *consensus.Node) bool { return len(entries(n, teo)) == 30 && len(entries(n, mario)) == 1 })
+	consensustest.Eventually(t, 15*time.Second, everywhere(func(n *consensus.Node) bool {
+		return len(entries(n, teo)) == 30 && len(entries(n, mario)) == 1
+	}), "31 entries on every replica")
 
 	// Moving Teo to Puglia is one registry update: every replica's index
 	// is the same as before.
 	before := entries(nodes[0], teo)
 	moved := patient(teo, "160")
-	through(nodes[2])(PutPatient(moved))
-	waitFor("the move", func(n *consensus.Node) bool {
+	through(lom)(PutPatient(moved))
+	consensustest.Eventually(t, 15*time.Second, everywhere(func(n *consensus.Node) bool {
 		var p Patient
 		_, _ = n.Read(ctx, consensus.Local, func(rd Reader) error { p, _, _ = GetPatient(rd, teo); return nil })
 		return p.HomeRegion == "160"
-	})
+	}), "the move on every replica")
 	for i, n := range nodes {
 		if got := entries(n, teo); !slices.Equal(got, before) {
 			t.Fatalf("replica %d: the move changed the index:\n%v\n%v", i, before, got)
 		}
 	}
 
-	// Searches on every replica while the merge is applied.
+	// Searches on every replica while the merge is applied: each replica's
+	// searches are seen before the merge, then after it, and never half
+	// of it.
 	stop := make(chan struct{})
-	type seen struct {
-		replica int
-		counts  [2]int
+	var beforeN, afterN [3]atomic.Int64
+	var mu sync.Mutex
+	var problem error // the first partial merge or failed search
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return problem != nil
 	}
-	out := make(chan seen, 1<<16)
 	var wg sync.WaitGroup
 	for i, n := range nodes {
 		wg.Add(1)
@@ -122,39 +140,42 @@ func TestIndexOnThreeReplicas(t *testing.T) {
 					c = [2]int{len(a), len(b)}
 					return err
 				})
-				if err != nil {
-					t.Error(err)
-					return
+				switch {
+				case err == nil && c == [2]int{1, 30}:
+					beforeN[i].Add(1)
+					continue
+				case err == nil && c == [2]int{31, 0}:
+					afterN[i].Add(1)
+					continue
+				case err == nil:
+					err = fmt.Errorf("replica %d: a search saw a partial merge: survivor %d, merged %d", i, c[0], c[1])
 				}
-				select {
-				case out <- seen{i, c}:
-				default:
+				mu.Lock()
+				if problem == nil {
+					problem = err
 				}
+				mu.Unlock()
+				return
 			}
 		}()
 	}
-	time.Sleep(30 * time.Millisecond)
-	through(nodes[1])(Merge(MergeRequest{Survivor: mario, Merged: teo}))
-	waitFor("the merge", func(n *consensus.Node) bool { return len(entries(n, mario)) == 31 })
-	time.Sleep(30 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	close(out)
-	var beforeN, afterN [3]int
-	for s := range out {
-		switch s.counts {
-		case [2]int{1, 30}:
-			beforeN[s.replica]++
-		case [2]int{31, 0}:
-			afterN[s.replica]++
-		default:
-			t.Fatalf("replica %d: a search saw a partial merge: survivor %d, merged %d", s.replica, s.counts[0], s.counts[1])
+	seenOnEvery := func(counts *[3]atomic.Int64) func() bool {
+		return func() bool {
+			for i := range counts {
+				if counts[i].Load() == 0 && !failed() {
+					return false
+				}
+			}
+			return true
 		}
 	}
-	for i := range nodes {
-		if beforeN[i] == 0 || afterN[i] == 0 {
-			t.Fatalf("replica %d: the searches did not straddle the merge (%d before, %d after)", i, beforeN[i], afterN[i])
-		}
+	consensustest.Eventually(t, 15*time.Second, seenOnEvery(&beforeN), "searches on every replica before the merge")
+	through(follower)(Merge(MergeRequest{Survivor: mario, Merged: teo}))
+	consensustest.Eventually(t, 15*time.Second, seenOnEvery(&afterN), "searches on every replica after the merge")
+	close(stop)
+	wg.Wait()
+	if problem != nil {
+		t.Fatal(problem)
 	}
 	// The replicas agree on the whole state at the same index.
 	st := nodes[0].Status()
@@ -163,40 +184,7 @@ func TestIndexOnThreeReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		if d, ok := n.DigestAt(st.AppliedIndex); !ok || d != st.Digest {
-			t.Fatalf("replica %d: state digest at index %d differs from the leader's", i+1, st.AppliedIndex)
+			t.Fatalf("replica %d: state digest at index %d differs from the first replica's", i+1, st.AppliedIndex)
 		}
-	}
-}
-
-// Time ranges seek to their first key: a region's versions and a
-// patient's, bounded both ways.
-func TestTimeRanges(t *testing.T) {
-	r := newReplica(t)
-	r.must(PutPatient(patient(mario, "030")))
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := 0; i < 10; i++ {
-		d := doc(fmt.Sprintf("day-%d", i), mario, "11502-2", "REF")
-		d.Created = t0.Add(time.Duration(i) * 24 * time.Hour)
-		r.must(Publish(d))
-	}
-	rg := Range{From: t0.Add(3 * 24 * time.Hour), To: t0.Add(6 * 24 * time.Hour)} // days 3, 4, 5
-	tests := []struct {
-		name string
-		scan func(Reader, func(Entry) bool) error
-	}{
-		{"custodian", func(rd Reader, fn func(Entry) bool) error { return ByCustodian(rd, "030", rg, fn) }},
-		{"patient", func(rd Reader, fn func(Entry) bool) error { return ByPatient(rd, mario, rg, nil, fn) }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got []string
-			r.read(func(rd Reader) error {
-				return tt.scan(rd, func(e Entry) bool { got = append(got, e.ID); return true })
-			})
-			want := []string{DocumentID("030", "day-3"), DocumentID("030", "day-4"), DocumentID("030", "day-5")}
-			if !slices.Equal(got, want) {
-				t.Fatalf("got %v, want %v", got, want)
-			}
-		})
 	}
 }

@@ -8,12 +8,13 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/index/doctype"
-	"github.com/fsenet/fsenet/index/indextest"
 )
 
 // replica is a one-voter consensus node with the index registered.
@@ -24,7 +25,7 @@ type replica struct {
 
 func newReplica(t *testing.T) *replica {
 	t.Helper()
-	return &replica{t: t, node: indextest.NewReplica(t, New())}
+	return &replica{t: t, node: consensustest.NewReplica(t, New())}
 }
 
 func (r *replica) apply(cmd consensus.Command, err error) (consensus.Result, error) {
@@ -399,8 +400,17 @@ func TestMergeIsAllOrNothingUnderConcurrentReads(t *testing.T) {
 		r.must(Publish(doc(fmt.Sprintf("t-%d", i), teo, "11502-2", "REF")))
 	}
 	r.must(Publish(doc("m-0", mario, "11502-2", "REF")))
+	// Readers run until they have seen the state before the merge and
+	// after it; one that sees anything else stops and says so.
 	stop := make(chan struct{})
-	seen := make(chan [2]int, 1<<16)
+	var before, after atomic.Int64
+	var mu sync.Mutex
+	var problem error
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return problem != nil
+	}
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
@@ -422,32 +432,31 @@ func TestMergeIsAllOrNothingUnderConcurrentReads(t *testing.T) {
 					counts = [2]int{len(a), len(b)}
 					return err
 				})
-				if err != nil {
-					t.Error(err)
-					return
+				switch {
+				case err == nil && counts == [2]int{1, 40}:
+					before.Add(1)
+					continue
+				case err == nil && counts == [2]int{41, 0}:
+					after.Add(1)
+					continue
+				case err == nil:
+					err = fmt.Errorf("a reader saw a partial merge: survivor %d, merged %d", counts[0], counts[1])
 				}
-				seen <- counts
+				mu.Lock()
+				if problem == nil {
+					problem = err
+				}
+				mu.Unlock()
+				return
 			}
 		}()
 	}
-	time.Sleep(20 * time.Millisecond)
+	consensustest.Eventually(t, 10*time.Second, func() bool { return before.Load() > 0 || failed() }, "a read before the merge")
 	r.must(Merge(MergeRequest{Survivor: mario, Merged: teo}))
-	time.Sleep(20 * time.Millisecond)
+	consensustest.Eventually(t, 10*time.Second, func() bool { return after.Load() > 0 || failed() }, "a read after the merge")
 	close(stop)
 	wg.Wait()
-	close(seen)
-	before, after := 0, 0
-	for c := range seen {
-		switch c {
-		case [2]int{1, 40}:
-			before++
-		case [2]int{41, 0}:
-			after++
-		default:
-			t.Fatalf("a reader saw a partial merge: survivor %d, merged %d", c[0], c[1])
-		}
-	}
-	if before == 0 || after == 0 {
-		t.Fatalf("the readers did not straddle the merge (%d before, %d after)", before, after)
+	if problem != nil {
+		t.Fatal(problem)
 	}
 }

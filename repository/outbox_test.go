@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/index"
-	"github.com/fsenet/fsenet/index/indextest"
 	"github.com/fsenet/fsenet/repository/store"
 )
 
@@ -27,7 +27,7 @@ type outboxEnv struct {
 }
 
 func newOutboxEnv(t *testing.T) *outboxEnv {
-	rep := indextest.NewReplica(t, index.New())
+	rep := consensustest.NewReplica(t, index.New())
 	cmd, err := index.PutPatient(index.Patient{ID: mario, Family: "Rossi", HomeRegion: "030"})
 	if err != nil {
 		t.Fatal(err)

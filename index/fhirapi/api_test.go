@@ -19,9 +19,9 @@ import (
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 
 	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/index/doctype"
-	"github.com/fsenet/fsenet/index/indextest"
 )
 
 const (
@@ -81,7 +81,7 @@ func (e *env) mustApply(tb testing.TB, cmd consensus.Command) {
 
 func newEnvTB(t testing.TB, rec Recorder, wrap ...func(Recorder) Recorder) *env {
 	t.Helper()
-	n, dir := indextest.NewReplicaDir(t, index.New())
+	n, dir := consensustest.NewReplicaDir(t, index.New())
 	if rec == nil {
 		spool, err := index.OpenSpool(filepath.Join(t.TempDir(), "spool"), nil)
 		if err != nil {
