@@ -23,6 +23,7 @@ import (
 
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/index/fhirres"
 	"github.com/fsenet/fsenet/index/ident"
 	"github.com/fsenet/fsenet/node/httpapi"
 )
@@ -43,7 +44,10 @@ type Deps struct {
 	Audit  Recorder
 	Caller func(*http.Request) (index.Caller, bool) // the authenticated caller
 	Region string                                   // this node's region
-	Log    *slog.Logger
+	// PublicURL is the node's public base URL (http.public_url); empty:
+	// the scheme and host each request came to.
+	PublicURL string
+	Log       *slog.Logger
 }
 
 // API is the FHIR read API.
@@ -73,6 +77,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /fhir/AuditEvent", a.searchAudit)
 	a.registerWrites(mux)
 }
+
+// base is the absolute FHIR base URL links and fullUrls start with.
+func (a *API) base(r *http.Request) string { return fhirres.Base(r, a.d.PublicURL) }
 
 func writeResource(w http.ResponseWriter, applied uint64, v any) {
 	w.Header().Set("Content-Type", "application/fhir+json")
@@ -141,7 +148,7 @@ func (a *API) readPatient(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id, valid := patientFromResourceID(r.PathValue("id"))
+	id, valid := fhirres.PatientIDOf(r.PathValue("id"))
 	var p index.Patient
 	var found bool
 	applied, ok := a.read(w, r, func(rd index.Reader) error {
@@ -162,7 +169,7 @@ func (a *API) readPatient(w http.ResponseWriter, r *http.Request) {
 	if !a.audit(w, r, event(c, "Patient.read", index.ActionRead, p.ID)) {
 		return
 	}
-	writeResource(w, applied, toPatient(p))
+	writeResource(w, applied, fhirres.Patient(p))
 }
 
 var patientParams = map[string]paramType{"identifier": pToken, "family": pString, "given": pString, "birthdate": pDate, "gender": pToken, "_id": pToken}
@@ -187,7 +194,7 @@ func (a *API) searchPatient(w http.ResponseWriter, r *http.Request) {
 		ids = append(ids, id.String())
 	}
 	for _, t := range s.tokens["_id"] {
-		if id, ok := patientFromResourceID(t.code); ok {
+		if id, ok := fhirres.PatientIDOf(t.code); ok {
 			ids = append(ids, id)
 		} else {
 			ids = append(ids, "?")
@@ -265,7 +272,7 @@ func (a *API) searchPatient(w http.ResponseWriter, r *http.Request) {
 	}
 	var resources []bundled
 	for _, p := range found {
-		res := toPatient(p)
+		res := fhirres.Patient(p)
 		resources = append(resources, bundled{"Patient", deref(res.Id), res})
 	}
 	a.writeBundle(w, r, applied, s, resources, total, start, events...)
@@ -319,7 +326,7 @@ func (a *API) readDocument(w http.ResponseWriter, r *http.Request) {
 	if !a.audit(w, r, ev) {
 		return
 	}
-	writeResource(w, applied, toDocumentReference(e, acc.Content))
+	writeResource(w, applied, fhirres.DocumentReference(e, acc.Content, a.base(r)))
 }
 
 var documentParams = map[string]paramType{
@@ -391,7 +398,7 @@ func (a *API) searchDocuments(w http.ResponseWriter, r *http.Request) {
 		e := matches[i]
 		ev.Documents = append(ev.Documents, e.ID)
 		ev.Override = ev.Override || access[i].Override
-		res := toDocumentReference(e, access[i].Content)
+		res := fhirres.DocumentReference(e, access[i].Content, a.base(r))
 		resources = append(resources, bundled{"DocumentReference", deref(res.Id), res})
 	}
 	a.writeBundle(w, r, applied, s, resources, total, start, ev)
@@ -407,7 +414,7 @@ func searchedPatient(s *search) (string, error) {
 	}
 	if len(refs) == 1 {
 		ref := strings.TrimPrefix(refs[0].code, "Patient/")
-		if id, ok := patientFromResourceID(ref); ok {
+		if id, ok := fhirres.PatientIDOf(ref); ok {
 			return id, nil
 		}
 		return "", fmt.Errorf("patient %q: want Patient/CF-<codice fiscale> (or STP-, ENI-)", refs[0].code)
@@ -435,25 +442,25 @@ func matchToken(ts []token, system, code string) bool {
 func matchAttrs(at index.Attrs, s *search) bool {
 	return matchToken(s.tokens["status"], "", at.Status) &&
 		matchToken(s.tokens["type"], "http://loinc.org", at.Type) &&
-		matchToken(s.tokens["category"], SystemClass, at.Class) &&
-		matchToken(s.tokens["setting"], SystemSetting, at.Setting) &&
-		matchToken(s.tokens["facility"], SystemFacility, at.Facility)
+		matchToken(s.tokens["category"], fhirres.SystemClass, at.Class) &&
+		matchToken(s.tokens["setting"], fhirres.SystemSetting, at.Setting) &&
+		matchToken(s.tokens["facility"], fhirres.SystemFacility, at.Facility)
 }
 
 func matchDocument(e index.Entry, s *search) bool {
 	status := e.Status
 	if !matchToken(s.tokens["status"], "", status) ||
 		!matchToken(s.tokens["type"], "http://loinc.org", e.Type) ||
-		!matchToken(s.tokens["category"], SystemClass, string(e.Class)) ||
-		!matchToken(s.tokens["setting"], SystemSetting, e.Setting) ||
-		!matchToken(s.tokens["facility"], SystemFacility, e.Facility) ||
-		!matchToken(s.tokens["security-label"], SystemConfidentiality, e.Confidentiality) {
+		!matchToken(s.tokens["category"], fhirres.SystemClass, string(e.Class)) ||
+		!matchToken(s.tokens["setting"], fhirres.SystemSetting, e.Setting) ||
+		!matchToken(s.tokens["facility"], fhirres.SystemFacility, e.Facility) ||
+		!matchToken(s.tokens["security-label"], fhirres.SystemConfidentiality, e.Confidentiality) {
 		return false
 	}
 	if ids := s.tokens["_id"]; len(ids) > 0 && !matchToken(ids, "", index.ResourceID(e.ID)) {
 		return false
 	}
-	if evs := s.tokens["event"]; len(evs) > 0 && !slices.ContainsFunc(e.Events, func(ev string) bool { return matchToken(evs, SystemEvent, ev) }) {
+	if evs := s.tokens["event"]; len(evs) > 0 && !slices.ContainsFunc(e.Events, func(ev string) bool { return matchToken(evs, fhirres.SystemEvent, ev) }) {
 		return false
 	}
 	for _, c := range s.dates["date"] {
@@ -508,9 +515,10 @@ func (a *API) writeBundle(w http.ResponseWriter, r *http.Request, applied uint64
 }
 
 func (a *API) bundleBody(r *http.Request, s *search, resources []bundled, total, offset int) ([]byte, error) {
-	b := fhir.Bundle{Type: fhir.BundleTypeSearchset, Timestamp: ptr(time.Now().UTC().Format(time.RFC3339))}
+	base := a.base(r)
+	b := fhir.Bundle{Type: fhir.BundleTypeSearchset, Timestamp: fhirres.Ptr(time.Now().UTC().Format(time.RFC3339))}
 	if total >= 0 {
-		b.Total = ptr(total)
+		b.Total = fhirres.Ptr(total)
 	}
 	link := func(rel string, off int) {
 		q := r.URL.Query()
@@ -519,7 +527,7 @@ func (a *API) bundleBody(r *http.Request, s *search, resources []bundled, total,
 		for _, name := range s.ignored {
 			q.Del(name) // the self link shows the search as performed
 		}
-		b.Link = append(b.Link, fhir.BundleLink{Relation: rel, Url: r.URL.Path + "?" + q.Encode()})
+		b.Link = append(b.Link, fhir.BundleLink{Relation: rel, Url: base + strings.TrimPrefix(r.URL.Path, "/fhir") + "?" + q.Encode()})
 	}
 	link("self", offset)
 	if (total < 0 || offset+len(resources) < total) && s.count > 0 {
@@ -527,10 +535,6 @@ func (a *API) bundleBody(r *http.Request, s *search, resources []bundled, total,
 	}
 	if offset > 0 {
 		link("previous", max(0, offset-s.count))
-	}
-	scheme := "http"
-	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
-		scheme = "https"
 	}
 	head, err := b.MarshalJSON()
 	if err != nil {
@@ -552,7 +556,7 @@ func (a *API) bundleBody(r *http.Request, s *search, resources []bundled, total,
 				out.WriteByte(',')
 			}
 			out.WriteString(`{"fullUrl":`)
-			u, _ := json.Marshal(scheme + "://" + r.Host + "/fhir/" + res.typ + "/" + res.id)
+			u, _ := json.Marshal(fhirres.FullURL(base, res.typ, res.id))
 			out.Write(u)
 			out.WriteString(`,"resource":`)
 			out.Write(raw)
@@ -584,7 +588,7 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	var q index.AuditQuery
 	if p := s.tokens["patient"]; len(p) == 1 {
-		id, ok := patientFromResourceID(strings.TrimPrefix(p[0].code, "Patient/"))
+		id, ok := fhirres.PatientIDOf(strings.TrimPrefix(p[0].code, "Patient/"))
 		if !ok {
 			httpapi.Outcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, "patient: want Patient/CF-<codice fiscale>")
 			return
@@ -629,7 +633,7 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request) {
 	events = events[:min(len(events), s.count)]
 	var resources []bundled
 	for _, e := range events {
-		res := toAuditEvent(e)
+		res := fhirres.AuditEvent(e)
 		resources = append(resources, bundled{"AuditEvent", deref(res.Id), res})
 	}
 	// The total is known only on a last page that holds something: past
@@ -641,50 +645,6 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request) {
 	a.writeBundle(w, r, applied, s, resources, total, s.offset, event(c, "AuditEvent.search", index.ActionExecute, q.Patient))
 }
 
-func toAuditEvent(e index.Event) fhir.AuditEvent {
-	action := fhir.AuditEventActionR
-	switch e.Action {
-	case index.ActionCreate:
-		action = fhir.AuditEventActionC
-	case index.ActionUpdate:
-		action = fhir.AuditEventActionU
-	case index.ActionDelete:
-		action = fhir.AuditEventActionD
-	case index.ActionExecute:
-		action = fhir.AuditEventActionE
-	}
-	outcome := fhir.AuditEventOutcome0
-	if e.Outcome == index.OutcomeRefused {
-		outcome = fhir.AuditEventOutcome4
-	} else if e.Outcome == index.OutcomeSeriousFailure {
-		outcome = fhir.AuditEventOutcome8
-	}
-	ae := fhir.AuditEvent{
-		// The serving node and its number for the event identify it.
-		Id:       ptr(fmt.Sprintf("%s-%d", e.Node, e.NodeSeq)),
-		Type:     fhir.Coding{System: ptr("http://terminology.hl7.org/CodeSystem/audit-event-type"), Code: ptr("rest"), Display: ptr(e.What)},
-		Action:   &action,
-		Recorded: e.Time.UTC().Format(time.RFC3339Nano),
-		Outcome:  &outcome,
-		Agent: []fhir.AuditEventAgent{{
-			Who:          &fhir.Reference{Identifier: &fhir.Identifier{System: ptr(ident.SystemCF), Value: ptr(e.Actor)}, Display: ptr(e.Org)},
-			Role:         []fhir.CodeableConcept{coding("urn:fsenet:subject_role", e.Role, "")},
-			Requestor:    true,
-			PurposeOfUse: []fhir.CodeableConcept{coding("urn:fsenet:purpose_of_use", e.Purpose, "")},
-		}},
-		Source: fhir.AuditEventSource{Observer: fhir.Reference{Identifier: &fhir.Identifier{System: ptr(SystemRegion), Value: ptr(e.Node)}}},
-	}
-	if e.Override {
-		ae.OutcomeDesc = ptr("emergency access without consent")
-	}
-	if e.Patient != "" {
-		ae.Entity = append(ae.Entity, fhir.AuditEventEntity{What: &fhir.Reference{Reference: ptr("Patient/" + patientResourceID(e.Patient))}})
-	}
-	for _, d := range e.Documents {
-		ae.Entity = append(ae.Entity, fhir.AuditEventEntity{What: &fhir.Reference{Reference: ptr("DocumentReference/" + index.ResourceID(d))}})
-	}
-	return ae
-}
 
 // capabilities is the CapabilityStatement: exactly what this API serves.
 func (a *API) capabilities(w http.ResponseWriter, r *http.Request) {
@@ -719,7 +679,7 @@ func (a *API) capabilities(w http.ResponseWriter, r *http.Request) {
 		Format:         []string{"application/fhir+json"},
 		Rest: []fhir.CapabilityStatementRest{{
 			Mode: fhir.RestfulCapabilityModeServer,
-			Security: &fhir.CapabilityStatementRestSecurity{Description: ptr(
+			Security: &fhir.CapabilityStatementRestSecurity{Description: fhirres.Ptr(
 				"Every request but this one carries a bearer JWT with the claims of IHE IUA and the FSE 2.0 gateway, signed by a member region's identity provider. " +
 					"What a caller sees follows one policy over role, purpose of use, consent, blinding and authorship; every disclosure is audited before it is answered.")},
 			Resource: []fhir.CapabilityStatementRestResource{

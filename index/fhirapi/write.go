@@ -13,6 +13,7 @@ import (
 
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/index/fhirres"
 	"github.com/fsenet/fsenet/index/ident"
 	"github.com/fsenet/fsenet/node/httpapi"
 )
@@ -157,7 +158,7 @@ func (a *API) writePatient(w http.ResponseWriter, r *http.Request, create bool) 
 		err = p.Validate()
 	}
 	if err == nil && !create {
-		if id, ok := patientFromResourceID(r.PathValue("id")); !ok || id != p.ID {
+		if id, ok := fhirres.PatientIDOf(r.PathValue("id")); !ok || id != p.ID {
 			err = errors.New("the resource's identifier does not match the id in the URL")
 		}
 	}
@@ -204,10 +205,10 @@ func (a *API) writePatient(w http.ResponseWriter, r *http.Request, create bool) 
 	if !a.audit(w, r, event(c, "Patient.write", action, p.ID)) {
 		return
 	}
-	w.Header().Set("Location", "Patient/"+patientResourceID(p.ID))
+	w.Header().Set("Location", "Patient/"+fhirres.PatientResourceID(p.ID))
 	w.Header().Set("Content-Type", "application/fhir+json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(toPatient(stored))
+	_ = json.NewEncoder(w).Encode(fhirres.Patient(stored))
 }
 
 func (a *API) createPatient(w http.ResponseWriter, r *http.Request) { a.writePatient(w, r, true) }
@@ -261,8 +262,8 @@ func (a *API) mergePatients(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, httpapi.E(httpapi.ErrInvalid, err.Error()))
 		return
 	}
-	src, ok1 := patientFromResourceID(strings.TrimPrefix(ps["source-patient"], "Patient/"))
-	dst, ok2 := patientFromResourceID(strings.TrimPrefix(ps["target-patient"], "Patient/"))
+	src, ok1 := fhirres.PatientIDOf(strings.TrimPrefix(ps["source-patient"], "Patient/"))
+	dst, ok2 := fhirres.PatientIDOf(strings.TrimPrefix(ps["target-patient"], "Patient/"))
 	if !ok1 || !ok2 {
 		httpapi.Fail(w, r, httpapi.E(httpapi.ErrInvalid, "give source-patient and target-patient as references Patient/CF-..."))
 		return
@@ -305,7 +306,7 @@ func (a *API) setConsent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id, valid := patientFromResourceID(r.PathValue("id"))
+	id, valid := fhirres.PatientIDOf(r.PathValue("id"))
 	b, ok := readJSON(w, r)
 	if !ok {
 		return
@@ -337,5 +338,5 @@ func (a *API) setConsent(w http.ResponseWriter, r *http.Request) {
 	var stored index.Patient
 	_ = json.Unmarshal(res.Value, &stored)
 	w.Header().Set("Content-Type", "application/fhir+json")
-	_ = json.NewEncoder(w).Encode(toPatient(stored))
+	_ = json.NewEncoder(w).Encode(fhirres.Patient(stored))
 }

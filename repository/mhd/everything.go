@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +17,7 @@ import (
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 
 	"github.com/fsenet/fsenet/index"
-	"github.com/fsenet/fsenet/index/fhirapi"
+	"github.com/fsenet/fsenet/index/fhirres"
 	"github.com/fsenet/fsenet/node/httpapi"
 	"github.com/fsenet/fsenet/repository/fetch"
 )
@@ -46,7 +45,7 @@ func (a *API) everything(w http.ResponseWriter, r *http.Request) {
 		httpapi.Outcome(w, http.StatusUnauthorized, fhir.IssueTypeLogin, "a valid bearer token is required")
 		return
 	}
-	pid, valid := fhirapi.PatientIDOf(r.PathValue("id"))
+	pid, valid := fhirres.PatientIDOf(r.PathValue("id"))
 	withContent := false
 	for k, vs := range r.URL.Query() {
 		switch k {
@@ -181,12 +180,19 @@ func (a *API) everything(w http.ResponseWriter, r *http.Request) {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	fmt.Fprintf(bw, `{"resourceType":"Bundle","type":"searchset","total":%d,"entry":[`, len(docs))
 	first := true
-	entry := func(mode string, write func(io.Writer) error) error {
+	entry := func(fullURL, mode string, write func(io.Writer) error) error {
 		if !first {
 			bw.WriteByte(',')
 		}
 		first = false
-		bw.WriteString(`{"resource":`)
+		if fullURL != "" {
+			u, _ := json.Marshal(fullURL)
+			bw.WriteString(`{"fullUrl":`)
+			bw.Write(u)
+			bw.WriteString(`,"resource":`)
+		} else {
+			bw.WriteString(`{"resource":`)
+		}
 		if err := write(bw); err != nil {
 			return err
 		}
@@ -202,24 +208,20 @@ func (a *API) everything(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 	}
-	err = entry("match", resource(fhirapi.PatientResource(p)))
+	base := fhirres.Base(r, a.d.PublicURL)
+	err = entry(fhirres.FullURL(base, "Patient", fhirres.PatientResourceID(p.ID)), "match", resource(fhirres.Patient(p)))
 	for i, d := range docs {
 		if err != nil {
 			break
 		}
-		err = entry("match", resource(fhirapi.DocumentReferenceOf(d.e, d.acc.Content)))
+		rid := index.ResourceID(d.e.ID)
+		err = entry(fhirres.FullURL(base, "DocumentReference", rid), "match", resource(fhirres.DocumentReference(d.e, d.acc.Content, base)))
 		if err != nil || !withContent || !d.acc.Content || results[i].err != nil {
 			continue
 		}
-		data, ct := results[i].data, d.e.MIME
-		err = entry("include", func(w io.Writer) error {
-			ctJSON, _ := json.Marshal(ct)
-			fmt.Fprintf(w, `{"resourceType":"Binary","id":%q,"contentType":%s,"data":"`, index.ResourceID(d.e.ID), ctJSON)
-			enc := base64.NewEncoder(base64.StdEncoding, w)
-			enc.Write(data)
-			enc.Close()
-			_, err := io.WriteString(w, `"}`)
-			return err
+		data := results[i].data
+		err = entry(fhirres.FullURL(base, "Binary", rid), "include", func(w io.Writer) error {
+			return fhirres.WriteBinary(w, rid, d.e.MIME, bytes.NewReader(data))
 		})
 	}
 	regions := make([]string, 0, len(failed))
@@ -232,8 +234,7 @@ func (a *API) everything(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		msg := "region " + region + ": " + failed[region] + "; its documents are listed without their content"
-		err = entry("outcome", resource(fhir.OperationOutcome{Issue: []fhir.OperationOutcomeIssue{{Severity: fhir.IssueSeverityWarning,
-			Code: fhir.IssueTypeIncomplete, Diagnostics: &msg}}}))
+		err = entry("", "outcome", resource(fhirres.Incomplete(msg)))
 	}
 	if err == nil {
 		bw.WriteString("]}\n")

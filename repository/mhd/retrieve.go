@@ -23,7 +23,7 @@ import (
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 
 	"github.com/fsenet/fsenet/index"
-	"github.com/fsenet/fsenet/index/fhirapi"
+	"github.com/fsenet/fsenet/index/fhirres"
 	"github.com/fsenet/fsenet/node/httpapi"
 	"github.com/fsenet/fsenet/repository"
 	"github.com/fsenet/fsenet/repository/fetch"
@@ -39,9 +39,12 @@ type Deps struct {
 	// Read runs fn on the local replica of the index.
 	Read   func(ctx context.Context, fn func(index.Reader) error) error
 	Caller func(*http.Request) (index.Caller, bool)
-	Audit  fhirapi.Recorder
+	Audit  Recorder
 	Region string
-	Log    *slog.Logger
+	// PublicURL is the node's public base URL (http.public_url); empty:
+	// the scheme and host each request came to.
+	PublicURL string
+	Log       *slog.Logger
 	// Corrupt is called when stored content does not match its hash.
 	Corrupt func()
 	// Fetch opens a document another region keeps, through the fetch
@@ -58,6 +61,12 @@ type Deps struct {
 	// Attempt tells the custodian region of a read this node refused, for
 	// it to decide and audit it too (fetch.Attempt); nil: not told.
 	Attempt func(ctx context.Context, region, doc, token string) error
+}
+
+// Recorder makes audit events durable before a disclosure (an
+// index.Auditor).
+type Recorder interface {
+	Record(ctx context.Context, events ...index.Event) error
 }
 
 // Attempts told to custodians at once; past it, an attempt is only
@@ -218,6 +227,36 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerBlinding(mux)
 }
 
+// wantsResource reports whether the client asks for the FHIR Binary
+// resource (Accept: application/fhir+json, or _format=json) rather than
+// the document's own bytes.
+func wantsResource(r *http.Request) bool {
+	switch r.URL.Query().Get("_format") {
+	case "json", "application/json", "application/fhir+json":
+		return true
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, _, _ := strings.Cut(part, ";")
+		switch strings.ToLower(strings.TrimSpace(mt)) {
+		case "application/fhir+json", "application/json+fhir":
+			return true
+		}
+	}
+	return false
+}
+
+// send writes the content: its own bytes, or the FHIR Binary resource
+// holding them, base64-encoded as they stream.
+func (a *API) send(w http.ResponseWriter, r *http.Request, e index.Entry, mime string, content io.Reader) error {
+	if wantsResource(r) {
+		w.Header().Set("Content-Type", "application/fhir+json")
+		return fhirres.WriteBinary(w, index.ResourceID(e.ID), mime, content)
+	}
+	w.Header().Set("Content-Type", mime)
+	_, err := io.Copy(w, content)
+	return err
+}
+
 func (a *API) read(w http.ResponseWriter, r *http.Request) {
 	c, ok := a.d.Caller(r)
 	if !ok {
@@ -282,14 +321,13 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) {
 	if mime == "" || strings.ContainsAny(mime, "\r\n") {
 		mime = "application/octet-stream"
 	}
-	w.Header().Set("Content-Type", mime)
 	// No Content-Length: the body is chunked, so a transfer cut because
 	// the bytes did not hash to the index's value ends without its last
 	// chunk and the client sees an error, not a complete document.
 	w.Header().Set("Fsenet-Content-Size", strconv.FormatInt(e.Size, 10))
 	w.Header().Set("ETag", `"`+e.Hash+`"`)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if _, err := io.Copy(w, rc); err != nil {
+	if err := a.send(w, r, e, mime, rc); err != nil {
 		switch {
 		case errors.Is(err, store.ErrCorrupt):
 			a.d.Corrupt()
