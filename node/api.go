@@ -53,11 +53,12 @@ func (n *Node) routes() http.Handler {
 			}
 			return n.cons.Read(ctx, c, fn)
 		},
-		Apply:  n.cons.Apply,
-		Audit:  n.auditor,
-		Caller: callerOf,
-		Region: n.cfg.Region,
-		Log:    n.log.With("component", "fhir"),
+		Apply:     n.cons.Apply,
+		Audit:     n.auditor,
+		Caller:    callerOf,
+		Region:    n.cfg.Region,
+		PublicURL: n.cfg.HTTP.PublicURL,
+		Log:       n.log.With("component", "fhir"),
 	}).Register(mux)
 	gcfg := gateway.DefaultConfig(n.cfg.Region)
 	gcfg.MaxFileBytes = int64(n.cfg.Repository.MaxDocumentMiB) << 20
@@ -89,7 +90,7 @@ func (n *Node) routes() http.Handler {
 	mismatch := prometheus.NewCounter(prometheus.CounterOpts{Name: "fsenet_repository_fetch_mismatch_total",
 		Help: "Documents fetched from another region whose content did not match the index (refused).", ConstLabels: prometheus.Labels{"region": n.cfg.Region}})
 	n.reg.MustRegister(mismatch)
-	docs := mhd.New(mhd.Deps{Store: n.docs, Outbox: n.outbox, Caller: callerOf, Audit: n.auditor, Region: n.cfg.Region,
+	docs := mhd.New(mhd.Deps{Store: n.docs, Outbox: n.outbox, Caller: callerOf, Audit: n.auditor, Region: n.cfg.Region, PublicURL: n.cfg.HTTP.PublicURL,
 		Read: func(ctx context.Context, fn func(index.Reader) error) error {
 			_, err := n.cons.Read(ctx, consensus.Local, fn)
 			return err

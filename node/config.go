@@ -88,6 +88,11 @@ type AuditConfig struct {
 // HTTPConfig is the node's API listener.
 type HTTPConfig struct {
 	Listen string `toml:"listen"` // host:port
+	// PublicURL is the node's URL as clients reach it (scheme, host and
+	// any path prefix, e.g. https://fse.regione.example) when it is behind
+	// a reverse proxy: FHIR links and fullUrls start with it. Empty: the
+	// scheme and host each request came to.
+	PublicURL string `toml:"public_url"`
 }
 
 // P2PConfig is the node's libp2p side.
@@ -204,6 +209,11 @@ func (c Config) Validate() error {
 		add("http.listen is empty: set host:port, e.g. 127.0.0.1:8080")
 	} else if _, _, err := splitHostPort(c.HTTP.Listen); err != nil {
 		add("http.listen = %q: %v", c.HTTP.Listen, err)
+	}
+	if u := c.HTTP.PublicURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || pu.RawQuery != "" || pu.Fragment != "" || pu.User != nil {
+			add("http.public_url = %q: want an absolute http or https URL without query, e.g. https://fse.regione.example", u)
+		}
 	}
 	if len(c.P2P.Listen) == 0 {
 		add("p2p.listen is empty: give at least one multiaddr, e.g. /ip4/0.0.0.0/tcp/4001")

@@ -67,8 +67,14 @@ const (
 	HeaderConsistency  = "Fsenet-Consistency"   // "strong" asks for a strong read
 )
 
+// Router is where the API mounts its routes (an http.ServeMux, or the
+// node's router that also lists them).
+type Router interface {
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
 // Register mounts the API's routes.
-func (a *API) Register(mux *http.ServeMux) {
+func (a *API) Register(mux Router) {
 	mux.HandleFunc("GET /fhir/metadata", a.capabilities)
 	mux.HandleFunc("GET /fhir/Patient/{id}", a.readPatient)
 	mux.HandleFunc("GET /fhir/Patient", a.searchPatient)

@@ -21,7 +21,7 @@ import (
 // registerWrites mounts the registry's write operations, for the region
 // operators (a SYSADMIN token of the patient's home region) and the
 // authority; the patient may change their own consent.
-func (a *API) registerWrites(mux *http.ServeMux) {
+func (a *API) registerWrites(mux Router) {
 	mux.HandleFunc("POST /fhir/Patient", a.createPatient)
 	mux.HandleFunc("PUT /fhir/Patient/{id}", a.updatePatient)
 	mux.HandleFunc("POST /fhir/Patient/$merge", a.mergePatients)

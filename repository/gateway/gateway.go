@@ -158,8 +158,14 @@ func (g *Gateway) producerKeys(issuer string) (federation.IssuerKeys, bool) {
 	return federation.IssuerKeys{Region: g.cfg.Region, Keys: set}, true
 }
 
+// Router is where the gateway mounts its routes (an http.ServeMux, or
+// the node's router that also lists them).
+type Router interface {
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
 // Register mounts the gateway's routes.
-func (g *Gateway) Register(mux *http.ServeMux) {
+func (g *Gateway) Register(mux Router) {
 	mux.HandleFunc("POST /v1/documents/validation", g.validate)
 	mux.HandleFunc("POST /v1/documents", g.publish)
 	mux.HandleFunc("PUT /v1/documents/{id}", g.replace)

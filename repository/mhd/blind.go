@@ -28,7 +28,7 @@ const (
 	opUnblind = "UNBLIND"
 )
 
-func (a *API) registerBlinding(mux *http.ServeMux) {
+func (a *API) registerBlinding(mux Router) {
 	mux.HandleFunc("POST /fhir/DocumentReference/{id}/$blind", func(w http.ResponseWriter, r *http.Request) { a.blind(w, r, true) })
 	mux.HandleFunc("POST /fhir/DocumentReference/{id}/$unblind", func(w http.ResponseWriter, r *http.Request) { a.blind(w, r, false) })
 }

@@ -220,8 +220,14 @@ func (a *API) fetchTimeout() time.Duration {
 	return 5 * time.Minute
 }
 
-// Register mounts the route.
-func (a *API) Register(mux *http.ServeMux) {
+// Router is where the API mounts its routes (an http.ServeMux, or the
+// node's router that also lists them).
+type Router interface {
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
+// Register mounts the routes.
+func (a *API) Register(mux Router) {
 	mux.HandleFunc("GET /fhir/Binary/{id}", a.read)
 	mux.HandleFunc("GET /fhir/Patient/{id}/$everything", a.everything)
 	a.registerBlinding(mux)
