@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/consensus/consensustest"
 )
 
 // benchConfig keeps the production timeouts of DefaultConfig.
@@ -30,7 +31,7 @@ func percentile(d []time.Duration, p float64) time.Duration {
 
 // runWriters applies total commands from `writers` goroutines against node
 // and reports throughput and latency percentiles.
-func runWriters(b *testing.B, n *testNode, writers, total int, mk func(i int) consensus.Command) {
+func runWriters(b *testing.B, n *consensustest.Node, writers, total int, mk func(i int) consensus.Command) {
 	var next atomic.Int64
 	lats := make([][]time.Duration, writers)
 	var wg sync.WaitGroup
@@ -47,7 +48,7 @@ func runWriters(b *testing.B, n *testNode, writers, total int, mk func(i int) co
 				}
 				t0 := time.Now()
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				_, err := n.node.Apply(ctx, mk(i))
+				_, err := n.Replica().Apply(ctx, mk(i))
 				cancel()
 				if err != nil {
 					b.Errorf("apply %d: %v", i, err)
@@ -82,10 +83,10 @@ func BenchmarkReplicatedWrites(b *testing.B) {
 		via     string
 	}{{1, "leader"}, {100, "leader"}, {100, "follower"}, {400, "leader"}} {
 		b.Run(fmt.Sprintf("writers=%d/via=%s", tc.writers, tc.via), func(b *testing.B) {
-			c := newClusterWith(b, 3, 0, benchConfig)
-			n := c.waitLeader()
+			c := newCluster(b, 3, 0, benchConfig)
+			n := c.WaitLeader()
 			if tc.via == "follower" {
-				n = c.followers()[0]
+				n = c.Followers()[0]
 			}
 			total := b.N
 			if tc.writers == 1 {
@@ -103,12 +104,12 @@ func BenchmarkReplicatedWrites(b *testing.B) {
 //
 //	go test ./consensus -run '^$' -bench Failover -benchtime 1x
 func BenchmarkFailover(b *testing.B) {
-	c := newClusterWith(b, 3, 0, benchConfig)
+	c := newCluster(b, 3, 0, benchConfig)
 	var times []time.Duration
 	for trial := 0; trial < 10; trial++ {
-		leader := c.waitLeader()
-		var survivor *testNode
-		for _, n := range c.running() {
+		leader := c.WaitLeader()
+		var survivor *consensustest.Node
+		for _, n := range c.Running() {
 			if n != leader {
 				survivor = n
 				break
@@ -116,12 +117,12 @@ func BenchmarkFailover(b *testing.B) {
 		}
 		mustApply(b, survivor, put("warm", fmt.Sprint(trial)))
 		t0 := time.Now()
-		c.kill(leader)
+		c.Kill(leader)
 		for i := 0; ; i++ {
 			cmd := put("failover", fmt.Sprint(trial))
 			cmd.Key = fmt.Sprintf("failover-%d-%d", trial, i)
 			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-			_, err := survivor.node.Apply(ctx, cmd)
+			_, err := survivor.Replica().Apply(ctx, cmd)
 			cancel()
 			if err == nil {
 				break
@@ -131,8 +132,8 @@ func BenchmarkFailover(b *testing.B) {
 			}
 		}
 		times = append(times, time.Since(t0))
-		c.restart(leader)
-		c.waitSame()
+		c.Restart(leader)
+		c.WaitConverged()
 	}
 	b.Logf("failover times: %v", times)
 	b.ReportMetric(float64(percentile(slices.Clone(times), 0.5).Milliseconds()), "median-ms")
@@ -148,37 +149,37 @@ func BenchmarkFailover(b *testing.B) {
 //	go test ./consensus -run '^$' -bench NonvoterCatchUp -benchtime 1x -timeout 30m
 func BenchmarkNonvoterCatchUp(b *testing.B) {
 	const records = 1_000_000
-	c := newClusterWith(b, 3, 0, func(cfg *consensus.Config) {
+	c := newCluster(b, 3, 0, func(cfg *consensus.Config) {
 		benchConfig(cfg)
 		cfg.SnapshotThreshold = 8192
 		cfg.TrailingLogs = 10240
 	})
-	leader := c.waitLeader()
+	leader := c.WaitLeader()
 	value := strings.Repeat("v", 185)
 	loadStart := time.Now()
 	runWriters(b, leader, 200, records, func(i int) consensus.Command {
 		return put(fmt.Sprintf("r%07d", i), value)
 	})
-	b.Logf("loaded %d commands in %v; leader last index %d", records, time.Since(loadStart), leader.node.Status().LastIndex)
-	if err := leader.node.Snapshot(); err != nil {
+	b.Logf("loaded %d commands in %v; leader last index %d", records, time.Since(loadStart), leader.Replica().Status().LastIndex)
+	if err := leader.Replica().Snapshot(); err != nil {
 		b.Fatal(err)
 	}
-	late := c.add("900")
+	late := c.Add("900")
 	t0 := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := leader.node.AddNonvoter(ctx, late.id, late.host.ID()); err != nil {
+	if err := leader.Replica().AddNonvoter(ctx, late.ID, late.Peer()); err != nil {
 		b.Fatal(err)
 	}
-	target := leader.node.Status().CommitIndex
-	for late.node.Status().AppliedIndex < target {
+	target := leader.Replica().Status().CommitIndex
+	for late.Replica().Status().AppliedIndex < target {
 		if time.Since(t0) > 5*time.Minute {
-			b.Fatalf("non-voter at %d of %d after 5 minutes", late.node.Status().AppliedIndex, target)
+			b.Fatalf("non-voter at %d of %d after 5 minutes", late.Replica().Status().AppliedIndex, target)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	took := time.Since(t0)
-	restores := late.node.Status().SnapshotRestores
+	restores := late.Replica().Status().SnapshotRestores
 	if v, _ := mustRead(b, late, consensus.Local, fmt.Sprintf("r%07d", records)); v != value {
 		b.Fatalf("non-voter lacks the last record")
 	}
@@ -198,20 +199,20 @@ func BenchmarkNonvoterCatchUp(b *testing.B) {
 //	go test ./consensus -run '^$' -bench RestartOnLargeState -benchtime 1x -timeout 30m
 func BenchmarkRestartOnLargeState(b *testing.B) {
 	const records = 1_000_000
-	c := newClusterWith(b, 3, 0, benchConfig)
-	leader := c.waitLeader()
+	c := newCluster(b, 3, 0, benchConfig)
+	leader := c.WaitLeader()
 	value := strings.Repeat("v", 185)
 	runWriters(b, leader, 200, records, func(i int) consensus.Command {
 		return put(fmt.Sprintf("r%07d", i), value)
 	})
-	f := c.followers()[0]
-	c.waitSame()
-	c.stop(f)
+	f := c.Followers()[0]
+	c.WaitConverged()
+	c.Stop(f)
 	t0 := time.Now()
-	c.restart(f)
+	c.Restart(f)
 	startTook := time.Since(t0)
 	for {
-		st := f.node.Status()
+		st := f.Replica().Status()
 		if st.LeaderID != "" && st.AppliedIndex+1 >= st.CommitIndex && st.CommitIndex > 0 {
 			break
 		}
@@ -224,7 +225,7 @@ func BenchmarkRestartOnLargeState(b *testing.B) {
 	if v, _ := mustRead(b, f, consensus.Local, fmt.Sprintf("r%07d", records)); v != value {
 		b.Fatal("restarted follower lacks the last record")
 	}
-	b.Logf("restart on %d records: Start returned in %v, ready in %v, snapshot restores %d", records, startTook, ready, f.node.Status().SnapshotRestores)
+	b.Logf("restart on %d records: Start returned in %v, ready in %v, snapshot restores %d", records, startTook, ready, f.Replica().Status().SnapshotRestores)
 	b.ReportMetric(ready.Seconds(), "ready-s")
 	b.ReportMetric(0, "ns/op")
 }

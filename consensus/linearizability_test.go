@@ -8,12 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/anishathalye/porcupine"
 
 	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/consensus/consensustest"
 )
 
 type kvInput struct {
@@ -59,13 +61,16 @@ var kvModel = porcupine.Model{
 
 // TestLinearizableUnderFaults records concurrent writes and strong reads
 // from every node while the leader is killed and restarted and a minority is
-// partitioned and healed, then checks the history with porcupine.
+// partitioned and healed, then checks the history with porcupine. Each
+// phase of the fault schedule lasts until the clients have made progress in
+// it, not for a fixed time.
 func TestLinearizableUnderFaults(t *testing.T) {
 	if testing.Short() {
-		t.Skip("fault schedule takes ~15s")
+		t.Skip("fault schedule takes ~10s")
 	}
-	c := newCluster(t, 5, 1)
-	c.waitLeader()
+	c := newCluster(t, 5, 1, nil)
+	c.WaitLeader()
+	nodes := c.Nodes()
 
 	var mu sync.Mutex
 	var history []porcupine.Operation
@@ -77,6 +82,9 @@ func TestLinearizableUnderFaults(t *testing.T) {
 	start := time.Now()
 	now := func() int64 { return int64(time.Since(start)) }
 	keys := []string{"x", "y", "z"}
+	// completed and failed count the clients' operations that returned,
+	// with an answer or with an error.
+	var completed, failed atomic.Int64
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -86,7 +94,7 @@ func TestLinearizableUnderFaults(t *testing.T) {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(client), 7))
 			for i := 0; ctx.Err() == nil; i++ {
-				node := c.nodes[rng.IntN(len(c.nodes))].current()
+				node := nodes[rng.IntN(len(nodes))].Replica()
 				if node == nil {
 					time.Sleep(5 * time.Millisecond)
 					continue
@@ -104,6 +112,9 @@ func TestLinearizableUnderFaults(t *testing.T) {
 						// Unknown outcome: it may take effect at any
 						// time after the call.
 						ret = math.MaxInt64
+						failed.Add(1)
+					} else {
+						completed.Add(1)
 					}
 					record(porcupine.Operation{ClientId: client, Input: kvInput{write: true, key: key, value: val}, Call: call, Output: kvOutput{}, Return: ret})
 				} else {
@@ -116,6 +127,9 @@ func TestLinearizableUnderFaults(t *testing.T) {
 					ret := now()
 					if err == nil {
 						record(porcupine.Operation{ClientId: client, Input: kvInput{key: key}, Call: call, Output: kvOutput{value: got}, Return: ret})
+						completed.Add(1)
+					} else {
+						failed.Add(1)
 					}
 				}
 				opcancel()
@@ -123,18 +137,35 @@ func TestLinearizableUnderFaults(t *testing.T) {
 		}()
 	}
 
-	time.Sleep(1500 * time.Millisecond)
-	leader := c.waitLeader()
-	c.kill(leader)
-	time.Sleep(2 * time.Second)
-	c.restart(leader)
-	time.Sleep(1500 * time.Millisecond)
-	minority := []*testNode{c.waitLeader(), c.followers()[0]}
-	c.partition(minority)
-	time.Sleep(2500 * time.Millisecond)
-	c.heal()
-	c.connectAll()
-	time.Sleep(1500 * time.Millisecond)
+	// progress waits until the clients have completed ops more
+	// operations, and, if failures is set, seen one more fail.
+	progress := func(ops int64, failures bool, phase string) {
+		t.Helper()
+		ok0, failed0, t0 := completed.Load(), failed.Load(), time.Now()
+		consensustest.Eventually(t, 30*time.Second, func() bool {
+			return completed.Load() >= ok0+ops && (!failures || failed.Load() > failed0)
+		}, "progress %s (%d operations completed, %d failed so far)", phase, ok0, failed0)
+		t.Logf("%s: %d operations completed, %d failed in %v", phase, completed.Load()-ok0, failed.Load()-failed0, time.Since(t0).Round(time.Millisecond))
+	}
+	progress(100, false, "before any fault")
+	leader := c.WaitLeader()
+	c.Kill(leader)
+	c.WaitLeader()
+	progress(100, false, "with the leader killed")
+	c.Restart(leader)
+	// The restarted node catches up with what was committed when it came
+	// back.
+	target := c.WaitLeader().Replica().Status().CommitIndex
+	consensustest.Eventually(t, 30*time.Second, func() bool { return leader.Replica().Status().AppliedIndex >= target },
+		"the restarted node to apply index %d", target)
+	progress(100, false, "after the restart")
+	minority := []*consensustest.Node{c.WaitLeader(), c.Followers()[0]}
+	c.Partition(minority...)
+	// The majority goes on while operations on the minority fail.
+	progress(30, true, "with a minority partitioned")
+	c.Heal()
+	c.WaitLeader()
+	progress(100, false, "after the partition healed")
 	cancel()
 	wg.Wait()
 
@@ -149,8 +180,9 @@ func TestLinearizableUnderFaults(t *testing.T) {
 	if completedWrites < 20 || reads < 20 {
 		t.Fatalf("history too thin to mean anything: %d writes, %d reads", completedWrites, reads)
 	}
+	checkStart := time.Now()
 	res, info := porcupine.CheckOperationsVerbose(kvModel, history, 60*time.Second)
-	t.Logf("%d operations (%d acknowledged writes, %d strong reads): %s", len(history), completedWrites, reads, res)
+	t.Logf("%d operations (%d acknowledged writes, %d strong reads): %s, checked in %v", len(history), completedWrites, reads, res, time.Since(checkStart).Round(time.Millisecond))
 	if res != porcupine.Ok {
 		path := filepath.Join(os.TempDir(), "fsenet-linearizability.html")
 		if err := porcupine.VisualizePath(kvModel, info, path); err == nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/consensus/membership"
 	"github.com/fsenet/fsenet/federation"
 )
@@ -45,12 +46,12 @@ func (a authority) cert(code string, p peer.ID, role string, issued time.Time, a
 	return tok
 }
 
-func (a authority) certOf(n *testNode, role string) string {
+func (a authority) certOf(n *consensustest.Node, role string) string {
 	var addrs []string
-	for _, m := range n.host.Addrs() {
+	for _, m := range n.Host().Addrs() {
 		addrs = append(addrs, m.String())
 	}
-	return a.cert(n.id, n.host.ID(), role, time.Now().Add(-time.Minute).Truncate(time.Second), addrs...)
+	return a.cert(n.ID, n.Peer(), role, time.Now().Add(-time.Minute).Truncate(time.Second), addrs...)
 }
 
 func (a authority) revoke(code string, p peer.ID) string {
@@ -62,18 +63,18 @@ func (a authority) revoke(code string, p peer.ID) string {
 	return tok
 }
 
-func applyMembership(t *testing.T, n *testNode, cmd consensus.Command, err error) error {
+func applyMembership(t *testing.T, n *consensustest.Node, cmd consensus.Command, err error) error {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = n.node.Apply(ctx, cmd)
+	_, err = n.Replica().Apply(ctx, cmd)
 	return err
 }
 
-func putCerts(t *testing.T, n *testNode, at time.Time, certs ...string) error {
+func putCerts(t *testing.T, n *consensustest.Node, at time.Time, certs ...string) error {
 	t.Helper()
 	cmd, err := membership.PutRegion(at, certs...)
 	return applyMembership(t, n, cmd, err)
@@ -94,11 +95,11 @@ func idpRecord(t *testing.T, code, issuer string, version time.Time) membership.
 }
 
 func TestMembershipStateMachine(t *testing.T) {
-	cl := newCluster(t, 3, 0)
+	cl := newCluster(t, 3, 0, nil)
 	a := newAuthority(t)
-	n := cl.nodes[1]
+	n := cl.Nodes()[1]
 	now := time.Now()
-	lom := cl.nodes[0]
+	lom := cl.Nodes()[0]
 
 	// Nothing is accepted before the authority key is set, once.
 	if err := putCerts(t, n, now, a.certOf(lom, "voter")); !errors.Is(err, consensus.ErrForbidden) {
@@ -131,11 +132,11 @@ func TestMembershipStateMachine(t *testing.T) {
 	if err := putCerts(t, n, now, cert); err != nil {
 		t.Fatal(err)
 	}
-	cl.waitSame()
-	for _, node := range cl.nodes {
-		got, ok := node.members.View().Region(lom.id)
-		if !ok || got.Name != "R"+lom.id || got.Peer != lom.host.ID() || got.Certificate != cert {
-			t.Fatalf("%s sees %+v", node.id, got)
+	cl.WaitConverged()
+	for _, node := range cl.Nodes() {
+		got, ok := node.Members().View().Region(lom.ID)
+		if !ok || got.Name != "R"+lom.ID || got.Peer != lom.Peer() || got.Certificate != cert {
+			t.Fatalf("%s sees %+v", node.ID, got)
 		}
 	}
 	tests := []struct {
@@ -144,12 +145,12 @@ func TestMembershipStateMachine(t *testing.T) {
 		cert string
 		want error
 	}{
-		{"another authority", now, other.certOf(cl.nodes[2], "voter"), consensus.ErrForbidden},
-		{"expired when the leader appended it", now, a.cert(cl.nodes[2].id, cl.nodes[2].host.ID(), "voter", now.Add(-48*time.Hour)), consensus.ErrForbidden},
-		{"expired, with a proposer's time that says otherwise", now.Add(-47 * time.Hour), a.cert(cl.nodes[2].id, cl.nodes[2].host.ID(), "voter", now.Add(-48*time.Hour)), consensus.ErrForbidden},
+		{"another authority", now, other.certOf(cl.Nodes()[2], "voter"), consensus.ErrForbidden},
+		{"expired when the leader appended it", now, a.cert(cl.Nodes()[2].ID, cl.Nodes()[2].Peer(), "voter", now.Add(-48*time.Hour)), consensus.ErrForbidden},
+		{"expired, with a proposer's time that says otherwise", now.Add(-47 * time.Hour), a.cert(cl.Nodes()[2].ID, cl.Nodes()[2].Peer(), "voter", now.Add(-48*time.Hour)), consensus.ErrForbidden},
 		{"garbage", now, "garbage", consensus.ErrForbidden},
-		{"same peer, another region", now, a.cert("150", lom.host.ID(), "voter", now.Add(-time.Minute)), consensus.ErrConflict},
-		{"older than the stored one", now, a.cert(lom.id, lom.host.ID(), "nonvoter", now.Add(-time.Hour)), consensus.ErrConflict},
+		{"same peer, another region", now, a.cert("150", lom.Peer(), "voter", now.Add(-time.Minute)), consensus.ErrConflict},
+		{"older than the stored one", now, a.cert(lom.ID, lom.Peer(), "nonvoter", now.Add(-time.Hour)), consensus.ErrConflict},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,58 +165,57 @@ func TestMembershipStateMachine(t *testing.T) {
 
 	// IdP keys: signed by the region's own node only, newer versions only,
 	// one issuer per region.
-	key := lom.host.Peerstore().PrivKey(lom.host.ID())
-	rec := idpRecord(t, lom.id, "urn:idp:"+lom.id, now)
+	key := lom.Host().Peerstore().PrivKey(lom.Peer())
+	rec := idpRecord(t, lom.ID, "urn:idp:"+lom.ID, now)
 	cmd, err = membership.PutIdP(key, rec)
 	if err := applyMembership(t, n, cmd, err); err != nil {
 		t.Fatal(err)
 	}
-	cl.waitSame()
-	for _, node := range cl.nodes {
-		if ik, ok := node.members.IssuerKeys("urn:idp:" + lom.id); !ok || ik.Region != lom.id || ik.Keys.Len() != 1 {
-			t.Fatalf("%s: issuer not known after its keys were registered", node.id)
+	cl.WaitConverged()
+	for _, node := range cl.Nodes() {
+		if ik, ok := node.Members().IssuerKeys("urn:idp:" + lom.ID); !ok || ik.Region != lom.ID || ik.Keys.Len() != 1 {
+			t.Fatalf("%s: issuer not known after its keys were registered", node.ID)
 		}
 	}
-	stranger := cl.nodes[2].host.Peerstore().PrivKey(cl.nodes[2].host.ID())
-	cmd, err = membership.PutIdP(stranger, idpRecord(t, lom.id, "urn:idp:evil", now.Add(time.Second)))
+	stranger := cl.Nodes()[2].Host().Peerstore().PrivKey(cl.Nodes()[2].Peer())
+	cmd, err = membership.PutIdP(stranger, idpRecord(t, lom.ID, "urn:idp:evil", now.Add(time.Second)))
 	if err := applyMembership(t, n, cmd, err); !errors.Is(err, consensus.ErrForbidden) {
 		t.Fatalf("IdP keys signed by another node: %v", err)
 	}
-	cmd, err = membership.PutIdP(key, idpRecord(t, lom.id, "urn:idp:"+lom.id, now.Add(-time.Second)))
+	cmd, err = membership.PutIdP(key, idpRecord(t, lom.ID, "urn:idp:"+lom.ID, now.Add(-time.Second)))
 	if err := applyMembership(t, n, cmd, err); !errors.Is(err, consensus.ErrConflict) {
 		t.Fatalf("older IdP record: %v", err)
 	}
-	cmd, err = membership.PutIdP(key, idpRecord(t, lom.id, federation.AuthorityIssuer, now.Add(time.Second)))
+	cmd, err = membership.PutIdP(key, idpRecord(t, lom.ID, federation.AuthorityIssuer, now.Add(time.Second)))
 	if err := applyMembership(t, n, cmd, err); !errors.Is(err, consensus.ErrInvalid) {
 		t.Fatalf("IdP claiming the authority's issuer: %v", err)
 	}
 
 	// A revocation must be the authority's; then the peer is removed, its
 	// IdP forgotten, and it cannot come back.
-	if err := applyMembership(t, n, membership.Revoke(other.revoke(lom.id, lom.host.ID())), nil); !errors.Is(err, consensus.ErrForbidden) {
+	if err := applyMembership(t, n, membership.Revoke(other.revoke(lom.ID, lom.Peer())), nil); !errors.Is(err, consensus.ErrForbidden) {
 		t.Fatalf("revocation by another key: %v", err)
 	}
-	if err := applyMembership(t, n, membership.Revoke(a.revoke(lom.id, lom.host.ID())), nil); err != nil {
+	if err := applyMembership(t, n, membership.Revoke(a.revoke(lom.ID, lom.Peer())), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := putCerts(t, n, now, a.cert(lom.id, lom.host.ID(), "voter", now)); !errors.Is(err, consensus.ErrForbidden) {
+	if err := putCerts(t, n, now, a.cert(lom.ID, lom.Peer(), "voter", now)); !errors.Is(err, consensus.ErrForbidden) {
 		t.Fatalf("revoked peer re-added: %v", err)
 	}
-	cl.waitSame()
-	for _, node := range cl.nodes {
-		v := node.members.View()
-		if _, ok := v.Region(lom.id); ok || len(v.Revoked) != 1 || len(v.IdPs) != 0 {
-			t.Fatalf("%s: view after revocation %+v", node.id, v)
+	cl.WaitConverged()
+	for _, node := range cl.Nodes() {
+		v := node.Members().View()
+		if _, ok := v.Region(lom.ID); ok || len(v.Revoked) != 1 || len(v.IdPs) != 0 {
+			t.Fatalf("%s: view after revocation %+v", node.ID, v)
 		}
-		if _, ok := node.members.IssuerKeys("urn:idp:" + lom.id); ok {
-			t.Fatalf("%s still knows a revoked region's issuer", node.id)
+		if _, ok := node.Members().IssuerKeys("urn:idp:" + lom.ID); ok {
+			t.Fatalf("%s still knows a revoked region's issuer", node.ID)
 		}
 	}
 	// The view survives a restart (reloaded from the state).
-	f := cl.nodes[2]
-	cl.stop(f)
-	cl.restart(f)
-	if v := f.members.View(); len(v.Revoked) != 1 || !v.Authority.Equal(a.pub) {
+	f := cl.Nodes()[2]
+	cl.Restart(f)
+	if v := f.Members().View(); len(v.Revoked) != 1 || !v.Authority.Equal(a.pub) {
 		t.Fatalf("after restart: %+v", v)
 	}
 }
@@ -224,35 +224,28 @@ func TestMembershipStateMachine(t *testing.T) {
 // any stream (Raft, forwarding, read index), and a revoked region is cut off
 // at runtime while the others go on.
 func TestAllowlistFollowsReplicatedMembership(t *testing.T) {
-	c := newClusterDeferred(t)
-	c.membershipGates = true
+	c := consensustest.NewCluster(t, consensustest.Options{MembershipGates: true, Machines: []func() consensustest.Registrar{kv}})
 	for _, id := range []string{"010", "020", "030"} {
-		c.add(id)
+		c.Add(id)
 	}
-	var servers []consensus.Server
-	for _, n := range c.nodes {
-		servers = append(servers, consensus.Server{ID: n.id, Peer: n.host.ID(), Voter: true})
-	}
-	if err := c.nodes[0].node.Bootstrap(servers); err != nil {
-		t.Fatal(err)
-	}
-	leader := c.waitLeader()
+	c.Bootstrap(c.Nodes()...)
+	leader := c.WaitLeader()
 	a := newAuthority(t)
 	cmd, err := membership.SetAuthority(a.pub)
 	if err := applyMembership(t, leader, cmd, err); err != nil {
 		t.Fatal(err)
 	}
 	var certs []string
-	for _, n := range c.nodes {
+	for _, n := range c.Nodes() {
 		certs = append(certs, a.certOf(n, "voter"))
 	}
 	if err := putCerts(t, leader, time.Now(), certs...); err != nil {
 		t.Fatal(err)
 	}
-	c.waitSame()
+	c.WaitConverged()
 
 	// A stranger whose own gater lets everything through.
-	sg := federation.NewGater(nil, c.log)
+	sg := federation.NewGater(nil, c.Logger())
 	stranger, err := federation.NewHost(federation.HostConfig{
 		KeyFile: filepath.Join(t.TempDir(), "stranger.key"), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, DialTimeout: 2 * time.Second,
 	}, sg)
@@ -261,59 +254,51 @@ func TestAllowlistFollowsReplicatedMembership(t *testing.T) {
 	}
 	defer stranger.Close()
 	var all []peer.ID
-	for _, n := range c.nodes {
-		all = append(all, n.host.ID())
+	for _, n := range c.Nodes() {
+		all = append(all, n.Peer())
 	}
 	sg.SetMembers(all, nil)
-	for _, n := range c.nodes {
-		stranger.Peerstore().AddAddrs(n.host.ID(), n.host.Addrs(), peerstore.PermanentAddrTTL)
+	for _, n := range c.Nodes() {
+		stranger.Peerstore().AddAddrs(n.Peer(), n.Host().Addrs(), peerstore.PermanentAddrTTL)
 		for _, proto := range []protocol.ID{"/fsenet/raft/1.0.0", "/fsenet/forward/1.0.0", "/fsenet/readindex/1.0.0"} {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			s, err := stranger.NewStream(ctx, n.host.ID(), proto)
+			s, err := stranger.NewStream(ctx, n.Peer(), proto)
 			cancel()
 			if err == nil {
 				s.Reset()
-				t.Fatalf("stranger opened %s to %s", proto, n.id)
+				t.Fatalf("stranger opened %s to %s", proto, n.ID)
 			}
 		}
 	}
 
 	// Revoke a follower: every node closes its connections and refuses
 	// it; then the leader removes it from Raft.
-	victim := c.followers()[0]
-	rv := membership.Revoke(a.revoke(victim.id, victim.host.ID()))
-	rv.Key = "revoke-" + victim.id
+	victim := c.Followers()[0]
+	rv := membership.Revoke(a.revoke(victim.ID, victim.Peer()))
+	rv.Key = "revoke-" + victim.ID
 	if err := applyMembership(t, leader, rv, nil); err != nil {
 		t.Fatal(err)
 	}
-	leader = c.waitLeaderAmong(c.nodes)
-	if err := leader.node.RemoveServer(context.Background(), victim.id); err != nil {
+	leader = c.WaitLeader()
+	if err := leader.Replica().RemoveServer(context.Background(), victim.ID); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, 10*time.Second, func() error {
-		for _, n := range c.nodes {
+	consensustest.Eventually(t, 10*time.Second, func() error {
+		for _, n := range c.Nodes() {
 			if n == victim {
 				continue
 			}
-			if len(n.host.Network().ConnsToPeer(victim.host.ID())) > 0 {
-				return errors.New(n.id + " still connected to the revoked peer")
+			if len(n.Host().Network().ConnsToPeer(victim.Peer())) > 0 {
+				return errors.New(n.ID + " still connected to the revoked peer")
 			}
 		}
 		return nil
-	})
+	}, "the others to close their connections to the revoked peer")
 	mustApply(t, leader, put("after-revocation", "1"))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	if _, err := victim.host.NewStream(ctx, leader.host.ID(), "/fsenet/forward/1.0.0"); err == nil {
+	if _, err := victim.Host().NewStream(ctx, leader.Peer(), "/fsenet/forward/1.0.0"); err == nil {
 		t.Fatal("revoked peer opened a stream")
 	}
-	c.stop(victim)
-}
-
-// newClusterDeferred returns an empty cluster whose nodes the test adds.
-func newClusterDeferred(t *testing.T) *cluster {
-	c := &cluster{t: t, log: testLogger(t), base: t.TempDir()}
-	c.cfg = func(id string) consensus.Config { return testConfig(id, filepath.Join(c.base, id)) }
-	t.Cleanup(c.shutdown)
-	return c
+	c.Stop(victim)
 }
