@@ -116,10 +116,16 @@ func DefaultRPCOptions() RPCOptions {
 // without detail.
 type Handler func(ctx context.Context, from peer.ID, req []byte) ([]byte, error)
 
+// StreamHost is where a protocol's handler is set (a libp2p host, or a
+// node's collection of its modules' protocols).
+type StreamHost interface {
+	SetStreamHandler(pid protocol.ID, handler network.StreamHandler)
+}
+
 // Serve registers fn for the protocol on h. Each stream carries one request
 // frame and one response frame. Malformed or oversize requests get an error
 // response (when the stream still allows it) and never reach fn.
-func Serve(h host.Host, id protocol.ID, opts RPCOptions, log *slog.Logger, fn Handler) {
+func Serve(h StreamHost, id protocol.ID, opts RPCOptions, log *slog.Logger, fn Handler) {
 	if log == nil {
 		log = slog.Default()
 	}

@@ -4,34 +4,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
-	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/fsenet/fsenet/consensus"
-	"github.com/fsenet/fsenet/consensus/membership"
+	"github.com/fsenet/fsenet/consensus/membership/admission"
 	"github.com/fsenet/fsenet/federation"
-	"github.com/fsenet/fsenet/index"
-	"github.com/fsenet/fsenet/repository"
-	"github.com/fsenet/fsenet/repository/fetch"
-	"github.com/fsenet/fsenet/repository/store"
+	"github.com/fsenet/fsenet/index/fhirres"
+	"github.com/fsenet/fsenet/index/indexsvc"
+	"github.com/fsenet/fsenet/node/httpapi"
+	"github.com/fsenet/fsenet/node/module"
+	"github.com/fsenet/fsenet/repository/reposvc"
 )
 
-// Node is one region's running node.
+// Node is one region's running node: the composition root that reads the
+// configuration and trust material, builds the host, the replica and the
+// domain modules, serves HTTP, and stops everything in reverse.
 type Node struct {
 	cfg Config
 	log *slog.Logger
@@ -40,30 +38,18 @@ type Node struct {
 	gater   *federation.Gater
 	host    host.Host
 	cons    *consensus.Node
-	members *membership.Machine
-	index   *index.Machine
-	auditor *index.Auditor
-	// fetchSlots bounds the documents fetched from other regions at once.
-	fetchSlots chan struct{}
-	corrupt    prometheus.Counter // stored content that does not match its hash
-	scrubbed   prometheus.Gauge   // end of the last whole scrub
-	spool      *index.Spool
-	docs       *store.Store
-	outbox     *repository.Outbox
-	tokens     *federation.Verifier
-	reg        *prometheus.Registry
-	httpLn     net.Listener
-	httpSrv    *http.Server
-	pprofSrv   *http.Server
-	httpErr    chan error
+	tokens  *federation.Verifier
+	reg     *prometheus.Registry
+	routes  *httpapi.Mux
+	caps    *fhirres.Capabilities
+	protos  *module.Protocols
+	members *admission.Module
+	modules module.Set
 
-	// wakeRegister and wakeReconcile run those loops at once after a
-	// membership change instead of at their next tick.
-	wakeRegister, wakeReconcile chan struct{}
-	followMu                    sync.Mutex
-
-	stop chan struct{}
-	wg   sync.WaitGroup
+	httpLn   net.Listener
+	httpSrv  *http.Server
+	pprofSrv *http.Server
+	httpErr  chan error
 }
 
 // New validates cfg and prepares a node; Start runs it.
@@ -77,9 +63,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Node{cfg: cfg, log: log.With("region", cfg.Region),
-		wakeRegister: make(chan struct{}, 1), wakeReconcile: make(chan struct{}, 1),
-		fetchSlots: make(chan struct{}, cfg.Repository.MaxFetches)}, nil
+	return &Node{cfg: cfg, log: log.With("region", cfg.Region)}, nil
 }
 
 func (n *Node) path(p string) string {
@@ -90,10 +74,11 @@ func (n *Node) path(p string) string {
 }
 
 // Start brings the parts up in order: trust material (checked before
-// anything listens), host, replica, HTTP, then the background loops that
-// register the node, publish its IdP keys and, on the leader, keep Raft's
-// configuration in line with the certified membership. On failure, what
-// was started is stopped again.
+// anything listens), the libp2p host, the replica, the domain modules
+// (each registers its commands, routes, protocols and metrics before the
+// replica starts, then starts in order: admission, index, repository),
+// their protocols, then HTTP. On failure, what was started is stopped
+// again and the error names the part that failed.
 func (n *Node) Start(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
@@ -101,8 +86,34 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 	}()
 	if err := n.loadTrust(); err != nil {
+		return fmt.Errorf("trust material: %w", err)
+	}
+	if err := n.startHost(); err != nil {
+		return fmt.Errorf("libp2p host: %w", err)
+	}
+	if err := n.newReplica(); err != nil {
+		return fmt.Errorf("consensus: %w", err)
+	}
+	if err := n.buildModules(); err != nil {
 		return err
 	}
+	if err := n.cons.Start(); err != nil {
+		return fmt.Errorf("consensus: %w", err)
+	}
+	if err := n.modules.Start(ctx); err != nil {
+		return err
+	}
+	n.protos.Install(n.host)
+	if err := n.serveHTTP(); err != nil {
+		return err
+	}
+	n.log.Info("node started", "http", n.HTTPAddr(), "peer", n.host.ID(), "certificate", n.trust.cert.ID, "role", n.trust.cert.Role)
+	return nil
+}
+
+// startHost starts the libp2p host, guarded by the allowlist gater that
+// admits the configured founding peers until the membership is known.
+func (n *Node) startHost() error {
 	founders, err := parsePeers(n.cfg.P2P.Peers)
 	if err != nil {
 		return err
@@ -111,8 +122,6 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	for _, f := range founders {
 		bootIDs = append(bootIDs, f.ID)
 	}
-
-	// 1. The libp2p host, guarded by the allowlist gater.
 	n.gater = federation.NewGater(bootIDs, n.log)
 	n.host, err = federation.NewHost(federation.HostConfig{
 		KeyFile:     n.path(n.cfg.P2P.KeyFile),
@@ -126,8 +135,29 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	for _, f := range founders {
 		n.host.Peerstore().AddAddrs(f.ID, f.Addrs, peerstore.PermanentAddrTTL)
 	}
+	return nil
+}
 
-	// 2. The replica of the federation's state.
+// newReplica builds (does not start) the replica of the federation's
+// state, with its metrics.
+func (n *Node) newReplica() error {
+	cc := n.consensusConfig()
+	n.reg = n.metrics()
+	applyLatency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:        "fsenet_apply_duration_seconds",
+		Help:        "Time from a write submitted on this node to its result (replicated and applied), by outcome.",
+		ConstLabels: prometheus.Labels{"region": n.cfg.Region},
+		Buckets:     []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5, 10},
+	}, []string{"outcome"})
+	n.reg.MustRegister(applyLatency)
+	var err error
+	n.cons, err = consensus.New(cc, consensus.Deps{Host: n.host, Log: n.log, ObserveApply: func(d time.Duration, outcome string) {
+		applyLatency.WithLabelValues(outcome).Observe(d.Seconds())
+	}})
+	return err
+}
+
+func (n *Node) consensusConfig() consensus.Config {
 	cc := consensus.DefaultConfig()
 	cc.ID = n.cfg.Region
 	cc.DataDir = filepath.Join(n.cfg.DataDir, "consensus")
@@ -147,82 +177,55 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if v := n.cfg.Raft.TrailingLogs; v > 0 {
 		cc.TrailingLogs = uint64(v)
 	}
-	n.reg = n.metrics()
-	applyLatency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:        "fsenet_apply_duration_seconds",
-		Help:        "Time from a write submitted on this node to its result (replicated and applied), by outcome.",
-		ConstLabels: prometheus.Labels{"region": n.cfg.Region},
-		Buckets:     []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5, 10},
-	}, []string{"outcome"})
-	n.reg.MustRegister(applyLatency)
-	n.cons, err = consensus.New(cc, consensus.Deps{Host: n.host, Log: n.log, ObserveApply: func(d time.Duration, outcome string) {
-		applyLatency.WithLabelValues(outcome).Observe(d.Seconds())
-	}})
-	if err != nil {
-		return err
-	}
-	n.members = membership.New()
-	n.members.Subscribe(n.followMembership)
-	if err := n.members.Register(n.cons); err != nil {
-		return err
-	}
-	n.index = index.New()
-	if err := n.index.Register(n.cons); err != nil {
-		return err
-	}
-	n.tokens = &federation.Verifier{Lookup: n.members.IssuerKeys}
-	n.serveStatus()
-	if err := n.cons.Start(); err != nil {
-		return err
-	}
-	if n.cfg.Raft.Bootstrap {
-		if err := n.found(ctx); err != nil {
-			return err
-		}
-	}
-	if n.spool, err = index.OpenSpool(n.path(n.cfg.Audit.SpoolDir), n.log.With("component", "audit-spool")); err != nil {
-		return err
-	}
-	n.auditor, err = index.NewAuditor(index.AuditorConfig{
-		Node:  n.cfg.Region,
-		Apply: n.cons,
-		Spool: n.spool,
-		// A spool without numbers (new, or lost) continues after what the
-		// trail holds, read through the leader: a replica restored from an
-		// older snapshot would give a number already used.
-		LastSeq:       index.TrailLastSeq(n.cons, n.cfg.Region),
-		MaxBatchBytes: cc.BatchMaxBytes / 2,
-		Log:           n.log.With("component", "audit"),
-	})
-	if err != nil {
-		return err
-	}
-	n.auditor.Start()
+	return cc
+}
 
-	// The region's documents, and the outbox that indexes them.
-	sc := store.DefaultConfig(n.path(n.cfg.Repository.Dir))
-	sc.MaxDocumentBytes = int64(n.cfg.Repository.MaxDocumentMiB) << 20
-	sc.Log = n.log.With("component", "repository")
-	if n.docs, err = store.Open(sc); err != nil {
-		return err
-	}
-	n.outbox, err = repository.NewOutbox(repository.OutboxConfig{
-		Store: n.docs, Apply: n.cons.Apply, Lookup: n.lookupEntry,
-		// Many in flight: the federation group-commits them.
-		InFlight: 256, Timeout: 30 * time.Second, Retry: time.Second,
-		Log: n.log.With("component", "outbox"),
-	})
+// buildModules builds the domain modules in the order they start and
+// registers what each serves. Each gets what it needs of the others
+// through its own Deps.
+func (n *Node) buildModules() error {
+	var err error
+	n.members, err = admission.New(admission.Config{Region: n.cfg.Region, Bootstrap: n.cfg.Raft.Bootstrap, Join: n.cfg.P2P.Join,
+		IdPIssuer: n.cfg.IdP.Issuer, IdPKeysFile: n.path(n.cfg.IdP.PublicKeysFile)},
+		admission.Deps{Identity: n.trust.identity(), Replica: n.cons, Host: n.host, Gater: n.gater, Caller: callerOf,
+			Log: n.log.With("component", "admission")})
 	if err != nil {
-		return err
+		return fmt.Errorf("admission: %w", err)
 	}
-	n.outbox.Start()
+	n.tokens = &federation.Verifier{Lookup: n.members.Members().IssuerKeys}
+	idx, err := indexsvc.New(indexsvc.Config{Region: n.cfg.Region, SpoolDir: n.path(n.cfg.Audit.SpoolDir), PublicURL: n.cfg.HTTP.PublicURL,
+		MaxBatchBytes: n.consensusConfig().BatchMaxBytes / 2},
+		indexsvc.Deps{Replica: n.cons, Caller: callerOf, Regions: n.members.Regions, Log: n.log})
+	if err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	repo, err := reposvc.New(reposvc.Config{Region: n.cfg.Region, Dir: n.path(n.cfg.Repository.Dir),
+		MaxDocumentBytes: int64(n.cfg.Repository.MaxDocumentMiB) << 20, ValidationMaxAge: time.Duration(n.cfg.Repository.ValidationMaxAge),
+		WaitCommit: time.Duration(n.cfg.Repository.WaitCommit), MaxFetches: n.cfg.Repository.MaxFetches,
+		ScrubInterval: time.Duration(n.cfg.Repository.ScrubInterval), ScrubBytesPerSec: int64(n.cfg.Repository.ScrubMiBPerSec) << 20,
+		PublicURL: n.cfg.HTTP.PublicURL},
+		reposvc.Deps{Replica: n.cons, Audit: idx, Caller: callerOf, Bearer: bearerClaims, Verify: n.tokens.Verify,
+			Host: n.host, RegionPeer: n.members.RegionPeer, Log: n.log})
+	if err != nil {
+		// The modules built so far hold nothing until they start.
+		return fmt.Errorf("repository: %w", err)
+	}
+	n.modules = module.Set{n.members, idx, repo}
+	n.routes, n.caps, n.protos = httpapi.NewMux(), &fhirres.Capabilities{}, &module.Protocols{}
+	n.routeNode()
+	return n.modules.Register(&module.Registrar{Commands: n.cons, Routes: n.routes, Protocols: n.protos,
+		Metrics: prometheus.WrapRegistererWith(prometheus.Labels{"region": n.cfg.Region}, n.reg), Capabilities: n.caps})
+}
 
-	// 3. The HTTP server.
+// serveHTTP starts the API's listener (and the profiler's, if asked).
+func (n *Node) serveHTTP() error {
+	var err error
 	n.httpLn, err = net.Listen("tcp", n.cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("http.listen: %w", err)
 	}
-	n.httpSrv = &http.Server{Handler: n.routes(), ReadHeaderTimeout: 10 * time.Second}
+	n.httpSrv = &http.Server{ReadHeaderTimeout: 10 * time.Second,
+		Handler: httpapi.Handler(n.routes, httpapi.Config{Log: n.log, Metrics: n.reg, ProblemPaths: gatewayPath, Inner: n.authenticate})}
 	if addr := n.cfg.Debug.PprofListen; addr != "" {
 		if err := n.servePprof(addr); err != nil {
 			return fmt.Errorf("debug.pprof_listen: %w", err)
@@ -236,164 +239,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 		n.httpErr <- err
 	}()
-
-	// 4. Background loops.
-	stop := make(chan struct{})
-	n.stop = stop
-	n.wg.Add(3)
-	go func() { defer n.wg.Done(); every(stop, n.wakeRegister, time.Second, n.register) }()
-	go func() { defer n.wg.Done(); every(stop, n.wakeReconcile, time.Second, n.reconcile) }()
-	go func() {
-		defer n.wg.Done()
-		every(stop, nil, 5*time.Second, func(ctx context.Context) {
-			n.followMembership(n.members.View())
-			n.connectMembers(ctx)
-		})
-	}()
-	if d := time.Duration(n.cfg.Repository.ScrubInterval); d > 0 {
-		n.wg.Add(1)
-		go func() { defer n.wg.Done(); n.scrubLoop(stop, d) }()
-	}
-	n.log.Info("node started", "http", n.HTTPAddr(), "peer", n.host.ID(), "certificate", n.trust.cert.ID, "role", n.trust.cert.Role)
 	return nil
-}
-
-// scrubLoop reads every stored document whole every interval (counted
-// from the last whole pass, which the store remembers across restarts),
-// and reports the ones whose bytes no longer match their hash.
-func (n *Node) scrubLoop(stop <-chan struct{}, interval time.Duration) {
-	ctx, cancel := untilClosed(stop)
-	defer cancel()
-	for {
-		// A store never scrubbed whole is scrubbed soon after the start
-		// (a node restarted more often than the interval would otherwise
-		// never get to it); then every interval after the last pass.
-		wait := min(interval, time.Minute)
-		if last, err := n.docs.LastScrub(); err == nil && !last.IsZero() {
-			wait = time.Until(last.Add(interval))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(max(wait, min(interval, time.Minute))):
-		}
-		start := time.Now()
-		rep, err := n.docs.Scrub(ctx, int64(n.cfg.Repository.ScrubMiBPerSec)<<20, func(sha string, docs []string) {
-			n.corrupt.Inc()
-			n.log.Error("stored content does not match its hash: restore it from a backup or have it published again", "content", sha, "documents", docs)
-		})
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil:
-			n.log.Error("scrub of the stored documents failed; retrying at the next interval", "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(interval):
-			}
-			continue
-		}
-		n.scrubbed.Set(float64(time.Now().Unix()))
-		n.log.Info("scrubbed the stored documents", "contents", rep.Contents, "bytes", rep.Bytes, "corrupt", rep.Corrupt, "took", time.Since(start).Round(time.Millisecond))
-	}
-}
-
-// untilClosed returns a context cancelled when stop is closed (or cancel
-// is called).
-func untilClosed(stop <-chan struct{}) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		select {
-		case <-stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, cancel
-}
-
-// every runs fn now, then every period and whenever wake fires, until stop
-// is closed; fn gets a context cancelled at stop.
-func every(stop, wake <-chan struct{}, period time.Duration, fn func(context.Context)) {
-	ctx, cancel := untilClosed(stop)
-	defer cancel()
-	tick := time.NewTicker(period)
-	defer tick.Stop()
-	for {
-		fn(ctx)
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-		case <-wake:
-		}
-	}
-}
-
-// wake nudges a loop without blocking.
-func wake(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
-}
-
-// followMembership points the gater and the peerstore at the replicated
-// membership: peers whose certificates are valid now are admitted. It also
-// runs periodically, so that an expired certificate takes effect.
-func (n *Node) followMembership(membership.View) {
-	wake(n.wakeRegister)
-	wake(n.wakeReconcile)
-	// Called from the state machine and from a timer: one at a time, each
-	// with the latest view, so an older view never overwrites a newer one
-	// (a revocation must not be undone, even for a moment).
-	n.followMu.Lock()
-	defer n.followMu.Unlock()
-	v := n.members.View()
-	if v.Authority == nil || len(v.Regions) == 0 {
-		return
-	}
-	n.gater.SetMembers(v.Members(time.Now()), v.RevokedPeers())
-	for _, r := range v.Regions {
-		n.addAddrs(r.Peer, r.Addrs)
-	}
-}
-
-// connectMembers opens a connection to every member not connected. A
-// restarted node dials out at once: the others' dials to it are held back
-// by libp2p's dial backoff for seconds after it went away, while a
-// connection it opens serves their Raft traffic immediately.
-func (n *Node) connectMembers(ctx context.Context) {
-	v := n.members.View()
-	now := time.Now()
-	var wg sync.WaitGroup
-	for _, r := range v.Regions {
-		if r.Peer == n.host.ID() || !r.ValidAt(now) || len(n.host.Network().ConnsToPeer(r.Peer)) > 0 {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			defer cancel()
-			if err := n.host.Connect(cctx, peer.AddrInfo{ID: r.Peer}); err != nil {
-				n.log.Debug("member not reachable", "member", r.Code, "err", err)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-func (n *Node) addAddrs(p peer.ID, addrs []string) {
-	if p == n.host.ID() {
-		return
-	}
-	for _, a := range addrs {
-		if m, err := ma.NewMultiaddr(a); err == nil {
-			n.host.Peerstore().AddAddrs(p, []ma.Multiaddr{m}, peerstore.PermanentAddrTTL)
-		}
-	}
 }
 
 // servePprof serves Go's profiler on its own loopback listener.
@@ -414,83 +260,14 @@ func (n *Node) servePprof(addr string) error {
 	return nil
 }
 
-// fetchDocument fetches a document's content from the region that keeps
-// it, on a caller's behalf.
-func (n *Node) fetchDocument(ctx context.Context, region, doc, token string, want fetch.Want) (io.ReadCloser, error) {
-	r, ok := n.members.View().Region(region)
-	if !ok {
-		return nil, fmt.Errorf("region %s is not a member of the federation", region)
-	}
-	select {
-	case n.fetchSlots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%w (all %d fetch slots stayed busy)", fetch.ErrBusy, cap(n.fetchSlots))
-	}
-	rc, err := fetch.Fetch(ctx, n.host, r.Peer, doc, token, want)
-	if err != nil {
-		<-n.fetchSlots
-		return nil, err
-	}
-	return &slotReader{ReadCloser: rc, release: func() { <-n.fetchSlots }}, nil
-}
-
-// slotReader gives its fetch slot back when closed (once).
-type slotReader struct {
-	io.ReadCloser
-	once    sync.Once
-	release func()
-}
-
-func (s *slotReader) Close() error {
-	err := s.ReadCloser.Close()
-	s.once.Do(s.release)
-	return err
-}
-
-// tellAttempt tells a region's node of a read of its document that this
-// node refused (fetch.Attempt).
-func (n *Node) tellAttempt(ctx context.Context, region, doc, token string) error {
-	r, ok := n.members.View().Region(region)
-	if !ok {
-		return fmt.Errorf("region %s is not a member of the federation", region)
-	}
-	return fetch.Attempt(ctx, n.host, r.Peer, doc, token)
-}
-
-// lookupEntry reads an index entry from the local replica.
-func (n *Node) lookupEntry(ctx context.Context, id string) (index.Entry, bool, error) {
-	var e index.Entry
-	var ok bool
-	_, err := n.cons.Read(ctx, consensus.Local, func(r consensus.Reader) error {
-		var err error
-		e, ok, err = index.GetEntry(r, id)
-		return err
-	})
-	return e, ok, err
-}
-
-// lookupPatient reads the registry from the local replica.
-func (n *Node) lookupPatient(ctx context.Context, id string) (index.Patient, bool, error) {
-	var p index.Patient
-	var ok bool
-	_, err := n.cons.Read(ctx, consensus.Local, func(r consensus.Reader) error {
-		var err error
-		p, ok, err = index.GetPatient(r, id)
-		return err
-	})
-	return p, ok, err
-}
-
-// Shutdown stops the parts in reverse order: the background loops, HTTP
-// (no new requests), the outbox and the document store, then the replica (a leader hands over leadership),
-// then the host.
+// Shutdown stops the parts in reverse order: HTTP (no new requests), the
+// modules' protocols (no peer reaches a module that stops), the modules
+// in reverse (the repository's outbox and store, then the index's audit
+// shipper, which ships what it can while the replica still runs, then
+// admission's loops), the replica (a leader hands over leadership), then
+// the host.
 func (n *Node) Shutdown(ctx context.Context) error {
 	var errs []error
-	if n.stop != nil {
-		close(n.stop)
-		n.wg.Wait()
-		n.stop = nil
-	}
 	if n.pprofSrv != nil {
 		_ = n.pprofSrv.Close()
 		n.pprofSrv = nil
@@ -504,33 +281,12 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	} else if n.httpLn != nil {
 		_ = n.httpLn.Close()
 	}
-	if n.host != nil {
-		// Other regions' fetches are not served by a store about to close.
-		n.host.RemoveStreamHandler(fetch.Protocol)
+	if n.protos != nil {
+		n.protos.Uninstall()
 	}
-	if n.outbox != nil {
-		n.outbox.Stop() // what is not committed stays in the outbox
-		n.outbox = nil
-	}
-	if n.docs != nil {
-		if err := n.docs.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("document store: %w", err))
-		}
-		n.docs = nil
-	}
-	if n.auditor != nil {
-		n.auditor.Stop() // ships what it can while the replica still runs
-		n.auditor = nil
-	}
-	if n.spool != nil {
-		if err := n.spool.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("audit spool: %w", err))
-		}
-		n.spool = nil
-	}
-	if n.host != nil {
-		// Peers' questions are not answered by a replica shutting down.
-		n.host.RemoveStreamHandler(statusProtocol)
+	if n.modules != nil {
+		errs = append(errs, n.modules.Stop(ctx))
+		n.modules = nil
 	}
 	if n.cons != nil {
 		if err := n.cons.Shutdown(ctx); err != nil {
@@ -572,95 +328,7 @@ func (n *Node) Ready() (bool, string) {
 	case st.AppliedIndex+1 < st.CommitIndex:
 		return false, fmt.Sprintf("catching up: applied %d of %d", st.AppliedIndex, st.CommitIndex)
 	}
-	v := n.members.View()
-	if r, ok := v.Region(n.cfg.Region); !ok || r.Peer != n.trust.peer {
-		return false, "not yet recorded as a member"
-	}
-	if _, ok := v.IdP(n.cfg.Region); n.cfg.IdP.PublicKeysFile != "" && !ok {
-		return false, "the region's IdP keys are not yet published"
-	}
-	return true, "ready"
-}
-
-// metrics registers the node's gauges, read from the replica at scrape time.
-func (n *Node) metrics() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	labels := prometheus.Labels{"region": n.cfg.Region}
-	gauge := func(name, help string, f func(consensus.Status) float64) {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels},
-			func() float64 {
-				if n.cons == nil {
-					return 0
-				}
-				return f(n.cons.Status())
-			}))
-	}
-	gauge("fsenet_raft_state", "Raft state: 0 follower, 1 candidate, 2 leader, 3 shutdown.", func(s consensus.Status) float64 {
-		switch s.State {
-		case raft.Candidate.String():
-			return 1
-		case raft.Leader.String():
-			return 2
-		case raft.Shutdown.String():
-			return 3
-		}
-		return 0
-	})
-	gauge("fsenet_raft_term", "Current Raft term.", func(s consensus.Status) float64 { return float64(s.Term) })
-	gauge("fsenet_raft_last_index", "Index of the last entry in the local Raft log.", func(s consensus.Status) float64 { return float64(s.LastIndex) })
-	gauge("fsenet_raft_commit_index", "Highest entry this replica knows to be committed.", func(s consensus.Status) float64 { return float64(s.CommitIndex) })
-	gauge("fsenet_raft_applied_index", "Highest entry applied to this replica's state.", func(s consensus.Status) float64 { return float64(s.AppliedIndex) })
-	gauge("fsenet_raft_snapshot_restores", "Snapshots installed since the node started.", func(s consensus.Status) float64 { return float64(s.SnapshotRestores) })
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fsenet_raft_servers", Help: "Servers in the Raft configuration.", ConstLabels: labels},
-		func() float64 {
-			if n.cons == nil {
-				return 0
-			}
-			s, err := n.cons.Servers()
-			if err != nil {
-				return 0
-			}
-			return float64(len(s))
-		}))
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fsenet_libp2p_peers_connected", Help: "Peers with an open libp2p connection.", ConstLabels: labels},
-		func() float64 {
-			if n.host == nil {
-				return 0
-			}
-			return float64(len(n.host.Network().Peers()))
-		}))
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fsenet_libp2p_connections", Help: "Open libp2p connections (a peer may hold several).", ConstLabels: labels},
-		func() float64 {
-			if n.host == nil {
-				return 0
-			}
-			return float64(len(n.host.Network().Conns()))
-		}))
-	spool := func(name, help string, f func(*index.Spool) int) {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels},
-			func() float64 {
-				if n.spool == nil {
-					return 0
-				}
-				return float64(f(n.spool))
-			}))
-	}
-	spool("fsenet_audit_spooled_events", "Audit events of this node durable in its spool and not yet in the replicated trail.", (*index.Spool).Len)
-	spool("fsenet_audit_quarantined_events", "Audit events the trail refused for good, set aside in this node's spool.", (*index.Spool).Quarantined)
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fsenet_repository_outbox_pending",
-		Help: "Index commands of this region's documents stored and not yet committed by the federation.", ConstLabels: labels},
-		func() float64 {
-			if n.docs == nil {
-				return 0
-			}
-			k, err := n.docs.OutboxLen()
-			if err != nil {
-				return 0
-			}
-			return float64(k)
-		}))
-	return reg
+	return n.members.Ready()
 }
 
 // founder is a founding region from the configuration.

@@ -75,7 +75,6 @@ type Router interface {
 
 // Register mounts the API's routes.
 func (a *API) Register(mux Router) {
-	mux.HandleFunc("GET /fhir/metadata", a.capabilities)
 	mux.HandleFunc("GET /fhir/Patient/{id}", a.readPatient)
 	mux.HandleFunc("GET /fhir/Patient", a.searchPatient)
 	mux.HandleFunc("GET /fhir/DocumentReference/{id}", a.readDocument)
@@ -185,17 +184,46 @@ func (a *API) searchPatient(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	s, ids, err := patientQuery(r)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	var found []index.Patient
+	applied, ok := a.read(w, r, func(rd index.Reader) error {
+		var err error
+		found, err = findPatients(rd, c, s, ids)
+		return err
+	})
+	if !ok {
+		return
+	}
+	total := len(found)
+	start := min(s.offset, total)
+	found = found[start:min(start+s.count, total)]
+	var events []index.Event
+	var resources []bundled
+	for _, p := range found {
+		events = append(events, event(c, "Patient.search", index.ActionExecute, p.ID))
+		res := fhirres.Patient(p)
+		resources = append(resources, bundled{"Patient", deref(res.Id), res})
+	}
+	a.writeBundle(w, r, applied, s, resources, total, start, events...)
+}
+
+// patientQuery reads a patient search: its parameters, and the registry
+// ids it names (identifier, _id). A search must name an identifier, a
+// family name or a birth date: every patient is never listed.
+func patientQuery(r *http.Request) (*search, []string, error) {
 	s, err := parseSearch(r.URL.Query(), patientParams, nil, strict(r))
 	if err != nil {
-		httpapi.Outcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, err.Error())
-		return
+		return nil, nil, httpapi.E(httpapi.ErrInvalid, err.Error())
 	}
 	var ids []string
 	for _, t := range s.tokens["identifier"] {
 		id, err := ident.ParseSystem(t.system, t.code)
 		if err != nil {
-			httpapi.Outcome(w, http.StatusBadRequest, fhir.IssueTypeInvalid, fmt.Sprintf("identifier %q: %v", t.code, err))
-			return
+			return nil, nil, httpapi.E(httpapi.ErrInvalid, fmt.Sprintf("identifier %q: %v", t.code, err))
 		}
 		ids = append(ids, id.String())
 	}
@@ -207,81 +235,64 @@ func (a *API) searchPatient(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(ids) == 0 && len(s.strings["family"]) == 0 && len(s.dates["birthdate"]) == 0 {
-		httpapi.Outcome(w, http.StatusBadRequest, fhir.IssueTypeTooCostly, "give identifier, _id, family or birthdate: a search of every patient is not served")
-		return
+		return nil, nil, httpapi.E(httpapi.ErrInvalid, "give identifier, _id, family or birthdate: a search of every patient is not served")
+	}
+	return s, ids, nil
+}
+
+// findPatients returns the patients that match every parameter and that
+// the caller may read: the named ids, or the candidates of one patient
+// index (family name, else birth date).
+func findPatients(rd index.Reader, c index.Caller, s *search, ids []string) ([]index.Patient, error) {
+	if len(ids) == 0 {
+		var err error
+		if ids, err = patientCandidates(rd, s); err != nil {
+			return nil, err
+		}
 	}
 	var found []index.Patient
-	applied, ok := a.read(w, r, func(rd index.Reader) error {
-		found = nil
-		seen := map[string]bool{}
-		add := func(id string) error {
-			if seen[id] {
-				return nil
-			}
-			seen[id] = true
-			p, ok, err := index.GetPatient(rd, id)
-			if err != nil || !ok {
-				return err
-			}
-			if matchPatient(p, s) && index.PatientAccess(c, p) {
-				found = append(found, p)
-			}
-			return nil
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
 		}
-		// Candidates from one patient index, then every parameter checked.
-		fromIndex := func(name, value string, prefix bool) error {
-			var cands []string
-			if err := index.PatientsByIndex(rd, name, value, prefix, func(id string) bool {
-				cands = append(cands, id)
-				return len(cands) <= maxPatientCandidates
-			}); err != nil {
-				return err
-			}
-			if len(cands) > maxPatientCandidates {
-				return &paramError{fmt.Sprintf("more than %d patients match: add given, birthdate or identifier", maxPatientCandidates)}
-			}
-			ids = append(ids, cands...)
-			return nil
+		seen[id] = true
+		p, ok, err := index.GetPatient(rd, id)
+		if err != nil {
+			return nil, err
 		}
-		switch {
-		case len(ids) > 0:
-		case len(s.strings["family"]) > 0:
-			if err := fromIndex("fam", index.FoldName(s.strings["family"][0]), true); err != nil {
-				return err
-			}
-		default:
-			// birthdate, day precision: one index value per day.
-			c := s.dates["birthdate"][0]
-			if c.prefix != "eq" || c.to.Sub(c.from) != 24*time.Hour {
-				return &paramError{"birthdate alone must be one day (YYYY-MM-DD); add family or identifier for other ranges"}
-			}
-			if err := fromIndex("bd", c.from.Format(time.DateOnly), false); err != nil {
-				return err
-			}
+		if ok && matchPatient(p, s) && index.PatientAccess(c, p) {
+			found = append(found, p)
 		}
-		for _, id := range ids {
-			if err := add(id); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if !ok {
-		return
 	}
-	total := len(found)
-	start := min(s.offset, total)
-	found = found[start:min(start+s.count, total)]
-	var events []index.Event
-	for _, p := range found {
-		events = append(events, event(c, "Patient.search", index.ActionExecute, p.ID))
+	return found, nil
+}
+
+// patientCandidates lists the patients of one index value: the family
+// name's prefix, or one day of birth.
+func patientCandidates(rd index.Reader, s *search) ([]string, error) {
+	name, value, prefix := "fam", "", true
+	if len(s.strings["family"]) > 0 {
+		value = index.FoldName(s.strings["family"][0])
+	} else {
+		// birthdate, day precision: one index value per day.
+		c := s.dates["birthdate"][0]
+		if c.prefix != "eq" || c.to.Sub(c.from) != 24*time.Hour {
+			return nil, &paramError{"birthdate alone must be one day (YYYY-MM-DD); add family or identifier for other ranges"}
+		}
+		name, value, prefix = "bd", c.from.Format(time.DateOnly), false
 	}
-	var resources []bundled
-	for _, p := range found {
-		res := fhirres.Patient(p)
-		resources = append(resources, bundled{"Patient", deref(res.Id), res})
+	var cands []string
+	if err := index.PatientsByIndex(rd, name, value, prefix, func(id string) bool {
+		cands = append(cands, id)
+		return len(cands) <= maxPatientCandidates
+	}); err != nil {
+		return nil, err
 	}
-	a.writeBundle(w, r, applied, s, resources, total, start, events...)
+	if len(cands) > maxPatientCandidates {
+		return nil, &paramError{fmt.Sprintf("more than %d patients match: add given, birthdate or identifier", maxPatientCandidates)}
+	}
+	return cands, nil
 }
 
 func matchPatient(p index.Patient, s *search) bool {
@@ -651,51 +662,23 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request) {
 	a.writeBundle(w, r, applied, s, resources, total, s.offset, event(c, "AuditEvent.search", index.ActionExecute, q.Patient))
 }
 
-
-// capabilities is the CapabilityStatement: exactly what this API serves.
-func (a *API) capabilities(w http.ResponseWriter, r *http.Request) {
-	params := func(m map[string]paramType) []fhir.CapabilityStatementRestResourceSearchParam {
-		names := make([]string, 0, len(m))
-		for n := range m {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		var out []fhir.CapabilityStatementRestResourceSearchParam
-		for _, n := range names {
-			t := map[paramType]fhir.SearchParamType{pToken: fhir.SearchParamTypeToken, pString: fhir.SearchParamTypeString,
-				pDate: fhir.SearchParamTypeDate, pReference: fhir.SearchParamTypeReference, pNumber: fhir.SearchParamTypeNumber}[m[n]]
-			out = append(out, fhir.CapabilityStatementRestResourceSearchParam{Name: n, Type: t})
+// Capabilities declares what the API serves, for the node's
+// CapabilityStatement.
+func (a *API) Capabilities(c *fhirres.Capabilities) {
+	params := func(m map[string]paramType) []fhirres.SearchParam {
+		var out []fhirres.SearchParam
+		for n, t := range m {
+			out = append(out, fhirres.SearchParam{Name: n, Type: map[paramType]fhir.SearchParamType{pToken: fhir.SearchParamTypeToken, pString: fhir.SearchParamTypeString,
+				pDate: fhir.SearchParamTypeDate, pReference: fhir.SearchParamTypeReference, pNumber: fhir.SearchParamTypeNumber}[t]})
 		}
 		return out
 	}
-	interactions := func(codes ...fhir.TypeRestfulInteraction) []fhir.CapabilityStatementRestResourceInteraction {
-		var out []fhir.CapabilityStatementRestResourceInteraction
-		for _, c := range codes {
-			out = append(out, fhir.CapabilityStatementRestResourceInteraction{Code: c})
-		}
-		return out
-	}
-	cs := fhir.CapabilityStatement{
-		Status:         fhir.PublicationStatusActive,
-		Date:           "2026-11-28",
-		Kind:           fhir.CapabilityStatementKindInstance,
-		Software:       &fhir.CapabilityStatementSoftware{Name: "fsenet"},
-		Implementation: &fhir.CapabilityStatementImplementation{Description: "fsenet node of region " + a.d.Region},
-		FhirVersion:    fhir.FHIRVersion4_0_1,
-		Format:         []string{"application/fhir+json"},
-		Rest: []fhir.CapabilityStatementRest{{
-			Mode: fhir.RestfulCapabilityModeServer,
-			Security: &fhir.CapabilityStatementRestSecurity{Description: fhirres.Ptr(
-				"Every request but this one carries a bearer JWT with the claims of IHE IUA and the FSE 2.0 gateway, signed by a member region's identity provider. " +
-					"What a caller sees follows one policy over role, purpose of use, consent, blinding and authorship; every disclosure is audited before it is answered.")},
-			Resource: []fhir.CapabilityStatementRestResource{
-				{Type: fhir.ResourceTypePatient, Interaction: interactions(fhir.TypeRestfulInteractionRead, fhir.TypeRestfulInteractionSearchType, fhir.TypeRestfulInteractionCreate, fhir.TypeRestfulInteractionUpdate), SearchParam: params(patientParams),
-					Operation: []fhir.CapabilityStatementRestResourceOperation{{Name: "merge", Definition: "urn:fsenet:OperationDefinition/Patient-merge"}, {Name: "consent", Definition: "urn:fsenet:OperationDefinition/Patient-consent"}}},
-				{Type: fhir.ResourceTypeDocumentReference, Interaction: interactions(fhir.TypeRestfulInteractionRead, fhir.TypeRestfulInteractionSearchType), SearchParam: params(documentParams)},
-				{Type: fhir.ResourceTypeAuditEvent, Interaction: interactions(fhir.TypeRestfulInteractionSearchType), SearchParam: params(auditParams)},
-			},
-		}},
-	}
-	w.Header().Set("Content-Type", "application/fhir+json")
-	_ = json.NewEncoder(w).Encode(cs)
+	c.Security("Every request but this one carries a bearer JWT with the claims of IHE IUA and the FSE 2.0 gateway, signed by a member region's identity provider. " +
+		"What a caller sees follows one policy over role, purpose of use, consent, blinding and authorship; every disclosure is audited before it is answered.")
+	c.Interactions(fhir.ResourceTypePatient, []fhir.TypeRestfulInteraction{fhir.TypeRestfulInteractionRead, fhir.TypeRestfulInteractionSearchType,
+		fhir.TypeRestfulInteractionCreate, fhir.TypeRestfulInteractionUpdate}, params(patientParams)...)
+	c.Operation(fhir.ResourceTypePatient, "merge")
+	c.Operation(fhir.ResourceTypePatient, "consent")
+	c.Interactions(fhir.ResourceTypeDocumentReference, []fhir.TypeRestfulInteraction{fhir.TypeRestfulInteractionRead, fhir.TypeRestfulInteractionSearchType}, params(documentParams)...)
+	c.Interactions(fhir.ResourceTypeAuditEvent, []fhir.TypeRestfulInteraction{fhir.TypeRestfulInteractionSearchType}, params(auditParams)...)
 }

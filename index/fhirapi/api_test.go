@@ -21,6 +21,7 @@ import (
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/index/fhirres"
 	"github.com/fsenet/fsenet/index/doctype"
 )
 
@@ -258,7 +259,7 @@ func TestPolicyThroughSearchAndTheAccessLog(t *testing.T) {
 	if got := e.search(q, "author"); got.Total != 2 {
 		t.Fatalf("without consent the author sees %d, want 2 (authors keep their documents)", got.Total)
 	}
-	if got := e.search(q, "author"); !strings.Contains(string(got.Entry[0].Resource), "\"url\":\"Binary/") {
+	if got := e.search(q, "author"); !strings.Contains(string(got.Entry[0].Resource), "/fhir/Binary/") {
 		t.Fatalf("the author gets no content URL: %s", got.Entry[0].Resource)
 	}
 	got := e.search(q, "emergency")
@@ -267,7 +268,7 @@ func TestPolicyThroughSearchAndTheAccessLog(t *testing.T) {
 	}
 	// The authority sees metadata without a content URL.
 	auth := e.search(q, "authority")
-	if auth.Total != 2 || strings.Contains(string(auth.Entry[0].Resource), "\"url\":\"Binary/") {
+	if auth.Total != 2 || strings.Contains(string(auth.Entry[0].Resource), "/fhir/Binary/") {
 		t.Fatalf("authority: %d entries, %s", auth.Total, auth.Entry[0].Resource)
 	}
 	// Every access is in the patient's log (replicated from the node's
@@ -434,12 +435,15 @@ func TestNoDisclosureWithoutAudit(t *testing.T) {
 }
 
 func TestCapabilityStatementListsWhatIsServed(t *testing.T) {
-	e := newEnv(t, nil)
-	code, body, _ := e.get("/fhir/metadata", "")
-	if code != http.StatusOK {
-		t.Fatal(code)
+	var caps fhirres.Capabilities
+	New(Deps{}).Capabilities(&caps)
+	b, err := json.Marshal(caps.Statement("test", "2026-12-04"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{`"resourceType":"CapabilityStatement"`, `"type":"DocumentReference"`, `"name":"patient.identifier"`, `"type":"AuditEvent"`, `"fhirVersion":"4.0.1"`} {
+	body := string(b)
+	for _, want := range []string{`"resourceType":"CapabilityStatement"`, `"type":"DocumentReference"`, `"name":"patient.identifier"`, `"type":"AuditEvent"`,
+		`"fhirVersion":"4.0.1"`, `"name":"merge"`, `"name":"consent"`, `"code":"create"`, `"code":"update"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("CapabilityStatement lacks %s", want)
 		}

@@ -185,7 +185,6 @@ func DocumentReference(e index.Entry, content bool, base string) fhir.DocumentRe
 	return d
 }
 
-
 // AuditEvent is the FHIR AuditEvent of an audit trail event.
 func AuditEvent(e index.Event) fhir.AuditEvent {
 	action := fhir.AuditEventActionR

@@ -28,6 +28,12 @@ type Config struct {
 	Inner func(http.Handler) http.Handler
 }
 
+// Routes are the routes Handler serves: an http.ServeMux or a Mux.
+type Routes interface {
+	http.Handler
+	Handler(r *http.Request) (h http.Handler, pattern string)
+}
+
 // request is what the middleware knows of a request, shared with the
 // handlers through its context.
 type request struct {
@@ -90,7 +96,7 @@ func SetCaller(ctx context.Context, issuer, subject string) {
 // OperationOutcome (or a problem) whose 404 or 405 — with Allow — comes
 // from the patterns registered on mux, counts every request by route
 // pattern and status, and logs one line per request.
-func Handler(mux *http.ServeMux, cfg Config) http.Handler {
+func Handler(mux Routes, cfg Config) http.Handler {
 	log := cfg.Log
 	if log == nil {
 		log = slog.Default()

@@ -32,6 +32,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/fsenet/fsenet/federation"
 )
@@ -139,10 +140,15 @@ type Source func(ctx context.Context, from peer.ID, req Request) (Content, error
 
 // ServerConfig configures the custodian's side.
 type ServerConfig struct {
-	Host    host.Host
+	Host    StreamHost
 	Source  Source
 	Timeout time.Duration // one whole exchange
 	Log     *slog.Logger
+}
+
+// StreamHost is where the protocol's handler is set (a libp2p host).
+type StreamHost interface {
+	SetStreamHandler(pid protocol.ID, handler network.StreamHandler)
 }
 
 // Serve registers the protocol's handler on the host.

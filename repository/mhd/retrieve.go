@@ -1,5 +1,19 @@
 // Package mhd is the FHIR side of a region's repository (IHE MHD):
-// retrieving content (ITI-68) and the patient's blinding of a document.
+// retrieving content (ITI-68), a patient's history from every region
+// ($everything) and the patient's blinding of a document.
+//
+// The three MHD transactions of a node, and where each lives:
+//   - ITI-65 Provide Document Bundle: POST /fhir, a transaction Bundle
+//     with a signed FHIR document — repository/gateway (provide.go), which
+//     validates, verifies, stores and indexes it like the national
+//     gateway's publications.
+//   - ITI-67 Find Document References: GET /fhir/DocumentReference —
+//     index/fhirapi, from the node's replica of the national index.
+//   - ITI-68 Retrieve Document: GET /fhir/Binary/{id} — this package, for
+//     any region's document (fetched from its custodian over
+//     repository/fetch when another region keeps it).
+//
+// FHIR resources are built by index/fhirres for all three.
 //
 // GET /fhir/Binary/{id} serves a region's document content: the
 // bytes a DocumentReference's attachment points to (Binary/<id>, the
@@ -226,6 +240,15 @@ type Router interface {
 	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
 }
 
+// Capabilities declares what the API serves, for the node's
+// CapabilityStatement.
+func (a *API) Capabilities(c *fhirres.Capabilities) {
+	c.Interactions(fhir.ResourceTypeBinary, []fhir.TypeRestfulInteraction{fhir.TypeRestfulInteractionRead})
+	c.Operation(fhir.ResourceTypePatient, "everything")
+	c.Operation(fhir.ResourceTypeDocumentReference, "blind")
+	c.Operation(fhir.ResourceTypeDocumentReference, "unblind")
+}
+
 // Register mounts the routes.
 func (a *API) Register(mux Router) {
 	mux.HandleFunc("GET /fhir/Binary/{id}", a.read)
@@ -263,66 +286,96 @@ func (a *API) send(w http.ResponseWriter, r *http.Request, e index.Entry, mime s
 	return err
 }
 
+// read is GET /fhir/Binary/{id}: the content of a version the caller
+// may open, from this region's store or fetched from its custodian,
+// audited before the first byte and checked against the index's hash as
+// it streams.
 func (a *API) read(w http.ResponseWriter, r *http.Request) {
 	c, ok := a.d.Caller(r)
 	if !ok {
 		httpapi.Outcome(w, http.StatusUnauthorized, fhir.IssueTypeLogin, "a valid bearer token is required")
 		return
 	}
-	var e index.Entry
-	var acc index.Access
-	var found bool
+	e, acc, found, err := a.lookup(r, c)
+	if err != nil {
+		httpapi.With(r, a.d.Log).Error("index read failed", "err", err)
+		httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the index could not be read; retry")
+		return
+	}
+	if !acc.Content {
+		a.refuseRead(w, r, c, e, found)
+		return
+	}
+	rc, ok := a.open(w, r, c, e)
+	if !ok {
+		return
+	}
+	defer rc.Close()
+	ev := readEvent(c, e, index.OutcomeSuccess)
+	ev.Override = acc.Override
+	if err := a.d.Audit.Record(r.Context(), ev); err != nil {
+		httpapi.With(r, a.d.Log).Error("audit record failed; content withheld", "err", err)
+		httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the access could not be audited; retry")
+		return
+	}
+	a.stream(w, r, e, ev, rc)
+}
+
+// lookup reads the version the request names and the policy's verdict
+// on it for the caller, from the local replica.
+func (a *API) lookup(r *http.Request, c index.Caller) (e index.Entry, acc index.Access, found bool, err error) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	err := a.d.Read(ctx, func(rd index.Reader) error {
+	err = a.d.Read(ctx, func(rd index.Reader) error {
 		var err error
 		e, _, acc, found, err = index.EntryFor(rd, r.PathValue("id"), c)
 		return err
 	})
-	if err != nil {
-		a.d.Log.Error("index read failed", "err", err)
-		httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the index could not be read; retry")
-		return
+	return e, acc, found, err
+}
+
+// readEvent is the audit record of a read of a version's content.
+func readEvent(c index.Caller, e index.Entry, outcome index.AuditOutcome) index.Event {
+	return index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
+		Action: index.ActionRead, What: "Binary.read", Patient: e.Patient, Documents: []string{e.ID}, Outcome: outcome}
+}
+
+// refuseRead answers a read the caller may not make. Absent, not visible
+// and not allowed the content are one answer: nothing tells a caller that
+// a document it may not open exists. An attempt on a document that exists
+// is audited as refused, so the patient sees who tried; on a document
+// another region keeps, that region is told too, so it decides and audits
+// the attempt on its own replica.
+func (a *API) refuseRead(w http.ResponseWriter, r *http.Request, c index.Caller, e index.Entry, found bool) {
+	if found && e.Custodian != a.d.Region {
+		a.tellCustodian(r, e)
 	}
-	// Absent, not visible and not allowed the content are one answer:
-	// nothing tells a caller that a document it may not open exists. An
-	// attempt on a document that exists is audited as refused, so the
-	// patient sees who tried; on a document another region keeps, that
-	// region is told too, so it decides and audits the attempt on its own
-	// replica.
-	if !acc.Content {
-		if found && e.Custodian != a.d.Region {
-			a.tellCustodian(r, e)
+	if found {
+		if err := a.d.Audit.Record(r.Context(), readEvent(c, e, index.OutcomeRefused)); err != nil {
+			httpapi.With(r, a.d.Log).Error("audit record failed", "err", err)
 		}
-		if found {
-			ev := index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
-				Action: index.ActionRead, What: "Binary.read", Patient: e.Patient, Documents: []string{e.ID}, Outcome: index.OutcomeRefused}
-			if err := a.d.Audit.Record(r.Context(), ev); err != nil {
-				a.d.Log.Error("audit record failed", "err", err)
-			}
-		}
-		httpapi.Outcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Binary")
-		return
 	}
-	var rc io.ReadCloser
-	if e.Custodian == a.d.Region {
-		var status int
-		var msg string
-		if rc, status, msg = a.openLocal(e); rc == nil {
-			httpapi.Outcome(w, status, issueFor(status), msg)
-			return
-		}
-	} else if rc, ok = a.openRemote(w, r, c, e); !ok {
-		return
+	httpapi.Outcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Binary")
+}
+
+// open opens the content: from this region's store, or from its
+// custodian. A failure is answered.
+func (a *API) open(w http.ResponseWriter, r *http.Request, c index.Caller, e index.Entry) (io.ReadCloser, bool) {
+	if e.Custodian != a.d.Region {
+		return a.openRemote(w, r, c, e)
 	}
-	defer rc.Close()
-	ev := index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
-		Action: index.ActionRead, What: "Binary.read", Patient: e.Patient, Documents: []string{e.ID}, Outcome: index.OutcomeSuccess, Override: acc.Override}
-	if err := a.d.Audit.Record(r.Context(), ev); err != nil {
-		a.d.Log.Error("audit record failed; content withheld", "err", err)
-		httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient, "the access could not be audited; retry")
-		return
+	rc, status, msg := a.openLocal(e)
+	if rc == nil {
+		httpapi.Outcome(w, status, issueFor(status), msg)
+		return nil, false
 	}
+	return rc, true
+}
+
+// stream sends the content, checked as it goes. Bytes that do not hash to
+// the index's value cut the transfer: the status is sent, and cutting the
+// connection is how the client learns the body is not the document.
+func (a *API) stream(w http.ResponseWriter, r *http.Request, e index.Entry, ev index.Event, rc io.Reader) {
 	mime := e.MIME
 	if mime == "" || strings.ContainsAny(mime, "\r\n") {
 		mime = "application/octet-stream"
@@ -333,21 +386,20 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Fsenet-Content-Size", strconv.FormatInt(e.Size, 10))
 	w.Header().Set("ETag", `"`+e.Hash+`"`)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if err := a.send(w, r, e, mime, rc); err != nil {
-		switch {
-		case errors.Is(err, store.ErrCorrupt):
-			a.d.Corrupt()
-			a.d.Log.Error("stored content does not match its hash; transfer cut", "doc", e.ID)
-		case errors.Is(err, fetch.ErrMismatch):
-			a.d.Mismatch()
-			a.d.Log.Error("content from the custodian does not match the index; transfer cut", "doc", e.ID, "custodian", e.Custodian)
-			ev.What, ev.Outcome = "Binary.read.mismatch", index.OutcomeSeriousFailure
-			if aerr := a.d.Audit.Record(context.WithoutCancel(r.Context()), ev); aerr != nil {
-				a.d.Log.Error("audit record failed", "err", aerr)
-			}
+	err := a.send(w, r, e, mime, rc)
+	switch {
+	case err == nil:
+		return
+	case errors.Is(err, store.ErrCorrupt):
+		a.d.Corrupt()
+		a.d.Log.Error("stored content does not match its hash; transfer cut", "doc", e.ID)
+	case errors.Is(err, fetch.ErrMismatch):
+		a.d.Mismatch()
+		a.d.Log.Error("content from the custodian does not match the index; transfer cut", "doc", e.ID, "custodian", e.Custodian)
+		ev.What, ev.Outcome = "Binary.read.mismatch", index.OutcomeSeriousFailure
+		if aerr := a.d.Audit.Record(context.WithoutCancel(r.Context()), ev); aerr != nil {
+			a.d.Log.Error("audit record failed", "err", aerr)
 		}
-		// The status is sent: cutting the connection is how the client
-		// learns the body is not the document.
-		panic(http.ErrAbortHandler)
 	}
+	panic(http.ErrAbortHandler)
 }

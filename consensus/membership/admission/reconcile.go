@@ -1,4 +1,4 @@
-package node
+package admission
 
 import (
 	"context"
@@ -20,15 +20,15 @@ import (
 // whose region is revoked or unknown is removed. A region whose
 // certificate expired is not added, but is not removed either: the gaters
 // already refuse its connections, and a renewed certificate lets it back.
-func (n *Node) reconcile(ctx context.Context) {
-	if !n.cons.IsLeader() {
+func (m *Module) reconcile(ctx context.Context) {
+	if !m.d.Replica.IsLeader() {
 		return
 	}
-	v := n.members.View()
+	v := m.members.View()
 	if v.Authority == nil {
 		return
 	}
-	servers, err := n.cons.Servers()
+	servers, err := m.d.Replica.Servers()
 	if err != nil {
 		return
 	}
@@ -45,8 +45,8 @@ func (n *Node) reconcile(ctx context.Context) {
 	defer cancel()
 	for _, s := range servers {
 		_, member := v.Region(s.ID)
-		if revoked[s.Peer] || (!member && s.ID != n.cfg.Region) {
-			n.change("remove server", s.ID, n.cons.RemoveServer(actx, s.ID))
+		if revoked[s.Peer] || (!member && s.ID != m.cfg.Region) {
+			m.change("remove server", s.ID, m.d.Replica.RemoveServer(actx, s.ID))
 			return // one change per round: the configuration must settle
 		}
 	}
@@ -55,32 +55,32 @@ func (n *Node) reconcile(ctx context.Context) {
 		switch {
 		case in && s.Peer != r.Peer:
 			// The region's node has a new key: the old server goes first.
-			n.change("replace server", r.Code, n.cons.RemoveServer(actx, r.Code))
+			m.change("replace server", r.Code, m.d.Replica.RemoveServer(actx, r.Code))
 			return
 		case !in && r.ValidAt(now):
-			n.change("add non-voter", r.Code, n.cons.AddNonvoter(actx, r.Code, r.Peer))
+			m.change("add non-voter", r.Code, m.d.Replica.AddNonvoter(actx, r.Code, r.Peer))
 			return
 		case in && r.Role == membership.Voter && !s.Voter && r.ValidAt(now):
-			if err := n.caughtUp(actx, r.Peer); err != nil {
-				n.log.Debug("not promoting yet", "to", r.Code, "why", err)
+			if err := m.caughtUp(actx, r.Peer); err != nil {
+				m.log.Debug("not promoting yet", "to", r.Code, "why", err)
 				continue
 			}
-			n.change("promote to voter", r.Code, n.cons.AddVoter(actx, r.Code, r.Peer))
+			m.change("promote to voter", r.Code, m.d.Replica.AddVoter(actx, r.Code, r.Peer))
 			return
 		case in && r.Role == membership.Nonvoter && s.Voter:
-			n.change("demote to non-voter", r.Code, n.cons.DemoteVoter(actx, r.Code))
+			m.change("demote to non-voter", r.Code, m.d.Replica.DemoteVoter(actx, r.Code))
 			return
 		}
 	}
 }
 
-func (n *Node) change(what, code string, err error) {
+func (m *Module) change(what, code string, err error) {
 	if err != nil {
-		n.log.Warn("raft configuration change failed", "change", what, "server", code, "err", err)
+		m.log.Warn("raft configuration change failed", "change", what, "server", code, "err", err)
 		return
 	}
-	n.log.Info("raft configuration changed", "change", what, "server", code)
-	wake(n.wakeReconcile) // the next change, if any, without waiting a tick
+	m.log.Info("raft configuration changed", "change", what, "server", code)
+	wake(m.wakeReconcile) // the next change, if any, without waiting a tick
 }
 
 // catchUpSlack is how far behind the leader's commit index a non-voter may
@@ -88,12 +88,12 @@ func (n *Node) change(what, code string, err error) {
 const catchUpSlack = 256
 
 // caughtUp asks a peer how far it has applied.
-func (n *Node) caughtUp(ctx context.Context, p peer.ID) error {
-	st, err := n.peerStatus(ctx, p, 0)
+func (m *Module) caughtUp(ctx context.Context, p peer.ID) error {
+	st, err := m.peerStatus(ctx, p, 0)
 	if err != nil {
 		return err
 	}
-	commit := n.cons.Status().CommitIndex
+	commit := m.d.Replica.Status().CommitIndex
 	if st.AppliedIndex+catchUpSlack < commit {
 		return fmt.Errorf("applied %d of %d", st.AppliedIndex, commit)
 	}
@@ -120,43 +120,43 @@ type peerStatus struct {
 	DigestError  string `json:"digest_error,omitempty"`
 }
 
-func (n *Node) localStatus(ctx context.Context, digestIndex uint64) peerStatus {
-	st := n.cons.Status()
-	ps := peerStatus{Region: n.cfg.Region, State: st.State, Term: st.Term, Leader: st.LeaderID, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex}
+func (m *Module) localStatus(ctx context.Context, digestIndex uint64) peerStatus {
+	st := m.d.Replica.Status()
+	ps := peerStatus{Region: m.cfg.Region, State: st.State, Term: st.Term, Leader: st.LeaderID, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex}
 	if digestIndex > 0 {
 		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
-		if err := n.cons.WaitApplied(wctx, digestIndex); err != nil {
-			ps.DigestError = fmt.Sprintf("entry %d not applied here yet (applied %d)", digestIndex, n.cons.Status().AppliedIndex)
-		} else if d, ok := n.cons.DigestAt(digestIndex); ok {
+		if err := m.d.Replica.WaitApplied(wctx, digestIndex); err != nil {
+			ps.DigestError = fmt.Sprintf("entry %d not applied here yet (applied %d)", digestIndex, m.d.Replica.Status().AppliedIndex)
+		} else if d, ok := m.d.Replica.DigestAt(digestIndex); ok {
 			ps.Digest = fmt.Sprintf("%x", d)
 		} else {
 			ps.DigestError = fmt.Sprintf("entry %d is too old to have its digest remembered", digestIndex)
 		}
-		ps.AppliedIndex = n.cons.Status().AppliedIndex
+		ps.AppliedIndex = m.d.Replica.Status().AppliedIndex
 	}
 	return ps
 }
 
-func (n *Node) serveStatus() {
+func (m *Module) serveStatus(h federation.StreamHost) {
 	opts := federation.DefaultRPCOptions()
 	opts.MaxRequest, opts.MaxResponse = 4096, 4096
-	federation.Serve(n.host, statusProtocol, opts, n.log, func(ctx context.Context, from peer.ID, req []byte) ([]byte, error) {
+	federation.Serve(h, statusProtocol, opts, m.log, func(ctx context.Context, from peer.ID, req []byte) ([]byte, error) {
 		var r statusRequest
 		if err := json.Unmarshal(req, &r); err != nil {
 			return nil, &federation.RemoteError{Code: "invalid", Message: "status request: not JSON"}
 		}
-		return json.Marshal(n.localStatus(ctx, r.DigestIndex))
+		return json.Marshal(m.localStatus(ctx, r.DigestIndex))
 	})
 }
 
-func (n *Node) peerStatus(ctx context.Context, p peer.ID, digestIndex uint64) (peerStatus, error) {
+func (m *Module) peerStatus(ctx context.Context, p peer.ID, digestIndex uint64) (peerStatus, error) {
 	var ps peerStatus
 	req, _ := json.Marshal(statusRequest{DigestIndex: digestIndex})
 	opts := federation.DefaultRPCOptions()
 	opts.MaxRequest, opts.MaxResponse = 4096, 4096
 	opts.Timeout = 5 * time.Second
-	b, err := federation.Call(ctx, n.host, p, statusProtocol, req, opts)
+	b, err := federation.Call(ctx, m.d.Host, p, statusProtocol, req, opts)
 	if err != nil {
 		return ps, err
 	}
