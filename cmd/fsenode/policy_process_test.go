@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/repository/synth"
 )
 
@@ -116,6 +120,67 @@ func TestProcessRegistryTakeoverRefused(t *testing.T) {
 		}
 		if h := homeOf(t, r, auth, campano.CF); h != "merged" {
 			t.Fatalf("on %s the merged identity reads %q", r.code, h)
+		}
+	}
+}
+
+// TestProcessBinaryNegotiation: a FHIR client asking for a document with
+// Accept: application/fhir+json gets a FHIR Binary holding exactly the
+// bytes a plain client gets — from the custodian's node and through
+// another region's node, which fetches it.
+func TestProcessBinaryNegotiation(t *testing.T) {
+	_, regions := threeVoters(t)
+	lom, pug := regions[0], regions[2]
+	rng := rand.New(rand.NewPCG(14, 2))
+	pt := synth.NewPatient(rng)
+	registerPatient(t, lom, pt)
+	prod := newProducer(t, lom)
+	kind, _ := synth.KindOf("11502-2")
+	d := synth.Document{Kind: kind, Region: "030", LocalID: "negotiate-1", Patient: pt, AuthorCF: operatorSub, Org: producerOrg}
+	pdf, err := synth.PDF(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod.must(http.StatusCreated, http.MethodPost, "/v1/documents/validation", map[string]string{"activity": "VALIDATION"}, pdf, pt.CF, "11502-2", "CREATE")
+	prod.must(http.StatusCreated, http.MethodPost, "/v1/documents", publication("030", "negotiate-1", "REF"), pdf, pt.CF, "11502-2", "CREATE")
+	for _, node := range []*proc{lom, pug} {
+		tok := regionToken(t, node, "--sub", "VRDLGU75C12H501Y", "--role", "AAS", "--purpose", "TREATMENT")
+		for _, accept := range []string{"", "application/fhir+json"} {
+			t.Run(node.code+"/"+accept, func(t *testing.T) {
+				req, _ := http.NewRequest(http.MethodGet, node.url()+"/fhir/Binary/"+index.ResourceID(d.ID()), nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				if accept != "" {
+					req.Header.Set("Accept", accept)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				body, err := io.ReadAll(resp.Body)
+				if err != nil || resp.StatusCode != http.StatusOK {
+					t.Fatalf("%d %v", resp.StatusCode, err)
+				}
+				got := body
+				if accept != "" {
+					var b struct {
+						ResourceType, ContentType, Data string
+						ID                              string `json:"id"`
+					}
+					if err := json.Unmarshal(body, &b); err != nil || b.ResourceType != "Binary" || b.ContentType != "application/pdf" ||
+						b.ID != index.ResourceID(d.ID()) || resp.Header.Get("Content-Type") != "application/fhir+json" {
+						t.Fatalf("not a FHIR Binary: %v %.200s", err, body)
+					}
+					if got, err = base64.StdEncoding.DecodeString(b.Data); err != nil {
+						t.Fatal(err)
+					}
+				} else if resp.Header.Get("Content-Type") != "application/pdf" {
+					t.Fatalf("content type %q", resp.Header.Get("Content-Type"))
+				}
+				if !bytes.Equal(got, pdf) {
+					t.Fatalf("%d bytes, not the %d published", len(got), len(pdf))
+				}
+			})
 		}
 	}
 }
