@@ -118,7 +118,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, pdf []by
 // transaction (with the document's signature), doc the document's bytes.
 func (c *Client) ProvideFHIR(ctx context.Context, bundle, doc []byte, loinc, patientCF string) (Answer, error) {
 	return c.send(ctx, http.MethodPost, "/fhir", "application/fhir+json", bundle,
-		Request{Action: "CREATE", Content: doc, LOINC: loinc, PatientCF: patientCF})
+		Request{Action: string(actionCreate), Content: doc, LOINC: loinc, PatientCF: patientCF})
 }
 
 func (c *Client) send(ctx context.Context, method, path, ct string, body []byte, b Request) (Answer, error) {

@@ -42,14 +42,86 @@ import (
 	"github.com/fsenet/fsenet/repository/store"
 )
 
-// Operations of a workflow, as the status service names them.
+// Operation is the operation of a workflow, as the status service names
+// it. The store keeps it as a string (store.Workflow.Operation,
+// store.Op.Operation); the gateway converts at that boundary.
+type Operation string
+
+// Operations of a workflow.
 const (
-	OpValidation  = "VALIDATION"
-	OpPublication = "PUBLICATION"
-	OpReplace     = "REPLACE"
-	OpUpdate      = "UPDATE"
-	OpDelete      = "DELETE"
+	OpValidation  Operation = "VALIDATION"
+	OpPublication Operation = "PUBLICATION"
+	OpReplace     Operation = "REPLACE"
+	OpUpdate      Operation = "UPDATE"
+	OpDelete      Operation = "DELETE"
 )
+
+// actionID is the action_id an FSE-JWT-Signature token must carry for a
+// request: what the producer declares it is doing.
+type actionID string
+
+// The action_id values of the gateway's requests.
+const (
+	actionCreate actionID = "CREATE" // validation, publication, ITI-65
+	actionUpdate actionID = "UPDATE" // replace, metadata update
+	actionDelete actionID = "DELETE" // withdrawal
+)
+
+// auditAction is the audit event's action for a request of this
+// action_id: a creation, a deletion, or otherwise an update.
+func (a actionID) auditAction() index.AuditAction {
+	switch a {
+	case actionCreate:
+		return index.ActionCreate
+	case actionDelete:
+		return index.ActionDelete
+	}
+	return index.ActionUpdate
+}
+
+// auditWhat is what an audit event of the gateway names
+// (index.Event.What).
+type auditWhat string
+
+// What the gateway's audit events name.
+const (
+	whatValidate auditWhat = "Document.validate"
+	whatPublish  auditWhat = "DocumentReference.publish"
+	whatReplace  auditWhat = "DocumentReference.replace"
+	whatProvide  auditWhat = "DocumentReference.provide"
+	whatUpdate   auditWhat = "DocumentReference.update"
+	whatWithdraw auditWhat = "DocumentReference.withdraw"
+)
+
+// change is one kind of write through the gateway: the action_id its
+// signature token must carry, the workflow operation it records and what
+// its audit events name. The five kinds are the variables below; passing
+// one of them keeps the three values of a request together.
+type change struct {
+	action    actionID
+	operation Operation
+	what      auditWhat
+}
+
+// The gateway's writes.
+var (
+	changePublish  = change{actionCreate, OpPublication, whatPublish}
+	changeReplace  = change{actionUpdate, OpReplace, whatReplace}
+	changeProvide  = change{actionCreate, OpPublication, whatProvide}
+	changeUpdate   = change{actionUpdate, OpUpdate, whatUpdate}
+	changeWithdraw = change{actionDelete, OpDelete, whatWithdraw}
+)
+
+// successStatus is the status of a committed change's answer on the
+// national REST interface: 201 Created when it made a new document (a
+// publication, or a new version), 200 OK for a change of an existing one.
+func (c change) successStatus() int {
+	switch c.operation {
+	case OpPublication, OpReplace:
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}
 
 // HeaderSignature carries the token that binds a request to its content.
 const HeaderSignature = "FSE-JWT-Signature"
@@ -199,9 +271,15 @@ func (g *Gateway) newRequest(w http.ResponseWriter, r *http.Request) *request {
 	return &request{w: w, r: r, log: httpapi.With(r, g.log)}
 }
 
+// trace is the request's trace id, its id on this node.
 func (q *request) trace() string { return httpapi.RequestID(q.r) }
-func (q *request) span() string  { return httpapi.SpanID(q.r) }
 
+// span is this node's span of the request.
+func (q *request) span() string { return httpapi.SpanID(q.r) }
+
+// problem answers the request with an error: an OperationOutcome for a
+// FHIR request, otherwise an RFC 7807 problem naming the workflow. A
+// failure of the node is logged as an error, a refusal as information.
 func (q *request) problem(status int, typ, title, detail string) {
 	if q.fhir {
 		httpapi.Outcome(q.w, status, httpapi.StatusFor(status).Issue, title+": "+detail)
@@ -218,7 +296,7 @@ func (q *request) problem(status int, typ, title, detail string) {
 // begin authenticates a request: the bearer token (verified by the node),
 // issued for this region, and the FSE-JWT-Signature token of a registered
 // producer, for the same person and the expected action.
-func (g *Gateway) begin(w http.ResponseWriter, r *http.Request, action string) (*request, bool) {
+func (g *Gateway) begin(w http.ResponseWriter, r *http.Request, action actionID) (*request, bool) {
 	q := g.newRequest(w, r)
 	q.fhir = strings.HasPrefix(r.URL.Path, "/fhir")
 	var ok bool
@@ -253,7 +331,7 @@ func (g *Gateway) begin(w http.ResponseWriter, r *http.Request, action string) (
 	case sig.Subject != q.bearer.Subject:
 		q.problem(http.StatusForbidden, ptClaimMismatch, "JWT claims mismatch", "the two tokens are for different subjects")
 		return nil, false
-	case sig.ActionID != action:
+	case actionID(sig.ActionID) != action:
 		q.problem(http.StatusForbidden, ptClaimMismatch, "JWT claims mismatch", fmt.Sprintf("action_id %q does not allow this operation (want %s)", sig.ActionID, action))
 		return nil, false
 	case q.bearer.Organization != "" && q.bearer.Organization != q.org,
@@ -357,18 +435,28 @@ func (g *Gateway) readContent(q *request, publication bool) (*content, bool) {
 		q.problem(http.StatusForbidden, ptClaimMismatch, "JWT claims mismatch", "person_id is not the CDA's patient")
 		return nil, false
 	}
-	p, ok, err := g.d.Patient(q.r.Context(), c.pid.String())
-	switch {
-	case err != nil:
+	if !g.registeredPatient(q, c.pid) {
 		file.Close()
-		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the patient registry could not be read; retry")
-		return nil, false
-	case !ok || p.MergedInto != "":
-		file.Close()
-		g.invalidCDA(q, []cda.Failure{{Rule: "HDR-recordTarget.registered", Message: "the patient is not registered in the national registry"}})
 		return nil, false
 	}
 	return c, true
+}
+
+// registeredPatient reports whether the document's patient is in the
+// national registry, and not merged into another record: a document is
+// published only for a registered patient. When not (or when the registry
+// cannot be read) it has answered.
+func (g *Gateway) registeredPatient(q *request, pid ident.ID) bool {
+	p, ok, err := g.d.Patient(q.r.Context(), pid.String())
+	switch {
+	case err != nil:
+		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the patient registry could not be read; retry")
+		return false
+	case !ok || p.MergedInto != "":
+		g.invalidCDA(q, []cda.Failure{{Rule: "HDR-recordTarget.registered", Message: "the patient is not registered in the national registry"}})
+		return false
+	}
+	return true
 }
 
 // validated reports whether a CDA passed validation recently enough to
@@ -378,6 +466,9 @@ func (g *Gateway) validated(cdaSHA string) bool {
 	return err == nil && ok && g.d.Now().Sub(v.At) <= g.cfg.ValidationMaxAge
 }
 
+// invalidCDA answers 422 for the rules a document broke: each rule in the
+// problem's errors (national interface), or all in one OperationOutcome
+// (FHIR).
 func (g *Gateway) invalidCDA(q *request, fails []cda.Failure) {
 	if q.fhir {
 		var msgs []string
@@ -423,9 +514,9 @@ func (g *Gateway) newWorkflowID(cdaSHA string) string {
 }
 
 // auditEvent is the audit record of a gateway write.
-func (q *request) auditEvent(action index.AuditAction, what string, outcome index.AuditOutcome) index.Event {
+func (q *request) auditEvent(action index.AuditAction, what auditWhat, outcome index.AuditOutcome) index.Event {
 	return index.Event{Actor: q.bearer.Subject, Role: q.bearer.SubjectRole, Org: organization(q), Region: q.bearer.OrganizationID,
-		Purpose: q.bearer.PurposeOfUse, Action: action, What: what, Patient: q.patient, Documents: q.docs, Outcome: outcome}
+		Purpose: q.bearer.PurposeOfUse, Action: action, What: string(what), Patient: q.patient, Documents: q.docs, Outcome: outcome}
 }
 
 // audit records the event; it reports false (having answered 503) when
@@ -447,8 +538,11 @@ type validationResponse struct {
 	Warning            string `json:"warning,omitempty"`
 }
 
+// validate is POST /v1/documents/validation: it checks a CDA and, for
+// activity VALIDATION, records that it passed, so that the same bytes may
+// be published (VERIFICA only checks). Either is audited.
 func (g *Gateway) validate(w http.ResponseWriter, r *http.Request) {
-	q, ok := g.begin(w, r, "CREATE")
+	q, ok := g.begin(w, r, actionCreate)
 	if !ok {
 		return
 	}
@@ -462,16 +556,16 @@ func (g *Gateway) validate(w http.ResponseWriter, r *http.Request) {
 		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", err.Error())
 		return
 	}
-	if !g.audit(q, q.auditEvent(index.ActionExecute, "Document.validate", index.OutcomeSuccess)) {
+	if !g.audit(q, q.auditEvent(index.ActionExecute, whatValidate, index.OutcomeSuccess)) {
 		return
 	}
-	if req.Activity == "VERIFICA" {
+	if req.Activity == activityVerify {
 		writeJSON(w, http.StatusOK, validationResponse{TraceID: q.trace(), SpanID: q.span()})
 		return
 	}
 	q.wii = g.newWorkflowID(c.cdaSHA)
 	now := g.d.Now().UTC()
-	if _, err := g.d.Store.Submit(store.Submission{Validation: c.cdaSHA, Workflow: store.Workflow{ID: q.wii, Operation: OpValidation,
+	if _, err := g.d.Store.Submit(store.Submission{Validation: c.cdaSHA, Workflow: store.Workflow{ID: q.wii, Operation: string(OpValidation),
 		Status: store.WorkflowSuccess, Issuer: organization(q), TraceID: q.trace(), Created: now, Updated: now}}); err != nil {
 		q.log.Error("record the validation", "err", err)
 		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the validation could not be recorded; retry")
@@ -480,10 +574,12 @@ func (g *Gateway) validate(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, validationResponse{TraceID: q.trace(), SpanID: q.span(), WorkflowInstanceID: q.wii})
 }
 
+// publish is POST /v1/documents: the publication of a new document.
 func (g *Gateway) publish(w http.ResponseWriter, r *http.Request) {
 	g.publishVersion(w, r, "")
 }
 
+// replace is PUT /v1/documents/{id}: a new version of the document id.
 func (g *Gateway) replace(w http.ResponseWriter, r *http.Request) {
 	g.publishVersion(w, r, r.PathValue("id"))
 }
@@ -491,11 +587,11 @@ func (g *Gateway) replace(w http.ResponseWriter, r *http.Request) {
 // publishVersion publishes a document, or (replaces != "") a new version
 // of one.
 func (g *Gateway) publishVersion(w http.ResponseWriter, r *http.Request, replaces string) {
-	action, operation, what := "CREATE", OpPublication, "DocumentReference.publish"
+	ch := changePublish
 	if replaces != "" {
-		action, operation, what = "UPDATE", OpReplace, "DocumentReference.replace"
+		ch = changeReplace
 	}
-	q, ok := g.begin(w, r, action)
+	q, ok := g.begin(w, r, ch.action)
 	if !ok {
 		return
 	}
@@ -561,7 +657,7 @@ func (g *Gateway) publishVersion(w http.ResponseWriter, r *http.Request, replace
 			ServiceStart: start, ServiceStop: stop, Created: created.UTC(), Author: firstAuthor(c.header), AuthorOrg: organization(q),
 			Custodian: g.cfg.Region, Repository: req.IdentificativoRep, Hash: c.file.SHA, Size: c.file.Size, MIME: "application/pdf",
 			Confidentiality: c.header.Confidentiality.Code, Events: slices.Clone(req.AttiCliniciRegoleAccesso), Replaces: replaces},
-		content: rs, operation: operation, what: what, action: action,
+		content: rs, change: ch,
 	})
 }
 
@@ -586,6 +682,9 @@ func (g *Gateway) ownDocument(q *request, id string) (store.Document, bool) {
 	return d, true
 }
 
+// submitFailed answers a change the store would not record: a conflict
+// with a workflow or document state, an absent document, or (logged) a
+// failure of the store.
 func (g *Gateway) submitFailed(q *request, err error) {
 	switch {
 	case errors.Is(err, store.ErrExists):
@@ -604,7 +703,7 @@ func (g *Gateway) submitFailed(q *request, err error) {
 
 // finish waits for the federation's answer to op and answers the
 // producer, auditing the outcome.
-func (g *Gateway) finish(q *request, op store.Op, what, action string) {
+func (g *Gateway) finish(q *request, op store.Op, ch change) {
 	g.d.Outbox.Kick()
 	ctx, cancel := context.WithTimeout(q.r.Context(), g.cfg.WaitCommit)
 	defer cancel()
@@ -614,67 +713,57 @@ func (g *Gateway) finish(q *request, op store.Op, what, action string) {
 			"the federation has not committed the index entry yet; the workflow goes on: see GET /v1/status/{workflowInstanceId}, and a retry with the same workflowInstanceId is safe")
 		return
 	}
-	g.answer(q, out, what, action)
+	g.answer(q, out, ch)
 }
 
-func (g *Gateway) answer(q *request, out repository.Outcome, what, action string) {
+// answer audits the federation's outcome of a change and answers the
+// producer: the index's refusal as a problem, or the workflow's ids (a
+// transaction-response Bundle for a FHIR request). Nothing is answered
+// as done unless its audit event is durable.
+func (g *Gateway) answer(q *request, out repository.Outcome, ch change) {
 	if out.Err != nil {
 		status, typ := refusalStatus(out.Err)
-		if !g.audit(q, q.auditEvent(action2code(action), what, index.OutcomeRefused)) {
+		if !g.audit(q, q.auditEvent(ch.action.auditAction(), ch.what, index.OutcomeRefused)) {
 			return
 		}
 		q.problem(status, typ, "Refused by the national index", out.Err.Error())
 		return
 	}
-	if !g.audit(q, q.auditEvent(action2code(action), what, index.OutcomeSuccess)) {
+	if !g.audit(q, q.auditEvent(ch.action.auditAction(), ch.what, index.OutcomeSuccess)) {
 		return
 	}
 	if q.fhir {
 		writeTransactionResponse(q.w, q.docs[0])
 		return
 	}
-	status := http.StatusOK
-	if action == "CREATE" || what == "DocumentReference.replace" {
-		status = http.StatusCreated
-	}
-	writeJSON(q.w, status, validationResponse{TraceID: q.trace(), SpanID: q.span(), WorkflowInstanceID: q.wii})
+	writeJSON(q.w, ch.successStatus(), validationResponse{TraceID: q.trace(), SpanID: q.span(), WorkflowInstanceID: q.wii})
 }
 
 // answerExisting answers a retried request with its first outcome,
 // waiting for it if the federation has not answered yet.
-func (g *Gateway) answerExisting(q *request, prev store.Workflow, what, action string) {
+func (g *Gateway) answerExisting(q *request, prev store.Workflow, ch change) {
 	switch prev.Status {
 	case store.WorkflowSuccess:
-		g.answer(q, repository.Outcome{}, what, action)
+		g.answer(q, repository.Outcome{}, ch)
 	case store.WorkflowError:
-		g.answer(q, repository.Outcome{Err: &consensus.Error{Code: consensus.Code(prev.Code), Message: prev.Message}}, what, action)
+		g.answer(q, repository.Outcome{Err: &consensus.Error{Code: consensus.Code(prev.Code), Message: prev.Message}}, ch)
 	default:
 		ops, err := g.d.Store.Outbox(1<<20, nil)
 		if err == nil {
 			for _, op := range ops {
 				if op.Workflow == prev.ID && op.Operation == prev.Operation {
-					g.finish(q, op, what, action)
+					g.finish(q, op, ch)
 					return
 				}
 			}
 		}
 		// Settled between the two reads.
 		if w, err := g.d.Store.Workflow(prev.ID, prev.Operation); err == nil && w.Status != store.WorkflowPending {
-			g.answerExisting(q, w, what, action)
+			g.answerExisting(q, w, ch)
 			return
 		}
 		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the workflow could not be read; retry")
 	}
-}
-
-func action2code(action string) index.AuditAction {
-	switch action {
-	case "CREATE":
-		return index.ActionCreate
-	case "DELETE":
-		return index.ActionDelete
-	}
-	return index.ActionUpdate
 }
 
 // refusalStatus maps the index's refusal to an HTTP status.
@@ -694,6 +783,8 @@ func refusalStatus(err error) (int, string) {
 	return http.StatusBadRequest, ptBadRequest
 }
 
+// firstAuthor is the id of the CDA's first author that has one (the
+// index entry's author).
 func firstAuthor(h *cda.Header) string {
 	for _, a := range h.Authors {
 		for _, id := range a.IDs {
@@ -705,8 +796,11 @@ func firstAuthor(h *cda.Header) string {
 	return ""
 }
 
+// updateMetadata is PUT /v1/documents/{id}/metadata (and its ITI-57
+// path): new metadata of one of the caller organisation's documents,
+// of the same class and, when the token names one, the same patient.
 func (g *Gateway) updateMetadata(w http.ResponseWriter, r *http.Request) {
-	q, ok := g.begin(w, r, "UPDATE")
+	q, ok := g.begin(w, r, changeUpdate.action)
 	if !ok {
 		return
 	}
@@ -741,11 +835,13 @@ func (g *Gateway) updateMetadata(w http.ResponseWriter, r *http.Request) {
 	start, stop := m.ServicePeriod()
 	upd := index.EntryUpdate{ID: d.ID, Events: slices.Clone(m.AttiCliniciRegoleAccesso), Setting: m.AssettoOrganizzativo,
 		Facility: m.TipologiaStruttura, ServiceStart: start, ServiceStop: stop}
-	g.submitChange(q, d, store.Op{Kind: store.OpUpdate, Doc: d.ID, Update: &upd}, OpUpdate, "DocumentReference.update", "UPDATE")
+	g.submitChange(q, d, store.Op{Kind: store.OpUpdate, Doc: d.ID, Update: &upd}, changeUpdate)
 }
 
+// withdraw is DELETE /v1/documents/{id}: the document, entered in
+// error, is withdrawn from the index (its content is kept).
 func (g *Gateway) withdraw(w http.ResponseWriter, r *http.Request) {
-	q, ok := g.begin(w, r, "DELETE")
+	q, ok := g.begin(w, r, changeWithdraw.action)
 	if !ok {
 		return
 	}
@@ -753,23 +849,24 @@ func (g *Gateway) withdraw(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	g.submitChange(q, d, store.Op{Kind: store.OpWithdraw, Doc: d.ID}, OpDelete, "DocumentReference.withdraw", "DELETE")
+	g.submitChange(q, d, store.Op{Kind: store.OpWithdraw, Doc: d.ID}, changeWithdraw)
 }
 
 // submitChange records a change of an existing version and waits for it.
-func (g *Gateway) submitChange(q *request, d store.Document, op store.Op, operation, what, action string) {
+func (g *Gateway) submitChange(q *request, d store.Document, op store.Op, ch change) {
 	q.wii = g.newWorkflowID(d.Entry.Hash)
-	op.Workflow, op.Operation = q.wii, operation
+	op.Workflow, op.Operation = q.wii, string(ch.operation)
 	now := g.d.Now().UTC()
-	sop, err := g.d.Store.Submit(store.Submission{Op: &op, Workflow: store.Workflow{ID: q.wii, Operation: operation, Doc: d.ID,
+	sop, err := g.d.Store.Submit(store.Submission{Op: &op, Workflow: store.Workflow{ID: q.wii, Operation: string(ch.operation), Doc: d.ID,
 		Status: store.WorkflowPending, Issuer: organization(q), TraceID: q.trace(), Created: now, Updated: now}})
 	if err != nil {
 		g.submitFailed(q, err)
 		return
 	}
-	g.finish(q, sop, what, action)
+	g.finish(q, sop, ch)
 }
 
+// readLimited reads a request's body of at most max bytes.
 func readLimited(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 	if err != nil {
@@ -782,6 +879,7 @@ func readLimited(w http.ResponseWriter, r *http.Request, max int64) ([]byte, err
 	return b, nil
 }
 
+// sha256Hex is the SHA-256 of b, in hex.
 func sha256Hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
@@ -838,6 +936,8 @@ type producerRequest struct {
 	Keys         json.RawMessage `json:"keys"`
 }
 
+// operator authenticates a region operator's request (the bearer token
+// only); otherwise it has answered.
 func (g *Gateway) operator(q *request) bool {
 	var ok bool
 	if q.bearer, ok = g.d.Bearer(q.r); !ok {
@@ -851,6 +951,8 @@ func (g *Gateway) operator(q *request) bool {
 	return true
 }
 
+// putProducer is POST /v1/producers: a region operator registers (or
+// replaces) a producer organisation's signing keys.
 func (g *Gateway) putProducer(w http.ResponseWriter, r *http.Request) {
 	q := g.newRequest(w, r)
 	if !g.operator(q) {
@@ -887,6 +989,8 @@ func (g *Gateway) putProducer(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"issuer": p.Issuer, "organization": p.Organization})
 }
 
+// deleteProducer is DELETE /v1/producers/{issuer}: the producer's keys
+// are removed, so its tokens are no longer accepted.
 func (g *Gateway) deleteProducer(w http.ResponseWriter, r *http.Request) {
 	q := g.newRequest(w, r)
 	if !g.operator(q) {

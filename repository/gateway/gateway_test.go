@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,8 +27,8 @@ import (
 	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index"
-	"github.com/fsenet/fsenet/node/httpapi"
 	"github.com/fsenet/fsenet/index/ident"
+	"github.com/fsenet/fsenet/node/httpapi"
 	"github.com/fsenet/fsenet/repository"
 	"github.com/fsenet/fsenet/repository/cda"
 	"github.com/fsenet/fsenet/repository/fetch"
@@ -532,7 +533,7 @@ func TestLifecycle(t *testing.T) {
 	// Every step was audited, with its patient and documents.
 	var whats []string
 	for _, ev := range e.audit.all() {
-		if ev.Outcome != "0" || ev.Patient != "CF:"+samplePatient || ev.Actor != operatorCF {
+		if ev.Outcome != index.OutcomeSuccess || ev.Patient != "CF:"+samplePatient || ev.Actor != operatorCF {
 			t.Fatalf("audit event %+v", ev)
 		}
 		whats = append(whats, ev.What)
@@ -751,7 +752,7 @@ func TestBinaryRead(t *testing.T) {
 	}
 	n := 0
 	for _, ev := range e.audit.all() {
-		if ev.What == "Binary.read" && ev.Outcome == "0" && len(ev.Documents) == 1 {
+		if ev.What == "Binary.read" && ev.Outcome == index.OutcomeSuccess && len(ev.Documents) == 1 {
 			n++
 		}
 	}
@@ -962,13 +963,13 @@ func TestCustodianSource(t *testing.T) {
 	if !errors.As(err, &ref) || ref.Code != fetch.CodeNotFound {
 		t.Fatalf("attempt: %v", err)
 	}
-	var outcomes []string
+	var outcomes []index.AuditOutcome
 	for _, ev := range e.audit.all() {
 		if ev.What == "Binary.fetch" {
-			outcomes = append(outcomes, string(ev.Outcome))
+			outcomes = append(outcomes, ev.Outcome)
 		}
 	}
-	if strings.Join(outcomes, ",") != "0,4,4,4" {
+	if want := []index.AuditOutcome{index.OutcomeSuccess, index.OutcomeRefused, index.OutcomeRefused, index.OutcomeRefused}; !slices.Equal(outcomes, want) {
 		t.Fatalf("custodian's audit of the fetches: %v, want a disclosure and three refusals", outcomes)
 	}
 }

@@ -114,12 +114,26 @@ func writeTransactionResponse(w http.ResponseWriter, docID string) {
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
+// ptr returns a pointer to a copy of v.
 func ptr[T any](v T) *T { return &v }
 
+// entryKind is the resourceType of an ITI-65 transaction's entry.
+type entryKind string
+
+// The kinds of entry an ITI-65 transaction carries.
+const (
+	kindList    entryKind = "List"              // the SubmissionSet
+	kindDocRef  entryKind = "DocumentReference" // the document's metadata
+	kindBinary  entryKind = "Binary"            // the document, base64 in data
+	kindBundle  entryKind = "Bundle"            // the document itself
+	kindMissing entryKind = ""                  // no entry of its kind yet
+)
+
+// fhirEntry is one entry of an ITI-65 transaction.
 type fhirEntry struct {
 	FullURL  string          `json:"fullUrl"`
 	Resource json.RawMessage `json:"resource"`
-	kind     string
+	kind     entryKind
 }
 
 // readProvideBundle splits an ITI-65 transaction into its three entries;
@@ -147,27 +161,27 @@ func readProvideBundle(b []byte) (bundle fhir.Bundle, list, docRef, binary fhirE
 		if json.Unmarshal(e.Resource, &rt) != nil || e.Request == nil || e.Request.Method != fhir.HTTPVerbPOST {
 			return bundle, list, docRef, binary, errors.New("every entry must be a resource created with POST")
 		}
-		fe := fhirEntry{Resource: e.Resource, kind: rt.ResourceType}
+		fe := fhirEntry{Resource: e.Resource, kind: entryKind(rt.ResourceType)}
 		if e.FullUrl != nil {
 			fe.FullURL = *e.FullUrl
 		}
 		var dst *fhirEntry
-		switch rt.ResourceType {
-		case "List":
+		switch fe.kind {
+		case kindList:
 			dst = &list
-		case "DocumentReference":
+		case kindDocRef:
 			dst = &docRef
-		case "Binary", "Bundle":
+		case kindBinary, kindBundle:
 			dst = &binary
 		default:
 			return bundle, list, docRef, binary, fmt.Errorf("unexpected %s entry: want List, DocumentReference and the document (Binary or Bundle)", rt.ResourceType)
 		}
-		if dst.kind != "" {
-			return bundle, list, docRef, binary, fmt.Errorf("two %s entries", strings.Join([]string{dst.kind, rt.ResourceType}, " and "))
+		if dst.kind != kindMissing {
+			return bundle, list, docRef, binary, fmt.Errorf("two %s entries", strings.Join([]string{string(dst.kind), rt.ResourceType}, " and "))
 		}
 		*dst = fe
 	}
-	if list.kind == "" || docRef.kind == "" || binary.kind == "" {
+	if list.kind == kindMissing || docRef.kind == kindMissing || binary.kind == kindMissing {
 		return bundle, list, docRef, binary, errors.New("want one List, one DocumentReference and the document (one Binary or one Bundle)")
 	}
 	return bundle, list, docRef, binary, nil
@@ -236,6 +250,7 @@ func readFHIRDocument(b []byte) (fhirDocument, error) {
 	return d, errors.New("Composition.subject names no Patient of the document")
 }
 
+// codeOf is the first code of a CodeableConcept, or "".
 func codeOf(cc *fhir.CodeableConcept) string {
 	if cc == nil {
 		return ""
@@ -248,18 +263,61 @@ func codeOf(cc *fhir.CodeableConcept) string {
 	return ""
 }
 
-// provide is POST /fhir: IHE MHD ITI-65 for FHIR documents.
+// provide is POST /fhir: IHE MHD ITI-65 for FHIR documents. Each step
+// answers the producer when it refuses the request; they run in this
+// order, so a request with several faults is answered for the first.
 func (g *Gateway) provide(w http.ResponseWriter, r *http.Request) {
-	q, ok := g.begin(w, r, "CREATE")
+	q, ok := g.begin(w, r, changeProvide.action)
 	if !ok {
 		return
 	}
-	if mt := strings.ToLower(r.Header.Get("Content-Type")); !strings.HasPrefix(mt, "application/fhir+json") && !strings.HasPrefix(mt, "application/json") {
-		q.problem(http.StatusUnsupportedMediaType, ptMediaType, "Unsupported media type", "POST /fhir takes application/fhir+json")
+	tx, ok := g.readProvide(q)
+	if !ok {
 		return
 	}
+	sum, ok := g.checkBinding(q, tx)
+	if !ok {
+		return
+	}
+	fd, class, ok := g.checkFHIRDocument(q, tx)
+	if !ok {
+		return
+	}
+	docID, replaces, ok := g.provideTarget(q, tx.docRef, fd)
+	if !ok {
+		return
+	}
+	m, err := readDocRefMetadata(tx.docRef)
+	if err != nil {
+		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", err.Error())
+		return
+	}
+	g.commit(q, storeEntry{
+		entry: index.Entry{ID: docID, Patient: fd.Patient.String(), Type: fd.Type, Class: class, Setting: m.setting, Facility: m.facility,
+			ServiceStart: m.start.UTC(), ServiceStop: m.stop.UTC(), Created: fd.Date.UTC(), AuthorOrg: organization(q), Custodian: g.cfg.Region,
+			Hash: sum, Size: int64(len(tx.doc)), MIME: "application/fhir+json", Confidentiality: m.conf, Replaces: replaces},
+		content: bytes.NewReader(tx.doc), change: changeProvide,
+	})
+}
+
+// provideRequest is an ITI-65 transaction, read and split.
+type provideRequest struct {
+	bundle fhir.Bundle // the transaction, for its signature
+	docRef fhir.DocumentReference
+	doc    []byte // the document's bytes: what is hashed, signed, stored and served
+}
+
+// readProvide reads an ITI-65 request's body and splits its transaction:
+// FHIR JSON, a document of at most MaxFileBytes, and a DocumentReference
+// whose one attachment names the document's entry. On failure it has
+// answered.
+func (g *Gateway) readProvide(q *request) (*provideRequest, bool) {
+	if mt := strings.ToLower(q.r.Header.Get("Content-Type")); !strings.HasPrefix(mt, "application/fhir+json") && !strings.HasPrefix(mt, "application/json") {
+		q.problem(http.StatusUnsupportedMediaType, ptMediaType, "Unsupported media type", "POST /fhir takes application/fhir+json")
+		return nil, false
+	}
 	// base64 makes the document a third larger inside the Bundle.
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.cfg.MaxFileBytes/3*4+1<<20))
+	body, err := io.ReadAll(http.MaxBytesReader(q.w, q.r.Body, g.cfg.MaxFileBytes/3*4+1<<20))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -267,79 +325,134 @@ func (g *Gateway) provide(w http.ResponseWriter, r *http.Request) {
 		} else {
 			q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "the body could not be read")
 		}
-		return
+		return nil, false
 	}
-	bundle, _, drEntry, binEntry, err := readProvideBundle(body)
+	bundle, _, drEntry, docEntry, err := readProvideBundle(body)
 	if err != nil {
 		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", err.Error())
-		return
+		return nil, false
 	}
-	var doc []byte
-	if binEntry.kind == "Bundle" {
-		// The document as the transaction carries it, byte for byte.
-		doc = binEntry.Resource
-	} else {
-		bin, err := fhir.UnmarshalBinary(binEntry.Resource)
-		if err != nil || bin.Data == nil || bin.ContentType != "application/fhir+json" {
-			q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "the Binary must carry the FHIR document (contentType application/fhir+json) in data")
-			return
-		}
-		if doc, err = base64.StdEncoding.DecodeString(*bin.Data); err != nil {
-			q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "Binary.data is not base64")
-			return
-		}
+	doc, ok := documentBytes(q, docEntry)
+	if !ok {
+		return nil, false
 	}
 	if int64(len(doc)) > g.cfg.MaxFileBytes {
 		q.problem(http.StatusRequestEntityTooLarge, ptTooLarge, "Payload too large", fmt.Sprintf("the document exceeds %d bytes", g.cfg.MaxFileBytes))
-		return
+		return nil, false
 	}
 	dr, err := fhir.UnmarshalDocumentReference(drEntry.Resource)
 	if err != nil {
 		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "not a valid FHIR R4 DocumentReference: "+err.Error())
-		return
+		return nil, false
 	}
-	if len(dr.Content) != 1 || dr.Content[0].Attachment.Url == nil || *dr.Content[0].Attachment.Url != binEntry.FullURL || binEntry.FullURL == "" {
+	if len(dr.Content) != 1 || dr.Content[0].Attachment.Url == nil || *dr.Content[0].Attachment.Url != docEntry.FullURL || docEntry.FullURL == "" {
 		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "the DocumentReference's one attachment must name the document entry's fullUrl")
-		return
+		return nil, false
 	}
-	// The request's binding: the signature token, then the producer's own
-	// signature over the document.
-	sum := sha256Hex(doc)
+	return &provideRequest{bundle: bundle, docRef: dr, doc: doc}, true
+}
+
+// documentBytes returns the document's bytes from its entry: an embedded
+// document Bundle as the transaction carries it, byte for byte, or a
+// Binary's decoded data. On failure it has answered.
+func documentBytes(q *request, e fhirEntry) ([]byte, bool) {
+	if e.kind == kindBundle {
+		return e.Resource, true
+	}
+	bin, err := fhir.UnmarshalBinary(e.Resource)
+	if err != nil || bin.Data == nil || bin.ContentType != "application/fhir+json" {
+		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "the Binary must carry the FHIR document (contentType application/fhir+json) in data")
+		return nil, false
+	}
+	doc, err := base64.StdEncoding.DecodeString(*bin.Data)
+	if err != nil {
+		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "Binary.data is not base64")
+		return nil, false
+	}
+	return doc, true
+}
+
+// checkBinding checks what binds the request to its document: the
+// signature token's attachment_hash, then the producer's own detached JWS
+// in the transaction's signature, verified with the keys registered for
+// the token's issuer. It returns the document's SHA-256, hex; on failure
+// it has answered.
+func (g *Gateway) checkBinding(q *request, tx *provideRequest) (string, bool) {
+	sum := sha256Hex(tx.doc)
 	if !strings.EqualFold(q.sig.AttachmentHash, sum) {
 		q.problem(http.StatusForbidden, ptClaimMismatch, "JWT claims mismatch", "attachment_hash is not the SHA-256 of the document's bytes")
-		return
+		return "", false
 	}
-	if bundle.Signature == nil || bundle.Signature.Data == nil || bundle.Signature.SigFormat == nil || *bundle.Signature.SigFormat != "application/jose" {
+	sig := tx.bundle.Signature
+	if sig == nil || sig.Data == nil || sig.SigFormat == nil || *sig.SigFormat != "application/jose" {
 		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "the transaction Bundle must carry the producer's detached JWS over the document in signature (sigFormat application/jose)")
-		return
+		return "", false
 	}
-	jwsBytes, err := base64.StdEncoding.DecodeString(*bundle.Signature.Data)
+	jwsBytes, err := base64.StdEncoding.DecodeString(*sig.Data)
 	if err != nil {
 		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "signature.data is not base64")
-		return
+		return "", false
 	}
 	keys, ok := g.producerKeys(q.sig.Issuer)
 	if !ok {
 		q.problem(http.StatusUnauthorized, ptUnauthorized, "Unauthorized", "the producer is not registered")
-		return
+		return "", false
 	}
-	if err := verifyDocumentSignature(string(jwsBytes), doc, keys.Keys); err != nil {
+	if err := verifyDocumentSignature(string(jwsBytes), tx.doc, keys.Keys); err != nil {
 		q.log.Info("refused document signature", "reason", err.Error())
 		q.problem(http.StatusForbidden, ptClaimMismatch, "Signature refused", "the document's signature does not verify with the producer's registered keys")
-		return
+		return "", false
 	}
-	fd, err := readFHIRDocument(doc)
+	return sum, true
+}
+
+// checkFHIRDocument checks the document and what the request says of it:
+// a document Bundle of an FSE type (readFHIRDocument), described alike by
+// the DocumentReference, whose type and patient are the signature token's,
+// about a patient of the national registry. It returns the document and
+// its class; on failure it has answered.
+func (g *Gateway) checkFHIRDocument(q *request, tx *provideRequest) (fhirDocument, doctype.Class, bool) {
+	fd, err := readFHIRDocument(tx.doc)
 	if err != nil {
 		g.invalidCDA(q, []cda.Failure{{Rule: "FHIR-document", Message: err.Error()}})
-		return
+		return fd, "", false
 	}
 	q.patient = fd.Patient.String()
+	class := documentClass(tx.docRef)
+	if fails := docRefFailures(tx.docRef, fd, class); len(fails) > 0 {
+		g.invalidCDA(q, fails)
+		return fd, "", false
+	}
+	switch {
+	case !sameType(q.sig.ResourceHL7Type, fd.Type):
+		q.problem(http.StatusForbidden, ptClaimMismatch, "JWT claims mismatch", "resource_hl7_type is not the document's type")
+		return fd, "", false
+	case !samePerson(q.sig.PersonID, fd.Patient):
+		q.problem(http.StatusForbidden, ptClaimMismatch, "JWT claims mismatch", "person_id is not the document's patient")
+		return fd, "", false
+	}
+	if !g.registeredPatient(q, fd.Patient) {
+		return fd, "", false
+	}
+	return fd, class, true
+}
+
+// documentClass is the DocumentReference's class (tipoDocumentoLivAlto):
+// the last category that has a code.
+func documentClass(dr fhir.DocumentReference) doctype.Class {
 	class := doctype.Class("")
 	for _, c := range dr.Category {
 		if code := codeOf(&c); code != "" {
 			class = doctype.Class(code)
 		}
 	}
+	return class
+}
+
+// docRefFailures lists where the DocumentReference disagrees with its
+// document: its type (else its class, against the type), and its subject
+// when it names one.
+func docRefFailures(dr fhir.DocumentReference, fd fhirDocument, class doctype.Class) []cda.Failure {
 	var fails []cda.Failure
 	switch {
 	case codeOf(dr.Type) != fd.Type:
@@ -352,35 +465,23 @@ func (g *Gateway) provide(w http.ResponseWriter, r *http.Request) {
 			fails = append(fails, cda.Failure{Rule: "FHIR-subject", Message: "DocumentReference.subject is not the document's patient"})
 		}
 	}
-	if len(fails) > 0 {
-		g.invalidCDA(q, fails)
-		return
-	}
-	switch {
-	case !sameType(q.sig.ResourceHL7Type, fd.Type):
-		q.problem(http.StatusForbidden, ptClaimMismatch, "JWT claims mismatch", "resource_hl7_type is not the document's type")
-		return
-	case !samePerson(q.sig.PersonID, fd.Patient):
-		q.problem(http.StatusForbidden, ptClaimMismatch, "JWT claims mismatch", "person_id is not the document's patient")
-		return
-	}
-	if p, ok, err := g.d.Patient(r.Context(), fd.Patient.String()); err != nil {
-		q.problem(http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "the patient registry could not be read; retry")
-		return
-	} else if !ok || p.MergedInto != "" {
-		g.invalidCDA(q, []cda.Failure{{Rule: "HDR-recordTarget.registered", Message: "the patient is not registered in the national registry"}})
-		return
-	}
+	return fails
+}
+
+// provideTarget returns the id of the version to publish (the
+// masterIdentifier, an FSE document id of this region) and the one it
+// replaces, if any, which must be the caller organisation's. On failure
+// it has answered.
+func (g *Gateway) provideTarget(q *request, dr fhir.DocumentReference, fd fhirDocument) (docID, replaces string, ok bool) {
 	if dr.MasterIdentifier == nil || dr.MasterIdentifier.Value == nil {
 		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", "DocumentReference.masterIdentifier must be the FSE document id")
-		return
+		return "", "", false
 	}
-	docID := *dr.MasterIdentifier.Value
+	docID = *dr.MasterIdentifier.Value
 	if region, _, err := index.ParseDocumentID(docID); err != nil || region != g.cfg.Region {
 		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", fmt.Sprintf("masterIdentifier: want an FSE document id of region %s (2.16.840.1.113883.2.9.2.%s.4.4^<local id>)", g.cfg.Region, g.cfg.Region))
-		return
+		return "", "", false
 	}
-	var replaces string
 	for _, rel := range dr.RelatesTo {
 		if rel.Code == fhir.DocumentRelationshipTypeReplaces && rel.Target.Identifier != nil && rel.Target.Identifier.Value != nil {
 			replaces = *rel.Target.Identifier.Value
@@ -388,50 +489,50 @@ func (g *Gateway) provide(w http.ResponseWriter, r *http.Request) {
 	}
 	if replaces != "" {
 		if _, ok := g.ownDocument(q, replaces); !ok {
-			return
+			return "", "", false
 		}
 		q.patient = fd.Patient.String()
 	}
 	q.docs = []string{docID}
-	conf := "N"
+	return docID, replaces, true
+}
+
+// docRefMetadata are the index metadata a DocumentReference declares.
+type docRefMetadata struct {
+	conf              string // confidentiality: N unless a label says R or V
+	setting, facility string // assettoOrganizzativo, tipologiaStruttura
+	start, stop       time.Time
+}
+
+// readDocRefMetadata reads the DocumentReference's metadata; it refuses
+// a setting or facility type that is not of the gateway's enumerations.
+func readDocRefMetadata(dr fhir.DocumentReference) (docRefMetadata, error) {
+	m := docRefMetadata{conf: "N"}
 	for _, l := range dr.SecurityLabel {
 		if c := codeOf(&l); slices.Contains([]string{"N", "R", "V"}, c) {
-			conf = c
+			m.conf = c
 		}
 	}
-	var setting, facility string
-	var start, stop time.Time
 	if ctx := dr.Context; ctx != nil {
-		setting, facility = codeOf(ctx.PracticeSetting), codeOf(ctx.FacilityType)
+		m.setting, m.facility = codeOf(ctx.PracticeSetting), codeOf(ctx.FacilityType)
 		if ctx.Period != nil && ctx.Period.Start != nil {
-			start, _ = time.Parse(time.RFC3339, *ctx.Period.Start)
+			m.start, _ = time.Parse(time.RFC3339, *ctx.Period.Start)
 		}
 		if ctx.Period != nil && ctx.Period.End != nil {
-			stop, _ = time.Parse(time.RFC3339, *ctx.Period.End)
+			m.stop, _ = time.Parse(time.RFC3339, *ctx.Period.End)
 		}
 	}
 	var c checker
-	c.enum("context.practiceSetting", setting, assetti, false)
-	c.enum("context.facilityType", facility, tipologieStruttura, false)
-	if err := c.err(); err != nil {
-		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", err.Error())
-		return
-	}
-	g.commit(q, storeEntry{
-		entry: index.Entry{ID: docID, Patient: fd.Patient.String(), Type: fd.Type, Class: class, Setting: setting, Facility: facility,
-			ServiceStart: start.UTC(), ServiceStop: stop.UTC(), Created: fd.Date.UTC(), AuthorOrg: organization(q), Custodian: g.cfg.Region,
-			Hash: sum, Size: int64(len(doc)), MIME: "application/fhir+json", Confidentiality: conf, Replaces: replaces},
-		content: bytes.NewReader(doc), operation: OpPublication, what: "DocumentReference.provide", action: "CREATE",
-	})
+	c.enum("context.practiceSetting", m.setting, assetti, false)
+	c.enum("context.facilityType", m.facility, tipologieStruttura, false)
+	return m, c.err()
 }
 
 // storeEntry is a new version to store and index.
 type storeEntry struct {
-	entry     index.Entry
-	content   io.Reader // its bytes, hashing to entry.Hash
-	operation string    // the workflow's operation (PUBLICATION, REPLACE)
-	what      string    // the audit event's
-	action    string    // CREATE, UPDATE
+	entry   index.Entry
+	content io.Reader // its bytes, hashing to entry.Hash
+	change  change    // a publication or a replace
 }
 
 // commit stores a new version with its index command and waits for the
@@ -442,15 +543,15 @@ func (g *Gateway) commit(q *request, s storeEntry) {
 	if q.wii == "" {
 		q.wii = g.newWorkflowID(s.entry.Hash)
 	}
-	if prev, err := g.d.Store.Workflow(q.wii, s.operation); err == nil {
-		g.answerExisting(q, prev, s.what, s.action)
+	if prev, err := g.d.Store.Workflow(q.wii, string(s.change.operation)); err == nil {
+		g.answerExisting(q, prev, s.change)
 		return
 	}
 	if d, err := g.d.Store.Document(s.entry.ID); err == nil {
 		if d.Entry.Hash == s.entry.Hash {
-			if prev, err := g.d.Store.Workflow(d.Workflow, s.operation); err == nil {
+			if prev, err := g.d.Store.Workflow(d.Workflow, string(s.change.operation)); err == nil {
 				q.wii = prev.ID
-				g.answerExisting(q, prev, s.what, s.action)
+				g.answerExisting(q, prev, s.change)
 				return
 			}
 		}
@@ -465,17 +566,18 @@ func (g *Gateway) commit(q *request, s storeEntry) {
 	}
 	now := g.d.Now().UTC()
 	e := s.entry
+	operation := string(s.change.operation)
 	op, err := g.d.Store.Submit(store.Submission{Blob: blob,
 		Doc: &store.Document{ID: e.ID, Entry: e, State: store.StatePending, Workflow: q.wii, Stored: now},
-		Op:  &store.Op{Kind: store.OpPublish, Doc: e.ID, Workflow: q.wii, Operation: s.operation, Entry: &e},
-		Workflow: store.Workflow{ID: q.wii, Operation: s.operation, Doc: e.ID, Status: store.WorkflowPending,
+		Op:  &store.Op{Kind: store.OpPublish, Doc: e.ID, Workflow: q.wii, Operation: operation, Entry: &e},
+		Workflow: store.Workflow{ID: q.wii, Operation: operation, Doc: e.ID, Status: store.WorkflowPending,
 			Issuer: organization(q), TraceID: q.trace(), Created: now, Updated: now}})
 	if err != nil {
 		blob.Discard()
 		g.submitFailed(q, err)
 		return
 	}
-	g.finish(q, op, s.what, s.action)
+	g.finish(q, op, s.change)
 }
 
 // jwaSignature maps an alg name to jwx's signature algorithm.

@@ -15,7 +15,7 @@ import (
 var (
 	healthDataFormats  = []string{"CDA"}
 	modes              = []string{"ATTACHMENT", "RESOURCE"}
-	activities         = []string{"VERIFICA", "VALIDATION"}
+	activities         = []string{activityVerify, activityValidation}
 	tipologieStruttura = []string{"Ospedale", "Prevenzione", "Territorio", "SistemaTS", "Cittadino", "MdsPN_DGC"}
 	tipiDocLivAlto     = []string{"WOR", "REF", "LDO", "RIC", "SUM", "TAC", "PRS", "PRE", "ESE", "PDC", "VAC", "CER", "VRB", "CON", "CNT", "CRT", "LET", "PRO", "COL"}
 	tipiAttivita       = []string{"PHR", "CON", "DIS", "ERP", "Sistema_TS", "INI", "PN_DGC", "OBS"}
@@ -31,6 +31,13 @@ var (
 		"AD_PSC096", "AD_PSC097", "AD_PSC098", "AD_PSC099", "AD_PSC100", "AD_PSC101", "AD_PSC102", "AD_PSC103", "AD_PSC104", "AD_PSC107",
 		"AD_PSC109", "AD_PSC121", "AD_PSC122", "AD_PSC126", "AD_PSC129", "AD_PSC130", "AD_PSC131", "AD_PSC199", "AD_PSC999",
 	}
+)
+
+// The activities of a validation request: VERIFICA only checks the CDA,
+// VALIDATION also records that it passed, for its publication.
+const (
+	activityVerify     = "VERIFICA"
+	activityValidation = "VALIDATION"
 )
 
 // maxRequestBody bounds the requestBody part.
