@@ -24,6 +24,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
+	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/repository/store"
@@ -60,9 +61,7 @@ func threeVotersEach(t testing.TB, extra func(i int) []string) (*authority, []*p
 	for i, r := range regions[1:] {
 		r.start(t, append([]string{"--p2p.join", regions[0].url()}, extra(i+1)...)...)
 	}
-	waitFor(t, 60*time.Second, "three regions ready", func() bool {
-		return regions[0].ready() && regions[1].ready() && regions[2].ready()
-	})
+	consensustest.Eventually(t, readyTimeout, allReady(regions...), "three regions ready")
 	return a, regions
 }
 
@@ -421,7 +420,7 @@ func TestProcessGatewayLifecycle(t *testing.T) {
 	}
 	t.Logf("history with the custodian killed: a partial answer naming it in %v", took.Round(time.Millisecond))
 	lom.start(t)
-	waitFor(t, 60*time.Second, "Lombardia back", lom.ready)
+	waitFor(t, readyTimeout, "Lombardia back", lom.ready)
 	waitFor(t, 30*time.Second, "the history whole again", func() bool {
 		code, body, _ := everything()
 		return code == http.StatusOK && !strings.Contains(body, `"resourceType":"OperationOutcome"`)
@@ -437,7 +436,7 @@ func TestProcessGatewayLifecycle(t *testing.T) {
 		t.Fatalf("history with Lombardia hanging: %d after %v: %s", code, took, body[max(0, len(body)-500):])
 	}
 	t.Logf("history with the custodian hanging: a partial answer naming it in %v", took.Round(time.Millisecond))
-	waitFor(t, 60*time.Second, "Lombardia back", lom.ready)
+	waitFor(t, readyTimeout, "Lombardia back", lom.ready)
 
 	// Cross-region publication is refused: Puglia's gateway does not
 	// publish Lombardia's documents (nor has it this producer).
@@ -520,7 +519,7 @@ func TestProcessGatewayKill9(t *testing.T) {
 	t.Logf("%d of %d publications acknowledged before and around the kill", len(acked), n)
 
 	lom.start(t)
-	waitFor(t, 60*time.Second, "Lombardia back", lom.ready)
+	waitFor(t, readyTimeout, "Lombardia back", lom.ready)
 	// The outbox finishes what was stored before the kill.
 	waitFor(t, 60*time.Second, "the outbox drained", func() bool { return metric(t, lom, "fsenet_repository_outbox_pending") == "0" })
 	clinician := regionToken(t, pug, "--sub", "VRDLGU75C12H501Y", "--role", "AAS", "--purpose", "TREATMENT")
@@ -624,7 +623,7 @@ func TestProcessTamperedContent(t *testing.T) {
 	// Restarted with a scrub every second: the altered bytes are found
 	// before anyone asks for them.
 	lom.start(t, "--repository.scrub_interval", "1s")
-	waitFor(t, 60*time.Second, "Lombardia back", lom.ready)
+	waitFor(t, readyTimeout, "Lombardia back", lom.ready)
 	waitFor(t, 30*time.Second, "the scrub finds the altered document", func() bool {
 		v := metric(t, lom, "fsenet_repository_corrupt_content_total")
 		return v != "" && v != "0"

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fsenet/fsenet/consensus/consensustest"
 )
 
 var fsenodeBin, fsectlBin string
@@ -135,15 +138,70 @@ func (p *proc) terminate(t testing.TB) {
 	}
 }
 
+// readyTimeout bounds every wait for a process to say it is ready: the
+// demo's own limit for its federation (demo.go), generous enough for a
+// loaded 2-core machine.
+const readyTimeout = 90 * time.Second
+
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+	consensustest.Eventually(t, timeout, cond, "%s", what)
+}
+
+// allReady is a condition for waiting until every process has said it is
+// ready; while one has not, it says why, as the process's /readyz does.
+func allReady(ps ...*proc) func() error {
+	return func() error {
+		var waiting []string
+		for _, p := range ps {
+			if !p.ready() {
+				_, _, why := p.readiness()
+				waiting = append(waiting, p.code+": "+why)
+			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		if len(waiting) > 0 {
+			return errors.New(strings.Join(waiting, "; "))
+		}
+		return nil
 	}
+}
+
+// logSize is the length of the process's node.log now, to read what it
+// logs later with loggedSince.
+func (p *proc) logSize() int64 {
+	fi, err := os.Stat(filepath.Join(p.dir, "node.log"))
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// loggedSince returns what the process logged after offset bytes.
+func (p *proc) loggedSince(offset int64) string {
+	b, err := os.ReadFile(filepath.Join(p.dir, "node.log"))
+	if err != nil || int64(len(b)) < offset {
+		return ""
+	}
+	return string(b[offset:])
+}
+
+// readiness asks the process's /readyz: whether it answers at all, and
+// what it says.
+func (p *proc) readiness() (answered, ready bool, reason string) {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(p.url() + "/readyz")
+	if err != nil {
+		return false, false, err.Error()
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Ready  bool   `json:"ready"`
+		Reason string `json:"reason"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return false, false, err.Error()
+	}
+	return true, r.Ready, r.Reason
 }
 
 // authority is the national authority's side of a test federation: its
@@ -277,7 +335,7 @@ func TestProcessFederation(t *testing.T) {
 	lom.start(t, "--raft.bootstrap=true")
 	cam.start(t, "--p2p.join", lom.url())
 	pug.start(t, "--p2p.join", lom.url())
-	waitFor(t, 60*time.Second, "three regions ready", func() bool { return lom.ready() && cam.ready() && pug.ready() })
+	consensustest.Eventually(t, readyTimeout, allReady(lom, cam, pug), "three regions ready")
 	auth := a.token()
 	waitFor(t, 30*time.Second, "three voters", func() bool {
 		cv, err := clusterOf(t, lom, auth)
@@ -313,14 +371,14 @@ func TestProcessFederation(t *testing.T) {
 	sic := a.region(base, "190", "nonvoter")
 	procs = append(procs, sic)
 	sic.start(t, "--p2p.join", rest[0].url()+","+rest[1].url())
-	waitFor(t, 60*time.Second, "Sicilia ready", sic.ready)
+	waitFor(t, readyTimeout, "Sicilia ready", sic.ready)
 	if v := metric(t, sic, "fsenet_raft_snapshot_restores"); v == "" || v == "0" {
 		t.Fatalf("Sicilia caught up without a snapshot (restores %q)", v)
 	}
 
 	// The killed region comes back and catches up; all four agree.
 	leader.start(t)
-	waitFor(t, 60*time.Second, "four replicas with the same digest", func() bool {
+	waitFor(t, readyTimeout, "four replicas with the same digest", func() bool {
 		if !leader.ready() {
 			return false
 		}
@@ -360,15 +418,48 @@ func TestProcessFederation(t *testing.T) {
 	// It cannot come back: restarted, it never rejoins. Nor is a node
 	// certified by another authority admitted.
 	victim.kill9()
+	var members []*proc
+	marks := map[*proc]int64{}
+	for _, p := range procs {
+		if p != victim {
+			members = append(members, p)
+			marks[p] = p.logSize()
+		}
+	}
 	victim.start(t)
+	restarted := time.Now()
 	otherBase := filepath.Join(base, "other")
 	stranger := newAuthority(t, otherBase).region(otherBase, "200", "voter")
 	procs = append(procs, stranger)
 	stranger.start(t, "--p2p.join", asked.url())
-	time.Sleep(5 * time.Second)
-	if victim.ready() {
-		t.Fatal("the revoked region became ready again")
+	// Before saying what did not happen, wait for what must have: the
+	// revoked region is up and has tried to reach the members, and every
+	// one turned it away; the stranger asked to join and was refused.
+	turnedAway := func() bool {
+		for _, p := range members {
+			refused := false
+			for _, l := range strings.Split(p.loggedSince(marks[p]), "\n") {
+				refused = refused || strings.Contains(l, "refused connection") && strings.Contains(l, victim.peer)
+			}
+			if !refused {
+				return false
+			}
+		}
+		return true
 	}
+	waitFor(t, readyTimeout, "the revoked region up and turned away by every member", func() bool {
+		answered, _, _ := victim.readiness()
+		return answered && turnedAway()
+	})
+	waitFor(t, readyTimeout, "the stranger's join refused", func() bool {
+		b, _ := os.ReadFile(filepath.Join(stranger.dir, "node.log"))
+		return strings.Contains(string(b), "refused")
+	})
+	_, ready, why := victim.readiness()
+	if ready || victim.ready() {
+		t.Fatalf("the revoked region became ready again (%s)", why)
+	}
+	t.Logf("%v after its restart, the revoked region is turned away and not ready (%s)", time.Since(restarted).Round(time.Millisecond), why)
 	if stranger.ready() {
 		t.Fatal("a node certified by another authority became ready")
 	}
@@ -423,7 +514,7 @@ func TestProcessFederation(t *testing.T) {
 	}
 	procs = []*proc{again}
 	again.start(t, "--data_dir", restored)
-	waitFor(t, 30*time.Second, "the restored node ready", again.ready)
+	waitFor(t, readyTimeout, "the restored node ready", again.ready)
 	cv, err = clusterOf(t, again, auth)
 	if err != nil || len(cv.Regions) != 3 || cv.Leader != asked.code {
 		t.Fatalf("restored federation: %+v %v", cv, err)
@@ -505,7 +596,7 @@ func TestDemoStartsAndStops(t *testing.T) {
 		close(lines)
 	}()
 	var transcript []string
-	deadline := time.After(90 * time.Second)
+	deadline := time.After(readyTimeout)
 	ready, readyRegions := false, 0
 	for !ready {
 		select {
@@ -520,7 +611,7 @@ func TestDemoStartsAndStops(t *testing.T) {
 			ready = strings.Contains(l, "federation ready")
 		case <-deadline:
 			_ = cmd.Process.Kill()
-			t.Fatalf("demo not ready in 90s:\n%v", transcript)
+			t.Fatalf("demo not ready in %v:\n%v", readyTimeout, transcript)
 		}
 	}
 	if readyRegions != 3 {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +132,23 @@ func TestRestartDuringPartition(t *testing.T) {
 	c.Heal()
 	if idx, _ := c.WaitConverged(); idx < last {
 		t.Fatalf("converged at %d, before the last write %d", idx, last)
+	}
+}
+
+// Only tests may depend on the harness: no package's own files import it.
+func TestImportedByTestsOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("lists the module's packages with the go command")
+	}
+	out, err := exec.Command("go", "list", "-e", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "github.com/fsenet/fsenet/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const self = "github.com/fsenet/fsenet/consensus/consensustest"
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, imports, _ := strings.Cut(line, " ")
+		if slices.Contains(strings.Fields(imports), self) {
+			t.Errorf("%s imports %s outside its tests", pkg, self)
+		}
 	}
 }
