@@ -18,6 +18,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/federation"
 )
 
@@ -152,12 +153,12 @@ func (f *fed) start(cfg Config) *Node {
 // add starts a region and waits until it is ready.
 func (f *fed) add(code, role string) *Node {
 	n := f.start(f.config(code, role))
-	poll(f.t, 30*time.Second, func() error {
+	consensustest.Eventually(f.t, 90*time.Second, func() error {
 		if ok, why := n.Ready(); !ok {
 			return fmt.Errorf("%s: %s", code, why)
 		}
 		return nil
-	})
+	}, "region %s ready", code)
 	return n
 }
 
@@ -210,19 +211,4 @@ func do(t *testing.T, method, url, tok, ctype, body string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
-}
-
-func poll(t *testing.T, d time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/consensus/membership/admission"
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index"
@@ -45,12 +46,12 @@ func TestSingleRegionNodeServesHealthMetricsAndRefusesWithoutToken(t *testing.T)
 	if v := n.members.Members().View(); len(v.Regions) != 1 || v.Regions[0].Name != "Lombardia" || v.Authority == nil {
 		t.Fatalf("founding region not recorded: %+v", v)
 	}
-	poll(t, 10*time.Second, func() error {
+	consensustest.Eventually(t, 10*time.Second, func() error {
 		if _, ok := n.members.Members().View().IdP("030"); !ok {
 			return errors.New("IdP keys not published")
 		}
 		return nil
-	})
+	}, "the region's IdP keys published")
 	_, metrics := do(t, "GET", base+"/metrics", "", "", "")
 	for _, want := range []string{
 		`fsenet_raft_state{region="030"} 2`,
@@ -110,12 +111,12 @@ func TestRegionsJoinArePromotedAndRevokedRegionIsCutOff(t *testing.T) {
 	}
 	// Any node verifies any region's tokens, once the region's IdP keys
 	// have replicated.
-	poll(t, 10*time.Second, func() error {
+	consensustest.Eventually(t, 10*time.Second, func() error {
 		if c, b := do(t, "GET", base+"/v1/cluster", f.token("160", "SYSADMIN"), "", ""); c != http.StatusOK {
 			return fmt.Errorf("Puglia's operator at Lombardia: %d %s", c, b)
 		}
 		return nil
-	})
+	}, "Puglia's operator answered at Lombardia")
 
 	// The authority promotes Puglia: the leader makes it a voter.
 	promoted := f.certify("160", pug.PeerID(), federation.RoleVoter, "region-voter.cert")
@@ -153,14 +154,14 @@ func TestRegionsJoinArePromotedAndRevokedRegionIsCutOff(t *testing.T) {
 		t.Fatalf("revocation: %d %s", c, b)
 	}
 	waitRaft(t, lom, map[string]string{"030": "voter", "150": "voter"})
-	poll(t, 10*time.Second, func() error {
+	consensustest.Eventually(t, 10*time.Second, func() error {
 		for _, code := range []string{"030", "150"} {
 			if conns := f.nodes[code].host.Network().ConnsToPeer(pug.PeerID()); len(conns) > 0 {
 				return fmt.Errorf("%s still connected to the revoked region", code)
 			}
 		}
 		return nil
-	})
+	}, "the revoked region disconnected")
 	if c, _ := do(t, "GET", base+"/v1/cluster", f.token("160", "SYSADMIN"), "", ""); c != http.StatusUnauthorized {
 		t.Fatalf("a revoked region's token = %d, want 401", c)
 	}
@@ -172,7 +173,7 @@ func TestRegionsJoinArePromotedAndRevokedRegionIsCutOff(t *testing.T) {
 
 func waitRaft(t *testing.T, n *Node, want map[string]string) {
 	t.Helper()
-	poll(t, 30*time.Second, func() error {
+	consensustest.Eventually(t, 30*time.Second, func() error {
 		leader := n
 		servers, err := leader.cons.Servers()
 		if err != nil {
@@ -186,7 +187,7 @@ func waitRaft(t *testing.T, n *Node, want map[string]string) {
 			return fmt.Errorf("raft servers %v, want %v", got, want)
 		}
 		return nil
-	})
+	}, "Raft's configuration following the membership")
 }
 
 func TestJoinRefusesBadRequests(t *testing.T) {
@@ -254,12 +255,12 @@ func TestTokenAttacksAreRefused(t *testing.T) {
 	lom := f.add("030", federation.RoleVoter)
 	f.add("150", federation.RoleVoter)
 	base := "http://" + lom.HTTPAddr()
-	poll(t, 10*time.Second, func() error {
+	consensustest.Eventually(t, 10*time.Second, func() error {
 		if _, ok := lom.members.Members().View().IdP("150"); !ok {
 			return errors.New("Campania's IdP not replicated")
 		}
 		return nil
-	})
+	}, "Campania's IdP keys replicated to Lombardia")
 	good := f.token("030", "SYSADMIN")
 	if c, b := do(t, "GET", base+"/v1/cluster", good, "", ""); c != http.StatusOK {
 		t.Fatalf("valid token = %d %s", c, b)
@@ -334,22 +335,22 @@ func TestTokenAttacksAreRefused(t *testing.T) {
 	f.writeJWKS("030", oldKey, newKey)
 	f.idp["030"] = newKey
 	withNew := f.token("030", "SYSADMIN")
-	poll(t, 15*time.Second, func() error {
+	consensustest.Eventually(t, 15*time.Second, func() error {
 		if c, _ := do(t, "GET", base+"/v1/cluster", withNew, "", ""); c != http.StatusOK {
 			return fmt.Errorf("new key not accepted yet: %d", c)
 		}
 		return nil
-	})
+	}, "the rotated key accepted")
 	if c, _ := do(t, "GET", base+"/v1/cluster", good, "", ""); c != http.StatusOK {
 		t.Fatalf("old key refused before its removal: %d", c)
 	}
 	f.writeJWKS("030", newKey)
-	poll(t, 15*time.Second, func() error {
+	consensustest.Eventually(t, 15*time.Second, func() error {
 		if c, _ := do(t, "GET", base+"/v1/cluster", good, "", ""); c != http.StatusUnauthorized {
 			return fmt.Errorf("token of a removed key = %d, want 401", c)
 		}
 		return nil
-	})
+	}, "the removed key refused")
 	if c, _ := do(t, "GET", base+"/v1/cluster", withNew, "", ""); c != http.StatusOK {
 		t.Fatalf("new key refused after rotation: %d", c)
 	}
@@ -446,21 +447,21 @@ func TestIndexEntriesAreSearchableOnEveryNode(t *testing.T) {
 	apply(index.Publish(index.Entry{ID: index.DocumentID("030", "lab-1"), Patient: pid, Type: "11502-2", Class: "REF",
 		Created: time.Now(), AuthorOrg: "030-ASST-01", Custodian: "030", MIME: "application/pdf",
 		Hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Size: 4}))
-	poll(t, 10*time.Second, func() error {
+	consensustest.Eventually(t, 10*time.Second, func() error {
 		if _, ok := cam.members.Members().View().IdP("150"); !ok {
 			return errors.New("Campania's IdP keys not replicated yet")
 		}
 		return nil
-	})
+	}, "Campania's IdP keys replicated")
 	url := "http://" + cam.HTTPAddr() + "/fhir/DocumentReference?patient.identifier=http://hl7.it/sid/codiceFiscale|RSSMRA80A01H501U"
 	clinician := f.token("150", "TREATMENT")
-	poll(t, 10*time.Second, func() error {
+	consensustest.Eventually(t, 10*time.Second, func() error {
 		code, body := do(t, "GET", url, clinician, "", "")
 		if code != http.StatusOK || !strings.Contains(body, `"total":1`) {
 			return fmt.Errorf("search at Campania: %d %s", code, body)
 		}
 		return nil
-	})
+	}, "the entry searchable at Campania")
 	if code, body := do(t, "GET", url, "", "", ""); code != http.StatusUnauthorized {
 		t.Fatalf("search without a token: %d %s", code, body)
 	}
@@ -470,13 +471,13 @@ func TestIndexEntriesAreSearchableOnEveryNode(t *testing.T) {
 	// The authority reads the patient's access log from Lombardia: the
 	// search served by Campania is there.
 	auditURL := "http://" + lom.HTTPAddr() + "/fhir/AuditEvent?patient=Patient/CF-RSSMRA80A01H501U"
-	poll(t, 10*time.Second, func() error {
+	consensustest.Eventually(t, 10*time.Second, func() error {
 		code, body := do(t, "GET", auditURL, f.authorityToken(), "", "")
 		if code != http.StatusOK || !strings.Contains(body, `"value":"150"`) || !strings.Contains(body, "DocumentReference.search") {
 			return fmt.Errorf("access log: %d %s", code, body)
 		}
 		return nil
-	})
+	}, "the accesses in the log")
 	// The authority's feeding statistics count the document.
 	code, body := do(t, "GET", "http://"+cam.HTTPAddr()+"/v1/authority/feeding?region=030", f.authorityToken(), "", "")
 	if code != http.StatusOK || !strings.Contains(body, `"11502-2":1`) || !strings.Contains(body, `"patients_with_documents":1`) {
@@ -492,13 +493,13 @@ func TestIndexEntriesAreSearchableOnEveryNode(t *testing.T) {
 	}
 	// Every replica recomputes the chain.
 	for _, n := range []*Node{lom, cam} {
-		poll(t, 10*time.Second, func() error {
+		consensustest.Eventually(t, 10*time.Second, func() error {
 			code, body := do(t, "GET", "http://"+n.HTTPAddr()+"/v1/audit/verify", f.authorityToken(), "", "")
 			var v index.AuditVerification
 			if code != http.StatusOK || json.Unmarshal([]byte(body), &v) != nil || !v.OK || v.Events < 2 {
 				return fmt.Errorf("audit verify at %s: %d %s", n.cfg.Region, code, body)
 			}
 			return nil
-		})
+		}, "the audit chain verified on every replica")
 	}
 }
