@@ -116,7 +116,7 @@ type Module struct {
 	mismatch   prometheus.Counter // fetched content that does not match the index
 	scrubbed   prometheus.Gauge   // end of the last whole scrub
 
-	stop chan struct{}
+	stop context.CancelFunc // ends the scrub
 	wg   sync.WaitGroup
 }
 
@@ -227,10 +227,11 @@ func (m *Module) Register(r *module.Registrar) error {
 // Start sends what the outbox holds and starts the scrub.
 func (m *Module) Start(context.Context) error {
 	m.outbox.Start()
-	m.stop = make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	m.stop = cancel
 	if m.cfg.ScrubInterval > 0 {
 		m.wg.Add(1)
-		go func() { defer m.wg.Done(); m.scrubLoop(m.stop, m.cfg.ScrubInterval) }()
+		go func() { defer m.wg.Done(); m.scrubLoop(ctx, m.cfg.ScrubInterval) }()
 	}
 	return nil
 }
@@ -239,7 +240,7 @@ func (m *Module) Start(context.Context) error {
 // and closes the store.
 func (m *Module) Stop(context.Context) error {
 	if m.stop != nil {
-		close(m.stop)
+		m.stop()
 		m.wg.Wait()
 		m.stop = nil
 	}
@@ -321,16 +322,7 @@ func (m *Module) tellAttempt(ctx context.Context, region, doc, token string) err
 // scrubLoop reads every stored document whole every interval (counted
 // from the last whole pass, which the store remembers across restarts),
 // and reports the ones whose bytes no longer match their hash.
-func (m *Module) scrubLoop(stop <-chan struct{}, interval time.Duration) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+func (m *Module) scrubLoop(ctx context.Context, interval time.Duration) {
 	for {
 		// A store never scrubbed whole is scrubbed soon after the start
 		// (a node restarted more often than the interval would otherwise

@@ -59,6 +59,8 @@ type ClusterStatus struct {
 	Regions      []ClusterRegion `json:"regions"`
 }
 
+// ClusterRegion is one region in GET /v1/cluster: its certificate, its
+// place in Raft and, when it answered, its state digest.
 type ClusterRegion struct {
 	Code         string    `json:"code"`
 	Name         string    `json:"name"`
