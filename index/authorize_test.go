@@ -63,6 +63,11 @@ func TestAuthorizeMatrix(t *testing.T) {
 		{"feeding statistics", ActFeeding, Target{}, [9]Decision{D, D, D, D, D, D, D, D, A}},
 		{"record a certificate", ActCertify, Target{}, [9]Decision{D, D, D, D, D, D, D, D, A}},
 		{"apply a revocation", ActRevoke, Target{}, [9]Decision{D, D, D, D, D, D, D, D, A}},
+		{"read the telemedicine catalogue", ActReadCatalogue, Target{}, [9]Decision{A, A, A, A, A, A, A, A, A}},
+		{"write a 030 service", ActManageService, Target{Region: "030"}, [9]Decision{D, D, D, D, D, A, D, D, D}},
+		{"adopt a 030 service", ActAdoptService, Target{Region: "030"}, [9]Decision{D, D, D, D, D, D, A, D, D}},
+		{"adopt a 150 service", ActAdoptService, Target{Region: "150"}, [9]Decision{D, D, D, D, D, A, D, D, D}},
+		{"the catalogue's reuse", ActCatalogueReuse, Target{}, [9]Decision{D, D, D, D, D, D, D, D, A}},
 		{"an action the policy does not know", Action("telemed.unknown"), Target{Region: "030"}, [9]Decision{D, D, D, D, D, D, D, D, D}},
 	}
 	if len(cols) != len(callers) {

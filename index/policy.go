@@ -158,6 +158,12 @@ const (
 	ActRegisterProducer Action = "producer.register" // Region: this node's
 	ActSnapshot         Action = "node.snapshot"     // Region: this node's
 
+	// Telemedicine's national catalogue.
+	ActReadCatalogue  Action = "telemed.catalogue.read"  // any authenticated caller: nothing clinical
+	ActManageService  Action = "telemed.service.write"   // Region: the providing region (of the current record, if any)
+	ActAdoptService   Action = "telemed.service.adopt"   // Region: the providing region
+	ActCatalogueReuse Action = "telemed.catalogue.reuse" // the authority's view of reuse per service
+
 	// The federation.
 	ActClusterStatus Action = "federation.status"
 	ActVerifyAudit   Action = "federation.audit-verify"
@@ -221,6 +227,10 @@ func allowIf(ok bool) Decision {
 //     status and audit chain by any member region's operator and the
 //     authority; feeding statistics, certificates and revocations by the
 //     authority alone.
+//   - The telemedicine catalogue is read by anyone authenticated (it holds
+//     nothing clinical); a region's services are written by its
+//     operators; another region's operators adopt them; the authority
+//     sees their reuse.
 //   - A region's documents are published, and their workflows read, by
 //     callers of that region: a producer sees the workflows its
 //     organisation started, the region's operators all of them.
@@ -272,8 +282,14 @@ func Authorize(c Caller, a Action, t Target) Decision {
 		return allowIf(c.Authority || c.OperatorOf(t.Region))
 	case ActClusterStatus, ActVerifyAudit:
 		return allowIf(c.Authority || c.OperatorOf(c.Region))
-	case ActFeeding, ActCertify, ActRevoke:
+	case ActFeeding, ActCertify, ActRevoke, ActCatalogueReuse:
 		return allowIf(c.Authority)
+	case ActReadCatalogue:
+		return Allow
+	case ActManageService:
+		return allowIf(c.OperatorOf(t.Region))
+	case ActAdoptService:
+		return allowIf(c.OperatorOf(c.Region) && c.Region != t.Region)
 	}
 	return Deny
 }

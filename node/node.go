@@ -25,6 +25,7 @@ import (
 	"github.com/fsenet/fsenet/node/httpapi"
 	"github.com/fsenet/fsenet/node/module"
 	"github.com/fsenet/fsenet/repository/reposvc"
+	"github.com/fsenet/fsenet/telemed"
 )
 
 // Node is one region's running node: the composition root that reads the
@@ -76,7 +77,8 @@ func (n *Node) path(p string) string {
 // Start brings the parts up in order: trust material (checked before
 // anything listens), the libp2p host, the replica, the domain modules
 // (each registers its commands, routes, protocols and metrics before the
-// replica starts, then starts in order: admission, index, repository),
+// replica starts, then starts in order: admission, index, repository,
+// telemed),
 // their protocols, then HTTP. On failure, what was started is stopped
 // again and the error names the part that failed.
 func (n *Node) Start(ctx context.Context) (err error) {
@@ -210,7 +212,12 @@ func (n *Node) buildModules() error {
 		// The modules built so far hold nothing until they start.
 		return fmt.Errorf("repository: %w", err)
 	}
-	n.modules = module.Set{n.members, idx, repo}
+	tm, err := telemed.New(telemed.Config{Region: n.cfg.Region, PublicURL: n.cfg.HTTP.PublicURL},
+		telemed.Deps{Replica: n.cons, Caller: callerOf, Log: n.log.With("component", "telemed")})
+	if err != nil {
+		return fmt.Errorf("telemed: %w", err)
+	}
+	n.modules = module.Set{n.members, idx, repo, tm}
 	n.routes, n.caps, n.protos = httpapi.NewMux(), &fhirres.Capabilities{}, &module.Protocols{}
 	n.routeNode()
 	return n.modules.Register(&module.Registrar{Commands: n.cons, Routes: n.routes, Protocols: n.protos,

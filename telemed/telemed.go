@@ -1,0 +1,180 @@
+package telemed
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/index/fhirres"
+	"github.com/fsenet/fsenet/node/httpapi"
+	"github.com/fsenet/fsenet/node/module"
+	"github.com/fsenet/fsenet/telemed/catalog"
+)
+
+// Replica is the node's replica of the federation's state.
+type Replica interface {
+	Read(ctx context.Context, c consensus.Consistency, fn func(consensus.Reader) error) (uint64, error)
+	Apply(ctx context.Context, cmd consensus.Command) (consensus.Result, error)
+}
+
+// Config configures the module.
+type Config struct {
+	Region    string // this node's region
+	PublicURL string // the node's public base URL (http.public_url)
+}
+
+// Validate reports what makes the configuration unusable.
+func (c Config) Validate() error {
+	if federation.RegionNames[c.Region] == "" {
+		return fmt.Errorf("region %q is not a region code", c.Region)
+	}
+	return nil
+}
+
+// Deps are what the module needs from the node.
+type Deps struct {
+	Replica Replica
+	// Caller is the policy's view of a request's authenticated caller.
+	Caller func(*http.Request) (index.Caller, bool)
+	Log    *slog.Logger
+}
+
+// Module is a node's part of national telemedicine.
+type Module struct {
+	cfg     Config
+	d       Deps
+	log     *slog.Logger
+	catalog *catalog.Machine
+}
+
+var _ module.Module = (*Module)(nil)
+
+// New prepares the module.
+func New(cfg Config, d Deps) (*Module, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Replica == nil || d.Caller == nil {
+		return nil, errors.New("replica and caller are required")
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	return &Module{cfg: cfg, d: d, log: d.Log, catalog: catalog.New()}, nil
+}
+
+// Name implements module.Module.
+func (m *Module) Name() string { return "telemed" }
+
+// Register declares the catalogue's commands and routes.
+func (m *Module) Register(r *module.Registrar) error {
+	if err := m.catalog.Register(r.Commands); err != nil {
+		return err
+	}
+	r.Routes.HandleFunc("GET /fhir/HealthcareService/{id}", m.readService)
+	r.Routes.HandleFunc("GET /fhir/HealthcareService", m.searchServices)
+	r.Routes.HandleFunc("POST /fhir/HealthcareService", m.createService)
+	r.Routes.HandleFunc("PUT /fhir/HealthcareService/{id}", m.updateService)
+	r.Routes.HandleFunc("POST /fhir/HealthcareService/{id}/$adopt", m.adoptService)
+	r.Routes.HandleFunc("GET /v1/authority/telemed/reuse", m.reuse)
+	r.Capabilities.Interactions(fhir.ResourceTypeHealthcareService, []fhir.TypeRestfulInteraction{
+		fhir.TypeRestfulInteractionRead, fhir.TypeRestfulInteractionSearchType, fhir.TypeRestfulInteractionCreate, fhir.TypeRestfulInteractionUpdate},
+		fhirres.SearchParam{Name: "service-type", Type: fhir.SearchParamTypeToken}, fhirres.SearchParam{Name: "specialty", Type: fhir.SearchParamTypeToken},
+		fhirres.SearchParam{Name: "characteristic", Type: fhir.SearchParamTypeToken}, fhirres.SearchParam{Name: "organization", Type: fhir.SearchParamTypeToken},
+		fhirres.SearchParam{Name: "communication", Type: fhir.SearchParamTypeToken}, fhirres.SearchParam{Name: "active", Type: fhir.SearchParamTypeToken})
+	r.Capabilities.Operation(fhir.ResourceTypeHealthcareService, "adopt")
+	return nil
+}
+
+// Start implements module.Module; the catalogue needs nothing running.
+func (m *Module) Start(context.Context) error { return nil }
+
+// Stop implements module.Module.
+func (m *Module) Stop(context.Context) error { return nil }
+
+// decide asks the access policy; a refusal is answered.
+func (m *Module) decide(w http.ResponseWriter, r *http.Request, act index.Action, t index.Target) (index.Caller, bool) {
+	c, ok := m.d.Caller(r)
+	if !ok {
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrUnauthorized, "a valid bearer token is required"))
+		return c, false
+	}
+	if d := index.Authorize(c, act, t); d != index.Allow {
+		httpapi.Refuse(w, r, d == index.Hide, "HealthcareService")
+		return c, false
+	}
+	return c, true
+}
+
+// read runs fn on the local replica (strongly when the client asks, or
+// when a write decides on what it reads).
+func (m *Module) read(r *http.Request, strong bool, fn func(consensus.Reader) error) (uint64, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	c := consensus.Local
+	if strong || strings.EqualFold(r.Header.Get("Fsenet-Consistency"), "strong") {
+		c = consensus.Strong
+	}
+	applied, err := m.d.Replica.Read(ctx, c, fn)
+	if err != nil {
+		return 0, httpapi.Wrap(httpapi.ErrUnavailable, "the catalogue could not be read; retry", err)
+	}
+	return applied, nil
+}
+
+func (m *Module) base(r *http.Request) string { return fhirres.Base(r, m.cfg.PublicURL) }
+
+func writeFHIR(w http.ResponseWriter, status int, applied uint64, v any) {
+	w.Header().Set("Content-Type", "application/fhir+json")
+	if applied > 0 {
+		w.Header().Set("Fsenet-Applied-Index", strconv.FormatUint(applied, 10))
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// readBody reads a FHIR body of at most 64 KiB.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, httpapi.Wrap(httpapi.ErrTooLarge, "the body exceeds 64 KiB", err)
+		}
+		return nil, httpapi.Wrap(httpapi.ErrInvalid, "the body could not be read", err)
+	}
+	return b, nil
+}
+
+func newLocalID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func itoa(v int) string { return strconv.Itoa(v) }
+
+// jsonRaw passes a replicated answer through as JSON.
+type jsonRaw []byte
+
+func (j jsonRaw) MarshalJSON() ([]byte, error) { return j, nil }
+
+func decodeService(b []byte) (catalog.Service, error) {
+	var s catalog.Service
+	err := json.Unmarshal(b, &s)
+	return s, err
+}
