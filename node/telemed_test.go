@@ -21,8 +21,8 @@ func serviceJSON(id, name, scope string) string {
 	}
 	return `{"resourceType":"HealthcareService",` + idPart + `"active":true,"name":"` + name + `",` +
 		`"type":[{"coding":[{"system":"urn:fsenet:telemedicina:tipo-servizio","code":"televisita"}]}],` +
-		`"specialty":[{"coding":[{"system":"urn:fsenet:telemedicina:branca","code":"08"}]}],` +
-		`"characteristic":[{"coding":[{"system":"urn:fsenet:telemedicina:ambito-erogazione","code":"` + scope + `"}]}],` +
+		`"specialty":[{"coding":[{"system":"http://hl7.it/fhir/teleconsulto/CodeSystem/csspecialityPractitionerRole","code":"08"}]}],` +
+		`"characteristic":[{"coding":[{"system":"http://hl7.it/fhir/teleconsulto/CodeSystem/csRaggioErogazione","code":"` + scope + `"}]}],` +
 		`"communication":[{"coding":[{"system":"urn:ietf:bcp:47","code":"it"}]},{"coding":[{"system":"urn:ietf:bcp:47","code":"de"}]}]}`
 }
 

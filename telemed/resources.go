@@ -14,19 +14,26 @@ import (
 	"github.com/fsenet/fsenet/telemed/catalog"
 )
 
-// Code systems of the catalogue's HealthcareService.
+// Code systems of the catalogue's HealthcareService. HL7 Italia's
+// telemedicine guides profile no HealthcareService and name no code system
+// for the four services; where they do name one — the delivery scope
+// (raggio di erogazione: AZI, REG, NAZ), a teleconsult's synchronous or
+// asynchronous mode, the clinical discipline — it is reused here.
 const (
-	// SystemServiceType holds the four national telemedicine services.
+	// SystemServiceType holds the four national telemedicine services
+	// (fsenet's own: the guides name none).
 	SystemServiceType = "urn:fsenet:telemedicina:tipo-servizio"
-	// SystemSpecialty holds the clinical specialty codes (branca
-	// specialistica) of the national outpatient catalogue.
-	SystemSpecialty = "urn:fsenet:telemedicina:branca"
-	// SystemScope holds the delivery scope: AZI, REG, NAZ.
-	SystemScope = "urn:fsenet:telemedicina:ambito-erogazione"
+	// SystemSpecialty holds the ministerial discipline codes (e.g. 08
+	// Cardiologia), as the guides bind PractitionerRole.specialty.
+	SystemSpecialty = "http://hl7.it/fhir/teleconsulto/CodeSystem/csspecialityPractitionerRole"
+	// SystemScope holds the delivery scope AZI, REG, NAZ (the guides put it
+	// on ServiceRequest.orderDetail; the catalogue states it of the
+	// service, as a characteristic).
+	SystemScope = "http://hl7.it/fhir/teleconsulto/CodeSystem/csRaggioErogazione"
+	// SystemMode holds a teleconsult's mode: SINC (synchronous) or ASINC.
+	SystemMode = "http://hl7.it/fhir/teleconsulto/CodeSystem/csModalitaTC"
 	// SystemLanguage holds BCP 47 language tags.
 	SystemLanguage = "urn:ietf:bcp:47"
-	// SystemMode says whether a teleconsult is synchronous or not.
-	SystemMode = "urn:fsenet:telemedicina:modalita"
 )
 
 // healthcareService is the FHIR HealthcareService of a catalogue service.
@@ -50,9 +57,9 @@ func healthcareService(s catalog.Service) fhir.HealthcareService {
 		h.Communication = append(h.Communication, fhirres.Coding(SystemLanguage, l, ""))
 	}
 	if s.Type == catalog.Teleconsult {
-		mode := "asincrono"
+		mode := "ASINC"
 		if s.Sync {
-			mode = "sincrono"
+			mode = "SINC"
 		}
 		h.Characteristic = append(h.Characteristic, fhirres.Coding(SystemMode, mode, ""))
 	}
@@ -96,7 +103,7 @@ func serviceFrom(b []byte, region, newID string) (catalog.Service, error) {
 	s.Specialties = codes(h.Specialty, SystemSpecialty)
 	s.Languages = codes(h.Communication, SystemLanguage)
 	s.Scope = first(codes(h.Characteristic, SystemScope))
-	s.Sync = first(codes(h.Characteristic, SystemMode)) == "sincrono"
+	s.Sync = first(codes(h.Characteristic, SystemMode)) == "SINC"
 	if err := s.Validate(); err != nil {
 		return catalog.Service{}, err
 	}

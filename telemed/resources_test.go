@@ -36,7 +36,7 @@ func TestHealthcareServiceRoundTrip(t *testing.T) {
 // catalogue accepts, of the node's region, that maps to FHIR and back to
 // itself.
 func FuzzServiceFrom(f *testing.F) {
-	f.Add([]byte(`{"resourceType":"HealthcareService","id":"030-x","name":"n","type":[{"coding":[{"system":"urn:fsenet:telemedicina:tipo-servizio","code":"televisita"}]}],"characteristic":[{"coding":[{"system":"urn:fsenet:telemedicina:ambito-erogazione","code":"NAZ"}]}]}`))
+	f.Add([]byte(`{"resourceType":"HealthcareService","id":"030-x","name":"n","type":[{"coding":[{"system":"urn:fsenet:telemedicina:tipo-servizio","code":"televisita"}]}],"characteristic":[{"coding":[{"system":"http://hl7.it/fhir/teleconsulto/CodeSystem/csRaggioErogazione","code":"NAZ"}]}]}`))
 	f.Add([]byte(`{"resourceType":"HealthcareService","active":false,"communication":[{"coding":[{"system":"urn:ietf:bcp:47","code":"sl"}]}]}`))
 	f.Add([]byte(`{"resourceType":"Patient"}`))
 	f.Add([]byte(`{garbage`))

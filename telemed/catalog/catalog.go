@@ -43,8 +43,8 @@ func adoptionKey(service, region string) []byte {
 	return append(append(append(bytes.Clone(adoptionPrefix), service...), 0), region...)
 }
 
-// Service types: the four national minimum services (DM 21/09/2022) and
-// the HL7 Italia telemedicine guides' codes for them.
+// Service types: the four national minimum services (DM 21/09/2022), and
+// the delivery scopes of HL7 Italia's csRaggioErogazione.
 const (
 	Televisit       = "televisita"
 	Teleconsult     = "teleconsulto"
@@ -78,7 +78,7 @@ type Service struct {
 	Version int `json:"version"`
 	// Type is one of the four national services.
 	Type string `json:"type"`
-	// Specialties are the clinical specialty codes (branca specialistica).
+	// Specialties are ministerial discipline codes (e.g. 08 Cardiologia).
 	Specialties []string `json:"specialties,omitempty"`
 	// Scope is who the service is delivered to: AZI, REG or NAZ.
 	Scope string `json:"scope"`
