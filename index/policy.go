@@ -32,6 +32,12 @@ func (c Caller) OperatorOf(region string) bool {
 	return !c.Authority && region != "" && c.Purpose == PurposeSysadmin && c.Region == region
 }
 
+// treating reports whether the caller is a clinician consulting for
+// treatment or emergency.
+func (c Caller) treating() bool {
+	return !c.Authority && slices.Contains(clinicalRoles, c.Role) && (c.Purpose == PurposeTreatment || c.Purpose == PurposeEmergency)
+}
+
 // Roles and purposes the policy names.
 const (
 	RolePatient  = "ASS"
@@ -163,6 +169,13 @@ const (
 	ActManageService  Action = "telemed.service.write"   // Region: the providing region (of the current record, if any)
 	ActAdoptService   Action = "telemed.service.adopt"   // Region: the providing region
 	ActCatalogueReuse Action = "telemed.catalogue.reuse" // the authority's view of reuse per service
+	// A provider's schedule. Region: the providing region; Usable: the
+	// caller's region may use the service (it provides it, the service is
+	// national, or the region adopted it).
+	ActManageSchedule Action = "telemed.schedule.write" // add slots
+	ActSearchSlots    Action = "telemed.slots.search"
+	ActBook           Action = "telemed.appointment.book" // Patient: the patient's current record
+	ActReadBooking    Action = "telemed.appointment.read" // Patient; Organization: the booker's subject
 
 	// The federation.
 	ActClusterStatus Action = "federation.status"
@@ -180,7 +193,8 @@ type Target struct {
 	Other        *Patient // a merge: the identity merged away
 	NewHome      string   // a registry write: the home region the written record names
 	Entry        *Entry   // the document version acted on
-	Organization string   // a workflow: the organisation that started it
+	Organization string   // a workflow: the organisation that started it; a booking: its booker's subject
+	Usable       bool     // a telemedicine service the caller's region may use
 }
 
 // Decision is the policy's answer.
@@ -230,7 +244,11 @@ func allowIf(ok bool) Decision {
 //   - The telemedicine catalogue is read by anyone authenticated (it holds
 //     nothing clinical); a region's services are written by its
 //     operators; another region's operators adopt them; the authority
-//     sees their reuse.
+//     sees their reuse. A provider's schedule is kept by its operators;
+//     its free slots are searched, and booked, by clinicians (for
+//     treatment or emergency) and patients (for themselves) of a region
+//     that may use the service; a booking is read by its patient, its
+//     booker and the provider's clinicians.
 //   - A region's documents are published, and their workflows read, by
 //     callers of that region: a producer sees the workflows its
 //     organisation started, the region's operators all of them.
@@ -286,6 +304,24 @@ func Authorize(c Caller, a Action, t Target) Decision {
 		return allowIf(c.Authority)
 	case ActReadCatalogue:
 		return Allow
+	case ActManageSchedule:
+		return allowIf(c.OperatorOf(t.Region))
+	case ActSearchSlots:
+		return allowIf(t.Usable && (c.Role == RolePatient || c.Role == RoleGuardian || c.treating()))
+	case ActBook:
+		switch {
+		case t.Patient == nil:
+			return Hide
+		case !t.Usable:
+			return Deny
+		}
+		return allowIf(c.IsPatient(*t.Patient) || c.treating())
+	case ActReadBooking:
+		if t.Patient != nil && (c.IsPatient(*t.Patient) || !c.Authority && c.Subject != "" && c.Subject == t.Organization ||
+			c.treating() && c.Region == t.Region) {
+			return Allow
+		}
+		return Hide
 	case ActManageService:
 		return allowIf(c.OperatorOf(t.Region))
 	case ActAdoptService:

@@ -21,8 +21,8 @@ import (
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/index"
-	"github.com/fsenet/fsenet/index/fhirres"
 	"github.com/fsenet/fsenet/index/doctype"
+	"github.com/fsenet/fsenet/index/fhirres"
 )
 
 const (
