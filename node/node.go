@@ -201,6 +201,7 @@ func (n *Node) buildModules() error {
 	if err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
+	n.modules = module.Set{n.members, idx} // built ones are stopped by Shutdown, started or not
 	repo, err := reposvc.New(reposvc.Config{Region: n.cfg.Region, Dir: n.path(n.cfg.Repository.Dir),
 		MaxDocumentBytes: int64(n.cfg.Repository.MaxDocumentMiB) << 20, ValidationMaxAge: time.Duration(n.cfg.Repository.ValidationMaxAge),
 		WaitCommit: time.Duration(n.cfg.Repository.WaitCommit), MaxFetches: n.cfg.Repository.MaxFetches,
@@ -209,15 +210,16 @@ func (n *Node) buildModules() error {
 		reposvc.Deps{Replica: n.cons, Audit: idx, Caller: callerOf, Bearer: bearerClaims, Verify: n.tokens.Verify,
 			Host: n.host, RegionPeer: n.members.RegionPeer, Log: n.log})
 	if err != nil {
-		// The modules built so far hold nothing until they start.
 		return fmt.Errorf("repository: %w", err)
 	}
-	tm, err := telemed.New(telemed.Config{Region: n.cfg.Region, PublicURL: n.cfg.HTTP.PublicURL},
-		telemed.Deps{Replica: n.cons, Caller: callerOf, Log: n.log.With("component", "telemed")})
+	n.modules = append(n.modules, repo)
+	tm, err := telemed.New(telemed.Config{Region: n.cfg.Region, PublicURL: n.cfg.HTTP.PublicURL, Dir: n.path("telemed")},
+		telemed.Deps{Replica: n.cons, Caller: callerOf, Verify: n.tokens.Verify, Audit: idx, Host: n.host, RegionPeer: n.members.RegionPeer,
+			Log: n.log.With("component", "telemed")})
 	if err != nil {
 		return fmt.Errorf("telemed: %w", err)
 	}
-	n.modules = module.Set{n.members, idx, repo, tm}
+	n.modules = append(n.modules, tm)
 	n.routes, n.caps, n.protos = httpapi.NewMux(), &fhirres.Capabilities{}, &module.Protocols{}
 	n.routeNode()
 	return n.modules.Register(&module.Registrar{Commands: n.cons, Routes: n.routes, Protocols: n.protos,

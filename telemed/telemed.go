@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 
 	"github.com/fsenet/fsenet/consensus"
@@ -22,6 +24,7 @@ import (
 	"github.com/fsenet/fsenet/index/fhirres"
 	"github.com/fsenet/fsenet/node/httpapi"
 	"github.com/fsenet/fsenet/node/module"
+	"github.com/fsenet/fsenet/telemed/booking"
 	"github.com/fsenet/fsenet/telemed/catalog"
 )
 
@@ -35,6 +38,11 @@ type Replica interface {
 type Config struct {
 	Region    string // this node's region
 	PublicURL string // the node's public base URL (http.public_url)
+	// Dir holds the region's schedule (absolute); empty: this node keeps
+	// none (it still serves the catalogue and forwards bookings).
+	Dir string
+	// ProviderDeadline bounds a call to another region's node (default 5 s).
+	ProviderDeadline time.Duration
 }
 
 // Validate reports what makes the configuration unusable.
@@ -48,9 +56,22 @@ func (c Config) Validate() error {
 // Deps are what the module needs from the node.
 type Deps struct {
 	Replica Replica
-	// Caller is the policy's view of a request's authenticated caller.
+	// Caller is the policy's view of a request's authenticated caller;
+	// Verify checks a token another region's node forwards.
 	Caller func(*http.Request) (index.Caller, bool)
-	Log    *slog.Logger
+	Verify func(token string) (federation.Claims, error)
+	// Audit records accesses to patients' appointments before they are
+	// answered (the index module).
+	Audit Recorder
+	// Host calls other regions' nodes; RegionPeer finds a member's node.
+	Host       host.Host
+	RegionPeer func(code string) (peer.ID, bool)
+	Log        *slog.Logger
+}
+
+// Recorder makes audit events durable (the index module).
+type Recorder interface {
+	Record(ctx context.Context, events ...index.Event) error
 }
 
 // Module is a node's part of national telemedicine.
@@ -59,6 +80,7 @@ type Module struct {
 	d       Deps
 	log     *slog.Logger
 	catalog *catalog.Machine
+	store   *booking.Store // nil: no schedule here
 }
 
 var _ module.Module = (*Module)(nil)
@@ -74,7 +96,20 @@ func New(cfg Config, d Deps) (*Module, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	return &Module{cfg: cfg, d: d, log: d.Log, catalog: catalog.New()}, nil
+	if cfg.ProviderDeadline <= 0 {
+		cfg.ProviderDeadline = 5 * time.Second
+	}
+	m := &Module{cfg: cfg, d: d, log: d.Log, catalog: catalog.New()}
+	if cfg.Dir != "" {
+		if d.Verify == nil || d.Audit == nil || d.Host == nil || d.RegionPeer == nil {
+			return nil, errors.New("a schedule needs token verification, audit, a host and the members' peers")
+		}
+		var err error
+		if m.store, err = booking.Open(cfg.Dir, cfg.Region, d.Log.With("component", "telemed-schedule")); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 // Name implements module.Module.
@@ -97,14 +132,25 @@ func (m *Module) Register(r *module.Registrar) error {
 		fhirres.SearchParam{Name: "characteristic", Type: fhir.SearchParamTypeToken}, fhirres.SearchParam{Name: "organization", Type: fhir.SearchParamTypeToken},
 		fhirres.SearchParam{Name: "communication", Type: fhir.SearchParamTypeToken}, fhirres.SearchParam{Name: "active", Type: fhir.SearchParamTypeToken})
 	r.Capabilities.Operation(fhir.ResourceTypeHealthcareService, "adopt")
+	if m.store != nil {
+		m.registerVisits(r.Routes, r.Capabilities)
+		m.serveProtocol(r.Protocols)
+	}
 	return nil
 }
 
-// Start implements module.Module; the catalogue needs nothing running.
+// Start implements module.Module; the schedule was opened by New.
 func (m *Module) Start(context.Context) error { return nil }
 
-// Stop implements module.Module.
-func (m *Module) Stop(context.Context) error { return nil }
+// Stop closes the schedule.
+func (m *Module) Stop(context.Context) error {
+	if m.store == nil {
+		return nil
+	}
+	err := m.store.Close()
+	m.store = nil
+	return err
+}
 
 // decide asks the access policy; a refusal is answered.
 func (m *Module) decide(w http.ResponseWriter, r *http.Request, act index.Action, t index.Target) (index.Caller, bool) {

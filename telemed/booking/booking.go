@@ -94,13 +94,14 @@ type Appointment struct {
 
 // Store is a provider's schedule.
 type Store struct {
-	db  *badger.DB
-	log *slog.Logger
-	now func() time.Time
+	db     *badger.DB
+	log    *slog.Logger
+	now    func() time.Time
+	region string // prefixes every id: the provider a slot or appointment belongs to
 }
 
-// Open opens (or creates) the store in dir.
-func Open(dir string, log *slog.Logger) (*Store, error) {
+// Open opens (or creates) the store of region's schedule in dir.
+func Open(dir, region string, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -110,7 +111,7 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the telemedicine store %s: %w", dir, err)
 	}
-	return &Store{db: db, log: log, now: time.Now}, nil
+	return &Store{db: db, log: log, now: time.Now, region: region}, nil
 }
 
 // Close closes the store.
@@ -121,10 +122,11 @@ var (
 	clientKeyRE = regexp.MustCompile(`^[\x21-\x7e]{8,128}$`)
 )
 
-func newID() string {
+// newID is "<region>-<24 hex digits>": the id names the provider.
+func (s *Store) newID() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	return s.region + "-" + hex.EncodeToString(b)
 }
 
 func slotKey(id string) []byte { return []byte("sl/" + id) }
@@ -169,7 +171,7 @@ func (s *Store) AddSlot(service string, start, end time.Time) (Slot, error) {
 	case start.Before(now.Add(-time.Hour)) || start.After(now.AddDate(2, 0, 0)):
 		return Slot{}, fmt.Errorf("%w: a slot starts between now and two years from now", ErrInvalid)
 	}
-	sl := Slot{ID: newID(), Service: service, Start: start.UTC().Truncate(time.Second), End: end.UTC().Truncate(time.Second), Status: SlotFree}
+	sl := Slot{ID: s.newID(), Service: service, Start: start.UTC().Truncate(time.Second), End: end.UTC().Truncate(time.Second), Status: SlotFree}
 	err := s.db.Update(func(tx *badger.Txn) error {
 		if err := set(tx, slotKey(sl.ID), sl); err != nil {
 			return err
@@ -272,7 +274,7 @@ func (s *Store) book(r BookRequest) (a Appointment, dup bool, err error) {
 			return ErrTaken
 		}
 		now := s.now().UTC()
-		a = Appointment{ID: newID(), Slot: sl.ID, Service: sl.Service, Start: sl.Start, End: sl.End, Patient: r.Patient,
+		a = Appointment{ID: s.newID(), Slot: sl.ID, Service: sl.Service, Start: sl.Start, End: sl.End, Patient: r.Patient,
 			Status: AppointmentBooked, Booker: r.Booker, ClientKey: r.ClientKey, Eligibility: r.Eligibility, Created: now, Updated: now}
 		sl.Status, sl.Appointment = SlotBusy, a.ID
 		if err := set(tx, slotKey(sl.ID), sl); err != nil {

@@ -11,7 +11,7 @@ import (
 func open(t *testing.T) (*Store, string) {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := Open(dir, nil)
+	s, err := Open(dir, "030", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestBookingRetriesCancelAndRestart(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s2, err := Open(dir, nil)
+	s2, err := Open(dir, "030", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

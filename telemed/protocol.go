@@ -1,0 +1,136 @@
+package telemed
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/telemed/booking"
+)
+
+// Protocol carries a caller's request to the node of the region that
+// provides a service: the caller's token travels with it, and the
+// provider decides, audits and answers on its own replica and schedule.
+var Protocol = federation.ProtocolID("telemed", "1.0.0")
+
+// Operations of the protocol.
+const (
+	opSlots  = "slots"  // free slots of a service
+	opBook   = "book"   // book a slot
+	opCancel = "cancel" // cancel an appointment
+	opRead   = "read"   // read an appointment
+)
+
+// Request is one call to a provider.
+type Request struct {
+	V           int                  `json:"v"`
+	Op          string               `json:"op"`
+	Token       string               `json:"token"`
+	Service     string               `json:"service,omitempty"`
+	Slot        string               `json:"slot,omitempty"`
+	Appointment string               `json:"appointment,omitempty"`
+	Patient     string               `json:"patient,omitempty"`
+	ClientKey   string               `json:"client_key,omitempty"`
+	Eligibility *booking.Eligibility `json:"eligibility,omitempty"`
+	From        time.Time            `json:"from,omitzero"`
+	To          time.Time            `json:"to,omitzero"`
+}
+
+// Response is a provider's answer.
+type Response struct {
+	Slots       []booking.Slot       `json:"slots,omitempty"`
+	Appointment *booking.Appointment `json:"appointment,omitempty"`
+	Duplicate   bool                 `json:"duplicate,omitempty"`
+}
+
+// Refusal codes a provider answers with (federation.RemoteError.Code).
+const (
+	codeInvalid      = "invalid"
+	codeUnauthorized = "unauthorized"
+	codeForbidden    = "forbidden"
+	codeNotFound     = "not-found"
+	codeConflict     = "conflict"
+	codeUnavailable  = "unavailable"
+)
+
+// DecodeRequest reads a request off the wire, refusing unknown fields,
+// other versions and unknown operations.
+func DecodeRequest(b []byte) (Request, error) {
+	var r Request
+	dec := json.NewDecoder(bytesReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return r, fmt.Errorf("telemed request: %w", err)
+	}
+	if dec.More() {
+		return r, errors.New("telemed request: data after the request")
+	}
+	switch {
+	case r.V != 1:
+		return r, fmt.Errorf("telemed request: version %d (this node speaks 1)", r.V)
+	case r.Op != opSlots && r.Op != opBook && r.Op != opCancel && r.Op != opRead:
+		return r, fmt.Errorf("telemed request: unknown operation %q", r.Op)
+	case r.Token == "" || len(r.Token) > 16<<10:
+		return r, errors.New("telemed request: a caller's token is required")
+	}
+	return r, nil
+}
+
+func rpcOptions() federation.RPCOptions {
+	o := federation.DefaultRPCOptions()
+	o.MaxRequest, o.MaxResponse, o.Timeout = 64<<10, 1<<20, 5*time.Second
+	return o
+}
+
+// serveProtocol answers other regions' nodes.
+func (m *Module) serveProtocol(h federation.StreamHost) {
+	federation.Serve(h, Protocol, rpcOptions(), m.log, func(ctx context.Context, from peer.ID, b []byte) ([]byte, error) {
+		req, err := DecodeRequest(b)
+		if err != nil {
+			return nil, &federation.RemoteError{Code: codeInvalid, Message: err.Error()}
+		}
+		claims, err := m.d.Verify(req.Token)
+		if err != nil {
+			m.log.Info("refused a telemedicine call: token", "peer", from, "reason", err.Error())
+			return nil, &federation.RemoteError{Code: codeUnauthorized, Message: "the caller's token is not valid"}
+		}
+		resp, err := m.provide(ctx, callerOf(claims), req)
+		if err != nil {
+			return nil, remoteError(err)
+		}
+		return json.Marshal(resp)
+	})
+}
+
+// call sends a request to the providing region's node.
+func (m *Module) call(ctx context.Context, region string, req Request) (Response, error) {
+	var resp Response
+	p, ok := m.d.RegionPeer(region)
+	if !ok {
+		return resp, fmt.Errorf("%w: region %s is not a member of the federation", errUnreachable, region)
+	}
+	req.V = 1
+	b, err := json.Marshal(req)
+	if err != nil {
+		return resp, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.ProviderDeadline)
+	defer cancel()
+	out, err := federation.Call(ctx, m.d.Host, p, Protocol, b, rpcOptions())
+	if err != nil {
+		var re *federation.RemoteError
+		if errors.As(err, &re) {
+			return resp, fromRemote(re)
+		}
+		return resp, fmt.Errorf("%w: region %s did not answer within %s (%v)", errUnreachable, region, m.cfg.ProviderDeadline, err)
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return resp, fmt.Errorf("%w: region %s answered garbage", errUnreachable, region)
+	}
+	return resp, nil
+}

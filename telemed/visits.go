@@ -1,0 +1,207 @@
+package telemed
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/node/httpapi"
+	"github.com/fsenet/fsenet/telemed/booking"
+	"github.com/fsenet/fsenet/telemed/catalog"
+)
+
+// errUnreachable is a provider that did not answer: the answer names it.
+var errUnreachable = errors.New("the providing region could not be reached")
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+func callerOf(c federation.Claims) index.Caller { return index.CallerFromClaims(c) }
+
+// provide serves a request at the providing region's node: it reads the
+// service and the patient from its replica, asks the access policy,
+// audits, and acts on its schedule. Every caller — this node's own and
+// other regions' — goes through it.
+func (m *Module) provide(ctx context.Context, c index.Caller, req Request) (Response, error) {
+	if m.store == nil {
+		return Response{}, httpapi.E(httpapi.ErrUnavailable, "this node keeps no telemedicine schedule")
+	}
+	switch req.Op {
+	case opSlots:
+		return m.provideSlots(ctx, c, req)
+	case opBook:
+		return m.provideBooking(ctx, c, req)
+	case opCancel, opRead:
+		return m.provideAppointment(ctx, c, req)
+	}
+	return Response{}, httpapi.E(httpapi.ErrInvalid, "unknown operation")
+}
+
+// serviceFor reads a service of this region and whether the caller's
+// region may use it; a service this region does not provide is absent.
+func (m *Module) serviceFor(ctx context.Context, id, callerRegion string) (s catalog.Service, usable bool, err error) {
+	_, err = m.d.Replica.Read(ctx, consensus.Local, func(rd consensus.Reader) error {
+		var ok bool
+		var err error
+		if s, ok, err = catalog.GetService(rd, id); err != nil || !ok || s.Region != m.cfg.Region {
+			return errors.Join(err, httpapi.E(httpapi.ErrNotFound, "no such HealthcareService at region "+m.cfg.Region))
+		}
+		usable, err = catalog.Adopted(rd, s, callerRegion)
+		return err
+	})
+	return s, usable && s.Active, err
+}
+
+func (m *Module) provideSlots(ctx context.Context, c index.Caller, req Request) (Response, error) {
+	s, usable, err := m.serviceFor(ctx, req.Service, c.Region)
+	if err != nil {
+		return Response{}, err
+	}
+	if d := index.Authorize(c, index.ActSearchSlots, index.Target{Region: s.Region, Usable: usable}); d != index.Allow {
+		return Response{}, refusal(d, "HealthcareService")
+	}
+	slots, err := m.store.Slots(booking.SlotQuery{Service: s.ID, Status: booking.SlotFree, From: req.From, To: req.To})
+	return Response{Slots: slots}, err
+}
+
+func (m *Module) provideBooking(ctx context.Context, c index.Caller, req Request) (Response, error) {
+	sl, err := m.store.Slot(req.Slot)
+	if err != nil {
+		return Response{}, storeError(err, "Slot")
+	}
+	s, usable, err := m.serviceFor(ctx, sl.Service, c.Region)
+	if err != nil {
+		return Response{}, err
+	}
+	p, err := m.patient(ctx, req.Patient)
+	if err != nil {
+		return Response{}, err
+	}
+	if d := index.Authorize(c, index.ActBook, index.Target{Region: s.Region, Patient: p, Usable: usable}); d != index.Allow {
+		return Response{}, refusal(d, "Patient")
+	}
+	var elig booking.Eligibility
+	if req.Eligibility != nil {
+		elig = *req.Eligibility
+	}
+	a, dup, err := m.store.Book(booking.BookRequest{Slot: sl.ID, Patient: p.ID, ClientKey: req.ClientKey, Eligibility: elig,
+		Booker: booking.Booker{Subject: c.Subject, Role: c.Role, Region: c.Region, Organization: c.Organization}})
+	outcome := index.OutcomeSuccess
+	if err != nil {
+		outcome = index.OutcomeRefused
+	}
+	if aerr := m.d.Audit.Record(ctx, visitEvent(c, "Appointment.book", index.ActionCreate, p.ID, outcome)); aerr != nil {
+		return Response{}, httpapi.Wrap(httpapi.ErrUnavailable, "the booking could not be audited; retry", aerr)
+	}
+	if err != nil {
+		return Response{}, storeError(err, "Slot")
+	}
+	return Response{Appointment: &a, Duplicate: dup}, nil
+}
+
+func (m *Module) provideAppointment(ctx context.Context, c index.Caller, req Request) (Response, error) {
+	a, err := m.store.Appointment(req.Appointment)
+	if err != nil {
+		return Response{}, storeError(err, "Appointment")
+	}
+	p := &index.Patient{ID: a.Patient}
+	if d := index.Authorize(c, index.ActReadBooking, index.Target{Region: m.cfg.Region, Patient: p, Organization: a.Booker.Subject}); d != index.Allow {
+		return Response{}, refusal(d, "Appointment")
+	}
+	what, action := "Appointment.read", index.ActionRead
+	if req.Op == opCancel {
+		what, action = "Appointment.cancel", index.ActionUpdate
+	}
+	if err := m.d.Audit.Record(ctx, visitEvent(c, what, action, a.Patient, index.OutcomeSuccess)); err != nil {
+		return Response{}, httpapi.Wrap(httpapi.ErrUnavailable, "the access could not be audited; retry", err)
+	}
+	if req.Op == opCancel {
+		if a, err = m.store.Cancel(a.ID); err != nil {
+			return Response{}, storeError(err, "Appointment")
+		}
+	}
+	return Response{Appointment: &a}, nil
+}
+
+// patient reads a patient's current record from the replica.
+func (m *Module) patient(ctx context.Context, id string) (*index.Patient, error) {
+	var p index.Patient
+	var ok bool
+	_, err := m.d.Replica.Read(ctx, consensus.Local, func(rd consensus.Reader) error {
+		var err error
+		p, ok, err = index.GetPatient(rd, id)
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, nil
+	}
+	return &p, nil
+}
+
+func visitEvent(c index.Caller, what string, action index.AuditAction, patient string, outcome index.AuditOutcome) index.Event {
+	return index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
+		Action: action, What: what, Patient: patient, Outcome: outcome}
+}
+
+// refusal is the policy's refusal as an error.
+func refusal(d index.Decision, what string) error {
+	if d == index.Hide {
+		return httpapi.E(httpapi.ErrNotFound, "no such "+what)
+	}
+	return httpapi.E(httpapi.ErrForbidden, "this token does not grant this operation")
+}
+
+// storeError maps the schedule's errors.
+func storeError(err error, what string) error {
+	switch {
+	case errors.Is(err, booking.ErrNotFound):
+		return httpapi.E(httpapi.ErrNotFound, "no such "+what)
+	case errors.Is(err, booking.ErrTaken):
+		return httpapi.E(httpapi.ErrConflict, "the slot is already booked: choose another")
+	case errors.Is(err, booking.ErrInvalid):
+		return httpapi.E(httpapi.ErrInvalid, err.Error())
+	case errors.Is(err, booking.ErrState):
+		return httpapi.E(httpapi.ErrConflict, err.Error())
+	}
+	return httpapi.Wrap(httpapi.ErrUnavailable, "the schedule could not be read or written; retry", err)
+}
+
+// remoteError is a provider's refusal as the protocol carries it.
+func remoteError(err error) error {
+	code := codeUnavailable
+	switch httpapi.StatusOf(err).Code {
+	case 400:
+		code = codeInvalid
+	case 401:
+		code = codeUnauthorized
+	case 403:
+		code = codeForbidden
+	case 404:
+		code = codeNotFound
+	case 409:
+		code = codeConflict
+	}
+	var e *httpapi.Error
+	msg := "the provider could not serve the request now"
+	if errors.As(err, &e) {
+		msg = e.Message
+	}
+	return &federation.RemoteError{Code: code, Message: msg}
+}
+
+// fromRemote is a provider's refusal as this node answers it.
+func fromRemote(re *federation.RemoteError) error {
+	kind := map[string]error{codeInvalid: httpapi.ErrInvalid, codeUnauthorized: httpapi.ErrForbidden, codeForbidden: httpapi.ErrForbidden,
+		codeNotFound: httpapi.ErrNotFound, codeConflict: httpapi.ErrConflict}[re.Code]
+	if kind == nil {
+		kind = httpapi.ErrUnavailable
+	}
+	return httpapi.E(kind, fmt.Sprintf("the providing region: %s", re.Message))
+}

@@ -1,0 +1,334 @@
+package telemed
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/index/fhirres"
+	"github.com/fsenet/fsenet/node/httpapi"
+	"github.com/fsenet/fsenet/node/module"
+	"github.com/fsenet/fsenet/telemed/booking"
+	"github.com/fsenet/fsenet/telemed/catalog"
+)
+
+// Systems of the visits' resources.
+const (
+	// SystemClientKey identifies a booking request: a retry with the same
+	// key answers as the first.
+	SystemClientKey = "urn:fsenet:telemedicina:client-key"
+	// ExtensionEligibility records the "verifica di eseguibilità" with a
+	// booking (the guides describe it and profile nothing for it).
+	ExtensionEligibility = "urn:fsenet:telemedicina:verifica-eseguibilita"
+)
+
+// registerVisits mounts the televisit routes. Every one but adding slots
+// may be asked of any node: it is served by the node of the region that
+// provides the service, this one or another over Protocol.
+func (m *Module) registerVisits(r module.Routes, caps *fhirres.Capabilities) {
+	r.HandleFunc("GET /fhir/Schedule/{id}", m.readSchedule)
+	r.HandleFunc("POST /fhir/Slot", m.addSlot)
+	r.HandleFunc("GET /fhir/Slot", m.searchSlots)
+	r.HandleFunc("POST /fhir/Appointment", m.book)
+	r.HandleFunc("GET /fhir/Appointment/{id}", m.readAppointment)
+	r.HandleFunc("POST /fhir/Appointment/{id}/$cancel", m.cancelAppointment)
+	caps.Interactions(fhir.ResourceTypeSchedule, []fhir.TypeRestfulInteraction{fhir.TypeRestfulInteractionRead})
+	caps.Interactions(fhir.ResourceTypeSlot, []fhir.TypeRestfulInteraction{fhir.TypeRestfulInteractionCreate, fhir.TypeRestfulInteractionSearchType},
+		fhirres.SearchParam{Name: "schedule", Type: fhir.SearchParamTypeReference}, fhirres.SearchParam{Name: "start", Type: fhir.SearchParamTypeDate})
+	caps.Interactions(fhir.ResourceTypeAppointment, []fhir.TypeRestfulInteraction{fhir.TypeRestfulInteractionCreate, fhir.TypeRestfulInteractionRead})
+	caps.Operation(fhir.ResourceTypeAppointment, "cancel")
+}
+
+// ask serves a request where its service is provided: here, or at the
+// providing region's node with the caller's token. A forwarded request
+// is audited here too, so both regions' logs show it.
+func (m *Module) ask(w http.ResponseWriter, r *http.Request, region string, req Request, what string) (Response, bool) {
+	c, ok := m.d.Caller(r)
+	if !ok {
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrUnauthorized, "a valid bearer token is required"))
+		return Response{}, false
+	}
+	var resp Response
+	var err error
+	if region == m.cfg.Region {
+		resp, err = m.provide(r.Context(), c, req)
+	} else {
+		_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		req.Token = strings.TrimSpace(tok)
+		resp, err = m.call(r.Context(), region, req)
+		if what != "" && err == nil && resp.Appointment != nil {
+			if aerr := m.d.Audit.Record(r.Context(), visitEvent(c, what, index.ActionExecute, resp.Appointment.Patient, index.OutcomeSuccess)); aerr != nil {
+				err = httpapi.Wrap(httpapi.ErrUnavailable, "the access could not be audited; retry", aerr)
+			}
+		}
+	}
+	if err != nil {
+		if errors.Is(err, errUnreachable) {
+			err = httpapi.Wrap(httpapi.ErrTimeout, err.Error(), err)
+		}
+		httpapi.Fail(w, r, err)
+		return resp, false
+	}
+	return resp, true
+}
+
+// readSchedule is GET /fhir/Schedule/{id}: a service's schedule (one per
+// service, named by its id), from the replica's catalogue.
+func (m *Module) readSchedule(w http.ResponseWriter, r *http.Request) {
+	if _, ok := m.decide(w, r, index.ActReadCatalogue, index.Target{}); !ok {
+		return
+	}
+	var s catalog.Service
+	var found bool
+	applied, err := m.read(r, false, func(rd consensus.Reader) error {
+		var err error
+		s, found, err = catalog.GetService(rd, r.PathValue("id"))
+		return err
+	})
+	switch {
+	case err != nil:
+		httpapi.Fail(w, r, err)
+	case !found:
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrNotFound, "no such Schedule"))
+	default:
+		writeFHIR(w, http.StatusOK, applied, fhir.Schedule{Id: fhirres.Ptr(s.ID), Active: fhirres.Ptr(s.Active),
+			Actor:       []fhir.Reference{{Reference: fhirres.Ptr("HealthcareService/" + s.ID)}},
+			ServiceType: []fhir.CodeableConcept{fhirres.Coding(SystemServiceType, s.Type, "")}})
+	}
+}
+
+// addSlot is POST /fhir/Slot: a free slot of one of this region's
+// services, by its operators.
+func (m *Module) addSlot(w http.ResponseWriter, r *http.Request) {
+	if _, ok := m.decide(w, r, index.ActManageSchedule, index.Target{Region: m.cfg.Region}); !ok {
+		return
+	}
+	b, err := readBody(w, r)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	sl, err := fhir.UnmarshalSlot(b)
+	service := strings.TrimPrefix(ptrValue(sl.Schedule.Reference), "Schedule/")
+	start, serr := time.Parse(time.RFC3339, sl.Start)
+	end, eerr := time.Parse(time.RFC3339, sl.End)
+	if err != nil || !strings.Contains(string(b), `"resourceType":"Slot"`) || serr != nil || eerr != nil {
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrInvalid, "want a FHIR Slot with schedule Schedule/<service id>, start and end (RFC 3339)"))
+		return
+	}
+	if _, _, err := m.serviceFor(r.Context(), service, m.cfg.Region); err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	added, err := m.store.AddSlot(service, start, end)
+	if err != nil {
+		httpapi.Fail(w, r, storeError(err, "Slot"))
+		return
+	}
+	writeFHIR(w, http.StatusCreated, 0, slotResource(added))
+}
+
+// searchSlots is GET /fhir/Slot?schedule=Schedule/<service id>[&start=geT&start=ltT]:
+// the free slots of a service, asked of its provider.
+func (m *Module) searchSlots(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	service := strings.TrimPrefix(q.Get("schedule"), "Schedule/")
+	region, ok := catalog.RegionOf(service)
+	req := Request{Op: opSlots, Service: service}
+	for _, v := range q["start"] {
+		t, err := time.Parse(time.RFC3339, v[min(2, len(v)):])
+		switch {
+		case err != nil || len(v) < 2:
+			ok = false
+		case strings.HasPrefix(v, "ge"):
+			req.From = t
+		case strings.HasPrefix(v, "lt"):
+			req.To = t
+		default:
+			ok = false
+		}
+	}
+	if !ok || len(q["schedule"]) != 1 {
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrInvalid, "give schedule=Schedule/<service id>, and start=geT / start=ltT (RFC 3339) if any"))
+		return
+	}
+	resp, ok := m.ask(w, r, region, req, "")
+	if !ok {
+		return
+	}
+	base := m.base(r)
+	b := fhir.Bundle{Type: fhir.BundleTypeSearchset, Total: fhirres.Ptr(len(resp.Slots)),
+		Link: []fhir.BundleLink{{Relation: "self", Url: base + "/Slot?" + r.URL.RawQuery}}}
+	for _, sl := range resp.Slots {
+		raw, _ := json.Marshal(slotResource(sl))
+		b.Entry = append(b.Entry, fhir.BundleEntry{FullUrl: fhirres.Ptr(fhirres.FullURL(base, "Slot", sl.ID)), Resource: raw,
+			Search: &fhir.BundleEntrySearch{Mode: fhirres.Ptr(fhir.SearchEntryModeMatch)}})
+	}
+	writeFHIR(w, http.StatusOK, 0, b)
+}
+
+// book is POST /fhir/Appointment: a slot booked for a patient, at the
+// provider, idempotent on the request's client key.
+func (m *Module) book(w http.ResponseWriter, r *http.Request) {
+	b, err := readBody(w, r)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	req, err := bookingRequest(b)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	region, _ := catalog.RegionOf(req.Slot)
+	resp, ok := m.ask(w, r, region, req, "Appointment.book.request")
+	if !ok {
+		return
+	}
+	status := http.StatusCreated
+	if resp.Duplicate {
+		status = http.StatusOK
+	}
+	w.Header().Set("Location", m.base(r)+"/Appointment/"+resp.Appointment.ID)
+	writeFHIR(w, status, 0, appointmentResource(*resp.Appointment))
+}
+
+// bookingRequest reads a FHIR Appointment that books a slot.
+func bookingRequest(b []byte) (Request, error) {
+	bad := httpapi.E(httpapi.ErrInvalid, "want a FHIR Appointment with one slot (Slot/<id>), the patient as a participant (Patient/CF-…) "+
+		"and an identifier of system "+SystemClientKey)
+	a, err := fhir.UnmarshalAppointment(b)
+	if err != nil || !strings.Contains(string(b), `"resourceType":"Appointment"`) || len(a.Slot) != 1 {
+		return Request{}, bad
+	}
+	req := Request{Op: opBook, Slot: strings.TrimPrefix(ptrValue(a.Slot[0].Reference), "Slot/")}
+	for _, p := range a.Participant {
+		if ref := ptrValue(refOf(p.Actor)); strings.HasPrefix(ref, "Patient/") {
+			if id, ok := fhirres.PatientIDOf(strings.TrimPrefix(ref, "Patient/")); ok {
+				req.Patient = id
+			}
+		}
+	}
+	for _, id := range a.Identifier {
+		if ptrValue(id.System) == SystemClientKey {
+			req.ClientKey = ptrValue(id.Value)
+		}
+	}
+	req.Eligibility = eligibilityOf(a.Extension)
+	if _, ok := catalog.RegionOf(req.Slot); !ok || req.Patient == "" || req.ClientKey == "" {
+		return Request{}, bad
+	}
+	return req, nil
+}
+
+// readAppointment is GET /fhir/Appointment/{id}, asked of its provider.
+func (m *Module) readAppointment(w http.ResponseWriter, r *http.Request) {
+	m.appointmentOp(w, r, opRead, "")
+}
+
+// cancelAppointment is POST /fhir/Appointment/{id}/$cancel.
+func (m *Module) cancelAppointment(w http.ResponseWriter, r *http.Request) {
+	m.appointmentOp(w, r, opCancel, "Appointment.cancel.request")
+}
+
+func (m *Module) appointmentOp(w http.ResponseWriter, r *http.Request, op, what string) {
+	id := r.PathValue("id")
+	region, ok := catalog.RegionOf(id)
+	if !ok {
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrNotFound, "no such Appointment"))
+		return
+	}
+	resp, ok := m.ask(w, r, region, Request{Op: op, Appointment: id}, what)
+	if !ok {
+		return
+	}
+	writeFHIR(w, http.StatusOK, 0, appointmentResource(*resp.Appointment))
+}
+
+func slotResource(sl booking.Slot) fhir.Slot {
+	status := fhir.SlotStatusFree
+	if sl.Status == booking.SlotBusy {
+		status = fhir.SlotStatusBusy
+	}
+	return fhir.Slot{Id: fhirres.Ptr(sl.ID), Schedule: fhir.Reference{Reference: fhirres.Ptr("Schedule/" + sl.Service)},
+		Status: status, Start: sl.Start.UTC().Format(time.RFC3339), End: sl.End.UTC().Format(time.RFC3339)}
+}
+
+func appointmentResource(a booking.Appointment) fhir.Appointment {
+	status := fhir.AppointmentStatusBooked
+	if a.Status == booking.AppointmentCancelled {
+		status = fhir.AppointmentStatusCancelled
+	}
+	accepted := fhir.ParticipationStatusAccepted
+	return fhir.Appointment{Id: fhirres.Ptr(a.ID), Status: status,
+		Identifier: []fhir.Identifier{{System: fhirres.Ptr(SystemClientKey), Value: fhirres.Ptr(a.ClientKey)}},
+		Start:      fhirres.Ptr(a.Start.UTC().Format(time.RFC3339)), End: fhirres.Ptr(a.End.UTC().Format(time.RFC3339)),
+		Slot:    []fhir.Reference{{Reference: fhirres.Ptr("Slot/" + a.Slot)}},
+		Created: fhirres.Ptr(a.Created.UTC().Format(time.RFC3339)),
+		Participant: []fhir.AppointmentParticipant{
+			{Actor: &fhir.Reference{Reference: fhirres.Ptr("Patient/" + fhirres.PatientResourceID(a.Patient))}, Status: accepted},
+			{Actor: &fhir.Reference{Reference: fhirres.Ptr("HealthcareService/" + a.Service)}, Status: accepted},
+		},
+		Extension: eligibilityExtension(a.Eligibility),
+	}
+}
+
+func eligibilityExtension(e booking.Eligibility) []fhir.Extension {
+	sub := []fhir.Extension{
+		{Url: "clinicallySuitable", ValueBoolean: fhirres.Ptr(e.ClinicallySuitable)},
+		{Url: "consent", ValueBoolean: fhirres.Ptr(e.Consent)},
+		{Url: "digitallyReady", ValueBoolean: fhirres.Ptr(e.DigitallyReady)},
+	}
+	if e.AssessedBy != "" {
+		sub = append(sub, fhir.Extension{Url: "assessedBy", ValueString: fhirres.Ptr(e.AssessedBy)})
+	}
+	if e.Note != "" {
+		sub = append(sub, fhir.Extension{Url: "note", ValueString: fhirres.Ptr(e.Note)})
+	}
+	return []fhir.Extension{{Url: ExtensionEligibility, Extension: sub}}
+}
+
+func eligibilityOf(exts []fhir.Extension) *booking.Eligibility {
+	for _, x := range exts {
+		if x.Url != ExtensionEligibility {
+			continue
+		}
+		var e booking.Eligibility
+		for _, s := range x.Extension {
+			switch s.Url {
+			case "clinicallySuitable":
+				e.ClinicallySuitable = s.ValueBoolean != nil && *s.ValueBoolean
+			case "consent":
+				e.Consent = s.ValueBoolean != nil && *s.ValueBoolean
+			case "digitallyReady":
+				e.DigitallyReady = s.ValueBoolean != nil && *s.ValueBoolean
+			case "assessedBy":
+				e.AssessedBy = ptrValue(s.ValueString)
+			case "note":
+				e.Note = ptrValue(s.ValueString)
+			}
+		}
+		return &e
+	}
+	return nil
+}
+
+func ptrValue(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func refOf(r *fhir.Reference) *string {
+	if r == nil {
+		return nil
+	}
+	return r.Reference
+}
