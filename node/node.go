@@ -213,9 +213,13 @@ func (n *Node) buildModules() error {
 		return fmt.Errorf("repository: %w", err)
 	}
 	n.modules = append(n.modules, repo)
+	signKey, err := n.trust.ed25519()
+	if err != nil {
+		return fmt.Errorf("telemed: %w", err)
+	}
 	tm, err := telemed.New(telemed.Config{Region: n.cfg.Region, PublicURL: n.cfg.HTTP.PublicURL, Dir: n.path("telemed")},
 		telemed.Deps{Replica: n.cons, Caller: callerOf, Verify: n.tokens.Verify, Audit: idx, Host: n.host, RegionPeer: n.members.RegionPeer,
-			Log: n.log.With("component", "telemed")})
+			SignKey: signKey, KeyID: n.trust.peer.String(), Log: n.log.With("component", "telemed")})
 	if err != nil {
 		return fmt.Errorf("telemed: %w", err)
 	}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -8,6 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwt"
 
 	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/federation"
@@ -98,6 +102,25 @@ func TestTelevisitBookedAcrossRegions(t *testing.T) {
 	if code, body := do(t, "GET", camBase+"/Appointment/"+appt.ID, clinician, "", ""); code != http.StatusOK || !strings.Contains(body, "Patient/CF-"+cf) {
 		t.Fatalf("read through Campania: %d %s", code, body)
 	}
+	// The video session: a token for the appointment's room, signed by
+	// Lombardia's node key, valid from 15 minutes before the visit.
+	code, body = do(t, "POST", camBase+"/Appointment/"+appt.ID+"/$video-session", clinician, "", "")
+	var video struct {
+		Room, Token string
+		NotBefore   time.Time `json:"not_before"`
+		Moderator   bool
+	}
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &video) != nil || video.Room != "fsenet-"+appt.ID || video.Moderator ||
+		!video.NotBefore.Equal(start.Add(-15*time.Minute)) {
+		t.Fatalf("video session: %d %s", code, body)
+	}
+	if err := verifyVideoToken(video.Token, lom, video.Room); err != nil {
+		t.Fatalf("video token: %v", err)
+	}
+	other := f.token("150", "SYSADMIN", func(c *federation.Claims) { c.Subject = "VRDGPP70A01F205X" })
+	if code, _ := do(t, "POST", camBase+"/Appointment/"+appt.ID+"/$video-session", other, "", ""); code != http.StatusNotFound {
+		t.Fatalf("video session for an operator of another region: %d", code)
+	}
 	// The second slot, booked concurrently from both regions: one wins.
 	var wg sync.WaitGroup
 	codes := make([]int, 20)
@@ -143,6 +166,28 @@ func TestTelevisitBookedAcrossRegions(t *testing.T) {
 	if code != http.StatusGatewayTimeout || !strings.Contains(body, "030") || time.Since(begin) > 15*time.Second {
 		t.Fatalf("with the provider gone: %d after %v: %s", code, time.Since(begin), body)
 	}
+}
+
+// verifyVideoToken checks a video token as the video service would: with
+// the provider node's Ed25519 key (its peer ID), audience jitsi, the room.
+func verifyVideoToken(tok string, provider *Node, room string) error {
+	pub, err := provider.PeerID().ExtractPublicKey()
+	if err != nil {
+		return err
+	}
+	raw, err := pub.Raw()
+	if err != nil {
+		return err
+	}
+	t, err := jwt.Parse([]byte(tok), jwt.WithKey(jwa.EdDSA(), ed25519.PublicKey(raw)), jwt.WithValidate(false), jwt.WithAudience("jitsi"))
+	if err != nil {
+		return err
+	}
+	var got string
+	if err := t.Get("room", &got); err != nil || got != room {
+		return fmt.Errorf("room %q (%v), want %q", got, err, room)
+	}
+	return nil
 }
 
 func patientBody(cf, home string) string {

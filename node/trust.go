@@ -65,6 +65,16 @@ func (n *Node) loadTrust() error {
 	return nil
 }
 
+// ed25519 is the node key as an Ed25519 private key (the node key is one:
+// its public half is the peer ID).
+func (t trust) ed25519() (ed25519.PrivateKey, error) {
+	raw, err := t.key.Raw()
+	if err != nil || len(raw) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("the node key is not an Ed25519 key")
+	}
+	return ed25519.PrivateKey(raw), nil
+}
+
 // identity is the node's standing as the admission module takes it.
 func (t trust) identity() admission.Identity {
 	return admission.Identity{Key: t.key, Peer: t.peer, Authority: t.authority, CertToken: t.certToken, Cert: t.cert}

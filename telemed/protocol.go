@@ -24,6 +24,7 @@ const (
 	opBook   = "book"   // book a slot
 	opCancel = "cancel" // cancel an appointment
 	opRead   = "read"   // read an appointment
+	opVideo  = "video"  // a participant's video-session token
 )
 
 // Request is one call to a provider.
@@ -46,6 +47,7 @@ type Response struct {
 	Slots       []booking.Slot       `json:"slots,omitempty"`
 	Appointment *booking.Appointment `json:"appointment,omitempty"`
 	Duplicate   bool                 `json:"duplicate,omitempty"`
+	Video       *VideoSession        `json:"video,omitempty"`
 }
 
 // Refusal codes a provider answers with (federation.RemoteError.Code).
@@ -73,7 +75,7 @@ func DecodeRequest(b []byte) (Request, error) {
 	switch {
 	case r.V != 1:
 		return r, fmt.Errorf("telemed request: version %d (this node speaks 1)", r.V)
-	case r.Op != opSlots && r.Op != opBook && r.Op != opCancel && r.Op != opRead:
+	case r.Op != opSlots && r.Op != opBook && r.Op != opCancel && r.Op != opRead && r.Op != opVideo:
 		return r, fmt.Errorf("telemed request: unknown operation %q", r.Op)
 	case r.Token == "" || len(r.Token) > 16<<10:
 		return r, errors.New("telemed request: a caller's token is required")

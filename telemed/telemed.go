@@ -2,6 +2,7 @@ package telemed
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -66,7 +67,11 @@ type Deps struct {
 	// Host calls other regions' nodes; RegionPeer finds a member's node.
 	Host       host.Host
 	RegionPeer func(code string) (peer.ID, bool)
-	Log        *slog.Logger
+	// SignKey signs video-session tokens: the node's own key, whose public
+	// half is its certified peer ID (KeyID).
+	SignKey ed25519.PrivateKey
+	KeyID   string
+	Log     *slog.Logger
 }
 
 // Recorder makes audit events durable (the index module).

@@ -35,7 +35,7 @@ func (m *Module) provide(ctx context.Context, c index.Caller, req Request) (Resp
 		return m.provideSlots(ctx, c, req)
 	case opBook:
 		return m.provideBooking(ctx, c, req)
-	case opCancel, opRead:
+	case opCancel, opRead, opVideo:
 		return m.provideAppointment(ctx, c, req)
 	}
 	return Response{}, httpapi.E(httpapi.ErrInvalid, "unknown operation")
@@ -113,16 +113,26 @@ func (m *Module) provideAppointment(ctx context.Context, c index.Caller, req Req
 		return Response{}, refusal(d, "Appointment")
 	}
 	what, action := "Appointment.read", index.ActionRead
-	if req.Op == opCancel {
+	switch req.Op {
+	case opCancel:
 		what, action = "Appointment.cancel", index.ActionUpdate
+	case opVideo:
+		what, action = "Appointment.video", index.ActionExecute
 	}
 	if err := m.d.Audit.Record(ctx, visitEvent(c, what, action, a.Patient, index.OutcomeSuccess)); err != nil {
 		return Response{}, httpapi.Wrap(httpapi.ErrUnavailable, "the access could not be audited; retry", err)
 	}
-	if req.Op == opCancel {
+	switch req.Op {
+	case opCancel:
 		if a, err = m.store.Cancel(a.ID); err != nil {
 			return Response{}, storeError(err, "Appointment")
 		}
+	case opVideo:
+		v, err := videoToken(m.d.SignKey, m.d.KeyID, m.cfg.Region, a, c)
+		if err != nil {
+			return Response{}, storeError(err, "Appointment")
+		}
+		return Response{Appointment: &a, Video: &v}, nil
 	}
 	return Response{Appointment: &a}, nil
 }

@@ -38,11 +38,13 @@ func (m *Module) registerVisits(r module.Routes, caps *fhirres.Capabilities) {
 	r.HandleFunc("POST /fhir/Appointment", m.book)
 	r.HandleFunc("GET /fhir/Appointment/{id}", m.readAppointment)
 	r.HandleFunc("POST /fhir/Appointment/{id}/$cancel", m.cancelAppointment)
+	r.HandleFunc("POST /fhir/Appointment/{id}/$video-session", m.videoSession)
 	caps.Interactions(fhir.ResourceTypeSchedule, []fhir.TypeRestfulInteraction{fhir.TypeRestfulInteractionRead})
 	caps.Interactions(fhir.ResourceTypeSlot, []fhir.TypeRestfulInteraction{fhir.TypeRestfulInteractionCreate, fhir.TypeRestfulInteractionSearchType},
 		fhirres.SearchParam{Name: "schedule", Type: fhir.SearchParamTypeReference}, fhirres.SearchParam{Name: "start", Type: fhir.SearchParamTypeDate})
 	caps.Interactions(fhir.ResourceTypeAppointment, []fhir.TypeRestfulInteraction{fhir.TypeRestfulInteractionCreate, fhir.TypeRestfulInteractionRead})
 	caps.Operation(fhir.ResourceTypeAppointment, "cancel")
+	caps.Operation(fhir.ResourceTypeAppointment, "video-session")
 }
 
 // ask serves a request where its service is provided: here, or at the
@@ -235,6 +237,22 @@ func (m *Module) readAppointment(w http.ResponseWriter, r *http.Request) {
 // cancelAppointment is POST /fhir/Appointment/{id}/$cancel.
 func (m *Module) cancelAppointment(w http.ResponseWriter, r *http.Request) {
 	m.appointmentOp(w, r, opCancel, "Appointment.cancel.request")
+}
+
+// videoSession is POST /fhir/Appointment/{id}/$video-session: the
+// caller's token for the appointment's room on the video service, issued
+// by the provider's node.
+func (m *Module) videoSession(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	region, ok := catalog.RegionOf(id)
+	if !ok {
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrNotFound, "no such Appointment"))
+		return
+	}
+	resp, ok := m.ask(w, r, region, Request{Op: opVideo, Appointment: id}, "Appointment.video.request")
+	if ok {
+		httpapi.JSON(w, http.StatusOK, resp.Video)
+	}
 }
 
 func (m *Module) appointmentOp(w http.ResponseWriter, r *http.Request, op, what string) {
