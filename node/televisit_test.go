@@ -102,6 +102,17 @@ func TestTelevisitBookedAcrossRegions(t *testing.T) {
 	if code, body := do(t, "GET", camBase+"/Appointment/"+appt.ID, clinician, "", ""); code != http.StatusOK || !strings.Contains(body, "Patient/CF-"+cf) {
 		t.Fatalf("read through Campania: %d %s", code, body)
 	}
+	// Rescheduled to the other slot and back, through Campania's node.
+	for _, to := range []string{slots[1], slots[0]} {
+		code, body := do(t, "POST", camBase+"/Appointment/"+appt.ID+"/$reschedule", clinician, "application/fhir+json",
+			`{"resourceType":"Parameters","parameter":[{"name":"slot","valueReference":{"reference":"Slot/`+to+`"}}]}`)
+		if code != http.StatusOK || !strings.Contains(body, "Slot/"+to) {
+			t.Fatalf("reschedule to %s: %d %s", to, code, body)
+		}
+	}
+	if code, _ := do(t, "POST", camBase+"/Appointment/"+appt.ID+"/$reschedule", clinician, "application/fhir+json", `{"resourceType":"Parameters"}`); code != http.StatusBadRequest {
+		t.Fatalf("reschedule without a slot: %d", code)
+	}
 	// The video session: a token for the appointment's room, signed by
 	// Lombardia's node key, valid from 15 minutes before the visit.
 	code, body = do(t, "POST", camBase+"/Appointment/"+appt.ID+"/$video-session", clinician, "", "")

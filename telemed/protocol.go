@@ -25,6 +25,7 @@ const (
 	opCancel = "cancel" // cancel an appointment
 	opRead   = "read"   // read an appointment
 	opVideo  = "video"  // a participant's video-session token
+	opMove   = "move"   // reschedule an appointment to another slot (Request.Slot)
 )
 
 // Request is one call to a provider.
@@ -75,7 +76,7 @@ func DecodeRequest(b []byte) (Request, error) {
 	switch {
 	case r.V != 1:
 		return r, fmt.Errorf("telemed request: version %d (this node speaks 1)", r.V)
-	case r.Op != opSlots && r.Op != opBook && r.Op != opCancel && r.Op != opRead && r.Op != opVideo:
+	case r.Op != opSlots && r.Op != opBook && r.Op != opCancel && r.Op != opRead && r.Op != opVideo && r.Op != opMove:
 		return r, fmt.Errorf("telemed request: unknown operation %q", r.Op)
 	case r.Token == "" || len(r.Token) > 16<<10:
 		return r, errors.New("telemed request: a caller's token is required")

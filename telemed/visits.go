@@ -35,7 +35,7 @@ func (m *Module) provide(ctx context.Context, c index.Caller, req Request) (Resp
 		return m.provideSlots(ctx, c, req)
 	case opBook:
 		return m.provideBooking(ctx, c, req)
-	case opCancel, opRead, opVideo:
+	case opCancel, opRead, opVideo, opMove:
 		return m.provideAppointment(ctx, c, req)
 	}
 	return Response{}, httpapi.E(httpapi.ErrInvalid, "unknown operation")
@@ -118,6 +118,8 @@ func (m *Module) provideAppointment(ctx context.Context, c index.Caller, req Req
 		what, action = "Appointment.cancel", index.ActionUpdate
 	case opVideo:
 		what, action = "Appointment.video", index.ActionExecute
+	case opMove:
+		what, action = "Appointment.reschedule", index.ActionUpdate
 	}
 	if err := m.d.Audit.Record(ctx, visitEvent(c, what, action, a.Patient, index.OutcomeSuccess)); err != nil {
 		return Response{}, httpapi.Wrap(httpapi.ErrUnavailable, "the access could not be audited; retry", err)
@@ -126,6 +128,10 @@ func (m *Module) provideAppointment(ctx context.Context, c index.Caller, req Req
 	case opCancel:
 		if a, err = m.store.Cancel(a.ID); err != nil {
 			return Response{}, storeError(err, "Appointment")
+		}
+	case opMove:
+		if a, err = m.store.Reschedule(a.ID, req.Slot); err != nil {
+			return Response{}, storeError(err, "Slot")
 		}
 	case opVideo:
 		v, err := videoToken(m.d.SignKey, m.d.KeyID, m.cfg.Region, a, c)

@@ -39,12 +39,14 @@ func (m *Module) registerVisits(r module.Routes, caps *fhirres.Capabilities) {
 	r.HandleFunc("GET /fhir/Appointment/{id}", m.readAppointment)
 	r.HandleFunc("POST /fhir/Appointment/{id}/$cancel", m.cancelAppointment)
 	r.HandleFunc("POST /fhir/Appointment/{id}/$video-session", m.videoSession)
+	r.HandleFunc("POST /fhir/Appointment/{id}/$reschedule", m.reschedule)
 	caps.Interactions(fhir.ResourceTypeSchedule, []fhir.TypeRestfulInteraction{fhir.TypeRestfulInteractionRead})
 	caps.Interactions(fhir.ResourceTypeSlot, []fhir.TypeRestfulInteraction{fhir.TypeRestfulInteractionCreate, fhir.TypeRestfulInteractionSearchType},
 		fhirres.SearchParam{Name: "schedule", Type: fhir.SearchParamTypeReference}, fhirres.SearchParam{Name: "start", Type: fhir.SearchParamTypeDate})
 	caps.Interactions(fhir.ResourceTypeAppointment, []fhir.TypeRestfulInteraction{fhir.TypeRestfulInteractionCreate, fhir.TypeRestfulInteractionRead})
 	caps.Operation(fhir.ResourceTypeAppointment, "cancel")
 	caps.Operation(fhir.ResourceTypeAppointment, "video-session")
+	caps.Operation(fhir.ResourceTypeAppointment, "reschedule")
 }
 
 // ask serves a request where its service is provided: here, or at the
@@ -255,14 +257,51 @@ func (m *Module) videoSession(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// reschedule is POST /fhir/Appointment/{id}/$reschedule with Parameters
+// naming the new slot (valueReference Slot/<id>) of the same service.
+func (m *Module) reschedule(w http.ResponseWriter, r *http.Request) {
+	b, err := readBody(w, r)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	var ps struct {
+		ResourceType string `json:"resourceType"`
+		Parameter    []struct {
+			Name           string `json:"name"`
+			ValueReference *struct {
+				Reference string `json:"reference"`
+			} `json:"valueReference"`
+		} `json:"parameter"`
+	}
+	slot := ""
+	if json.Unmarshal(b, &ps) == nil && ps.ResourceType == "Parameters" {
+		for _, p := range ps.Parameter {
+			if p.Name == "slot" && p.ValueReference != nil {
+				slot = strings.TrimPrefix(p.ValueReference.Reference, "Slot/")
+			}
+		}
+	}
+	if _, ok := catalog.RegionOf(slot); !ok {
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrInvalid, "want Parameters with slot (valueReference Slot/<id>)"))
+		return
+	}
+	m.appointmentOpWith(w, r, Request{Op: opMove, Slot: slot}, "Appointment.reschedule.request")
+}
+
 func (m *Module) appointmentOp(w http.ResponseWriter, r *http.Request, op, what string) {
+	m.appointmentOpWith(w, r, Request{Op: op}, what)
+}
+
+func (m *Module) appointmentOpWith(w http.ResponseWriter, r *http.Request, req Request, what string) {
 	id := r.PathValue("id")
 	region, ok := catalog.RegionOf(id)
 	if !ok {
 		httpapi.Fail(w, r, httpapi.E(httpapi.ErrNotFound, "no such Appointment"))
 		return
 	}
-	resp, ok := m.ask(w, r, region, Request{Op: op, Appointment: id}, what)
+	req.Appointment = id
+	resp, ok := m.ask(w, r, region, req, what)
 	if !ok {
 		return
 	}

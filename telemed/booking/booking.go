@@ -351,3 +351,55 @@ func (s *Store) Cancel(id string) (Appointment, error) {
 		}
 	}
 }
+
+// Reschedule moves a booked appointment to another free slot of the same
+// service, in one transaction: the new slot is claimed, the old one freed,
+// the appointment changed — or nothing is (the new slot taken: ErrTaken).
+func (s *Store) Reschedule(id, slot string) (Appointment, error) {
+	var a Appointment
+	for attempt := 0; ; attempt++ {
+		err := s.db.Update(func(tx *badger.Txn) error {
+			var ok bool
+			var err error
+			if a, ok, err = get[Appointment](tx, apptKey(id)); err != nil || !ok {
+				return errors.Join(err, map[bool]error{false: ErrNotFound, true: nil}[ok])
+			}
+			if a.Slot == slot {
+				return nil
+			}
+			if a.Status != AppointmentBooked || !s.now().Before(a.Start) {
+				return fmt.Errorf("%w: only a booked visit that has not started is moved", ErrState)
+			}
+			to, ok, err := get[Slot](tx, slotKey(slot))
+			switch {
+			case err != nil:
+				return err
+			case !ok:
+				return ErrNotFound
+			case to.Service != a.Service:
+				return fmt.Errorf("%w: the new slot belongs to another service", ErrInvalid)
+			case to.Status != SlotFree:
+				return ErrTaken
+			}
+			from, ok, err := get[Slot](tx, slotKey(a.Slot))
+			if err != nil {
+				return err
+			}
+			if ok && from.Appointment == a.ID {
+				from.Status, from.Appointment = SlotFree, ""
+				if err := set(tx, slotKey(from.ID), from); err != nil {
+					return err
+				}
+			}
+			to.Status, to.Appointment = SlotBusy, a.ID
+			a.Slot, a.Start, a.End, a.Updated = to.ID, to.Start, to.End, s.now().UTC()
+			if err := set(tx, slotKey(to.ID), to); err != nil {
+				return err
+			}
+			return set(tx, apptKey(a.ID), a)
+		})
+		if !errors.Is(err, badger.ErrConflict) || attempt == 20 {
+			return a, err
+		}
+	}
+}

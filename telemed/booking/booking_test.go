@@ -156,3 +156,46 @@ func TestBadBookingsAndSlots(t *testing.T) {
 		t.Fatalf("a bad service id: %v", err)
 	}
 }
+
+func TestReschedule(t *testing.T) {
+	s, _ := open(t)
+	start := time.Now().Add(3 * time.Hour)
+	var slots []Slot
+	for i := range 3 {
+		sl, err := s.AddSlot("030-tv-cardio", start.Add(time.Duration(i)*time.Hour), start.Add(time.Duration(i)*time.Hour+30*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		slots = append(slots, sl)
+	}
+	other, _ := s.AddSlot("030-tv-derma", start, start.Add(time.Hour))
+	a, _, err := s.Book(BookRequest{Slot: slots[0].ID, Patient: "CF:RSSMRA80A01H501U", Booker: booker("160", "X"), ClientKey: "move-0001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Book(BookRequest{Slot: slots[2].ID, Patient: "CF:RSSMRA80A01H501U", Booker: booker("160", "X"), ClientKey: "move-0002"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, slot string
+		want       error
+	}{
+		{"to a taken slot", slots[2].ID, ErrTaken},
+		{"to another service's slot", other.ID, ErrInvalid},
+		{"to no slot", "030-nope", ErrNotFound},
+		{"to a free slot", slots[1].ID, nil},
+		{"to where it is", slots[1].ID, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.Reschedule(a.ID, tt.slot)
+			if !errors.Is(err, tt.want) || (tt.want == nil && (got.Slot != tt.slot || !got.Start.Equal(slots[1].Start))) {
+				t.Fatalf("%+v %v, want %v", got, err, tt.want)
+			}
+		})
+	}
+	for i, want := range []string{SlotFree, SlotBusy, SlotBusy} {
+		if sl, _ := s.Slot(slots[i].ID); sl.Status != want {
+			t.Fatalf("slot %d: %s, want %s", i, sl.Status, want)
+		}
+	}
+}
