@@ -135,8 +135,12 @@ func demoCmd(ctx context.Context, args []string) error {
 		fmt.Printf("  a clinician of %s finds a patient of %s:\n", other, loaded[0].Region)
 		fmt.Printf("                   curl -H \"Authorization: Bearer $FSENET_%s_TOKEN\" \"$FSENET_%s_URL/fhir/DocumentReference?patient=Patient/CF-%s\"\n", other, other, loaded[0].PatientCF)
 	}
-	if err := migrantScenario(ctx, os.Stdout, regions, producers); err != nil {
+	migrant, err := migrantScenario(ctx, os.Stdout, regions, producers)
+	if err != nil {
 		return fmt.Errorf("the migrant scenario: %w", err)
+	}
+	if err := telemedScenario(ctx, os.Stdout, producers, migrant); err != nil {
+		return fmt.Errorf("the telemedicine scenario: %w", err)
 	}
 	fmt.Printf("  then e.g.:       curl -H \"Authorization: Bearer $FSENET_%s_TOKEN\" $FSENET_%s_URL/fhir/metadata\n", codes[0], codes[0])
 	fmt.Printf("                   go run ./cmd/fsectl cluster status\n")

@@ -183,9 +183,9 @@ func demoCall(ctx context.Context, method, url, token, ct string, body []byte) (
 // of her new region reads her whole history, contents included, fetched
 // from the regions that keep them. Each step is printed with a command a
 // user can repeat.
-func migrantScenario(ctx context.Context, w io.Writer, regions []*demoRegion, producers []*demoProducer) error {
+func migrantScenario(ctx context.Context, w io.Writer, regions []*demoRegion, producers []*demoProducer) (synth.Patient, error) {
 	if len(regions) < 3 {
-		return nil
+		return synth.Patient{}, nil
 	}
 	from, treated, to := producers[0], producers[1], producers[len(producers)-1]
 	name := func(r *demoRegion) string { return federation.RegionNames[r.Code] + " (" + r.Code + ")" }
@@ -193,34 +193,34 @@ func migrantScenario(ctx context.Context, w io.Writer, regions []*demoRegion, pr
 	pt := synth.NewPatient(rng)
 	fmt.Fprintf(w, "\nThe migrant patient: %s %s, codice fiscale %s\n", pt.Given, pt.Family, pt.CF)
 	if err := demoPatient(ctx, http.MethodPost, from.url, from.operator, from.region.Code, pt); err != nil {
-		return err
+		return pt, err
 	}
 	fmt.Fprintf(w, "  1. registered in %s with consent to consultation:\n", name(from.region))
 	fmt.Fprintf(w, "       curl -H \"Authorization: Bearer $FSENET_%s_TOKEN\" \"$FSENET_%s_URL/fhir/Patient/CF-%s\"\n", from.region.Code, from.region.Code, pt.CF)
 	for i, loinc := range []string{"11502-2", "34105-7"} {
 		if err := from.publish(ctx, pt, fmt.Sprintf("migrant-%d", i), loinc, time.Date(2025, time.Month(3+i*4), 12, 10, 0, 0, 0, time.UTC)); err != nil {
-			return err
+			return pt, err
 		}
 	}
 	if err := treated.publish(ctx, pt, "migrant-0", "59258-4", time.Date(2026, 2, 20, 22, 15, 0, 0, time.UTC)); err != nil {
-		return err
+		return pt, err
 	}
 	fmt.Fprintf(w, "  2. treated: a lab report and a discharge letter published by %s, an emergency report by %s,\n", name(from.region), name(treated.region))
 	fmt.Fprintf(w, "     each through its region's gateway, each kept by the region that wrote it\n")
 	moved := pt
 	if err := demoPatient(ctx, http.MethodPut, from.url, from.operator, to.region.Code, moved); err != nil {
-		return fmt.Errorf("move the patient: %w", err)
+		return pt, fmt.Errorf("move the patient: %w", err)
 	}
 	fmt.Fprintf(w, "  3. she moves to %s: one registry update of her home region, nothing in the index moves:\n", name(to.region))
 	fmt.Fprintf(w, "       curl -H \"Authorization: Bearer $FSENET_%s_TOKEN\" \"$FSENET_%s_URL/fhir/Patient/CF-%s\"\n", to.region.Code, to.region.Code, pt.CF)
 	idp, err := federation.LoadIdPKey(filepath.Join(to.region.dir, "idp.key"))
 	if err != nil {
-		return err
+		return pt, err
 	}
 	clinician, err := federation.IssueToken(idp, federation.Claims{Issuer: defaultIssuer(to.region.Code), Subject: "RSSMRA80A01H501U",
 		Expiry: time.Now().Add(time.Hour), SubjectRole: "AAS", OrganizationID: to.region.Code, Organization: "ASL demo " + federation.RegionNames[to.region.Code], PurposeOfUse: "TREATMENT"})
 	if err != nil {
-		return err
+		return pt, err
 	}
 	var code int
 	var b []byte
@@ -233,7 +233,7 @@ func migrantScenario(ctx context.Context, w io.Writer, regions []*demoRegion, pr
 		time.Sleep(200 * time.Millisecond)
 	}
 	if err != nil || code != http.StatusOK {
-		return fmt.Errorf("the history from %s: %d %v", to.region.Code, code, err)
+		return pt, fmt.Errorf("the history from %s: %d %v", to.region.Code, code, err)
 	}
 	fmt.Fprintf(w, "  4. a clinician of %s reads her history: %d documents from %s and %s, contents fetched from them, %d bytes in one answer:\n",
 		name(to.region), bytes.Count(b, []byte(`"resourceType":"DocumentReference"`)), from.region.Code, treated.region.Code, len(b))
@@ -241,5 +241,5 @@ func migrantScenario(ctx context.Context, w io.Writer, regions []*demoRegion, pr
 	fmt.Fprintf(w, "       go run ./cmd/fsectl --node $FSENET_%s_URL --token $FSENET_%s_TOKEN history %s --out migrant-history\n", to.region.Code, to.region.Code, pt.CF)
 	fmt.Fprintf(w, "  5. every access is in her log:\n")
 	fmt.Fprintf(w, "       curl -H \"Authorization: Bearer $FSENET_AUTHORITY_TOKEN\" \"$FSENET_%s_URL/fhir/AuditEvent?patient=Patient/CF-%s\"\n", to.region.Code, pt.CF)
-	return nil
+	return pt, nil
 }

@@ -719,6 +719,11 @@ func TestDemoStartsAndStops(t *testing.T) {
 	if !strings.Contains(strings.Join(transcript, "\n"), "reads her history: 3 documents from 030 and 150") {
 		t.Fatalf("the migrant scenario did not end with the history:\n%s", strings.Join(transcript, "\n"))
 	}
+	// Then telemedicine: Puglia's clinician booked her a Lombardia televisit.
+	if !strings.Contains(strings.Join(transcript, "\n"), "the 160 clinician books her televisit with 030") ||
+		!strings.Contains(strings.Join(transcript, "\n"), "video-session token") {
+		t.Fatalf("the telemedicine scenario did not run:\n%s", strings.Join(transcript, "\n"))
+	}
 }
 
 // A file that is not a whole snapshot is refused, and the data directory
