@@ -26,7 +26,7 @@ import (
 // on loopback, each with its own data directory, node key, IdP key and
 // certificate.
 type fed struct {
-	t        *testing.T
+	t        testing.TB
 	dir      string
 	authKey  ed25519.PrivateKey
 	authPath string
@@ -44,7 +44,7 @@ func quietLog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func newFed(t *testing.T) *fed {
+func newFed(t testing.TB) *fed {
 	t.Helper()
 	dir := t.TempDir()
 	key, err := federation.GenerateKeyFile(filepath.Join(dir, "authority.key"))
@@ -192,7 +192,7 @@ func (f *fed) authorityToken() string {
 }
 
 // do sends a request with a bearer token (none when tok is empty).
-func do(t *testing.T, method, url, tok, ctype, body string) (int, string) {
+func do(t testing.TB, method, url, tok, ctype, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
