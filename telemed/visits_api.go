@@ -233,7 +233,7 @@ func bookingRequest(b []byte) (Request, error) {
 
 // readAppointment is GET /fhir/Appointment/{id}, asked of its provider.
 func (m *Module) readAppointment(w http.ResponseWriter, r *http.Request) {
-	m.appointmentOp(w, r, opRead, "")
+	m.appointmentOp(w, r, opRead, "Appointment.read.request")
 }
 
 // cancelAppointment is POST /fhir/Appointment/{id}/$cancel.
