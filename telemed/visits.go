@@ -82,6 +82,12 @@ func (m *Module) provideBooking(ctx context.Context, c index.Caller, req Request
 		return Response{}, err
 	}
 	if d := index.Authorize(c, index.ActBook, index.Target{Region: s.Region, Patient: p, Usable: usable}); d != index.Allow {
+		// A refused booking of a registered patient is in their log too.
+		if p != nil {
+			if err := m.d.Audit.Record(ctx, visitEvent(c, "Appointment.book", index.ActionCreate, p.ID, index.OutcomeRefused)); err != nil {
+				return Response{}, httpapi.Wrap(httpapi.ErrUnavailable, "the attempt could not be audited; retry", err)
+			}
+		}
 		return Response{}, refusal(d, "Patient")
 	}
 	var elig booking.Eligibility

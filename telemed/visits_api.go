@@ -66,10 +66,8 @@ func (m *Module) ask(w http.ResponseWriter, r *http.Request, region string, req 
 		_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		req.Token = strings.TrimSpace(tok)
 		resp, err = m.call(r.Context(), region, req)
-		if what != "" && err == nil && resp.Appointment != nil {
-			if aerr := m.d.Audit.Record(r.Context(), visitEvent(c, what, index.ActionExecute, resp.Appointment.Patient, index.OutcomeSuccess)); aerr != nil {
-				err = httpapi.Wrap(httpapi.ErrUnavailable, "the access could not be audited; retry", aerr)
-			}
+		if aerr := m.auditForwarded(r, c, what, req, resp, err); aerr != nil {
+			err = aerr
 		}
 	}
 	if err != nil {
@@ -80,6 +78,28 @@ func (m *Module) ask(w http.ResponseWriter, r *http.Request, region string, req 
 		return resp, false
 	}
 	return resp, true
+}
+
+// auditForwarded records, at the asking node, a forwarded call about a
+// patient: what the provider answered, or a refused booking of the
+// patient the request named (the provider audits it on its side).
+func (m *Module) auditForwarded(r *http.Request, c index.Caller, what string, req Request, resp Response, callErr error) error {
+	patient, outcome := "", index.OutcomeSuccess
+	switch {
+	case what == "":
+		return nil
+	case callErr == nil && resp.Appointment != nil:
+		patient = resp.Appointment.Patient
+	case callErr != nil && req.Op == opBook && !errors.Is(callErr, errUnreachable):
+		patient, outcome = req.Patient, index.OutcomeRefused
+	}
+	if patient == "" {
+		return nil
+	}
+	if err := m.d.Audit.Record(r.Context(), visitEvent(c, what, index.ActionExecute, patient, outcome)); err != nil {
+		return httpapi.Wrap(httpapi.ErrUnavailable, "the access could not be audited; retry", err)
+	}
+	return nil
 }
 
 // readSchedule is GET /fhir/Schedule/{id}: a service's schedule (one per
