@@ -131,6 +131,13 @@ func Serve(h StreamHost, id protocol.ID, opts RPCOptions, log *slog.Logger, fn H
 	}
 	h.SetStreamHandler(id, func(s network.Stream) {
 		defer s.Close()
+		// A handler's panic ends its stream, not the node.
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("peer request handler panicked", "protocol", id, "panic", p)
+				_ = s.Reset()
+			}
+		}()
 		from := s.Conn().RemotePeer()
 		ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
 		defer cancel()

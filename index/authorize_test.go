@@ -71,8 +71,9 @@ func TestAuthorizeMatrix(t *testing.T) {
 		{"add slots to a 030 service", ActManageSchedule, Target{Region: "030"}, [9]Decision{D, D, D, D, D, A, D, D, D}},
 		{"search slots of a usable service", ActSearchSlots, Target{Region: "030", Usable: true}, [9]Decision{A, A, A, A, A, D, D, D, D}},
 		{"search slots of a service not adopted", ActSearchSlots, Target{Region: "030"}, [9]Decision{D, D, D, D, D, D, D, D, D}},
-		{"book for a patient", ActBook, Target{Region: "030", Patient: lombardia, Usable: true}, [9]Decision{A, D, A, A, A, D, D, D, D}},
-		{"book a service not adopted", ActBook, Target{Region: "030", Patient: lombardia}, [9]Decision{D, D, D, D, D, D, D, D, D}},
+		// Who may not book for a patient is answered as for an unregistered one.
+		{"book for a patient", ActBook, Target{Region: "030", Patient: lombardia, Usable: true}, [9]Decision{A, H, A, A, A, H, H, H, H}},
+		{"book a service not adopted", ActBook, Target{Region: "030", Patient: lombardia}, [9]Decision{D, H, D, D, D, H, H, H, H}},
 		{"book for an unregistered patient", ActBook, Target{Region: "030", Usable: true}, [9]Decision{H, H, H, H, H, H, H, H, H}},
 		{"read a booking at 030 made by Puglia's clinician", ActReadBooking, Target{Region: "030", Patient: lombardia, Organization: "DBRCRL70A41F205K"},
 			[9]Decision{A, H, A, A, A, H, H, H, H}},

@@ -309,13 +309,16 @@ func Authorize(c Caller, a Action, t Target) Decision {
 	case ActSearchSlots:
 		return allowIf(t.Usable && (c.Role == RolePatient || c.Role == RoleGuardian || c.treating()))
 	case ActBook:
+		// Whether a patient is registered is no one's to learn by
+		// booking: a caller who may not book for them is told what an
+		// unregistered patient's booking is told.
 		switch {
-		case t.Patient == nil:
+		case t.Patient == nil || !(c.IsPatient(*t.Patient) || c.treating()):
 			return Hide
 		case !t.Usable:
 			return Deny
 		}
-		return allowIf(c.IsPatient(*t.Patient) || c.treating())
+		return Allow
 	case ActReadBooking:
 		if t.Patient != nil && (c.IsPatient(*t.Patient) || !c.Authority && c.Subject != "" && c.Subject == t.Organization ||
 			c.treating() && c.Region == t.Region) {

@@ -291,8 +291,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			_ = n.httpSrv.Close() // requests still running are cut off
 		}
 		n.httpSrv = nil
-	} else if n.httpLn != nil {
-		_ = n.httpLn.Close()
+	}
+	if n.httpLn != nil {
+		_ = n.httpLn.Close() // already closed if it served; not if a later start step failed
+		n.httpLn = nil
 	}
 	if n.protos != nil {
 		n.protos.Uninstall()

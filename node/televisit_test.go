@@ -71,7 +71,9 @@ func TestTelevisitBookedAcrossRegions(t *testing.T) {
 		return nil
 	}, "Lombardia's free slots found through Campania's node")
 
-	code, body := do(t, "POST", camBase+"/Appointment", clinician, "application/fhir+json", bookingJSON(slots[0], cf, "booking-0001"))
+	// Spaced JSON, as clients write it, is a FHIR Appointment too.
+	spaced := strings.Replace(bookingJSON(slots[0], cf, "booking-0001"), `"resourceType":"Appointment"`, `"resourceType" : "Appointment"`, 1)
+	code, body := do(t, "POST", camBase+"/Appointment", clinician, "application/fhir+json", spaced)
 	var appt struct {
 		ID     string `json:"id"`
 		Status string `json:"status"`
@@ -88,10 +90,13 @@ func TestTelevisitBookedAcrossRegions(t *testing.T) {
 	}{
 		{"the taken slot", clinician, bookingJSON(slots[0], cf, "booking-0002"), http.StatusConflict},
 		{"an unregistered patient", clinician, bookingJSON(slots[1], "MRTMTT25D09F205Z", "booking-0003"), http.StatusNotFound},
-		{"an operator", f.token("150", "SYSADMIN"), bookingJSON(slots[1], cf, "booking-0004"), http.StatusForbidden},
+		// Who may not book for a patient learns nothing of the registry.
+		{"an operator", f.token("150", "SYSADMIN"), bookingJSON(slots[1], cf, "booking-0004"), http.StatusNotFound},
 		{"garbage", clinician, "{garbage", http.StatusBadRequest},
 		{"no client key", clinician, strings.Replace(bookingJSON(slots[1], cf, "x"), "client-key", "other", 1), http.StatusBadRequest},
 		{"an unknown slot", clinician, bookingJSON("030-nope", cf, "booking-0005"), http.StatusNotFound},
+		{"a slot of a region outside the federation", clinician, bookingJSON("190-abc", cf, "booking-0006"), http.StatusNotFound},
+		{"the first key for another slot", clinician, bookingJSON(slots[1], cf, "booking-0001"), http.StatusConflict},
 	} {
 		t.Run(bad.name, func(t *testing.T) {
 			if code, body := do(t, "POST", camBase+"/Appointment", bad.tok, "application/fhir+json", bad.body); code != bad.want || !strings.Contains(body, "OperationOutcome") {

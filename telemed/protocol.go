@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/node/httpapi"
 	"github.com/fsenet/fsenet/telemed/booking"
 )
 
@@ -115,7 +116,8 @@ func (m *Module) call(ctx context.Context, region string, req Request) (Response
 	var resp Response
 	p, ok := m.d.RegionPeer(region)
 	if !ok {
-		return resp, fmt.Errorf("%w: region %s is not a member of the federation", errUnreachable, region)
+		// An id naming a region outside the federation names nothing.
+		return resp, httpapi.E(httpapi.ErrNotFound, "region "+region+" is not a member of the federation: no such resource")
 	}
 	req.V = 1
 	b, err := json.Marshal(req)

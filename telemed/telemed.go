@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -85,7 +86,11 @@ type Module struct {
 	d       Deps
 	log     *slog.Logger
 	catalog *catalog.Machine
-	store   *booking.Store // nil: no schedule here
+	// store is the region's schedule (nil: none here, or closed). mu is
+	// held for reading while a request uses it, and for writing by Stop,
+	// which so waits for requests in flight before closing it.
+	mu    sync.RWMutex
+	store *booking.Store
 }
 
 var _ module.Module = (*Module)(nil)
@@ -149,6 +154,8 @@ func (m *Module) Start(context.Context) error { return nil }
 
 // Stop closes the schedule.
 func (m *Module) Stop(context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.store == nil {
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/federation"
@@ -27,6 +28,8 @@ func callerOf(c federation.Claims) index.Caller { return index.CallerFromClaims(
 // audits, and acts on its schedule. Every caller — this node's own and
 // other regions' — goes through it.
 func (m *Module) provide(ctx context.Context, c index.Caller, req Request) (Response, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	if m.store == nil {
 		return Response{}, httpapi.E(httpapi.ErrUnavailable, "this node keeps no telemedicine schedule")
 	}
@@ -47,8 +50,11 @@ func (m *Module) serviceFor(ctx context.Context, id, callerRegion string) (s cat
 	_, err = m.d.Replica.Read(ctx, consensus.Local, func(rd consensus.Reader) error {
 		var ok bool
 		var err error
-		if s, ok, err = catalog.GetService(rd, id); err != nil || !ok || s.Region != m.cfg.Region {
-			return errors.Join(err, httpapi.E(httpapi.ErrNotFound, "no such HealthcareService at region "+m.cfg.Region))
+		if s, ok, err = catalog.GetService(rd, id); err != nil {
+			return err
+		}
+		if !ok || s.Region != m.cfg.Region {
+			return httpapi.E(httpapi.ErrNotFound, "no such HealthcareService at region "+m.cfg.Region)
 		}
 		usable, err = catalog.Adopted(rd, s, callerRegion)
 		return err
@@ -64,7 +70,11 @@ func (m *Module) provideSlots(ctx context.Context, c index.Caller, req Request) 
 	if d := index.Authorize(c, index.ActSearchSlots, index.Target{Region: s.Region, Usable: usable}); d != index.Allow {
 		return Response{}, refusal(d, "HealthcareService")
 	}
-	slots, err := m.store.Slots(booking.SlotQuery{Service: s.ID, Status: booking.SlotFree, From: req.From, To: req.To})
+	from := req.From
+	if now := time.Now(); from.Before(now) {
+		from = now // a slot that has started cannot be booked
+	}
+	slots, err := m.store.Slots(booking.SlotQuery{Service: s.ID, Status: booking.SlotFree, From: from, To: req.To})
 	return Response{Slots: slots}, err
 }
 
@@ -127,18 +137,34 @@ func (m *Module) provideAppointment(ctx context.Context, c index.Caller, req Req
 	case opMove:
 		what, action = "Appointment.reschedule", index.ActionUpdate
 	}
-	if err := m.d.Audit.Record(ctx, visitEvent(c, what, action, a.Patient, index.OutcomeSuccess)); err != nil {
-		return Response{}, httpapi.Wrap(httpapi.ErrUnavailable, "the access could not be audited; retry", err)
-	}
+	// A change is made, then audited with how it ended; a read is
+	// audited before it is answered.
+	var changeErr error
 	switch req.Op {
 	case opCancel:
-		if a, err = m.store.Cancel(a.ID); err != nil {
-			return Response{}, storeError(err, "Appointment")
+		if changed, err := m.store.Cancel(a.ID); err != nil {
+			changeErr = storeError(err, "Appointment")
+		} else {
+			a = changed
 		}
 	case opMove:
-		if a, err = m.store.Reschedule(a.ID, req.Slot); err != nil {
-			return Response{}, storeError(err, "Slot")
+		if changed, err := m.store.Reschedule(a.ID, req.Slot); err != nil {
+			changeErr = storeError(err, "Slot")
+		} else {
+			a = changed
 		}
+	}
+	outcome := index.OutcomeSuccess
+	if changeErr != nil {
+		outcome = index.OutcomeRefused
+	}
+	if err := m.d.Audit.Record(ctx, visitEvent(c, what, action, a.Patient, outcome)); err != nil {
+		return Response{}, httpapi.Wrap(httpapi.ErrUnavailable, "the access could not be audited; retry", err)
+	}
+	if changeErr != nil {
+		return Response{}, changeErr
+	}
+	switch req.Op {
 	case opVideo:
 		v, err := videoToken(m.d.SignKey, m.d.KeyID, m.cfg.Region, a, c)
 		if err != nil {
@@ -191,6 +217,8 @@ func storeError(err error, what string) error {
 		return httpapi.E(httpapi.ErrInvalid, err.Error())
 	case errors.Is(err, booking.ErrState):
 		return httpapi.E(httpapi.ErrConflict, err.Error())
+	case errors.Is(err, booking.ErrKeyReused):
+		return httpapi.E(httpapi.ErrConflict, "the client key was used for another booking: use a new key for a new booking")
 	}
 	return httpapi.Wrap(httpapi.ErrUnavailable, "the schedule could not be read or written; retry", err)
 }

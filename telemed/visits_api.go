@@ -3,6 +3,7 @@ package telemed
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -69,6 +70,9 @@ func (m *Module) ask(w http.ResponseWriter, r *http.Request, region string, req 
 		if aerr := m.auditForwarded(r, c, what, req, resp, err); aerr != nil {
 			err = aerr
 		}
+	}
+	if err == nil && req.Op != opSlots && (resp.Appointment == nil || req.Op == opVideo && resp.Video == nil) {
+		err = fmt.Errorf("%w: region %s answered without the appointment", errUnreachable, region)
 	}
 	if err != nil {
 		if errors.Is(err, errUnreachable) {
@@ -142,7 +146,7 @@ func (m *Module) addSlot(w http.ResponseWriter, r *http.Request) {
 	service := strings.TrimPrefix(ptrValue(sl.Schedule.Reference), "Schedule/")
 	start, serr := time.Parse(time.RFC3339, sl.Start)
 	end, eerr := time.Parse(time.RFC3339, sl.End)
-	if err != nil || !strings.Contains(string(b), `"resourceType":"Slot"`) || serr != nil || eerr != nil {
+	if err != nil || resourceType(b) != "Slot" || serr != nil || eerr != nil {
 		httpapi.Fail(w, r, httpapi.E(httpapi.ErrInvalid, "want a FHIR Slot with schedule Schedule/<service id>, start and end (RFC 3339)"))
 		return
 	}
@@ -150,12 +154,22 @@ func (m *Module) addSlot(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	added, err := m.store.AddSlot(service, start, end)
+	added, err := m.addToSchedule(service, start, end)
 	if err != nil {
 		httpapi.Fail(w, r, storeError(err, "Slot"))
 		return
 	}
 	writeFHIR(w, http.StatusCreated, 0, slotResource(added))
+}
+
+// addToSchedule adds a slot while the schedule is open.
+func (m *Module) addToSchedule(service string, start, end time.Time) (booking.Slot, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.store == nil {
+		return booking.Slot{}, httpapi.E(httpapi.ErrUnavailable, "this node keeps no telemedicine schedule")
+	}
+	return m.store.AddSlot(service, start, end)
 }
 
 // searchSlots is GET /fhir/Slot?schedule=Schedule/<service id>[&start=geT&start=ltT]:
@@ -228,7 +242,7 @@ func bookingRequest(b []byte) (Request, error) {
 	bad := httpapi.E(httpapi.ErrInvalid, "want a FHIR Appointment with one slot (Slot/<id>), the patient as a participant (Patient/CF-…) "+
 		"and an identifier of system "+SystemClientKey)
 	a, err := fhir.UnmarshalAppointment(b)
-	if err != nil || !strings.Contains(string(b), `"resourceType":"Appointment"`) || len(a.Slot) != 1 {
+	if err != nil || resourceType(b) != "Appointment" || len(a.Slot) != 1 {
 		return Request{}, bad
 	}
 	req := Request{Op: opBook, Slot: strings.TrimPrefix(ptrValue(a.Slot[0].Reference), "Slot/")}
@@ -394,6 +408,15 @@ func eligibilityOf(exts []fhir.Extension) *booking.Eligibility {
 		return &e
 	}
 	return nil
+}
+
+// resourceType is a FHIR resource's declared type ("" for non-JSON).
+func resourceType(b []byte) string {
+	var probe struct {
+		ResourceType string `json:"resourceType"`
+	}
+	_ = json.Unmarshal(b, &probe)
+	return probe.ResourceType
 }
 
 func ptrValue(p *string) string {

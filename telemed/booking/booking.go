@@ -37,6 +37,8 @@ var (
 	ErrTaken    = errors.New("the slot is already booked")
 	ErrInvalid  = errors.New("invalid")
 	ErrState    = errors.New("not in a state that allows it")
+	// ErrKeyReused: the booker's client key named another booking.
+	ErrKeyReused = errors.New("the client key was used for another booking")
 )
 
 // Slot statuses and appointment statuses (FHIR codes).
@@ -87,6 +89,7 @@ type Appointment struct {
 	Status      string      `json:"status"`
 	Booker      Booker      `json:"booker"`
 	ClientKey   string      `json:"client_key"`
+	FirstSlot   string      `json:"first_slot"` // the slot it was booked in, before any rescheduling
 	Eligibility Eligibility `json:"eligibility"`
 	Created     time.Time   `json:"created"`
 	Updated     time.Time   `json:"updated"`
@@ -261,6 +264,11 @@ func (s *Store) book(r BookRequest) (a Appointment, dup bool, err error) {
 			return err
 		} else if ok {
 			a, _, err = get[Appointment](tx, apptKey(id))
+			// A retry names the same patient and the slot first booked
+			// (the appointment may have moved since).
+			if err == nil && (a.Patient != r.Patient || a.FirstSlot != r.Slot) {
+				return ErrKeyReused
+			}
 			dup = true
 			return err
 		}
@@ -272,9 +280,11 @@ func (s *Store) book(r BookRequest) (a Appointment, dup bool, err error) {
 			return ErrNotFound
 		case sl.Status != SlotFree:
 			return ErrTaken
+		case !s.now().Before(sl.Start):
+			return fmt.Errorf("%w: the slot has started", ErrState)
 		}
 		now := s.now().UTC()
-		a = Appointment{ID: s.newID(), Slot: sl.ID, Service: sl.Service, Start: sl.Start, End: sl.End, Patient: r.Patient,
+		a = Appointment{ID: s.newID(), Slot: sl.ID, FirstSlot: sl.ID, Service: sl.Service, Start: sl.Start, End: sl.End, Patient: r.Patient,
 			Status: AppointmentBooked, Booker: r.Booker, ClientKey: r.ClientKey, Eligibility: r.Eligibility, Created: now, Updated: now}
 		sl.Status, sl.Appointment = SlotBusy, a.ID
 		if err := set(tx, slotKey(sl.ID), sl); err != nil {
@@ -380,6 +390,8 @@ func (s *Store) Reschedule(id, slot string) (Appointment, error) {
 				return fmt.Errorf("%w: the new slot belongs to another service", ErrInvalid)
 			case to.Status != SlotFree:
 				return ErrTaken
+			case !s.now().Before(to.Start):
+				return fmt.Errorf("%w: the new slot has started", ErrState)
 			}
 			from, ok, err := get[Slot](tx, slotKey(a.Slot))
 			if err != nil {

@@ -82,6 +82,11 @@ func TestBookingRetriesCancelAndRestart(t *testing.T) {
 	if err != nil || !dup || again.ID != first.ID {
 		t.Fatalf("a retry: %+v %v %v, want the first appointment", again, dup, err)
 	}
+	reused := req
+	reused.Patient = "CF:MRTMTT25D09F205Z"
+	if _, _, err := s.Book(reused); !errors.Is(err, ErrKeyReused) {
+		t.Fatalf("the key reused for another patient: %v", err)
+	}
 	other := req
 	other.ClientKey = "visit-0002"
 	if _, _, err := s.Book(other); !errors.Is(err, ErrTaken) {
@@ -151,6 +156,10 @@ func TestBadBookingsAndSlots(t *testing.T) {
 				t.Fatalf("err %v", err)
 			}
 		})
+	}
+	soon, _ := s.AddSlot("030-tv-cardio", time.Now().Add(-30*time.Minute), time.Now().Add(time.Minute))
+	if _, _, err := s.Book(BookRequest{Slot: soon.ID, Patient: "CF:RSSMRA80A01H501U", Booker: booker("160", "X"), ClientKey: "late-0001"}); !errors.Is(err, ErrState) {
+		t.Fatalf("a slot that has started: %v", err)
 	}
 	if _, err := s.AddSlot("030/../x", start, start.Add(time.Hour)); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("a bad service id: %v", err)
