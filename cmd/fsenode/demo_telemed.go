@@ -107,7 +107,7 @@ func telemedScenario(ctx context.Context, w io.Writer, producers []*demoProducer
 	}
 	booking := `{"resourceType":"Appointment","status":"proposed","slot":[{"reference":"Slot/` + first + `"}],` +
 		`"participant":[{"actor":{"reference":"Patient/CF-` + pt.CF + `"},"status":"needs-action"}],` +
-		`"identifier":[{"system":"urn:fsenet:telemedicina:client-key","value":"demo-televisit-1"}],` +
+		`"identifier":[{"system":"urn:fsenet:telemedicina:client-key","value":"demo-` + first + `"}],` +
 		`"extension":[{"url":"urn:fsenet:telemedicina:verifica-eseguibilita","extension":[{"url":"clinicallySuitable","valueBoolean":true},` +
 		`{"url":"consent","valueBoolean":true},{"url":"digitallyReady","valueBoolean":true}]}]}`
 	var appt struct{ ID string }
