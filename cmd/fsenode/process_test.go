@@ -133,8 +133,15 @@ func (p *proc) terminate(t testing.TB) {
 			t.Errorf("region %s exited with %v after SIGTERM", p.code, p.err)
 		}
 	case <-time.After(20 * time.Second):
-		p.kill9()
-		t.Errorf("region %s did not stop within 20s of SIGTERM", p.code)
+		// Its stacks, for whoever reads the failure: SIGQUIT makes the Go
+		// runtime write them to its log before it exits.
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+			p.kill9()
+		}
+		t.Errorf("region %s did not stop within 20s of SIGTERM; the end of its log:\n%s", p.code, logTail(filepath.Join(p.dir, "node.log"), 12000))
 	}
 }
 
@@ -142,6 +149,15 @@ func (p *proc) terminate(t testing.TB) {
 // demo's own limit for its federation (demo.go), generous enough for a
 // loaded 2-core machine.
 const readyTimeout = 90 * time.Second
+
+// logTail is the last n bytes of a log file.
+func logTail(path string, n int64) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b[max(0, int64(len(b))-n):])
+}
 
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
