@@ -1,7 +1,9 @@
 package consensus
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -176,4 +178,18 @@ func DecodeBatch(data []byte) ([]Command, error) {
 		return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(d.b))
 	}
 	return cmds, nil
+}
+
+// DecodeJSON reads a command's JSON payload into v for a handler,
+// refusing unknown fields and trailing data; a refusal is CodeInvalid.
+func DecodeJSON(payload []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return Errorf(CodeInvalid, "payload: %v", err)
+	}
+	if dec.More() {
+		return Errorf(CodeInvalid, "payload: data after the JSON value")
+	}
+	return nil
 }

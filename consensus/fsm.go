@@ -537,6 +537,16 @@ func (t *Tx) Index() uint64 { return t.index }
 // replica; zero for entries written before Raft recorded it.
 func (t *Tx) Time() time.Time { return t.appendedAt }
 
+// Now is the entry's time in UTC: the leader's clock when it appended
+// the entry (the Unix epoch for an entry without one), the same on every
+// replica.
+func (t *Tx) Now() time.Time {
+	if t.appendedAt.IsZero() {
+		return time.Unix(0, 0).UTC()
+	}
+	return t.appendedAt.UTC()
+}
+
 // Origin returns the region whose node proposed the command (see
 // Command.Origin); empty for entries written before commands carried it.
 func (t *Tx) Origin() string { return t.origin }

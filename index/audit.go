@@ -127,7 +127,7 @@ func AuditBatch(node string, events []Event) (consensus.Command, error) {
 
 func (m *Machine) applyAudit(tx *consensus.Tx, payload []byte) ([]byte, error) {
 	var in Batch
-	if err := decode(payload, &in); err != nil {
+	if err := consensus.DecodeJSON(payload, &in); err != nil {
 		return nil, err
 	}
 	if len(in.Events) == 0 || len(in.Events) > maxAuditBatch {
@@ -171,7 +171,7 @@ func (m *Machine) applyAudit(tx *consensus.Tx, payload []byte) ([]byte, error) {
 			return nil, fmt.Errorf("stored audit head: %w", err)
 		}
 	}
-	out := Batch{Node: in.Node, Time: now(tx), Events: in.Events}
+	out := Batch{Node: in.Node, Time: tx.Now(), Events: in.Events}
 	if head.Hash != "" {
 		out.Seq, out.Prev = head.Seq+1, head.Hash
 	}

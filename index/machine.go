@@ -236,19 +236,6 @@ func invalid(format string, args ...any) error {
 	return consensus.Errorf(consensus.CodeInvalid, format, args...)
 }
 
-// decode unmarshals a payload, refusing unknown fields and trailing data.
-func decode(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return invalid("payload: %v", err)
-	}
-	if dec.More() {
-		return invalid("payload: data after the JSON value")
-	}
-	return nil
-}
-
 func putPatient(tx *consensus.Tx, p *Patient) { tx.Set(patientKey(p.ID), encodePatient(p)) }
 
 // putEntry stores e and returns its encoding (also the commands' answer).
@@ -265,12 +252,6 @@ func put(tx *consensus.Tx, k []byte, v any) {
 
 // now is the entry's time by the leader's clock, the same on every
 // replica.
-func now(tx *consensus.Tx) time.Time {
-	if t := tx.Time(); !t.IsZero() {
-		return t.UTC()
-	}
-	return time.Unix(0, 0).UTC()
-}
 
 // Apply implements consensus.Handler.
 func (m *Machine) Apply(tx *consensus.Tx, cmd consensus.Command) ([]byte, error) {
@@ -300,14 +281,14 @@ func (m *Machine) Apply(tx *consensus.Tx, cmd consensus.Command) ([]byte, error)
 
 func (m *Machine) applyPutPatient(tx *consensus.Tx, payload []byte) ([]byte, error) {
 	var put patientPut
-	if err := decode(payload, &put); err != nil {
+	if err := consensus.DecodeJSON(payload, &put); err != nil {
 		return nil, err
 	}
 	p := put.Patient
 	if err := p.validate(); err != nil {
 		return nil, invalid("%v", err)
 	}
-	at := now(tx)
+	at := tx.Now()
 	old, exists, err := GetPatient(tx, p.ID)
 	if err != nil {
 		return nil, err
@@ -355,14 +336,14 @@ func (m *Machine) livePatient(tx *consensus.Tx, id string) (Patient, error) {
 
 func (m *Machine) applyConsent(tx *consensus.Tx, payload []byte) ([]byte, error) {
 	var c ConsentChange
-	if err := decode(payload, &c); err != nil {
+	if err := consensus.DecodeJSON(payload, &c); err != nil {
 		return nil, err
 	}
 	p, err := m.livePatient(tx, c.Patient)
 	if err != nil {
 		return nil, err
 	}
-	p.Consent = Consent{Given: c.Given, At: now(tx)}
+	p.Consent = Consent{Given: c.Given, At: tx.Now()}
 	p.Updated = p.Consent.At
 	putPatient(tx, &p)
 	return json.Marshal(p)
@@ -370,7 +351,7 @@ func (m *Machine) applyConsent(tx *consensus.Tx, payload []byte) ([]byte, error)
 
 func (m *Machine) applyDeceased(tx *consensus.Tx, payload []byte) ([]byte, error) {
 	var d Death
-	if err := decode(payload, &d); err != nil {
+	if err := consensus.DecodeJSON(payload, &d); err != nil {
 		return nil, err
 	}
 	if _, err := time.Parse(time.DateOnly, d.Date); err != nil || !dateRe.MatchString(d.Date) {
@@ -380,7 +361,7 @@ func (m *Machine) applyDeceased(tx *consensus.Tx, payload []byte) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	p.Deceased, p.Updated = d.Date, now(tx)
+	p.Deceased, p.Updated = d.Date, tx.Now()
 	putPatient(tx, &p)
 	return json.Marshal(p)
 }
@@ -390,7 +371,7 @@ func (m *Machine) applyDeceased(tx *consensus.Tx, payload []byte) ([]byte, error
 // none of it or all of it.
 func (m *Machine) applyMerge(tx *consensus.Tx, payload []byte) ([]byte, error) {
 	var r MergeRequest
-	if err := decode(payload, &r); err != nil {
+	if err := consensus.DecodeJSON(payload, &r); err != nil {
 		return nil, err
 	}
 	if r.Survivor == r.Merged {
@@ -410,7 +391,7 @@ func (m *Machine) applyMerge(tx *consensus.Tx, payload []byte) ([]byte, error) {
 	if err := checkHome(r.IfMergedHome, dup, true); err != nil {
 		return nil, err
 	}
-	at := now(tx)
+	at := tx.Now()
 	var ids []string
 	err = tx.Iterate(indexPrefix(byPatient, dup.ID), func(k, _ []byte) error {
 		ids = append(ids, string(k[bytes.LastIndexByte(k, 0)+1:]))
@@ -468,7 +449,7 @@ func (m *Machine) applyPublish(tx *consensus.Tx, payload []byte) ([]byte, error)
 		return nil, err
 	}
 	e.Patient = p.ID
-	e.Status, e.Indexed = StatusCurrent, now(tx)
+	e.Status, e.Indexed = StatusCurrent, tx.Now()
 	e.Chain, e.Version = e.ID, 1
 	if e.Replaces != "" {
 		old, ok, err := GetEntry(tx, e.Replaces)
@@ -539,7 +520,7 @@ func (m *Machine) entry(tx *consensus.Tx, id string) (Entry, error) {
 
 func (m *Machine) applyUpdate(tx *consensus.Tx, payload []byte) ([]byte, error) {
 	var u EntryUpdate
-	if err := decode(payload, &u); err != nil {
+	if err := consensus.DecodeJSON(payload, &u); err != nil {
 		return nil, err
 	}
 	if err := validEvents(u.Events); err != nil {
@@ -589,7 +570,7 @@ func (m *Machine) applyWithdraw(tx *consensus.Tx, payload []byte) ([]byte, error
 	var w struct {
 		ID string `json:"id"`
 	}
-	if err := decode(payload, &w); err != nil {
+	if err := consensus.DecodeJSON(payload, &w); err != nil {
 		return nil, err
 	}
 	e, err := m.entry(tx, w.ID)

@@ -344,22 +344,22 @@ func FuzzDecodePayloads(f *testing.F) {
 			}
 		}
 		var p Patient
-		if decode(b, &p) == nil && p.validate() == nil {
+		if consensus.DecodeJSON(b, &p) == nil && p.validate() == nil {
 			if _, err := PutPatient(p); err != nil {
 				t.Fatalf("valid patient refused by the builder: %v", err)
 			}
 		}
 		var e Entry
-		if decode(b, &e) == nil && e.validate() == nil {
+		if consensus.DecodeJSON(b, &e) == nil && e.validate() == nil {
 			if _, err := Publish(e); err != nil {
 				t.Fatalf("valid entry refused by the builder: %v", err)
 			}
 		}
 		var u EntryUpdate
-		_ = decode(b, &u)
+		_ = consensus.DecodeJSON(b, &u)
 		_ = validEvents(u.Events)
 		var m MergeRequest
-		_ = decode(b, &m)
+		_ = consensus.DecodeJSON(b, &m)
 	})
 }
 

@@ -3,6 +3,7 @@ package index
 import (
 	"slices"
 
+	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index/doctype"
 	"github.com/fsenet/fsenet/index/ident"
@@ -212,6 +213,20 @@ const (
 
 func (d Decision) String() string {
 	return [...]string{"hide", "deny", "allow"}[d]
+}
+
+// Err is the decision as an error, nil for Allow: what is hidden is
+// answered as absent ("no such <what>", consensus.ErrNotFound), what is
+// denied as forbidden (consensus.ErrForbidden); the API's one status
+// table answers both.
+func (d Decision) Err(what string) error {
+	switch d {
+	case Allow:
+		return nil
+	case Hide:
+		return consensus.Errorf(consensus.CodeNotFound, "no such %s", what)
+	}
+	return consensus.Errorf(consensus.CodeForbidden, "this token does not grant this operation")
 }
 
 func allowIf(ok bool) Decision {

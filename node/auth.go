@@ -92,11 +92,11 @@ func authorize(w http.ResponseWriter, r *http.Request, act index.Action, t index
 	if ok {
 		d = index.Authorize(c, act, t)
 	}
-	if d == index.Allow {
-		return true
+	if err := d.Err("resource"); err != nil {
+		httpapi.Fail(w, r, err)
+		return false
 	}
-	httpapi.Refuse(w, r, d == index.Hide, "resource")
-	return false
+	return true
 }
 
 // callerOf is the policy's view of the request's principal.

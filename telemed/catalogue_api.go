@@ -23,21 +23,28 @@ func (m *Module) readService(w http.ResponseWriter, r *http.Request) {
 	if _, ok := m.decide(w, r, index.ActReadCatalogue, index.Target{}); !ok {
 		return
 	}
+	s, applied, err := m.catalogued(r, r.PathValue("id"), "HealthcareService")
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	writeFHIR(w, http.StatusOK, applied, healthcareService(s))
+}
+
+// catalogued reads a service from this node's replica; an absent one is
+// "no such <what>".
+func (m *Module) catalogued(r *http.Request, id, what string) (catalog.Service, uint64, error) {
 	var s catalog.Service
 	var found bool
 	applied, err := m.read(r, false, func(rd consensus.Reader) error {
 		var err error
-		s, found, err = catalog.GetService(rd, r.PathValue("id"))
+		s, found, err = catalog.GetService(rd, id)
 		return err
 	})
-	switch {
-	case err != nil:
-		httpapi.Fail(w, r, err)
-	case !found:
-		httpapi.Fail(w, r, httpapi.E(httpapi.ErrNotFound, "no such HealthcareService"))
-	default:
-		writeFHIR(w, http.StatusOK, applied, healthcareService(s))
+	if err == nil && !found {
+		err = httpapi.E(httpapi.ErrNotFound, "no such "+what)
 	}
+	return s, applied, err
 }
 
 // searchParams maps the FHIR search parameters to the catalogue's query:

@@ -171,8 +171,8 @@ func (m *Module) decide(w http.ResponseWriter, r *http.Request, act index.Action
 		httpapi.Fail(w, r, httpapi.E(httpapi.ErrUnauthorized, "a valid bearer token is required"))
 		return c, false
 	}
-	if d := index.Authorize(c, act, t); d != index.Allow {
-		httpapi.Refuse(w, r, d == index.Hide, "HealthcareService")
+	if err := index.Authorize(c, act, t).Err("HealthcareService"); err != nil {
+		httpapi.Fail(w, r, err)
 		return c, false
 	}
 	return c, true

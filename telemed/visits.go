@@ -67,8 +67,8 @@ func (m *Module) provideSlots(ctx context.Context, c index.Caller, req Request) 
 	if err != nil {
 		return Response{}, err
 	}
-	if d := index.Authorize(c, index.ActSearchSlots, index.Target{Region: s.Region, Usable: usable}); d != index.Allow {
-		return Response{}, refusal(d, "HealthcareService")
+	if err := index.Authorize(c, index.ActSearchSlots, index.Target{Region: s.Region, Usable: usable}).Err("HealthcareService"); err != nil {
+		return Response{}, err
 	}
 	from := req.From
 	if now := time.Now(); from.Before(now) {
@@ -91,14 +91,14 @@ func (m *Module) provideBooking(ctx context.Context, c index.Caller, req Request
 	if err != nil {
 		return Response{}, err
 	}
-	if d := index.Authorize(c, index.ActBook, index.Target{Region: s.Region, Patient: p, Usable: usable}); d != index.Allow {
+	if refused := index.Authorize(c, index.ActBook, index.Target{Region: s.Region, Patient: p, Usable: usable}).Err("Patient"); refused != nil {
 		// A refused booking of a registered patient is in their log too.
 		if p != nil {
 			if err := m.d.Audit.Record(ctx, visitEvent(c, "Appointment.book", index.ActionCreate, p.ID, index.OutcomeRefused)); err != nil {
 				return Response{}, httpapi.Wrap(httpapi.ErrUnavailable, "the attempt could not be audited; retry", err)
 			}
 		}
-		return Response{}, refusal(d, "Patient")
+		return Response{}, refused
 	}
 	var elig booking.Eligibility
 	if req.Eligibility != nil {
@@ -125,8 +125,8 @@ func (m *Module) provideAppointment(ctx context.Context, c index.Caller, req Req
 		return Response{}, storeError(err, "Appointment")
 	}
 	p := &index.Patient{ID: a.Patient}
-	if d := index.Authorize(c, index.ActReadBooking, index.Target{Region: m.cfg.Region, Patient: p, Organization: a.Booker.Subject}); d != index.Allow {
-		return Response{}, refusal(d, "Appointment")
+	if err := index.Authorize(c, index.ActReadBooking, index.Target{Region: m.cfg.Region, Patient: p, Organization: a.Booker.Subject}).Err("Appointment"); err != nil {
+		return Response{}, err
 	}
 	what, action := "Appointment.read", index.ActionRead
 	switch req.Op {
@@ -198,14 +198,6 @@ func visitEvent(c index.Caller, what string, action index.AuditAction, patient s
 		Action: action, What: what, Patient: patient, Outcome: outcome}
 }
 
-// refusal is the policy's refusal as an error.
-func refusal(d index.Decision, what string) error {
-	if d == index.Hide {
-		return httpapi.E(httpapi.ErrNotFound, "no such "+what)
-	}
-	return httpapi.E(httpapi.ErrForbidden, "this token does not grant this operation")
-}
-
 // storeError maps the schedule's errors.
 func storeError(err error, what string) error {
 	switch {
@@ -238,12 +230,7 @@ func remoteError(err error) error {
 	case 409:
 		code = codeConflict
 	}
-	var e *httpapi.Error
-	msg := "the provider could not serve the request now"
-	if errors.As(err, &e) {
-		msg = e.Message
-	}
-	return &federation.RemoteError{Code: code, Message: msg}
+	return &federation.RemoteError{Code: code, Message: httpapi.Message(err)}
 }
 
 // fromRemote is a provider's refusal as this node answers it.

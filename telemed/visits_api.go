@@ -10,7 +10,6 @@ import (
 
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 
-	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/index/fhirres"
 	"github.com/fsenet/fsenet/node/httpapi"
@@ -112,23 +111,14 @@ func (m *Module) readSchedule(w http.ResponseWriter, r *http.Request) {
 	if _, ok := m.decide(w, r, index.ActReadCatalogue, index.Target{}); !ok {
 		return
 	}
-	var s catalog.Service
-	var found bool
-	applied, err := m.read(r, false, func(rd consensus.Reader) error {
-		var err error
-		s, found, err = catalog.GetService(rd, r.PathValue("id"))
-		return err
-	})
-	switch {
-	case err != nil:
+	s, applied, err := m.catalogued(r, r.PathValue("id"), "Schedule")
+	if err != nil {
 		httpapi.Fail(w, r, err)
-	case !found:
-		httpapi.Fail(w, r, httpapi.E(httpapi.ErrNotFound, "no such Schedule"))
-	default:
-		writeFHIR(w, http.StatusOK, applied, fhir.Schedule{Id: fhirres.Ptr(s.ID), Active: fhirres.Ptr(s.Active),
-			Actor:       []fhir.Reference{{Reference: fhirres.Ptr("HealthcareService/" + s.ID)}},
-			ServiceType: []fhir.CodeableConcept{fhirres.Coding(SystemServiceType, s.Type, "")}})
+		return
 	}
+	writeFHIR(w, http.StatusOK, applied, fhir.Schedule{Id: fhirres.Ptr(s.ID), Active: fhirres.Ptr(s.Active),
+		Actor:       []fhir.Reference{{Reference: fhirres.Ptr("HealthcareService/" + s.ID)}},
+		ServiceType: []fhir.CodeableConcept{fhirres.Coding(SystemServiceType, s.Type, "")}})
 }
 
 // addSlot is POST /fhir/Slot: a free slot of one of this region's

@@ -629,8 +629,8 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request) {
 	if q.Patient != "" {
 		act, t = index.ActReadPatientLog, index.Target{Patient: &index.Patient{ID: q.Patient}}
 	}
-	if d := index.Authorize(c, act, t); d != index.Allow {
-		httpapi.Refuse(w, r, d == index.Hide, "AuditEvent")
+	if err := index.Authorize(c, act, t).Err("AuditEvent"); err != nil {
+		httpapi.Fail(w, r, err)
 		return
 	}
 	// One page (and one event more, to know whether there is a next);

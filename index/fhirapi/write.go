@@ -114,8 +114,8 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request, cmd consensus.Comman
 // may asks the access policy; a refusal is answered. It returns whether
 // to go on.
 func may(w http.ResponseWriter, r *http.Request, c index.Caller, act index.Action, t index.Target) bool {
-	if d := index.Authorize(c, act, t); d != index.Allow {
-		httpapi.Refuse(w, r, d == index.Hide, "Patient")
+	if err := index.Authorize(c, act, t).Err("Patient"); err != nil {
+		httpapi.Fail(w, r, err)
 		return false
 	}
 	return true

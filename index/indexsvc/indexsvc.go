@@ -195,8 +195,8 @@ func (m *Module) may(w http.ResponseWriter, r *http.Request, act index.Action) b
 		httpapi.Fail(w, r, httpapi.E(httpapi.ErrUnauthorized, "a valid bearer token is required"))
 		return false
 	}
-	if d := index.Authorize(c, act, index.Target{Region: m.cfg.Region}); d != index.Allow {
-		httpapi.Refuse(w, r, d == index.Hide, "resource")
+	if err := index.Authorize(c, act, index.Target{Region: m.cfg.Region}).Err("resource"); err != nil {
+		httpapi.Fail(w, r, err)
 		return false
 	}
 	return true

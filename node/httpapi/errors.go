@@ -116,10 +116,10 @@ func indexOf(kind error) int {
 	panic("httpapi: kind not in the table")
 }
 
-// messageOf is what the caller is told of err: its Error's message, a
+// Message is what the caller is told of err: its Error's message, a
 // consensus refusal's message, or a generic sentence for the rest (whose
 // text may name internals).
-func messageOf(err error) string {
+func Message(err error) string {
 	var e *Error
 	if errors.As(err, &e) && e.Message != "" {
 		return e.Message

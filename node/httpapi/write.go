@@ -32,7 +32,7 @@ func Information(w http.ResponseWriter, message string) {
 func Fail(w http.ResponseWriter, r *http.Request, err error) {
 	st := StatusOf(err)
 	logFailure(r, st, err)
-	Outcome(w, st.Code, st.Issue, messageOf(err))
+	Outcome(w, st.Code, st.Issue, Message(err))
 }
 
 func logFailure(r *http.Request, st Status, err error) {
@@ -94,7 +94,7 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 func FailProblem(w http.ResponseWriter, r *http.Request, err error) {
 	st := StatusOf(err)
 	logFailure(r, st, err)
-	WriteProblem(w, r, Problem{Type: st.Problem, Title: st.Title, Detail: messageOf(err), Status: st.Code})
+	WriteProblem(w, r, Problem{Type: st.Problem, Title: st.Title, Detail: Message(err), Status: st.Code})
 }
 
 // JSON answers a JSON value (the node's own /v1 resources).
@@ -102,14 +102,4 @@ func JSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// Refuse answers a request the access policy refused: as for something
-// that does not exist (hide), or 403.
-func Refuse(w http.ResponseWriter, r *http.Request, hide bool, what string) {
-	if hide {
-		Fail(w, r, E(ErrNotFound, "no such "+what))
-		return
-	}
-	Fail(w, r, E(ErrForbidden, "this token does not grant this operation"))
 }

@@ -116,8 +116,8 @@ func (a *API) blindTarget(w http.ResponseWriter, r *http.Request, c index.Caller
 	if found {
 		t = index.Target{Patient: &p, Entry: &e}
 	}
-	if d := index.Authorize(c, index.ActBlindDocument, t); d != index.Allow {
-		httpapi.Refuse(w, r, d == index.Hide, "DocumentReference")
+	if err := index.Authorize(c, index.ActBlindDocument, t).Err("DocumentReference"); err != nil {
+		httpapi.Fail(w, r, err)
 		return e, false
 	}
 	if e.Custodian != a.d.Region {

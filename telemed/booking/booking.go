@@ -299,31 +299,23 @@ func (s *Store) book(r BookRequest) (a Appointment, dup bool, err error) {
 }
 
 // Appointment reads an appointment.
-func (s *Store) Appointment(id string) (Appointment, error) {
-	var a Appointment
-	err := s.db.View(func(tx *badger.Txn) error {
-		var ok bool
-		var err error
-		if a, ok, err = get[Appointment](tx, apptKey(id)); err == nil && !ok {
-			err = ErrNotFound
-		}
-		return err
-	})
-	return a, err
-}
+func (s *Store) Appointment(id string) (Appointment, error) { return read[Appointment](s, apptKey(id)) }
 
 // Slot reads a slot.
-func (s *Store) Slot(id string) (Slot, error) {
-	var sl Slot
+func (s *Store) Slot(id string) (Slot, error) { return read[Slot](s, slotKey(id)) }
+
+// read reads one record; an absent one is ErrNotFound.
+func read[T any](s *Store, key []byte) (T, error) {
+	var v T
 	err := s.db.View(func(tx *badger.Txn) error {
 		var ok bool
 		var err error
-		if sl, ok, err = get[Slot](tx, slotKey(id)); err == nil && !ok {
+		if v, ok, err = get[T](tx, key); err == nil && !ok {
 			err = ErrNotFound
 		}
 		return err
 	})
-	return sl, err
+	return v, err
 }
 
 // Cancel cancels a booked appointment and frees its slot (when it has

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/fsenet/fsenet/consensus"
 )
@@ -48,26 +47,6 @@ func invalid(format string, args ...any) error {
 	return consensus.Errorf(consensus.CodeInvalid, format, args...)
 }
 
-// decode unmarshals a payload, refusing unknown fields and trailing data.
-func decode(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return invalid("payload: %v", err)
-	}
-	if dec.More() {
-		return invalid("payload: data after the JSON value")
-	}
-	return nil
-}
-
-func now(tx *consensus.Tx) time.Time {
-	if t := tx.Time(); !t.IsZero() {
-		return t.UTC()
-	}
-	return time.Unix(0, 0).UTC()
-}
-
 // fromRegion refuses a command proposed by another region's node than
 // the one it speaks for.
 func fromRegion(tx *consensus.Tx, region, what string) error {
@@ -79,7 +58,7 @@ func fromRegion(tx *consensus.Tx, region, what string) error {
 
 func (m *Machine) applyPut(tx *consensus.Tx, payload []byte) ([]byte, error) {
 	var r PutServiceRequest
-	if err := decode(payload, &r); err != nil {
+	if err := consensus.DecodeJSON(payload, &r); err != nil {
 		return nil, err
 	}
 	s := r.Service
@@ -100,7 +79,7 @@ func (m *Machine) applyPut(tx *consensus.Tx, payload []byte) ([]byte, error) {
 	case exists && cur.Version != r.IfVersion:
 		return nil, consensus.Errorf(consensus.CodeConflict, "service %s is at version %d, not %d: read it again", s.ID, cur.Version, r.IfVersion)
 	}
-	s.Version, s.Updated = cur.Version+1, now(tx)
+	s.Version, s.Updated = cur.Version+1, tx.Now()
 	b, err := json.Marshal(s)
 	if err != nil {
 		return nil, err
@@ -111,7 +90,7 @@ func (m *Machine) applyPut(tx *consensus.Tx, payload []byte) ([]byte, error) {
 
 func (m *Machine) applyAdopt(tx *consensus.Tx, payload []byte) ([]byte, error) {
 	var r AdoptRequest
-	if err := decode(payload, &r); err != nil {
+	if err := consensus.DecodeJSON(payload, &r); err != nil {
 		return nil, err
 	}
 	if err := fromRegion(tx, r.Region, "an adoption"); err != nil {
@@ -130,7 +109,7 @@ func (m *Machine) applyAdopt(tx *consensus.Tx, payload []byte) ([]byte, error) {
 	case r.By == "" || len(r.By) > maxName:
 		return nil, invalid("an adoption names the operator who made it")
 	}
-	a := Adoption{Service: s.ID, Version: s.Version, Region: r.Region, By: r.By, At: now(tx)}
+	a := Adoption{Service: s.ID, Version: s.Version, Region: r.Region, By: r.By, At: tx.Now()}
 	b, err := json.Marshal(a)
 	if err != nil {
 		return nil, err

@@ -25,8 +25,8 @@ func (m *Module) may(w http.ResponseWriter, r *http.Request, act index.Action, t
 	if ok {
 		d = index.Authorize(c, act, t)
 	}
-	if d != index.Allow {
-		httpapi.Refuse(w, r, d == index.Hide, "resource")
+	if err := d.Err("resource"); err != nil {
+		httpapi.Fail(w, r, err)
 		return false
 	}
 	return true
