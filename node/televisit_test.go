@@ -104,6 +104,25 @@ func TestTelevisitBookedAcrossRegions(t *testing.T) {
 			}
 		})
 	}
+	for _, bad := range []struct {
+		name, method, url, tok, body string
+		want                         int
+	}{
+		{"a garbage slot", "POST", lomBase + "/Slot", op030, "{garbage", http.StatusBadRequest},
+		{"a slot without times", "POST", lomBase + "/Slot", op030, `{"resourceType":"Slot","schedule":{"reference":"Schedule/030-tv-cardio"}}`, http.StatusBadRequest},
+		{"a slot of an unknown service", "POST", lomBase + "/Slot", op030, `{"resourceType":"Slot","schedule":{"reference":"Schedule/030-nope"},"start":"2030-01-01T10:00:00Z","end":"2030-01-01T10:30:00Z"}`, http.StatusNotFound},
+		{"a slot search without a schedule", "GET", camBase + "/Slot", clinician, "", http.StatusBadRequest},
+		{"a slot search with a bad start", "GET", camBase + "/Slot?schedule=Schedule/030-tv-cardio&start=yesterday", clinician, "", http.StatusBadRequest},
+		{"an unknown schedule", "GET", camBase + "/Schedule/030-nope", clinician, "", http.StatusNotFound},
+		{"the video of an unknown appointment", "POST", camBase + "/Appointment/030-nope/$video-session", clinician, "", http.StatusNotFound},
+		{"an appointment id of no region", "GET", camBase + "/Appointment/nope", clinician, "", http.StatusNotFound},
+	} {
+		t.Run(bad.name, func(t *testing.T) {
+			if code, body := do(t, bad.method, bad.url, bad.tok, "application/fhir+json", bad.body); code != bad.want || !strings.Contains(body, "OperationOutcome") {
+				t.Fatalf("%d %s, want %d", code, body, bad.want)
+			}
+		})
+	}
 	if code, body := do(t, "GET", camBase+"/Appointment/"+appt.ID, clinician, "", ""); code != http.StatusOK || !strings.Contains(body, "Patient/CF-"+cf) {
 		t.Fatalf("read through Campania: %d %s", code, body)
 	}
