@@ -177,6 +177,22 @@ const (
 	ActSearchSlots    Action = "telemed.slots.search"
 	ActBook           Action = "telemed.appointment.book" // Patient: the patient's current record
 	ActReadBooking    Action = "telemed.appointment.read" // Patient; Organization: the booker's subject
+	// Care delivered at the provider: a televisit's encounter and report,
+	// a teleconsult's task and report, a teleassistance plan's sessions
+	// and final report. Region: the providing region; Patient: the
+	// patient's current record; Usable: the plan's template may be used
+	// there (always true for visits and teleconsults).
+	ActDeliverCare Action = "telemed.care.write"
+	// ActRequestConsult asks another region's service for a teleconsult.
+	// Patient; Usable: as for a booking.
+	ActRequestConsult Action = "telemed.consult.request"
+	// ActConsultMessage writes into a teleconsult (questions, answers,
+	// attachments by reference) or cancels it. Region: the providing
+	// region; Organization: the requesting clinician's subject.
+	ActConsultMessage Action = "telemed.consult.message"
+	// ActReadCare reads an encounter, a teleconsult or a care plan.
+	// Region, Patient; Organization: the requester's subject.
+	ActReadCare Action = "telemed.care.read"
 
 	// The federation.
 	ActClusterStatus Action = "federation.status"
@@ -234,6 +250,14 @@ func allowIf(ok bool) Decision {
 		return Allow
 	}
 	return Deny
+}
+
+// hideUnless answers a caller who may not act as if there were nothing.
+func hideUnless(ok bool) Decision {
+	if ok {
+		return Allow
+	}
+	return Hide
 }
 
 // Authorize is the one access policy for every decision but the
@@ -334,7 +358,25 @@ func Authorize(c Caller, a Action, t Target) Decision {
 			return Deny
 		}
 		return Allow
-	case ActReadBooking:
+	case ActDeliverCare:
+		switch {
+		case t.Patient == nil || !c.treating() || c.Region != t.Region:
+			return Hide
+		case !t.Usable:
+			return Deny
+		}
+		return Allow
+	case ActRequestConsult:
+		switch {
+		case t.Patient == nil || !c.treating():
+			return Hide
+		case !t.Usable:
+			return Deny
+		}
+		return Allow
+	case ActConsultMessage:
+		return hideUnless(c.treating() && (c.Region == t.Region || c.Subject == t.Organization))
+	case ActReadBooking, ActReadCare:
 		if t.Patient != nil && (c.IsPatient(*t.Patient) || !c.Authority && c.Subject != "" && c.Subject == t.Organization ||
 			c.treating() && c.Region == t.Region) {
 			return Allow

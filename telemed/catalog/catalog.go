@@ -1,7 +1,8 @@
 // Package catalog is the national telemedicine catalogue, replicated to
 // every node: the services each region offers (type, specialty, delivery
-// scope, languages, status) and the adoptions by which one region reuses
-// another's service at a version. It holds nothing clinical: schedules,
+// scope, languages, status), the versioned templates of care protocols
+// (templates.go), and the adoptions by which one region reuses another's
+// service or template at a version. It holds nothing clinical: schedules,
 // appointments, requests and plans stay at the providing region's node.
 //
 // Key layout (every key under "tm/"):

@@ -21,7 +21,7 @@ func New() *Machine { return &Machine{} }
 func (m *Machine) Register(r interface {
 	Register(typ string, h consensus.Handler) error
 }) error {
-	for _, t := range []string{TypePutService, TypeAdopt} {
+	for _, t := range []string{TypePutService, TypeAdopt, TypePutTemplate, TypeAdoptTemplate} {
 		if err := r.Register(t, m); err != nil {
 			return err
 		}
@@ -39,6 +39,10 @@ func (m *Machine) Apply(tx *consensus.Tx, cmd consensus.Command) ([]byte, error)
 		return m.applyPut(tx, cmd.Payload)
 	case TypeAdopt:
 		return m.applyAdopt(tx, cmd.Payload)
+	case TypePutTemplate:
+		return m.applyPutTemplate(tx, cmd.Payload)
+	case TypeAdoptTemplate:
+		return m.applyAdoptTemplate(tx, cmd.Payload)
 	}
 	return nil, invalid("unknown catalogue command %q", cmd.Type)
 }
