@@ -943,5 +943,24 @@ func buildRules() []rule {
 			return r.at("procedure").n() == 1 || r.at("substanceAdministration").n() == 1 || r.at("observation").n() == 1 || r.at("act").n() == 1
 		})
 	})
+	// An observation of a performed service other than its branca and
+	// disciplina carries a note (Nota Prestazioni Tele).
+	other := func(r nodes) nodes {
+		return r.at("observation").where(func(n *node) bool {
+			return nodes{n}.at("templateId").where(func(t *node) bool { return t.is("root", tplBranca) || t.is("root", tplDisciplina) }).n() == 0
+		})
+	}
+	add(e("b127"), e("b132"), e("b130"), "Sezione Prestazioni: observation/entryRelationship/act (Nota Prestazioni Tele) DEVE avere code 48767-8 (LOINC).", func(c *ctx) bool {
+		return every(c.prestazioniActs().at("entryRelationship"), func(r nodes) bool {
+			o := other(r)
+			return o.n() == 0 || o.at("entryRelationship/act/code").withAttr("code", "48767-8").withAttr("codeSystem", OIDLOINC).n() == 1
+		})
+	})
+	add(e("b128"), e("b133"), e("b131"), "Sezione Prestazioni: observation/entryRelationship/act (Nota Prestazioni Tele) DEVE avere text.", func(c *ctx) bool {
+		return every(c.prestazioniActs().at("entryRelationship"), func(r nodes) bool {
+			o := other(r)
+			return o.n() == 0 || o.at("entryRelationship/act/text").n() == 1
+		})
+	})
 	return rs
 }
