@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -12,6 +13,7 @@ import (
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/node/httpapi"
 	"github.com/fsenet/fsenet/telemed/booking"
+	"github.com/fsenet/fsenet/telemed/report"
 )
 
 // Protocol carries a caller's request to the node of the region that
@@ -27,7 +29,23 @@ const (
 	opRead   = "read"   // read an appointment
 	opVideo  = "video"  // a participant's video-session token
 	opMove   = "move"   // reschedule an appointment to another slot (Request.Slot)
+
+	opEncounter     = "encounter"      // open a booked televisit's encounter (Appointment)
+	opReadEncounter = "encounter.read" // Encounter
+	opReport        = "report"         // the report of an encounter, teleconsult or plan (one of Encounter, Consult, Plan)
+	opConsult       = "consult"        // ask a teleconsult (Service, Patient, ClientKey, Text, Documents)
+	opReadConsult   = "consult.read"   // Consult
+	opTask          = "task"           // move a teleconsult's task (Consult, Status, Text: the reason)
+	opMessage       = "message"        // a Communication into a teleconsult (Consult, Text, Documents, ReplyTo)
+	opMessages      = "messages"       // a teleconsult's Communications (Consult)
+	opPlan          = "plan"           // start a teleassistance plan (Template, TemplateVersion, Patient, ClientKey)
+	opReadPlan      = "plan.read"      // Plan, with its sessions
+	opSession       = "session"        // record a plan's session (Plan, From, To, Profession, Text: the note)
 )
+
+// ops are the operations a provider serves.
+var ops = []string{opSlots, opBook, opCancel, opRead, opVideo, opMove, opEncounter, opReadEncounter, opReport,
+	opConsult, opReadConsult, opTask, opMessage, opMessages, opPlan, opReadPlan, opSession}
 
 // Request is one call to a provider.
 type Request struct {
@@ -42,6 +60,19 @@ type Request struct {
 	Eligibility *booking.Eligibility `json:"eligibility,omitempty"`
 	From        time.Time            `json:"from,omitzero"`
 	To          time.Time            `json:"to,omitzero"`
+
+	Encounter       string               `json:"encounter,omitempty"`
+	Consult         string               `json:"consult,omitempty"`
+	Plan            string               `json:"plan,omitempty"`
+	Template        string               `json:"template,omitempty"`
+	TemplateVersion int                  `json:"template_version,omitempty"`
+	Status          string               `json:"status,omitempty"`
+	Text            string               `json:"text,omitempty"`
+	Quesito         string               `json:"quesito,omitempty"`
+	Prestazioni     []report.Prestazione `json:"prestazioni,omitempty"`
+	Documents       []string             `json:"documents,omitempty"`
+	ReplyTo         string               `json:"reply_to,omitempty"`
+	Profession      string               `json:"profession,omitempty"`
 }
 
 // Response is a provider's answer.
@@ -50,6 +81,22 @@ type Response struct {
 	Appointment *booking.Appointment `json:"appointment,omitempty"`
 	Duplicate   bool                 `json:"duplicate,omitempty"`
 	Video       *VideoSession        `json:"video,omitempty"`
+
+	Encounter *booking.Encounter  `json:"encounter,omitempty"`
+	Consult   *booking.Consult    `json:"consult,omitempty"`
+	Messages  []booking.Message   `json:"messages,omitempty"`
+	Message   *booking.Message    `json:"message,omitempty"`
+	Plan      *booking.CarePlan   `json:"plan,omitempty"`
+	Sessions  []booking.Encounter `json:"sessions,omitempty"`
+	Report    *ReportFile         `json:"report,omitempty"`
+}
+
+// ReportFile is a report made by the provider: the id it is published
+// under in the FSE, and the PDF carrying its CDA.
+type ReportFile struct {
+	Document string `json:"document"` // the index id, 2.16.840.1.113883.2.9.2.<region>.4.4^<local>
+	Kind     string `json:"kind"`
+	PDF      []byte `json:"pdf"`
 }
 
 // Refusal codes a provider answers with (federation.RemoteError.Code).
@@ -77,7 +124,7 @@ func DecodeRequest(b []byte) (Request, error) {
 	switch {
 	case r.V != 1:
 		return r, fmt.Errorf("telemed request: version %d (this node speaks 1)", r.V)
-	case r.Op != opSlots && r.Op != opBook && r.Op != opCancel && r.Op != opRead && r.Op != opVideo && r.Op != opMove:
+	case !slices.Contains(ops, r.Op):
 		return r, fmt.Errorf("telemed request: unknown operation %q", r.Op)
 	case r.Token == "" || len(r.Token) > 16<<10:
 		return r, errors.New("telemed request: a caller's token is required")
@@ -87,7 +134,7 @@ func DecodeRequest(b []byte) (Request, error) {
 
 func rpcOptions() federation.RPCOptions {
 	o := federation.DefaultRPCOptions()
-	o.MaxRequest, o.MaxResponse, o.Timeout = 64<<10, 1<<20, 5*time.Second
+	o.MaxRequest, o.MaxResponse, o.Timeout = 128<<10, 4<<20, 5*time.Second
 	return o
 }
 
@@ -138,4 +185,43 @@ func (m *Module) call(ctx context.Context, region string, req Request) (Response
 		return resp, fmt.Errorf("%w: region %s answered garbage", errUnreachable, region)
 	}
 	return resp, nil
+}
+
+// answers reports whether a provider's response carries what op asks for.
+func (r Response) answers(op string) bool {
+	switch op {
+	case opSlots:
+		return true
+	case opVideo:
+		return r.Appointment != nil && r.Video != nil
+	case opBook, opCancel, opRead, opMove:
+		return r.Appointment != nil
+	case opEncounter, opReadEncounter, opSession:
+		return r.Encounter != nil
+	case opReport:
+		return r.Report != nil && len(r.Report.PDF) > 0
+	case opConsult, opReadConsult, opTask, opMessages:
+		return r.Consult != nil
+	case opMessage:
+		return r.Consult != nil && r.Message != nil
+	case opPlan, opReadPlan:
+		return r.Plan != nil
+	}
+	return false
+}
+
+// patient is the patient a response is about, for the asking node's
+// audit ("" when none).
+func (r Response) patient() string {
+	switch {
+	case r.Appointment != nil:
+		return r.Appointment.Patient
+	case r.Encounter != nil:
+		return r.Encounter.Patient
+	case r.Consult != nil:
+		return r.Consult.Patient
+	case r.Plan != nil:
+		return r.Plan.Patient
+	}
+	return ""
 }

@@ -2,6 +2,7 @@ package telemed
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -30,12 +31,15 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Add([]byte(`{"v":1,"op":"book","token":"t","slot":"030-ab","patient":"CF:RSSMRA80A01H501U","client_key":"k-123456"}`))
 	f.Add([]byte(`{"v":1,"op":"slots","token":"t","service":"030-tv","from":"2026-12-04T10:00:00Z"}`))
 	f.Add([]byte(`{"v":1,"op":"cancel","token":"t","appointment":"030-x","eligibility":{"consent":true}}`))
+	f.Add([]byte(`{"v":1,"op":"report","token":"t","encounter":"030-e","text":"referto","prestazioni":[{"Code":"89.01"}]}`))
+	f.Add([]byte(`{"v":1,"op":"consult","token":"t","service":"030-tc","documents":["0123456789abcdef0123456789abcdef"]}`))
+	f.Add([]byte(`{"v":1,"op":"session","token":"t","plan":"150-p","from":"2026-12-04T10:00:00Z","profession":"infermiere"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := DecodeRequest(b)
 		if err != nil {
 			return
 		}
-		if r.V != 1 || r.Token == "" || (r.Op != opSlots && r.Op != opBook && r.Op != opCancel && r.Op != opRead) {
+		if r.V != 1 || r.Token == "" || !slices.Contains(ops, r.Op) {
 			t.Fatalf("accepted %+v", r)
 		}
 		out, err := json.Marshal(r)

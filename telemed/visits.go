@@ -40,6 +40,28 @@ func (m *Module) provide(ctx context.Context, c index.Caller, req Request) (Resp
 		return m.provideBooking(ctx, c, req)
 	case opCancel, opRead, opVideo, opMove:
 		return m.provideAppointment(ctx, c, req)
+	case opEncounter:
+		return m.provideEncounter(ctx, c, req)
+	case opReadEncounter:
+		return m.provideReadEncounter(ctx, c, req)
+	case opReport:
+		return m.provideReport(ctx, c, req)
+	case opConsult:
+		return m.provideConsult(ctx, c, req)
+	case opReadConsult:
+		return m.provideReadConsult(ctx, c, req)
+	case opTask:
+		return m.provideTask(ctx, c, req)
+	case opMessage:
+		return m.provideMessage(ctx, c, req)
+	case opMessages:
+		return m.provideMessages(ctx, c, req)
+	case opPlan:
+		return m.providePlan(ctx, c, req)
+	case opReadPlan:
+		return m.provideReadPlan(ctx, c, req)
+	case opSession:
+		return m.provideSession(ctx, c, req)
 	}
 	return Response{}, httpapi.E(httpapi.ErrInvalid, "unknown operation")
 }
@@ -125,9 +147,6 @@ func (m *Module) provideAppointment(ctx context.Context, c index.Caller, req Req
 		return Response{}, storeError(err, "Appointment")
 	}
 	p := &index.Patient{ID: a.Patient}
-	if err := index.Authorize(c, index.ActReadBooking, index.Target{Region: m.cfg.Region, Patient: p, Organization: a.Booker.Subject}).Err("Appointment"); err != nil {
-		return Response{}, err
-	}
 	what, action := "Appointment.read", index.ActionRead
 	switch req.Op {
 	case opCancel:
@@ -136,6 +155,10 @@ func (m *Module) provideAppointment(ctx context.Context, c index.Caller, req Req
 		what, action = "Appointment.video", index.ActionExecute
 	case opMove:
 		what, action = "Appointment.reschedule", index.ActionUpdate
+	}
+	if refused := index.Authorize(c, index.ActReadBooking, index.Target{Region: m.cfg.Region, Patient: p, Organization: a.Booker.Subject}).Err("Appointment"); refused != nil {
+		// A refused attempt is in the patient's log too.
+		return Response{}, m.audited(ctx, c, what, action, a.Patient, refused)
 	}
 	// A change is made, then audited with how it ended; a read is
 	// audited before it is answered.

@@ -70,8 +70,8 @@ func (m *Module) ask(w http.ResponseWriter, r *http.Request, region string, req 
 			err = aerr
 		}
 	}
-	if err == nil && req.Op != opSlots && (resp.Appointment == nil || req.Op == opVideo && resp.Video == nil) {
-		err = fmt.Errorf("%w: region %s answered without the appointment", errUnreachable, region)
+	if err == nil && !resp.answers(req.Op) {
+		err = fmt.Errorf("%w: region %s answered without what was asked", errUnreachable, region)
 	}
 	if err != nil {
 		if errors.Is(err, errUnreachable) {
@@ -91,9 +91,9 @@ func (m *Module) auditForwarded(r *http.Request, c index.Caller, what string, re
 	switch {
 	case what == "":
 		return nil
-	case callErr == nil && resp.Appointment != nil:
-		patient = resp.Appointment.Patient
-	case callErr != nil && req.Op == opBook && !errors.Is(callErr, errUnreachable):
+	case callErr == nil:
+		patient = resp.patient()
+	case (req.Op == opBook || req.Op == opConsult) && !errors.Is(callErr, errUnreachable):
 		patient, outcome = req.Patient, index.OutcomeRefused
 	}
 	if patient == "" {

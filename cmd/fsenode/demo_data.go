@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
@@ -125,6 +126,29 @@ func (p *demoProducer) publish(ctx context.Context, pt synth.Patient, local, loi
 	return nil
 }
 
+// publishPDF validates and publishes a PDF a node made (a telemedicine
+// report) under its FSE id, through the producer's gateway; one already
+// published is left as it is.
+func (p *demoProducer) publishPDF(ctx context.Context, pdf []byte, docID, loinc, class, patientCF string) error {
+	_, local, ok := strings.Cut(docID, "^")
+	if !ok {
+		return fmt.Errorf("region %s: %q is not an FSE document id", p.region.Code, docID)
+	}
+	b := gateway.Request{Action: "CREATE", LOINC: loinc, PatientCF: patientCF}
+	if a, err := p.client.Do(ctx, http.MethodPost, "/v1/documents/validation", map[string]string{"activity": "VALIDATION"}, pdf, b); err != nil || !a.OK() {
+		return fmt.Errorf("region %s: validate %s: %v %v", p.region.Code, local, a, err)
+	}
+	a, err := p.client.Do(ctx, http.MethodPost, "/v1/documents", gateway.Publication(p.region.Code, local, class), pdf, b)
+	switch {
+	case err != nil:
+		return fmt.Errorf("region %s: publish %s: %w", p.region.Code, local, err)
+	case a.Status == http.StatusConflict:
+	case !a.OK():
+		return fmt.Errorf("region %s: publish %s: %v", p.region.Code, local, a)
+	}
+	return nil
+}
+
 // demoProducerKey loads the demo producer's key, making it on first use.
 func demoProducerKey(path string) (jwk.Key, error) {
 	if _, err := os.Stat(path); err == nil {
@@ -148,7 +172,9 @@ func demoPatient(ctx context.Context, method, url, operator, region string, pt s
 	if err != nil || (code != http.StatusCreated && code != http.StatusOK && code != http.StatusConflict) {
 		return fmt.Errorf("register patient: %d %s %v", code, b, err)
 	}
-	if method == http.MethodPut {
+	if method == http.MethodPut || code == http.StatusConflict {
+		// A patient an earlier run on this directory registered has
+		// consented then (and may have moved to another region since).
 		return nil
 	}
 	consent := []byte(`{"resourceType":"Parameters","parameter":[{"name":"given","valueBoolean":true}]}`)

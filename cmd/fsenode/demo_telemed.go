@@ -123,7 +123,7 @@ func telemedScenario(ctx context.Context, w io.Writer, producers []*demoProducer
 	}
 	fmt.Fprintf(w, " 10. the visit's video-session token for a Jitsi-compatible service, signed by %s's node:\n", provider.region.Code)
 	fmt.Fprintf(w, "       curl -X POST -H \"Authorization: Bearer $FSENET_%s_TOKEN\" \"$FSENET_%s_URL/fhir/Appointment/%s/\\$video-session\"\n", home.region.Code, home.region.Code, appt.ID)
-	return nil
+	return careScenario(ctx, w, provider, home, pt, appt.ID)
 }
 
 // demoClinician is a token of a clinician of p's region: the same person

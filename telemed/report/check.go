@@ -95,6 +95,23 @@ type ctx struct {
 	spec spec
 	root *node
 	doc  nodes // the ClinicalDocument
+	// byName indexes the document's HL7 elements by local name, and all
+	// its elements under "*" (the schematrons' //hl7:name contexts).
+	byName map[string]nodes
+}
+
+// all is //hl7:local in document order ("*": every element).
+func (c *ctx) all(local string) nodes {
+	if c.byName == nil {
+		c.byName = map[string]nodes{}
+		for _, n := range descendants(c.root, "*") {
+			c.byName["*"] = append(c.byName["*"], n)
+			if n.space == nsHL7 {
+				c.byName[n.local] = append(c.byName[n.local], n)
+			}
+		}
+	}
+	return c.byName[local]
 }
 
 // rule is one assert of the national schematrons. The three schematrons
@@ -127,9 +144,6 @@ func e(n string) string {
 	}
 	return "ERRORE-" + n
 }
-
-// all three schematrons, same id.
-func all(n string) (string, string, string) { return e(n), e(n), e(n) }
 
 // Paths the rules share.
 const (
@@ -290,7 +304,7 @@ func buildRules() []rule {
 		rs = append(rs, rule{tv: tv, tc: tc, ta: ta, msg: msg, ok: ok})
 	}
 	add3 := func(ids [3]string, msg string, ok func(c *ctx) bool) { add(ids[0], ids[1], ids[2], msg, ok) }
-	same := func(n string) [3]string { a, b, c := all(n); return [3]string{a, b, c} }
+	same := func(n string) [3]string { return [3]string{e(n), e(n), e(n)} } // one id in all three schematrons
 
 	// Header: ClinicalDocument.
 	add3(same("1"), "Il documento DEVE avere un elemento realmCode.", func(c *ctx) bool { return c.doc.at("realmCode").n() == 1 })
@@ -658,7 +672,7 @@ func buildRules() []rule {
 
 	// Rules on every element of a kind (the schematrons' //contexts).
 	add3([3]string{e("55"), e("55"), e("52")}, "L'indirizzo di un'organizzazione non può avere @use H, HP o HV.", func(c *ctx) bool {
-		for _, org := range descendants(c.root, "*") {
+		for _, org := range c.all("*") {
 			if !strings.Contains(org.local, "Organization") {
 				continue
 			}
@@ -675,7 +689,7 @@ func buildRules() []rule {
 		if c.kind == Televisita {
 			exempt = "patient"
 		}
-		for _, a := range descendants(c.root, "addr") {
+		for _, a := range c.all("addr") {
 			if a.hasAncestor(exempt) {
 				continue
 			}
@@ -687,7 +701,7 @@ func buildRules() []rule {
 		return true
 	})
 	add3([3]string{e("57"), e("57"), e("54")}, "telecom DEVE avere @use.", func(c *ctx) bool {
-		for _, t := range descendants(c.root, "telecom") {
+		for _, t := range c.all("telecom") {
 			if !t.has("use") {
 				return false
 			}
@@ -695,7 +709,7 @@ func buildRules() []rule {
 		return true
 	})
 	add3([3]string{e("58"), e("58"), e("55")}, "Il telecom di un'organizzazione non può avere @use H, HP o HV.", func(c *ctx) bool {
-		for _, org := range descendants(c.root, "*") {
+		for _, org := range c.all("*") {
 			if !strings.Contains(org.local, "Organization") {
 				continue
 			}
@@ -708,7 +722,7 @@ func buildRules() []rule {
 		return true
 	})
 	add3([3]string{e("59"), e("59"), e("56")}, "Il codice fiscale DEVE essere di 16 caratteri [A-Z0-9].", func(c *ctx) bool {
-		for _, id := range descendants(c.root, "id") {
+		for _, id := range c.all("id") {
 			if !id.is("root", OIDCF) {
 				continue
 			}
@@ -720,7 +734,7 @@ func buildRules() []rule {
 		return true
 	})
 	add3([3]string{e("60"), e("60"), e("57")}, "observation/@classCode DEVE essere OBS.", func(c *ctx) bool {
-		for _, o := range descendants(c.root, "observation") {
+		for _, o := range c.all("observation") {
 			if o.has("classCode") && !o.is("classCode", "OBS") {
 				return false
 			}
@@ -728,7 +742,7 @@ func buildRules() []rule {
 		return true
 	})
 	add3([3]string{e("61"), e("61"), e("58")}, "observation/@moodCode DEVE essere EVN.", func(c *ctx) bool {
-		for _, o := range descendants(c.root, "observation") {
+		for _, o := range c.all("observation") {
 			if !o.is("moodCode", "EVN") {
 				return false
 			}
@@ -737,7 +751,7 @@ func buildRules() []rule {
 	})
 	// The CTC schematron spells this one's id "Errore 62".
 	add3([3]string{e("62"), "Errore 62", e("59")}, "statusCode/@code DEVE essere active, completed, aborted o suspended.", func(c *ctx) bool {
-		for _, s := range descendants(c.root, "statusCode") {
+		for _, s := range c.all("statusCode") {
 			v, _ := s.attr("code")
 			if !slices.Contains([]string{"active", "completed", "aborted", "suspended"}, v) {
 				return false
@@ -746,7 +760,7 @@ func buildRules() []rule {
 		return true
 	})
 	add3([3]string{e("63"), e("63"), e("60")}, "Il name di un'organizzazione non deve avere delimiter, prefix o suffix.", func(c *ctx) bool {
-		for _, n := range descendants(c.root, "name") {
+		for _, n := range c.all("name") {
 			if p := n.parent; p == nil || !(strings.Contains(p.local, "Organization") || n.parentIs("location")) {
 				continue
 			}
@@ -758,7 +772,7 @@ func buildRules() []rule {
 		return true
 	})
 	add3([3]string{e("64"), e("64"), e("61")}, "name non deve avere delimiter.", func(c *ctx) bool {
-		for _, n := range descendants(c.root, "name") {
+		for _, n := range c.all("name") {
 			if (nodes{n}).at("delimiter").n() != 0 {
 				return false
 			}
@@ -766,7 +780,7 @@ func buildRules() []rule {
 		return true
 	})
 	add3([3]string{e("65"), e("65"), e("62")}, "effectiveTime/high DEVE seguire effectiveTime/low.", func(c *ctx) bool {
-		for _, t := range descendants(c.root, "effectiveTime") {
+		for _, t := range c.all("effectiveTime") {
 			tn := nodes{t}
 			lows := tn.at("low").attrs("value")
 			if len(lows) == 0 {
@@ -784,7 +798,7 @@ func buildRules() []rule {
 		return true
 	})
 	add3([3]string{e("66"), e("66"), e("63")}, "originalText/reference/@value DEVE essere valorizzato.", func(c *ctx) bool {
-		for _, o := range descendants(c.root, "originalText") {
+		for _, o := range c.all("originalText") {
 			refs := nodes{o}.at("reference")
 			if refs.n() == 0 {
 				continue
@@ -796,7 +810,7 @@ func buildRules() []rule {
 		return true
 	})
 	add3([3]string{e("67"), e("67"), e("64")}, "addr DEVE avere @use.", func(c *ctx) bool {
-		for _, a := range descendants(c.root, "addr") {
+		for _, a := range c.all("addr") {
 			if !a.parentIs("place") && !a.parentIs("scopingOrganization") && !a.has("use") {
 				return false
 			}
@@ -804,7 +818,7 @@ func buildRules() []rule {
 		return true
 	})
 	entity := func(c *ctx) nodes {
-		return descendants(c.root, "assignedEntity").where(func(n *node) bool { return c.kind == Teleassistenza || !n.hasAncestor("participant") })
+		return c.all("assignedEntity").where(func(n *node) bool { return c.kind == Teleassistenza || !n.hasAncestor("participant") })
 	}
 	regional := func(n *node) bool { r, _ := n.attr("root"); return regionalRoot(r, ".4.2") }
 	add3([3]string{e("68"), e("68"), e("65")}, "assignedEntity DEVE avere un id con il codice fiscale (o l'identificativo regionale .4.2).", func(c *ctx) bool {

@@ -313,6 +313,14 @@ func TestDifferential(t *testing.T) {
 			if len(docs) < 12 {
 				t.Fatalf("%d mutations, want at least 12", len(docs))
 			}
+			// The other kinds' reports, judged as this kind.
+			for _, other := range Kinds {
+				if other != kind {
+					docs["a valid "+string(other)+" report"] = build(t, sample(other))
+				}
+			}
+			// A document with nothing in it.
+			docs["an empty ClinicalDocument"] = []byte(`<ClinicalDocument xmlns="urn:hl7-org:v3"/>`)
 			verdicts := o.judge(t, kind, docs)
 			agree := 0
 			for name, doc := range docs {
@@ -332,6 +340,50 @@ func TestDifferential(t *testing.T) {
 				}
 			}
 			t.Logf("%d mutations, Check and %s agree on %d", len(docs), Schematron(kind), agree)
+		})
+	}
+}
+
+// On documents of other types (the national samples of lab reports,
+// discharge letters, patient summaries and radiology reports), Check and
+// the national schematron agree on every rule Check implements.
+func TestDifferentialSamples(t *testing.T) {
+	o := findOracle(t)
+	dir := filepath.Join(o.dir, "..", "cda")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.xml"))
+	if len(files) == 0 {
+		t.Skipf("no sample CDA documents in %s", dir)
+	}
+	docs := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs[filepath.Base(f)] = b
+	}
+	for _, kind := range Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			implemented := Rules(kind)
+			verdicts := o.judge(t, kind, docs)
+			compared := 0
+			for name, doc := range docs {
+				fails, err := Check(kind, doc)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				var want []string
+				for _, id := range verdicts[name] {
+					if slices.Contains(implemented, id) {
+						want = append(want, id)
+					}
+				}
+				if got := ruleIDs(fails); !slices.Equal(got, want) {
+					t.Errorf("%s: Check fails %v, the national schematron %v (of the rules Check implements)", name, got, want)
+				}
+				compared += len(want)
+			}
+			t.Logf("%d documents, %d failed rules found alike", len(docs), compared)
 		})
 	}
 }

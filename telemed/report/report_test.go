@@ -434,3 +434,13 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkCheck(b *testing.B) {
+	doc := build(b, variants(Televisita)["several prestazioni"])
+	b.SetBytes(int64(len(doc)))
+	for b.Loop() {
+		if _, err := Check(Televisita, doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

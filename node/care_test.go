@@ -1,0 +1,393 @@
+package node
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fsenet/fsenet/consensus/consensustest"
+	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/repository/pdfcda"
+	"github.com/fsenet/fsenet/telemed/report"
+)
+
+// careFed is a federation of Lombardia (030, the provider) and Campania
+// (150), with a patient of Lombardia and the tokens the tests use.
+type careFed struct {
+	f                  *fed
+	lom, cam           *Node
+	lomBase, camBase   string
+	lomDoc, camDoc     string // clinicians (the same person's subject, as the harness issues)
+	op030, op150       string
+	patient            string
+	televisit, consult string // services
+}
+
+const careCF = "RSSMRA80A01H501U"
+
+func newCareFed(t *testing.T) *careFed {
+	f := newFed(t)
+	c := &careFed{f: f, lom: f.add("030", federation.RoleVoter), cam: f.add("150", federation.RoleVoter)}
+	c.lomBase, c.camBase = "http://"+c.lom.HTTPAddr()+"/fhir", "http://"+c.cam.HTTPAddr()+"/fhir"
+	c.op030, c.op150 = f.token("030", "SYSADMIN"), f.token("150", "SYSADMIN")
+	c.lomDoc, c.camDoc = f.token("030", "TREATMENT"), f.token("150", "TREATMENT")
+	consensustest.Eventually(t, 10*time.Second, func() error {
+		if _, ok := c.cam.members.Members().View().IdP("150"); !ok {
+			return fmt.Errorf("Campania's IdP keys not replicated yet")
+		}
+		return nil
+	}, "Campania's IdP keys replicated")
+	if code, body := do(t, "POST", c.lomBase+"/Patient", c.op030, "application/fhir+json", patientBody(careCF, "030")); code != http.StatusCreated {
+		t.Fatalf("patient: %d %s", code, body)
+	}
+	c.televisit, c.consult = "030-tv-cardio", "030-tc-derma"
+	for id, typ := range map[string]string{c.televisit: "televisita", c.consult: "teleconsulto"} {
+		body := strings.Replace(serviceJSON(id, "Servizio "+typ, "NAZ"), `"code":"televisita"`, `"code":"`+typ+`"`, 1)
+		if code, out := do(t, "POST", c.lomBase+"/HealthcareService", c.op030, "application/fhir+json", body); code != http.StatusCreated {
+			t.Fatalf("service %s: %d %s", id, code, out)
+		}
+	}
+	return c
+}
+
+// reportOf posts a report operation and checks the answer: a PDF carrying
+// a CDA that the project's rules for kind accept, and its FSE id.
+func reportOf(t *testing.T, url, tok string, kind report.Kind, params string) (doc string, pdf []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(params))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/fhir+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	pdf, _ = io.ReadAll(resp.Body)
+	doc = resp.Header.Get("Fsenet-Document-Id")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/pdf" || !strings.HasPrefix(doc, "2.16.840.1.113883.2.9.2.") {
+		t.Fatalf("%s: %d %s %.300s", url, resp.StatusCode, doc, pdf)
+	}
+	cda, err := pdfcda.Extract(bytes.NewReader(pdf))
+	if err != nil {
+		t.Fatalf("the report's PDF: %v", err)
+	}
+	fails, err := report.Check(kind, cda)
+	if err != nil || len(fails) > 0 {
+		t.Fatalf("the %s report breaks rules: %v %v", kind, fails, err)
+	}
+	if !bytes.Contains(cda, []byte(careCF)) {
+		t.Fatalf("the report does not name its patient")
+	}
+	judgeBySchematron(t, kind, cda)
+	return doc, pdf
+}
+
+// judgeBySchematron runs the national schematron of kind on a report the
+// node made, as the national gateway runs it (../shared/tools/schematron;
+// skipped with a message where it is absent): no ERRORE may fail.
+func judgeBySchematron(t *testing.T, kind report.Kind, cda []byte) {
+	t.Helper()
+	tool, sch := "../../shared/tools/schematron/run", "../../shared/samples/fse-it/schematron/"+report.Schematron(kind)
+	if v := os.Getenv("FSENET_SCHEMATRON_TOOL"); v != "" {
+		tool = v
+	}
+	for _, f := range []string{tool, sch} {
+		if _, err := os.Stat(f); err != nil {
+			t.Logf("the national schematron is not judged here (%s absent)", f)
+			return
+		}
+	}
+	doc := filepath.Join(t.TempDir(), string(kind)+".xml")
+	if err := os.WriteFile(doc, cda, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(tool, sch, doc).CombinedOutput()
+	if err != nil || bytes.Contains(out, []byte("ERRORE")) {
+		t.Fatalf("the %s report fails the national schematron: %v\n%s", kind, err, out)
+	}
+}
+
+func parameters(kv ...string) string {
+	var ps []string
+	for i := 0; i+1 < len(kv); i += 2 {
+		v, _ := json.Marshal(kv[i+1])
+		ps = append(ps, `{"name":"`+kv[i]+`","valueString":`+string(v)+`}`)
+	}
+	return `{"resourceType":"Parameters","parameter":[` + strings.Join(ps, ",") + `]}`
+}
+
+func idOf(t *testing.T, code int, body string, want int) string {
+	t.Helper()
+	var r struct{ ID string }
+	if code != want || json.Unmarshal([]byte(body), &r) != nil || r.ID == "" {
+		t.Fatalf("%d %.400s, want %d", code, body, want)
+	}
+	return r.ID
+}
+
+// A Campania clinician's televisit with Lombardia: Lombardia's clinician
+// opens the encounter (class virtual) and writes the Referto di
+// Televisita, made by Lombardia's node as a CDA its rules accept; asked
+// again, the same report. Campania reads the encounter through its node;
+// it cannot open or report a visit it does not hold.
+func TestTelevisitEncounterAndReport(t *testing.T) {
+	c := newCareFed(t)
+	start := time.Now().Add(2 * time.Hour).UTC().Truncate(time.Minute)
+	code, body := do(t, "POST", c.lomBase+"/Slot", c.op030, "application/fhir+json",
+		`{"resourceType":"Slot","schedule":{"reference":"Schedule/`+c.televisit+`"},"start":"`+start.Format(time.RFC3339)+`","end":"`+start.Add(30*time.Minute).Format(time.RFC3339)+`"}`)
+	slot := idOf(t, code, body, http.StatusCreated)
+	consensustest.Eventually(t, 10*time.Second, func() error {
+		code, body := do(t, "POST", c.camBase+"/Appointment", c.camDoc, "application/fhir+json", bookingJSON(slot, careCF, "visit-0001"))
+		if code != http.StatusCreated && code != http.StatusOK {
+			return fmt.Errorf("booking: %d %s", code, body)
+		}
+		return nil
+	}, "the televisit booked from Campania")
+	code, body = do(t, "POST", c.camBase+"/Appointment", c.camDoc, "application/fhir+json", bookingJSON(slot, careCF, "visit-0001"))
+	appt := idOf(t, code, body, http.StatusOK)
+
+	encounter := `{"resourceType":"Encounter","status":"in-progress","class":{"code":"VR"},"appointment":[{"reference":"Appointment/` + appt + `"}]}`
+	if code, body := do(t, "POST", c.camBase+"/Encounter", c.camDoc, "application/fhir+json", encounter); code != http.StatusNotFound {
+		t.Fatalf("Campania's clinician opened Lombardia's visit: %d %s", code, body)
+	}
+	code, body = do(t, "POST", c.lomBase+"/Encounter", c.lomDoc, "application/fhir+json", encounter)
+	enc := idOf(t, code, body, http.StatusCreated)
+	if !strings.Contains(body, `"code":"VR"`) || !strings.Contains(body, `"status":"in-progress"`) {
+		t.Fatalf("encounter: %s", body)
+	}
+	if code, body := do(t, "POST", c.lomBase+"/Encounter", c.lomDoc, "application/fhir+json", encounter); idOf(t, code, body, http.StatusCreated) != enc {
+		t.Fatalf("the visit opened twice: %s", body)
+	}
+	referto := parameters("referto", "Ritmo sinusale, nessuna alterazione. Controllo tra 6 mesi <& àè>", "quesito", "Palpitazioni")
+	if code, body := do(t, "POST", c.camBase+"/Encounter/"+enc+"/$referto", c.camDoc, "application/fhir+json", referto); code != http.StatusNotFound {
+		t.Fatalf("Campania's clinician reported on Lombardia's visit: %d %s", code, body)
+	}
+	doc, pdf := reportOf(t, c.lomBase+"/Encounter/"+enc+"/$referto", c.lomDoc, report.Televisita, referto)
+	again, pdf2 := reportOf(t, c.lomBase+"/Encounter/"+enc+"/$referto", c.lomDoc, report.Televisita, parameters("referto", "altro"))
+	if again != doc || !bytes.Equal(pdf, pdf2) {
+		t.Fatalf("a second report: %s, first %s", again, doc)
+	}
+	code, body = do(t, "GET", c.camBase+"/Encounter/"+enc, c.camDoc, "", "")
+	if code != http.StatusOK || !strings.Contains(body, `"status":"finished"`) || !strings.Contains(body, doc) {
+		t.Fatalf("the encounter read through Campania: %d %s", code, body)
+	}
+	for _, bad := range []struct {
+		name, method, url, body string
+		want                    int
+	}{
+		{"garbage encounter", "POST", c.lomBase + "/Encounter", "{garbage", http.StatusBadRequest},
+		{"encounter without appointment", "POST", c.lomBase + "/Encounter", `{"resourceType":"Encounter","status":"planned","class":{"code":"VR"}}`, http.StatusBadRequest},
+		{"encounter of an unknown appointment", "POST", c.lomBase + "/Encounter", strings.Replace(encounter, appt, "030-nope", 1), http.StatusNotFound},
+		{"unknown encounter", "GET", c.camBase + "/Encounter/030-nope", "", http.StatusNotFound},
+		{"encounter id of no region", "GET", c.camBase + "/Encounter/nope", "", http.StatusNotFound},
+		{"report without text", "POST", c.lomBase + "/Encounter/" + enc + "/$referto", parameters("quesito", "x"), http.StatusBadRequest},
+		{"report with garbage", "POST", c.lomBase + "/Encounter/" + enc + "/$referto", "[1,2", http.StatusBadRequest},
+		{"report of an unknown encounter", "POST", c.lomBase + "/Encounter/030-nope/$referto", referto, http.StatusNotFound},
+	} {
+		t.Run(bad.name, func(t *testing.T) {
+			if code, body := do(t, bad.method, bad.url, c.lomDoc, "application/fhir+json", bad.body); code != bad.want || !strings.Contains(body, "OperationOutcome") {
+				t.Fatalf("%d %s, want %d", code, body, bad.want)
+			}
+		})
+	}
+	consensustest.Eventually(t, 10*time.Second, func() error {
+		code, body := do(t, "GET", c.lomBase+"/AuditEvent?patient=Patient/CF-"+careCF+"&_count=200", c.f.authorityToken(), "", "")
+		for _, what := range []string{"Encounter.create", "Report.televisita", "Encounter.read", "Encounter.read.request"} {
+			if code != http.StatusOK || !strings.Contains(body, `"display":"`+what+`"`) {
+				return fmt.Errorf("%s not in the access log: %d", what, code)
+			}
+		}
+		return nil
+	}, "the visit's accesses in the patient's log")
+}
+
+// A teleconsult from Campania to Lombardia: asked through Campania's node
+// (retried safely), accepted by Lombardia, questions and answers both
+// ways with an FSE document by reference, and the Relazione di
+// Teleconsulto completing the task.
+func TestTeleconsultRoundTrip(t *testing.T) {
+	c := newCareFed(t)
+	const sharedDoc = "0123456789abcdef0123456789abcdef"
+	ask := `{"resourceType":"ServiceRequest","status":"active","intent":"order","subject":{"reference":"Patient/CF-` + careCF + `"},` +
+		`"performer":[{"reference":"HealthcareService/` + c.consult + `"}],"identifier":[{"system":"urn:fsenet:telemedicina:client-key","value":"consult-0001"}],` +
+		`"note":[{"text":"Lesione cutanea pigmentata: parere sulla asportazione?"}],"supportingInfo":[{"reference":"DocumentReference/` + sharedDoc + `"}]}`
+	var id string
+	consensustest.Eventually(t, 10*time.Second, func() error {
+		code, body := do(t, "POST", c.camBase+"/ServiceRequest", c.camDoc, "application/fhir+json", ask)
+		if code != http.StatusCreated {
+			return fmt.Errorf("ask: %d %s", code, body)
+		}
+		id = idOf(t, code, body, http.StatusCreated)
+		return nil
+	}, "the teleconsult asked from Campania")
+	if code, body := do(t, "POST", c.camBase+"/ServiceRequest", c.camDoc, "application/fhir+json", ask); idOf(t, code, body, http.StatusOK) != id {
+		t.Fatalf("a retried request: %s", body)
+	}
+	task := func(base, tok string) string {
+		code, body := do(t, "GET", base+"/Task/"+id, tok, "", "")
+		var tk struct{ Status string }
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &tk) != nil {
+			t.Fatalf("task: %d %s", code, body)
+		}
+		return tk.Status
+	}
+	if s := task(c.camBase, c.camDoc); s != "requested" {
+		t.Fatalf("task %s", s)
+	}
+	if code, _ := do(t, "POST", c.camBase+"/Task/"+id+"/$accept", c.camDoc, "application/fhir+json", `{"resourceType":"Parameters"}`); code != http.StatusNotFound {
+		t.Fatalf("the requester accepted its own teleconsult: %d", code)
+	}
+	if code, body := do(t, "POST", c.lomBase+"/Task/"+id+"/$accept", c.lomDoc, "application/fhir+json", `{"resourceType":"Parameters"}`); code != http.StatusOK {
+		t.Fatalf("accept: %d %s", code, body)
+	}
+	if s := task(c.camBase, c.camDoc); s != "accepted" {
+		t.Fatalf("task after acceptance, from Campania: %s", s)
+	}
+	question := `{"resourceType":"Communication","status":"completed","basedOn":[{"reference":"ServiceRequest/` + id + `"}],"payload":[{"contentString":"Dimensioni e tempi di crescita?"}]}`
+	code, body := do(t, "POST", c.lomBase+"/Communication", c.lomDoc, "application/fhir+json", question)
+	q := idOf(t, code, body, http.StatusCreated)
+	answer := `{"resourceType":"Communication","status":"completed","basedOn":[{"reference":"ServiceRequest/` + id + `"}],"inResponseTo":[{"reference":"Communication/` + q + `"}],` +
+		`"payload":[{"contentString":"6 mm, cresciuta in 3 mesi; foto nel referto allegato"},{"contentReference":{"reference":"DocumentReference/` + sharedDoc + `"}}]}`
+	code, body = do(t, "POST", c.camBase+"/Communication", c.camDoc, "application/fhir+json", answer)
+	idOf(t, code, body, http.StatusCreated)
+	if strings.Contains(body, "valueAttachment") || strings.Contains(body, `"contentAttachment"`) {
+		t.Fatalf("a payload with empty choices: %s", body)
+	}
+	code, body = do(t, "GET", c.camBase+"/Communication?based-on=ServiceRequest/"+id, c.camDoc, "", "")
+	if code != http.StatusOK || !strings.Contains(body, `"total":2`) || !strings.Contains(body, "Communication/"+q) || !strings.Contains(body, "DocumentReference/"+sharedDoc) {
+		t.Fatalf("messages: %d %s", code, body)
+	}
+	doc, _ := reportOf(t, c.lomBase+"/Task/"+id+"/$relazione", c.lomDoc, report.Teleconsulto, parameters("relazione", "Asportazione consigliata entro 30 giorni."))
+	code, body = do(t, "GET", c.camBase+"/Task/"+id, c.camDoc, "", "")
+	if code != http.StatusOK || !strings.Contains(body, `"status":"completed"`) || !strings.Contains(body, doc) || strings.Contains(body, "valueBase64Binary") {
+		t.Fatalf("completed task: %d %s", code, body)
+	}
+	if code, _ := do(t, "POST", c.camBase+"/Communication", c.camDoc, "application/fhir+json", question); code != http.StatusConflict {
+		t.Fatalf("a message into a completed teleconsult: %d", code)
+	}
+	for _, bad := range []struct {
+		name, method, url, body string
+		want                    int
+	}{
+		{"garbage request", "POST", c.camBase + "/ServiceRequest", "{", http.StatusBadRequest},
+		{"request without question", "POST", c.camBase + "/ServiceRequest", strings.Replace(ask, `"note"`, `"nota"`, 1), http.StatusBadRequest},
+		{"request of a televisit service", "POST", c.camBase + "/ServiceRequest", strings.NewReplacer(c.consult, c.televisit, "consult-0001", "consult-0002").Replace(ask), http.StatusBadRequest},
+		{"request sharing a non-reference", "POST", c.camBase + "/ServiceRequest", strings.NewReplacer(sharedDoc, "../etc", "consult-0001", "consult-0003").Replace(ask), http.StatusBadRequest},
+		{"request for an unregistered patient", "POST", c.camBase + "/ServiceRequest", strings.NewReplacer(careCF, "MRTMTT25D09F205Z", "consult-0001", "consult-0004").Replace(ask), http.StatusNotFound},
+		{"request of an unknown service", "POST", c.camBase + "/ServiceRequest", strings.Replace(ask, c.consult, "030-tc-other", 1), http.StatusNotFound},
+		{"garbage message", "POST", c.camBase + "/Communication", `{"resourceType":"Communication"}`, http.StatusBadRequest},
+		{"message search without based-on", "GET", c.camBase + "/Communication", "", http.StatusBadRequest},
+		{"unknown task", "GET", c.camBase + "/Task/030-nope", "", http.StatusNotFound},
+		{"a completed task cancelled", "POST", c.camBase + "/Task/" + id + "/$cancel", `{"resourceType":"Parameters"}`, http.StatusConflict},
+	} {
+		t.Run(bad.name, func(t *testing.T) {
+			if code, body := do(t, bad.method, bad.url, c.camDoc, "application/fhir+json", bad.body); code != bad.want || !strings.Contains(body, "OperationOutcome") {
+				t.Fatalf("%d %s, want %d", code, body, bad.want)
+			}
+		})
+	}
+}
+
+// Teleassistance: Lombardia writes a plan template; Campania may not use
+// it until its operator adopts it, then a Campania clinician starts a plan
+// at Campania's node, records sessions by the template's professions, and
+// closes it with the Relazione finale di Teleassistenza. The template's
+// next version leaves the plan on the version it was made from.
+func TestTeleassistancePlanFromAdoptedTemplate(t *testing.T) {
+	c := newCareFed(t)
+	tmpl := `{"resourceType":"PlanDefinition","status":"active","title":"Riabilitazione motoria a domicilio",` +
+		`"type":{"coding":[{"system":"urn:fsenet:telemedicina:tipo-servizio","code":"teleassistenza"}]},` +
+		`"action":[{"description":"Esercizi guidati","code":[{"coding":[{"system":"urn:fsenet:telemedicina:professione","code":"fisioterapista"}]}],` +
+		`"timingTiming":{"repeat":{"count":10,"period":3,"periodUnit":"d"}}},` +
+		`{"description":"Controllo della ferita","code":[{"coding":[{"system":"urn:fsenet:telemedicina:professione","code":"infermiere"}]}],"timingTiming":{"repeat":{"count":4}}}]}`
+	code, body := do(t, "POST", c.lomBase+"/PlanDefinition", c.op030, "application/fhir+json", tmpl)
+	tid := idOf(t, code, body, http.StatusCreated)
+	plan := `{"resourceType":"CarePlan","status":"active","intent":"plan","instantiatesCanonical":["PlanDefinition/` + tid + `|1"],` +
+		`"subject":{"reference":"Patient/CF-` + careCF + `"},"identifier":[{"system":"urn:fsenet:telemedicina:client-key","value":"plan-0001"}]}`
+	consensustest.Eventually(t, 10*time.Second, func() error {
+		if code, body := do(t, "POST", c.camBase+"/CarePlan", c.camDoc, "application/fhir+json", plan); code != http.StatusForbidden {
+			return fmt.Errorf("a plan from a template not adopted: %d %s", code, body)
+		}
+		return nil
+	}, "a template not adopted refused at Campania")
+	if code, body := do(t, "POST", c.camBase+"/PlanDefinition/"+tid+"/$adopt", c.op150, "", ""); code != http.StatusOK || !strings.Contains(body, `"version":1`) {
+		t.Fatalf("adopt: %d %s", code, body)
+	}
+	var pid string
+	consensustest.Eventually(t, 10*time.Second, func() error {
+		code, body := do(t, "POST", c.camBase+"/CarePlan", c.camDoc, "application/fhir+json", plan)
+		if code != http.StatusCreated {
+			return fmt.Errorf("plan: %d %s", code, body)
+		}
+		pid = idOf(t, code, body, http.StatusCreated)
+		return nil
+	}, "a plan from the adopted template at Campania")
+	if !strings.HasPrefix(pid, "150-") {
+		t.Fatalf("the plan is not Campania's: %s", pid)
+	}
+	// Version 2 of the template; the plan keeps version 1.
+	if code, body := do(t, "PUT", c.lomBase+"/PlanDefinition/"+tid, c.op030, "application/fhir+json",
+		strings.Replace(strings.Replace(tmpl, `"resourceType":"PlanDefinition"`, `"resourceType":"PlanDefinition","id":"`+tid+`"`, 1), `"count":10`, `"count":12`, 1)); code != http.StatusOK {
+		t.Fatalf("template v2: %d %s", code, body)
+	}
+	if code, body := do(t, "GET", c.camBase+"/PlanDefinition/"+tid+"/_history/1", c.camDoc, "", ""); code != http.StatusOK || !strings.Contains(body, `"count":10`) {
+		t.Fatalf("template v1: %d %s", code, body)
+	}
+	session := func(profession, note string) (int, string) {
+		now := time.Now().UTC()
+		return do(t, "POST", c.camBase+"/CarePlan/"+pid+"/$session", c.camDoc, "application/fhir+json",
+			`{"resourceType":"Parameters","parameter":[{"name":"start","valueDateTime":"`+now.Add(-time.Hour).Format(time.RFC3339)+`"},`+
+				`{"name":"end","valueDateTime":"`+now.Add(-30*time.Minute).Format(time.RFC3339)+`"},{"name":"profession","valueCode":"`+profession+`"},`+
+				`{"name":"note","valueString":"`+note+`"}]}`)
+	}
+	for _, p := range []string{"fisioterapista", "infermiere"} {
+		if code, body := session(p, "Seduta svolta, esercizi eseguiti"); code != http.StatusCreated || !strings.Contains(body, p) {
+			t.Fatalf("session %s: %d %s", p, code, body)
+		}
+	}
+	if code, _ := session("logopedista", "x"); code != http.StatusBadRequest {
+		t.Fatalf("a session of a profession not in the plan: %d", code)
+	}
+	code, body = do(t, "GET", c.lomBase+"/CarePlan/"+pid, c.lomDoc, "", "")
+	if code != http.StatusOK || strings.Count(body, "outcomeReference") != 2 || !strings.Contains(body, tid+"|1") {
+		t.Fatalf("the plan read through Lombardia: %d %s", code, body)
+	}
+	doc, _ := reportOf(t, c.camBase+"/CarePlan/"+pid+"/$relazione-finale", c.camDoc, report.Teleassistenza, parameters("relazione", "Obiettivi raggiunti: deambulazione autonoma."))
+	if !strings.Contains(doc, ".150.4.4^") {
+		t.Fatalf("the final report is not Campania's: %s", doc)
+	}
+	if code, _ := session("infermiere", "dopo la chiusura"); code != http.StatusConflict {
+		t.Fatalf("a session after closure: %d", code)
+	}
+	for _, bad := range []struct {
+		name, method, url, body string
+		want                    int
+	}{
+		{"garbage template", "POST", c.lomBase + "/PlanDefinition", "{", http.StatusBadRequest},
+		{"template without actions", "POST", c.lomBase + "/PlanDefinition", `{"resourceType":"PlanDefinition","status":"active","title":"x","type":{"coding":[{"system":"urn:fsenet:telemedicina:tipo-servizio","code":"teleassistenza"}]}}`, http.StatusBadRequest},
+		{"unknown template", "GET", c.lomBase + "/PlanDefinition/030-nope", "", http.StatusNotFound},
+		{"template version 0", "GET", c.lomBase + "/PlanDefinition/" + tid + "/_history/0", "", http.StatusNotFound},
+		{"plan of an unknown template version", "POST", c.camBase + "/CarePlan", strings.NewReplacer("|1", "|9", "plan-0001", "plan-0002").Replace(plan), http.StatusNotFound},
+		{"plan without a version", "POST", c.camBase + "/CarePlan", strings.Replace(plan, "|1", "", 1), http.StatusBadRequest},
+		{"session with garbage", "POST", c.camBase + "/CarePlan/" + pid + "/$session", `{"resourceType":"Parameters","parameter":[{"name":"start","valueDateTime":"ieri"}]}`, http.StatusBadRequest},
+		{"unknown plan", "GET", c.camBase + "/CarePlan/150-nope", "", http.StatusNotFound},
+	} {
+		t.Run(bad.name, func(t *testing.T) {
+			tok := c.camDoc
+			if strings.Contains(bad.url, "PlanDefinition") {
+				tok = c.op030
+			}
+			if code, body := do(t, bad.method, bad.url, tok, "application/fhir+json", bad.body); code != bad.want || !strings.Contains(body, "OperationOutcome") {
+				t.Fatalf("%d %s, want %d", code, body, bad.want)
+			}
+		})
+	}
+}

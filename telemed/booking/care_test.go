@@ -1,0 +1,157 @@
+package booking
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// A visit's encounter: opened once however often asked, closed once with
+// its report, which survives a restart.
+func TestEncounterOpenedAndReportedOnce(t *testing.T) {
+	s, dir := open(t)
+	start := time.Now().Add(time.Hour)
+	sl, _ := s.AddSlot("030-tv-cardio", start, start.Add(30*time.Minute))
+	a, _, err := s.Book(BookRequest{Slot: sl.ID, Patient: "CF:RSSMRA80A01H501U", Booker: booker("150", "DBRCRL70A41F205K"), ClientKey: "visit-0001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	ids := make([]string, 10)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e, err := s.StartEncounter(a.ID, booker("030", "BNCLCU75A01H501Z"))
+			if err != nil {
+				t.Error(err)
+			}
+			ids[i] = e.ID
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("two encounters for one visit: %v", ids)
+		}
+	}
+	if _, err := s.StartEncounter("030-nope", booker("030", "x")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("an unknown appointment: %v", err)
+	}
+	e, err := s.CloseEncounter(ids[0], "doc-1", []byte("%PDF-1"))
+	if err != nil || e.Status != EncounterFinished || e.Report != "doc-1" {
+		t.Fatalf("close: %+v %v", e, err)
+	}
+	if _, err := s.CloseEncounter(ids[0], "doc-2", []byte("%PDF-2")); !errors.Is(err, ErrState) {
+		t.Fatalf("a second report: %v", err)
+	}
+	s.Close()
+	s2, err := Open(dir, "030", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if pdf, err := s2.Report("doc-1"); err != nil || string(pdf) != "%PDF-1" {
+		t.Fatalf("the report after a restart: %q %v", pdf, err)
+	}
+	if _, err := s2.Report("doc-2"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the refused report was kept: %v", err)
+	}
+}
+
+// A teleconsult's task moves only as the workflow allows; messages are
+// taken while it is open; a retried request answers the first.
+func TestConsultWorkflow(t *testing.T) {
+	s, _ := open(t)
+	req := Consult{Service: "030-tc-derma", Patient: "CF:RSSMRA80A01H501U", Requester: booker("150", "DBRCRL70A41F205K"),
+		ClientKey: "consult-0001", Question: "Parere?"}
+	c, dup, err := s.RequestConsult(req)
+	if err != nil || dup || c.Status != TaskRequested {
+		t.Fatalf("request: %+v %v %v", c, dup, err)
+	}
+	if again, dup, err := s.RequestConsult(req); err != nil || !dup || again.ID != c.ID {
+		t.Fatalf("retry: %+v %v %v", again, dup, err)
+	}
+	other := req
+	other.Patient = "CF:VRDLGU85M41F839J"
+	if _, _, err := s.RequestConsult(other); !errors.Is(err, ErrKeyReused) {
+		t.Fatalf("the key for another patient: %v", err)
+	}
+	for _, bad := range []Consult{{}, {ClientKey: "short"}, func() Consult { r := req; r.ClientKey, r.Question = "consult-0002", ""; return r }()} {
+		if _, _, err := s.RequestConsult(bad); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("request %+v: %v", bad, err)
+		}
+	}
+	if _, err := s.CompleteConsult(c.ID, "doc", nil); !errors.Is(err, ErrState) {
+		t.Fatalf("a report before acceptance: %v", err)
+	}
+	steps := []struct {
+		to   string
+		want error
+	}{
+		{TaskCompleted, ErrState}, {TaskAccepted, nil}, {TaskAccepted, nil}, {TaskRejected, ErrState}, {TaskRequested, ErrState},
+	}
+	for _, st := range steps {
+		if _, err := s.MoveConsult(c.ID, st.to, "", booker("030", "BNCLCU75A01H501Z")); !errors.Is(err, st.want) && (st.want != nil || err != nil) {
+			t.Fatalf("to %s: %v, want %v", st.to, err, st.want)
+		}
+	}
+	for _, text := range []string{"domanda", "risposta"} {
+		if _, err := s.AddMessage(Message{Consult: c.ID, Sender: booker("030", "x"), Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.AddMessage(Message{Consult: c.ID}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("an empty message: %v", err)
+	}
+	done, err := s.CompleteConsult(c.ID, "doc", []byte("%PDF"))
+	if err != nil || done.Status != TaskCompleted || done.Report != "doc" {
+		t.Fatalf("complete: %+v %v", done, err)
+	}
+	if _, err := s.AddMessage(Message{Consult: c.ID, Text: "tardi"}); !errors.Is(err, ErrState) {
+		t.Fatalf("a message after completion: %v", err)
+	}
+	msgs, err := s.Messages(c.ID)
+	if err != nil || len(msgs) != 2 || msgs[0].Text != "domanda" || msgs[1].Text != "risposta" {
+		t.Fatalf("messages: %+v %v", msgs, err)
+	}
+}
+
+// A plan records sessions while active, and none after its closure.
+func TestPlanSessions(t *testing.T) {
+	s, _ := open(t)
+	p, _, err := s.StartPlan(CarePlan{Template: "030-ta-riab", TemplateVersion: 1, Patient: "CF:RSSMRA80A01H501U", Author: booker("150", "x"), ClientKey: "plan-0001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tests := []struct {
+		name string
+		e    Encounter
+		want error
+	}{
+		{"held", Encounter{Role: "infermiere", Start: now.Add(-time.Hour), End: now.Add(-30 * time.Minute), Note: "ok"}, nil},
+		{"no note", Encounter{Role: "infermiere", Start: now.Add(-time.Hour), End: now}, ErrInvalid},
+		{"ends before it starts", Encounter{Start: now, End: now.Add(-time.Hour), Note: "x"}, ErrInvalid},
+		{"in the future", Encounter{Start: now.Add(48 * time.Hour), End: now.Add(49 * time.Hour), Note: "x"}, ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := s.AddSession(p.ID, tt.e); !errors.Is(err, tt.want) && (tt.want != nil || err != nil) {
+				t.Fatalf("%v, want %v", err, tt.want)
+			}
+		})
+	}
+	if _, err := s.ClosePlan(p.ID, "doc", []byte("%PDF")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddSession(p.ID, tests[0].e); !errors.Is(err, ErrState) {
+		t.Fatalf("a session after closure: %v", err)
+	}
+	p, _ = s.Plan(p.ID)
+	sessions, err := s.Sessions(p)
+	if err != nil || len(sessions) != 1 || p.Status != PlanCompleted {
+		t.Fatalf("plan %+v, sessions %v %v", p, sessions, err)
+	}
+}
