@@ -9,6 +9,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/fsenet/fsenet/index/ident"
 	"github.com/fsenet/fsenet/repository/pdfcda"
 )
 
@@ -136,6 +137,7 @@ type docData struct {
 	DocRoot, OrderRoot, EncRoot string
 	Time, Start, End            string
 	Birth                       string
+	PatientRoot                 string // the OID of the patient's identifier type
 	Azienda                     string
 	BirthCountry, BirthComune   string
 	Sections                    []section
@@ -173,10 +175,13 @@ func newDocData(r Report) docData {
 		d.Birth = r.Patient.BirthDate.Format("20060102")
 	}
 	d.BirthComune = r.Patient.BirthPlace
+	id, _ := ident.Parse(r.Patient.CF) // Validate has parsed it
+	d.PatientRoot = id.Kind.OID()
 	// The codice fiscale's place code (characters 12-15) is a foreign
 	// country's when it starts with Z; otherwise the patient was born in
-	// Italy (ISTAT country code 100).
-	if len(r.Patient.CF) == 16 && r.Patient.CF[11] != 'Z' {
+	// Italy (ISTAT country code 100). A foreigner's STP or ENI code says
+	// nothing of it.
+	if id.Kind == ident.CF && id.Value[11] != 'Z' {
 		d.BirthCountry = "100"
 	}
 
@@ -345,7 +350,7 @@ var cdaTemplate = template.Must(template.New("cda").Funcs(template.FuncMap{"x": 
 	<versionNumber value="1"/>
 	<recordTarget>
 		<patientRole>
-			<id root="2.16.840.1.113883.2.9.4.3.2" extension="{{.R.Patient.CF}}" assigningAuthorityName="MEF"/>
+			<id root="{{.PatientRoot}}" extension="{{.R.Patient.CF}}"/>
 			<patient>
 				{{name .R.Patient.Family .R.Patient.Given}}
 				<administrativeGenderCode code="{{.R.Patient.Gender}}" codeSystem="2.16.840.1.113883.5.1"/>

@@ -217,7 +217,8 @@ var mutations = []mutation{
 	{"setId of another document", nil, replaceRe(`(<setId root="[^"]*" extension=")[^"]*"`, `${1}other-1"`)},
 	{"version 2 replacing nothing", nil, replace(`<versionNumber value="1"/>`, `<versionNumber value="2"/>`)},
 	{"two relatedDocuments RPLC", nil, replace(`<recordTarget>`, `<relatedDocument typeCode="RPLC"><parentDocument><id root="2.16.840.1.113883.2.9.2.030.4.4" extension="a"/></parentDocument></relatedDocument><relatedDocument typeCode="RPLC"><parentDocument><id root="2.16.840.1.113883.2.9.2.030.4.4" extension="b"/></parentDocument></relatedDocument><recordTarget>`)},
-	{"patient id of no known root", nil, replace(`<id root="2.16.840.1.113883.2.9.4.3.2" extension="`+patientCF+`" assigningAuthorityName="MEF"/>`, `<id root="1.2.3" extension="`+patientCF+`"/>`)},
+	{"patient id of no known root", nil, replace(`<id root="2.16.840.1.113883.2.9.4.3.2" extension="`+patientCF+`"/>`, `<id root="1.2.3" extension="`+patientCF+`"/>`)},
+	{"patient with CF and a regional id", nil, replace(`<patientRole>`, `<patientRole><id root="2.16.840.1.113883.2.9.2.30.4.1.1" extension="123"/>`)},
 	{"patient CF of 15 characters", nil, replace(`extension="`+patientCF+`"`, `extension="`+patientCF[:15]+`"`)},
 	{"patient CF in lower case", nil, replace(`extension="`+patientCF+`"`, `extension="`+strings.ToLower(patientCF)+`"`)},
 	{"patient TEAM card alone", nil, replace(`<patient>`, `<id root="2.16.840.1.113883.2.9.4.3.7" extension="80380000000000000001"/><patient>`)},
@@ -310,8 +311,9 @@ func TestDifferential(t *testing.T) {
 				}
 				docs[m.name] = []byte(doc)
 			}
-			if len(docs) < 12 {
-				t.Fatalf("%d mutations, want at least 12", len(docs))
+			mutated := len(docs)
+			if mutated < 12 {
+				t.Fatalf("%d mutations, want at least 12", mutated)
 			}
 			// The other kinds' reports, judged as this kind.
 			for _, other := range Kinds {
@@ -339,7 +341,8 @@ func TestDifferential(t *testing.T) {
 					agree++
 				}
 			}
-			t.Logf("%d mutations, Check and %s agree on %d", len(docs), Schematron(kind), agree)
+			t.Logf("%d documents (%d mutations, the other kinds' reports, an empty document): Check and %s agree on %d",
+				len(docs), mutated, Schematron(kind), agree)
 		})
 	}
 }

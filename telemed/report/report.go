@@ -99,7 +99,9 @@ type Person struct {
 
 // Patient is the document's subject, as the national registry knows them.
 type Patient struct {
-	CF        string // codice fiscale (16 chars)
+	// CF is the codice fiscale (16 chars) or, for a foreigner without one,
+	// the STP or ENI code, as the registry keys the patient.
+	CF        string
 	Family    string
 	Given     string
 	Gender    string // "M", "F" or "UN"
@@ -233,8 +235,10 @@ func (r Report) Validate() error {
 		bad("the report has no time")
 	}
 	p := r.Patient
-	if err := ident.ValidCF(p.CF); err != nil {
+	if id, err := ident.Parse(p.CF); err != nil {
 		bad("patient: %v", err)
+	} else if id.Value != p.CF {
+		bad("patient: identifier %q is not written as the registry keys it (%s)", p.CF, id.Value)
 	}
 	if strings.TrimSpace(p.Family) == "" && strings.TrimSpace(p.Given) == "" {
 		bad("patient: no name")
