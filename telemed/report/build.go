@@ -94,7 +94,7 @@ func PDF(r Report) ([]byte, error) {
 		lines = append(lines, "Quesito diagnostico: "+clip(oneLine(q), 80))
 	}
 	lines = append(lines, sp.findings+": "+clip(oneLine(r.Findings), 90),
-		"Il documento firmato e' l'allegato cda.xml (HL7 CDA R2).")
+		"Il documento clinico è l'allegato cda.xml (HL7 CDA R2).")
 	var b bytes.Buffer
 	if err := pdfcda.Embed(&b, lines, doc); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
