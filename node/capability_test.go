@@ -16,8 +16,8 @@ import (
 type capability struct{ resource, kind, code string } // kind: interaction | operation | system
 
 // capabilityOf reads a route pattern the way FHIR does: /fhir alone is
-// the system, /fhir/T the type, /fhir/T/{id} an instance, $name an
-// operation.
+// the system, /fhir/T the type, /fhir/T/{id} an instance,
+// /fhir/T/{id}/_history/{vid} a version of it, $name an operation.
 func capabilityOf(pattern string) (capability, bool) {
 	method, path, _ := strings.Cut(pattern, " ")
 	if path != "/fhir" && !strings.HasPrefix(path, "/fhir/") {
@@ -37,8 +37,11 @@ func capabilityOf(pattern string) (capability, bool) {
 		return capability{parts[0], "operation", strings.TrimPrefix(last, "$")}, true
 	}
 	code := map[string]string{"GET": "search-type", "POST": "create"}[method]
-	if len(parts) == 2 {
+	switch {
+	case len(parts) == 2:
 		code = map[string]string{"GET": "read", "PUT": "update", "DELETE": "delete"}[method]
+	case len(parts) == 4 && parts[2] == "_history" && method == http.MethodGet:
+		code = "vread"
 	}
 	return capability{parts[0], "interaction", code}, true
 }

@@ -391,3 +391,61 @@ func TestTeleassistancePlanFromAdoptedTemplate(t *testing.T) {
 		})
 	}
 }
+
+// The professionals who deliver a service, as PractitionerRoles kept in
+// the replicated catalogue by the provider's operator, found on every
+// node; an update of the service keeps them; the providing region's
+// Endpoint names its node.
+func TestPractitionerRolesAndEndpoint(t *testing.T) {
+	c := newCareFed(t)
+	role := `{"resourceType":"PractitionerRole","practitioner":{"identifier":{"system":"http://hl7.it/sid/codiceFiscale","value":"BNCLCU75A01H501T"},"display":"Luca Bianchi"},` +
+		`"healthcareService":[{"reference":"HealthcareService/` + c.televisit + `"}],` +
+		`"specialty":[{"coding":[{"system":"http://hl7.it/fhir/teleconsulto/CodeSystem/csspecialityPractitionerRole","code":"08"}]}]}`
+	code, body := do(t, "POST", c.lomBase+"/PractitionerRole", c.op030, "application/fhir+json", role)
+	id := idOf(t, code, body, http.StatusCreated)
+	if strings.Contains(id, "BNCLCU") {
+		t.Fatalf("a role id carries the codice fiscale: %s", id)
+	}
+	for _, bad := range []struct {
+		name, method, url, tok, body string
+		want                         int
+	}{
+		{"another region's operator", "POST", c.camBase + "/PractitionerRole", c.op150, role, http.StatusForbidden},
+		{"a clinician", "POST", c.lomBase + "/PractitionerRole", c.lomDoc, role, http.StatusForbidden},
+		{"garbage", "POST", c.lomBase + "/PractitionerRole", c.op030, "{", http.StatusBadRequest},
+		{"not a codice fiscale", "POST", c.lomBase + "/PractitionerRole", c.op030, strings.Replace(role, "BNCLCU75A01H501T", "12345", 1), http.StatusBadRequest},
+		{"no specialty", "POST", c.lomBase + "/PractitionerRole", c.op030, strings.Replace(role, `"specialty"`, `"specialita"`, 1), http.StatusBadRequest},
+		{"an unknown service", "POST", c.lomBase + "/PractitionerRole", c.op030, strings.Replace(role, c.televisit, "030-nope", 1), http.StatusNotFound},
+		{"a search without a service", "GET", c.camBase + "/PractitionerRole", c.camDoc, "", http.StatusBadRequest},
+		{"an unknown role", "GET", c.camBase + "/PractitionerRole/030-tv-cardio.000000000000", c.camDoc, "", http.StatusNotFound},
+		{"the endpoint of no region", "GET", c.camBase + "/Endpoint/999", c.camDoc, "", http.StatusNotFound},
+	} {
+		t.Run(bad.name, func(t *testing.T) {
+			if code, body := do(t, bad.method, bad.url, bad.tok, "application/fhir+json", bad.body); code != bad.want || !strings.Contains(body, "OperationOutcome") {
+				t.Fatalf("%d %s, want %d", code, body, bad.want)
+			}
+		})
+	}
+	// A change of the service keeps its practitioners.
+	if code, body := do(t, "PUT", c.lomBase+"/HealthcareService/"+c.televisit, c.op030, "application/fhir+json",
+		strings.Replace(serviceJSON(c.televisit, "Televisita cardiologica (nuovo nome)", "NAZ"), `"code":"de"`, `"code":"en"`, 1)); code != http.StatusOK {
+		t.Fatalf("update the service: %d %s", code, body)
+	}
+	consensustest.Eventually(t, 10*time.Second, func() error {
+		code, body := do(t, "GET", c.camBase+"/PractitionerRole?service=HealthcareService/"+c.televisit+"&specialty=08", c.camDoc, "", "")
+		if code != http.StatusOK || !strings.Contains(body, `"total":1`) || !strings.Contains(body, "Luca Bianchi") || !strings.Contains(body, "Endpoint/030") {
+			return fmt.Errorf("roles at Campania: %d %.300s", code, body)
+		}
+		return nil
+	}, "the practitioner found at Campania after the service changed")
+	code, body = do(t, "GET", c.camBase+"/Endpoint/030", c.camDoc, "", "")
+	if code != http.StatusOK || !strings.Contains(body, c.lom.host.ID().String()) || !strings.Contains(body, "/fsenet/telemed/1.0.0") {
+		t.Fatalf("Lombardia's endpoint: %d %s", code, body)
+	}
+	if code, body := do(t, "DELETE", c.lomBase+"/PractitionerRole/"+id, c.op030, "", ""); code != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", code, body)
+	}
+	if code, _ := do(t, "GET", c.lomBase+"/PractitionerRole/"+id, c.lomDoc, "", ""); code != http.StatusNotFound {
+		t.Fatalf("a deleted role: %d", code)
+	}
+}

@@ -198,7 +198,23 @@ func (m *Module) updateService(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
+	// The practitioners are changed as PractitionerRoles, and kept here.
+	if s.Practitioners, err = m.practitioners(r, id); err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
 	m.put(w, r, catalog.PutServiceRequest{Service: s, IfVersion: version}, http.StatusOK)
+}
+
+// practitioners reads a service's practitioners strongly.
+func (m *Module) practitioners(r *http.Request, id string) ([]catalog.Practitioner, error) {
+	var cur catalog.Service
+	_, err := m.read(r, true, func(rd consensus.Reader) error {
+		var err error
+		cur, _, err = catalog.GetService(rd, id)
+		return err
+	})
+	return cur.Practitioners, err
 }
 
 var ifMatchRE = regexp.MustCompile(`^W/"([1-9][0-9]{0,8})"$`)

@@ -49,6 +49,7 @@ func healthcareService(s catalog.Service) fhir.HealthcareService {
 		Type:           []fhir.CodeableConcept{fhirres.Coding(SystemServiceType, s.Type, "")},
 		Name:           fhirres.Ptr(s.Name),
 		Characteristic: []fhir.CodeableConcept{fhirres.Coding(SystemScope, s.Scope, "")},
+		Endpoint:       []fhir.Reference{{Reference: fhirres.Ptr("Endpoint/" + s.Region)}},
 	}
 	for _, c := range s.Specialties {
 		h.Specialty = append(h.Specialty, fhirres.Coding(SystemSpecialty, c, ""))

@@ -143,6 +143,7 @@ func (m *Module) Register(r *module.Registrar) error {
 		fhirres.SearchParam{Name: "communication", Type: fhir.SearchParamTypeToken}, fhirres.SearchParam{Name: "active", Type: fhir.SearchParamTypeToken})
 	r.Capabilities.Operation(fhir.ResourceTypeHealthcareService, "adopt")
 	m.registerTemplates(r.Routes, r.Capabilities)
+	m.registerPractitioners(r.Routes, r.Capabilities)
 	if m.store != nil {
 		m.registerVisits(r.Routes, r.Capabilities)
 		m.registerCare(r.Routes, r.Capabilities)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/index/ident"
 )
 
 // Command types.
@@ -93,6 +94,9 @@ type Service struct {
 	// or answered asynchronously; meaningful for teleconsults only.
 	Sync   bool `json:"sync,omitempty"`
 	Active bool `json:"active"`
+	// Practitioners are the professionals who deliver the service
+	// (PractitionerRole): a professional's identity, not a patient's.
+	Practitioners []Practitioner `json:"practitioners,omitempty"`
 	// Updated is when the leader appended the last change.
 	Updated time.Time `json:"updated"`
 }
@@ -119,6 +123,18 @@ func (s Service) Validate() error {
 		return fmt.Errorf("at most %d specialties and %d languages", maxCodes, maxCodes)
 	case s.Sync && s.Type != Teleconsult:
 		return fmt.Errorf("sync applies to teleconsults only")
+	case len(s.Practitioners) > maxPractitioners:
+		return fmt.Errorf("at most %d practitioners", maxPractitioners)
+	}
+	seen := map[string]bool{}
+	for _, p := range s.Practitioners {
+		if err := p.Validate(); err != nil {
+			return err
+		}
+		if seen[p.CF] {
+			return fmt.Errorf("practitioner %s is listed twice", p.CF)
+		}
+		seen[p.CF] = true
 	}
 	for _, c := range s.Specialties {
 		if !codeRE.MatchString(c) {
@@ -129,6 +145,30 @@ func (s Service) Validate() error {
 		if !languageRE.MatchString(l) {
 			return fmt.Errorf("language %q: want a BCP 47 tag such as it, de or sl", l)
 		}
+	}
+	return nil
+}
+
+// Practitioner is a professional who delivers a service, as HL7 Italia's
+// PractitionerRoleTeleconsulto shapes one: the person (codice fiscale and
+// name) and their specialty.
+type Practitioner struct {
+	CF        string `json:"cf"`
+	Name      string `json:"name"`
+	Specialty string `json:"specialty"`
+}
+
+const maxPractitioners = 64
+
+// Validate reports what makes a practitioner unfit for the catalogue.
+func (p Practitioner) Validate() error {
+	switch {
+	case ident.ValidCF(p.CF) != nil:
+		return fmt.Errorf("practitioner: %q is not a codice fiscale", p.CF)
+	case p.Name == "" || len(p.Name) > maxName:
+		return fmt.Errorf("practitioner %s: name: want 1 to %d characters", p.CF, maxName)
+	case !codeRE.MatchString(p.Specialty):
+		return fmt.Errorf("practitioner %s: specialty %q: not a code", p.CF, p.Specialty)
 	}
 	return nil
 }

@@ -29,6 +29,12 @@ func TestServiceValidate(t *testing.T) {
 		{"bad language", func(s *Service) { s.Languages = []string{"Italiano"} }},
 		{"bad specialty", func(s *Service) { s.Specialties = []string{"a b"} }},
 		{"sync televisit", func(s *Service) { s.Sync = true }},
+		{"a practitioner without a codice fiscale", func(s *Service) { s.Practitioners = []Practitioner{{CF: "X", Name: "A", Specialty: "08"}} }},
+		{"a practitioner without a name", func(s *Service) { s.Practitioners = []Practitioner{{CF: "BNCLCU75A01H501T", Specialty: "08"}} }},
+		{"a practitioner listed twice", func(s *Service) {
+			p := Practitioner{CF: "BNCLCU75A01H501T", Name: "Luca Bianchi", Specialty: "08"}
+			s.Practitioners = []Practitioner{p, p}
+		}},
 	}
 	if err := cardio().Validate(); err != nil {
 		t.Fatalf("a good service: %v", err)
