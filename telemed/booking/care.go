@@ -305,6 +305,8 @@ func (s *Store) AddMessage(m Message) (Message, error) {
 		return m, fmt.Errorf("%w: a message carries text or documents", ErrInvalid)
 	case len(m.Text) > maxText || len(m.Documents) > 50:
 		return m, fmt.Errorf("%w: a message is at most 16 KiB of text and 50 documents", ErrInvalid)
+	case m.ReplyTo != "" && !idRE.MatchString(m.ReplyTo):
+		return m, fmt.Errorf("%w: a reply names the message it answers by its id", ErrInvalid)
 	}
 	err := s.retry(func(tx *badger.Txn) error {
 		c, ok, err := get[Consult](tx, consultKey(m.Consult))
