@@ -231,6 +231,17 @@ func TestTeleconsultRoundTrip(t *testing.T) {
 	if code, body := do(t, "POST", c.camBase+"/ServiceRequest", c.camDoc, "application/fhir+json", ask); idOf(t, code, body, http.StatusOK) != id {
 		t.Fatalf("a retried request: %s", body)
 	}
+	// Its meeting: a slot of the teleconsult's service booked for it.
+	start := time.Now().Add(3 * time.Hour).UTC().Truncate(time.Minute)
+	code, body := do(t, "POST", c.lomBase+"/Slot", c.op030, "application/fhir+json",
+		`{"resourceType":"Slot","schedule":{"reference":"Schedule/`+c.consult+`"},"start":"`+start.Format(time.RFC3339)+`","end":"`+start.Add(20*time.Minute).Format(time.RFC3339)+`"}`)
+	slot := idOf(t, code, body, http.StatusCreated)
+	meeting := strings.Replace(bookingJSON(slot, careCF, "meeting-0001"), `"status":"proposed",`, `"status":"proposed","basedOn":[{"reference":"ServiceRequest/`+id+`"}],`, 1)
+	code, body = do(t, "POST", c.camBase+"/Appointment", c.camDoc, "application/fhir+json", meeting)
+	appt := idOf(t, code, body, http.StatusCreated)
+	if code, body := do(t, "GET", c.camBase+"/ServiceRequest/"+id, c.camDoc, "", ""); code != http.StatusOK || !strings.Contains(body, "Appointment/"+appt) {
+		t.Fatalf("the teleconsult does not name its meeting: %d %s", code, body)
+	}
 	task := func(base, tok string) string {
 		code, body := do(t, "GET", base+"/Task/"+id, tok, "", "")
 		var tk struct{ Status string }
@@ -252,7 +263,7 @@ func TestTeleconsultRoundTrip(t *testing.T) {
 		t.Fatalf("task after acceptance, from Campania: %s", s)
 	}
 	question := `{"resourceType":"Communication","status":"completed","basedOn":[{"reference":"ServiceRequest/` + id + `"}],"payload":[{"contentString":"Dimensioni e tempi di crescita?"}]}`
-	code, body := do(t, "POST", c.lomBase+"/Communication", c.lomDoc, "application/fhir+json", question)
+	code, body = do(t, "POST", c.lomBase+"/Communication", c.lomDoc, "application/fhir+json", question)
 	q := idOf(t, code, body, http.StatusCreated)
 	answer := `{"resourceType":"Communication","status":"completed","basedOn":[{"reference":"ServiceRequest/` + id + `"}],"inResponseTo":[{"reference":"Communication/` + q + `"}],` +
 		`"payload":[{"contentString":"6 mm, cresciuta in 3 mesi; foto nel referto allegato"},{"contentReference":{"reference":"DocumentReference/` + sharedDoc + `"}}]}`

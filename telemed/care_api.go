@@ -536,6 +536,9 @@ func serviceRequestResource(c booking.Consult) fhir.ServiceRequest {
 	for _, d := range c.Documents {
 		sr.SupportingInfo = append(sr.SupportingInfo, fhir.Reference{Reference: fhirres.Ptr("DocumentReference/" + d)})
 	}
+	if c.Appointment != "" {
+		sr.SupportingInfo = append(sr.SupportingInfo, fhir.Reference{Reference: fhirres.Ptr("Appointment/" + c.Appointment)})
+	}
 	return sr
 }
 

@@ -126,7 +126,7 @@ func (m *Module) provideBooking(ctx context.Context, c index.Caller, req Request
 	if req.Eligibility != nil {
 		elig = *req.Eligibility
 	}
-	a, dup, err := m.store.Book(booking.BookRequest{Slot: sl.ID, Patient: p.ID, ClientKey: req.ClientKey, Eligibility: elig,
+	a, dup, err := m.store.Book(booking.BookRequest{Slot: sl.ID, Patient: p.ID, ClientKey: req.ClientKey, Eligibility: elig, Consult: req.Consult,
 		Booker: booking.Booker{Subject: c.Subject, Role: c.Role, Region: c.Region, Organization: c.Organization}})
 	outcome := index.OutcomeSuccess
 	if err != nil {

@@ -249,6 +249,14 @@ func bookingRequest(b []byte) (Request, error) {
 		}
 	}
 	req.Eligibility = eligibilityOf(a.Extension)
+	// A synchronous teleconsult's meeting names its request.
+	for _, ref := range a.BasedOn {
+		if id, ok := strings.CutPrefix(ptrValue(ref.Reference), "ServiceRequest/"); ok && req.Consult == "" {
+			req.Consult = id
+		} else {
+			return Request{}, bad
+		}
+	}
 	if _, ok := catalog.RegionOf(req.Slot); !ok || req.Patient == "" || req.ClientKey == "" {
 		return Request{}, bad
 	}
@@ -347,7 +355,7 @@ func appointmentResource(a booking.Appointment) fhir.Appointment {
 		status = fhir.AppointmentStatusCancelled
 	}
 	accepted := fhir.ParticipationStatusAccepted
-	return fhir.Appointment{Id: fhirres.Ptr(a.ID), Status: status,
+	out := fhir.Appointment{Id: fhirres.Ptr(a.ID), Status: status,
 		Identifier: []fhir.Identifier{{System: fhirres.Ptr(SystemClientKey), Value: fhirres.Ptr(a.ClientKey)}},
 		Start:      fhirres.Ptr(a.Start.UTC().Format(time.RFC3339)), End: fhirres.Ptr(a.End.UTC().Format(time.RFC3339)),
 		Slot:    []fhir.Reference{{Reference: fhirres.Ptr("Slot/" + a.Slot)}},
@@ -358,6 +366,10 @@ func appointmentResource(a booking.Appointment) fhir.Appointment {
 		},
 		Extension: eligibilityExtension(a.Eligibility),
 	}
+	if a.Consult != "" {
+		out.BasedOn = []fhir.Reference{{Reference: fhirres.Ptr("ServiceRequest/" + a.Consult)}}
+	}
+	return out
 }
 
 func eligibilityExtension(e booking.Eligibility) []fhir.Extension {

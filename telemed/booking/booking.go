@@ -91,8 +91,11 @@ type Appointment struct {
 	ClientKey   string      `json:"client_key"`
 	FirstSlot   string      `json:"first_slot"` // the slot it was booked in, before any rescheduling
 	Eligibility Eligibility `json:"eligibility"`
-	Created     time.Time   `json:"created"`
-	Updated     time.Time   `json:"updated"`
+	// Consult is the synchronous teleconsult the appointment is the
+	// meeting of, if any.
+	Consult string    `json:"consult,omitempty"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
 }
 
 // Store is a provider's schedule.
@@ -235,6 +238,9 @@ type BookRequest struct {
 	Booker      Booker
 	ClientKey   string
 	Eligibility Eligibility
+	// Consult makes the appointment the meeting of a teleconsult of the
+	// slot's service, in the same transaction.
+	Consult string
 }
 
 // Book books a slot. A retry with the same booker and client key answers
@@ -285,7 +291,12 @@ func (s *Store) book(r BookRequest) (a Appointment, dup bool, err error) {
 		}
 		now := s.now().UTC()
 		a = Appointment{ID: s.newID(), Slot: sl.ID, FirstSlot: sl.ID, Service: sl.Service, Start: sl.Start, End: sl.End, Patient: r.Patient,
-			Status: AppointmentBooked, Booker: r.Booker, ClientKey: r.ClientKey, Eligibility: r.Eligibility, Created: now, Updated: now}
+			Status: AppointmentBooked, Booker: r.Booker, ClientKey: r.ClientKey, Eligibility: r.Eligibility, Consult: r.Consult, Created: now, Updated: now}
+		if r.Consult != "" {
+			if err := s.meet(tx, r, sl, a.ID); err != nil {
+				return err
+			}
+		}
 		sl.Status, sl.Appointment = SlotBusy, a.ID
 		if err := set(tx, slotKey(sl.ID), sl); err != nil {
 			return err
@@ -296,6 +307,29 @@ func (s *Store) book(r BookRequest) (a Appointment, dup bool, err error) {
 		return set(tx, ck, a.ID)
 	})
 	return a, dup, err
+}
+
+// meet makes an appointment the meeting of an open teleconsult of the
+// slot's service and patient that has none booked.
+func (s *Store) meet(tx *badger.Txn, r BookRequest, sl Slot, appt string) error {
+	c, ok, err := get[Consult](tx, consultKey(r.Consult))
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return ErrNotFound
+	case c.Service != sl.Service || c.Patient != r.Patient:
+		return fmt.Errorf("%w: the teleconsult is of another service or patient than the slot's", ErrInvalid)
+	case c.Status != TaskRequested && c.Status != TaskAccepted:
+		return fmt.Errorf("%w: the teleconsult is %s", ErrState, c.Status)
+	}
+	if c.Appointment != "" {
+		if prev, ok, err := get[Appointment](tx, apptKey(c.Appointment)); err != nil || ok && prev.Status == AppointmentBooked {
+			return errors.Join(err, fmt.Errorf("%w: the teleconsult's meeting is booked already", ErrState))
+		}
+	}
+	c.Appointment, c.Updated = appt, s.now().UTC()
+	return set(tx, consultKey(c.ID), c)
 }
 
 // Appointment reads an appointment.

@@ -155,3 +155,38 @@ func TestPlanSessions(t *testing.T) {
 		t.Fatalf("plan %+v, sessions %v %v", p, sessions, err)
 	}
 }
+
+// A synchronous teleconsult's meeting: booked in one transaction with the
+// request's link, once; a slot of another service is refused.
+func TestConsultMeeting(t *testing.T) {
+	s, _ := open(t)
+	c, _, err := s.RequestConsult(Consult{Service: "030-tc-derma", Patient: "CF:RSSMRA80A01H501U", Requester: booker("150", "DBRCRL70A41F205K"),
+		ClientKey: "consult-0001", Question: "Parere?", Sync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(time.Hour)
+	derma, _ := s.AddSlot("030-tc-derma", start, start.Add(20*time.Minute))
+	derma2, _ := s.AddSlot("030-tc-derma", start.Add(time.Hour), start.Add(80*time.Minute))
+	cardio, _ := s.AddSlot("030-tv-cardio", start, start.Add(20*time.Minute))
+	book := func(slot, key string) (Appointment, error) {
+		a, _, err := s.Book(BookRequest{Slot: slot, Patient: c.Patient, Booker: c.Requester, ClientKey: key, Consult: c.ID})
+		return a, err
+	}
+	if _, err := book(cardio.ID, "meet-0001"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a slot of another service: %v", err)
+	}
+	a, err := book(derma.ID, "meet-0002")
+	if err != nil || a.Consult != c.ID {
+		t.Fatalf("the meeting: %+v %v", a, err)
+	}
+	if got, _ := s.Consult(c.ID); got.Appointment != a.ID {
+		t.Fatalf("the teleconsult does not name its meeting: %+v", got)
+	}
+	if _, err := book(derma2.ID, "meet-0003"); !errors.Is(err, ErrState) {
+		t.Fatalf("a second meeting: %v", err)
+	}
+	if sl, _ := s.Slot(derma2.ID); sl.Status != SlotFree {
+		t.Fatalf("a refused meeting took its slot: %+v", sl)
+	}
+}
