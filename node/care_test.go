@@ -332,6 +332,10 @@ func TestTeleassistancePlanFromAdoptedTemplate(t *testing.T) {
 	if code, body := do(t, "POST", c.camBase+"/PlanDefinition/"+tid+"/$adopt", c.op150, "", ""); code != http.StatusOK || !strings.Contains(body, `"version":1`) {
 		t.Fatalf("adopt: %d %s", code, body)
 	}
+	if code, body := do(t, "GET", "http://"+c.lom.HTTPAddr()+"/v1/authority/telemed/reuse", c.f.authorityToken(), "", ""); code != http.StatusOK ||
+		!strings.Contains(body, `"region":"150","by"`) || !strings.Contains(body, tid) {
+		t.Fatalf("the template's reuse, as the authority sees it: %d %s", code, body)
+	}
 	var pid string
 	consensustest.Eventually(t, 10*time.Second, func() error {
 		code, body := do(t, "POST", c.camBase+"/CarePlan", c.camDoc, "application/fhir+json", plan)

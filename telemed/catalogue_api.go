@@ -313,9 +313,14 @@ func (m *Module) reuse(w http.ResponseWriter, r *http.Request) {
 		catalog.Service
 		Adoptions []catalog.Adoption `json:"adoptions"`
 	}
+	type templateRow struct {
+		catalog.Template
+		Adoptions []catalog.Adoption `json:"adoptions"`
+	}
 	var out []row
+	var templates []templateRow
 	applied, err := m.read(r, false, func(rd consensus.Reader) error {
-		out = out[:0]
+		out, templates = out[:0], templates[:0]
 		services, err := catalog.Search(rd, catalog.Query{})
 		for _, s := range services {
 			if err != nil {
@@ -325,6 +330,18 @@ func (m *Module) reuse(w http.ResponseWriter, r *http.Request) {
 			as, err = catalog.Adoptions(rd, s.ID)
 			out = append(out, row{s, as})
 		}
+		if err != nil {
+			return err
+		}
+		ts, err := catalog.Templates(rd, "")
+		for _, t := range ts {
+			if err != nil {
+				break
+			}
+			var as []catalog.Adoption
+			as, err = catalog.TemplateAdoptions(rd, t.ID)
+			templates = append(templates, templateRow{t, as})
+		}
 		return err
 	})
 	if err != nil {
@@ -332,5 +349,5 @@ func (m *Module) reuse(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Fsenet-Applied-Index", itoa(int(applied)))
-	httpapi.JSON(w, http.StatusOK, map[string]any{"services": out})
+	httpapi.JSON(w, http.StatusOK, map[string]any{"services": out, "templates": templates})
 }
