@@ -448,3 +448,22 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPDF is the cost of one report as a provider makes it: the CDA
+// built and wrapped in its PDF; it reports the PDF's size.
+func BenchmarkPDF(b *testing.B) {
+	for _, kind := range Kinds {
+		b.Run(string(kind), func(b *testing.B) {
+			r := sample(kind)
+			var size int
+			for b.Loop() {
+				pdf, err := PDF(r)
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = len(pdf)
+			}
+			b.ReportMetric(float64(size), "pdf-bytes")
+		})
+	}
+}
