@@ -181,7 +181,9 @@ const (
 	// a teleconsult's task and report, a teleassistance plan's sessions
 	// and final report. Region: the providing region; Patient: the
 	// patient's current record; Usable: the plan's template may be used
-	// there (always true for visits and teleconsults).
+	// there (always true for visits and teleconsults); Organization: for
+	// a teleconsult, the requesting clinician's subject, who does not
+	// answer their own request.
 	ActDeliverCare Action = "telemed.care.write"
 	// ActRequestConsult asks another region's service for a teleconsult.
 	// Patient; Usable: as for a booking.
@@ -362,7 +364,7 @@ func Authorize(c Caller, a Action, t Target) Decision {
 		switch {
 		case t.Patient == nil || !c.treating() || c.Region != t.Region:
 			return Hide
-		case !t.Usable:
+		case !t.Usable || t.Organization != "" && c.Subject == t.Organization:
 			return Deny
 		}
 		return Allow
@@ -377,8 +379,9 @@ func Authorize(c Caller, a Action, t Target) Decision {
 	case ActConsultMessage:
 		return hideUnless(c.treating() && (c.Region == t.Region || c.Subject == t.Organization))
 	case ActReadBooking, ActReadCare:
-		if t.Patient != nil && (c.IsPatient(*t.Patient) || !c.Authority && c.Subject != "" && c.Subject == t.Organization ||
-			c.treating() && c.Region == t.Region) {
+		// The booker (or requester) reads as the clinician they are, not
+		// with any other token of theirs.
+		if t.Patient != nil && (c.IsPatient(*t.Patient) || c.treating() && (c.Subject != "" && c.Subject == t.Organization || c.Region == t.Region)) {
 			return Allow
 		}
 		return Hide

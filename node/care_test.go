@@ -25,20 +25,24 @@ type careFed struct {
 	f                  *fed
 	lom, cam           *Node
 	lomBase, camBase   string
-	lomDoc, camDoc     string // clinicians (the same person's subject, as the harness issues)
+	lomDoc, camDoc     string // a clinician of each region
 	op030, op150       string
 	patient            string
 	televisit, consult string // services
 }
 
-const careCF = "RSSMRA80A01H501U"
+const (
+	careCF         = "RSSMRA80A01H501U"
+	campaniaDoctor = "DBRCRL70A41F205E"
+)
 
 func newCareFed(t *testing.T) *careFed {
 	f := newFed(t)
 	c := &careFed{f: f, lom: f.add("030", federation.RoleVoter), cam: f.add("150", federation.RoleVoter)}
 	c.lomBase, c.camBase = "http://"+c.lom.HTTPAddr()+"/fhir", "http://"+c.cam.HTTPAddr()+"/fhir"
 	c.op030, c.op150 = f.token("030", "SYSADMIN"), f.token("150", "SYSADMIN")
-	c.lomDoc, c.camDoc = f.token("030", "TREATMENT"), f.token("150", "TREATMENT")
+	c.lomDoc = f.token("030", "TREATMENT")
+	c.camDoc = f.token("150", "TREATMENT", func(cl *federation.Claims) { cl.Subject = campaniaDoctor })
 	consensustest.Eventually(t, 10*time.Second, func() error {
 		if _, ok := c.cam.members.Members().View().IdP("150"); !ok {
 			return fmt.Errorf("Campania's IdP keys not replicated yet")
@@ -51,6 +55,9 @@ func newCareFed(t *testing.T) *careFed {
 	c.televisit, c.consult = "030-tv-cardio", "030-tc-derma"
 	for id, typ := range map[string]string{c.televisit: "televisita", c.consult: "teleconsulto"} {
 		body := strings.Replace(serviceJSON(id, "Servizio "+typ, "NAZ"), `"code":"televisita"`, `"code":"`+typ+`"`, 1)
+		if typ == "teleconsulto" { // synchronous: with a meeting
+			body = strings.Replace(body, `"characteristic":[`, `"characteristic":[{"coding":[{"system":"http://hl7.it/fhir/teleconsulto/CodeSystem/csModalitaTC","code":"SINC"}]},`, 1)
+		}
 		if code, out := do(t, "POST", c.lomBase+"/HealthcareService", c.op030, "application/fhir+json", body); code != http.StatusCreated {
 			t.Fatalf("service %s: %d %s", id, code, out)
 		}
@@ -237,6 +244,11 @@ func TestTeleconsultRoundTrip(t *testing.T) {
 		`{"resourceType":"Slot","schedule":{"reference":"Schedule/`+c.consult+`"},"start":"`+start.Format(time.RFC3339)+`","end":"`+start.Add(20*time.Minute).Format(time.RFC3339)+`"}`)
 	slot := idOf(t, code, body, http.StatusCreated)
 	meeting := strings.Replace(bookingJSON(slot, careCF, "meeting-0001"), `"status":"proposed",`, `"status":"proposed","basedOn":[{"reference":"ServiceRequest/`+id+`"}],`, 1)
+	// Nobody else takes the teleconsult's meeting.
+	stranger := c.f.token("150", "TREATMENT", func(cl *federation.Claims) { cl.Subject = "VRDGPP70A01F205V" })
+	if code, body := do(t, "POST", c.camBase+"/Appointment", stranger, "application/fhir+json", strings.Replace(meeting, "meeting-0001", "meeting-9999", 1)); code != http.StatusNotFound {
+		t.Fatalf("a stranger booked the teleconsult's meeting: %d %s", code, body)
+	}
 	code, body = do(t, "POST", c.camBase+"/Appointment", c.camDoc, "application/fhir+json", meeting)
 	appt := idOf(t, code, body, http.StatusCreated)
 	if code, body := do(t, "GET", c.camBase+"/ServiceRequest/"+id, c.camDoc, "", ""); code != http.StatusOK || !strings.Contains(body, "Appointment/"+appt) {
@@ -256,6 +268,12 @@ func TestTeleconsultRoundTrip(t *testing.T) {
 	if code, _ := do(t, "POST", c.camBase+"/Task/"+id+"/$accept", c.camDoc, "application/fhir+json", `{"resourceType":"Parameters"}`); code != http.StatusNotFound {
 		t.Fatalf("the requester accepted its own teleconsult: %d", code)
 	}
+	// The requester, even with a token of the provider's region, does not
+	// answer their own request.
+	self := c.f.token("030", "TREATMENT", func(cl *federation.Claims) { cl.Subject = campaniaDoctor })
+	if code, body := do(t, "POST", c.lomBase+"/Task/"+id+"/$accept", self, "application/fhir+json", `{"resourceType":"Parameters"}`); code != http.StatusForbidden {
+		t.Fatalf("the requester accepted their own teleconsult: %d %s", code, body)
+	}
 	if code, body := do(t, "POST", c.lomBase+"/Task/"+id+"/$accept", c.lomDoc, "application/fhir+json", `{"resourceType":"Parameters"}`); code != http.StatusOK {
 		t.Fatalf("accept: %d %s", code, body)
 	}
@@ -267,8 +285,15 @@ func TestTeleconsultRoundTrip(t *testing.T) {
 	q := idOf(t, code, body, http.StatusCreated)
 	answer := `{"resourceType":"Communication","status":"completed","basedOn":[{"reference":"ServiceRequest/` + id + `"}],"inResponseTo":[{"reference":"Communication/` + q + `"}],` +
 		`"payload":[{"contentString":"6 mm, cresciuta in 3 mesi; foto nel referto allegato"},{"contentReference":{"reference":"DocumentReference/` + sharedDoc + `"}}]}`
+	answer = strings.Replace(answer, `"status":"completed",`, `"status":"completed","identifier":[{"system":"urn:fsenet:telemedicina:client-key","value":"answer-0001"}],`, 1)
 	code, body = do(t, "POST", c.camBase+"/Communication", c.camDoc, "application/fhir+json", answer)
-	idOf(t, code, body, http.StatusCreated)
+	a := idOf(t, code, body, http.StatusCreated)
+	if code, body := do(t, "POST", c.camBase+"/Communication", c.camDoc, "application/fhir+json", answer); idOf(t, code, body, http.StatusOK) != a {
+		t.Fatalf("a retried answer recorded twice: %s", body)
+	}
+	if code, _ := do(t, "GET", c.camBase+"/Communication?based-on=ServiceRequest/"+id, stranger, "", ""); code != http.StatusNotFound {
+		t.Fatalf("a stranger read the messages: %d", code)
+	}
 	if strings.Contains(body, "valueAttachment") || strings.Contains(body, `"contentAttachment"`) {
 		t.Fatalf("a payload with empty choices: %s", body)
 	}
@@ -368,12 +393,18 @@ func TestTeleassistancePlanFromAdoptedTemplate(t *testing.T) {
 			t.Fatalf("session %s: %d %s", p, code, body)
 		}
 	}
+	if code, _ := session("infermiere", strings.Repeat("lunga ", 400)); code != http.StatusBadRequest {
+		t.Fatalf("a session note longer than a report's line: %d", code)
+	}
 	if code, _ := session("logopedista", "x"); code != http.StatusBadRequest {
 		t.Fatalf("a session of a profession not in the plan: %d", code)
 	}
-	code, body = do(t, "GET", c.lomBase+"/CarePlan/"+pid, c.lomDoc, "", "")
+	code, body = do(t, "GET", c.lomBase+"/CarePlan/"+pid, c.camDoc, "", "")
 	if code != http.StatusOK || strings.Count(body, "outcomeReference") != 2 || !strings.Contains(body, tid+"|1") {
-		t.Fatalf("the plan read through Lombardia: %d %s", code, body)
+		t.Fatalf("the plan read by its author through Lombardia: %d %s", code, body)
+	}
+	if code, _ := do(t, "GET", c.lomBase+"/CarePlan/"+pid, c.lomDoc, "", ""); code != http.StatusNotFound {
+		t.Fatalf("the plan read by a clinician of another region: %d", code)
 	}
 	doc, _ := reportOf(t, c.camBase+"/CarePlan/"+pid+"/$relazione-finale", c.camDoc, report.Teleassistenza, parameters("relazione", "Obiettivi raggiunti: deambulazione autonoma."))
 	if !strings.Contains(doc, ".150.4.4^") {

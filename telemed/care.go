@@ -52,11 +52,17 @@ func (m *Module) registered(ctx context.Context, id string) (*index.Patient, err
 // deliver checks that the caller may deliver care to the patient here.
 // A refusal about a registered patient is in their access log.
 func (m *Module) deliver(ctx context.Context, c index.Caller, patient, what string, usable bool) (*index.Patient, error) {
+	return m.deliverFor(ctx, c, patient, "", what, usable)
+}
+
+// deliverFor is deliver for a teleconsult asked by requester (a subject),
+// who does not answer it.
+func (m *Module) deliverFor(ctx context.Context, c index.Caller, patient, requester, what string, usable bool) (*index.Patient, error) {
 	p, err := m.registered(ctx, patient)
 	if err != nil {
 		return nil, err
 	}
-	refused := index.Authorize(c, index.ActDeliverCare, index.Target{Region: m.cfg.Region, Patient: p, Usable: usable}).Err(what)
+	refused := index.Authorize(c, index.ActDeliverCare, index.Target{Region: m.cfg.Region, Patient: p, Usable: usable, Organization: requester}).Err(what)
 	if refused != nil && p != nil {
 		return p, m.audited(ctx, c, what+".write", index.ActionUpdate, p.ID, refused)
 	}
@@ -88,6 +94,13 @@ func (m *Module) provideEncounter(ctx context.Context, c index.Caller, req Reque
 	}
 	if _, err := m.deliver(ctx, c, a.Patient, "Appointment", true); err != nil {
 		return Response{}, err
+	}
+	s, _, err := m.serviceFor(ctx, a.Service, m.cfg.Region)
+	if err != nil {
+		return Response{}, err
+	}
+	if s.Type != catalog.Televisit {
+		return Response{}, httpapi.E(httpapi.ErrInvalid, "the appointment is of a "+s.Type+", not a televisita: its encounter is not opened here")
 	}
 	e, err := m.store.StartEncounter(a.ID, booker(c))
 	if err := m.audited(ctx, c, "Encounter.create", index.ActionCreate, a.Patient, err); err != nil {
@@ -141,8 +154,11 @@ func (m *Module) provideConsult(ctx context.Context, c index.Caller, req Request
 	if err := checkDocuments(req.Documents); err != nil {
 		return Response{}, err
 	}
+	if err := report.CheckText("the question", req.Text, report.MaxTextBytes); err != nil {
+		return Response{}, httpapi.E(httpapi.ErrInvalid, err.Error())
+	}
 	co, dup, err := m.store.RequestConsult(booking.Consult{Service: s.ID, Patient: p.ID, Requester: booker(c), ClientKey: req.ClientKey,
-		Sync: s.Sync, Appointment: req.Appointment, Question: req.Text, Documents: req.Documents})
+		Sync: s.Sync, Question: req.Text, Documents: req.Documents})
 	if err := m.audited(ctx, c, "ServiceRequest.create", index.ActionCreate, p.ID, err); err != nil {
 		return Response{}, storeError(err, "ServiceRequest")
 	}
@@ -174,10 +190,13 @@ func (m *Module) consultFor(ctx context.Context, c index.Caller, id string, act 
 	case index.ActReadCare:
 		return co, m.readable(ctx, c, co.Patient, co.Requester.Subject, "ServiceRequest")
 	case index.ActDeliverCare:
-		_, err := m.deliver(ctx, c, co.Patient, "ServiceRequest", true)
+		_, err := m.deliverFor(ctx, c, co.Patient, co.Requester.Subject, "ServiceRequest", true)
 		return co, err
 	}
-	return co, index.Authorize(c, act, index.Target{Region: m.cfg.Region, Organization: co.Requester.Subject}).Err("ServiceRequest")
+	if refused := index.Authorize(c, act, index.Target{Region: m.cfg.Region, Organization: co.Requester.Subject}).Err("ServiceRequest"); refused != nil {
+		return co, m.audited(ctx, c, "ServiceRequest.message", index.ActionUpdate, co.Patient, refused)
+	}
+	return co, nil
 }
 
 func (m *Module) provideReadConsult(ctx context.Context, c index.Caller, req Request) (Response, error) {
@@ -221,11 +240,12 @@ func (m *Module) provideMessage(ctx context.Context, c index.Caller, req Request
 	if err := checkDocuments(req.Documents); err != nil {
 		return Response{}, err
 	}
-	msg, err := m.store.AddMessage(booking.Message{Consult: co.ID, Sender: booker(c), Text: req.Text, Documents: req.Documents, ReplyTo: req.ReplyTo})
+	msg, dup, err := m.store.AddMessage(booking.Message{Consult: co.ID, Sender: booker(c), Text: req.Text, Documents: req.Documents,
+		ReplyTo: req.ReplyTo, ClientKey: req.ClientKey})
 	if err := m.audited(ctx, c, "Communication.create", index.ActionCreate, co.Patient, err); err != nil {
 		return Response{}, storeError(err, "ServiceRequest")
 	}
-	return Response{Consult: &co, Message: &msg}, nil
+	return Response{Consult: &co, Message: &msg, Duplicate: dup}, nil
 }
 
 func (m *Module) provideMessages(ctx context.Context, c index.Caller, req Request) (Response, error) {
@@ -255,7 +275,12 @@ func (m *Module) templateAt(ctx context.Context, id string, version int) (t cata
 		if !ok {
 			return httpapi.E(httpapi.ErrNotFound, fmt.Sprintf("no PlanDefinition %s at version %d", id, version))
 		}
-		usable, err = catalog.TemplateUsable(rd, t, m.cfg.Region)
+		if usable, err = catalog.TemplateUsable(rd, t, m.cfg.Region); err != nil {
+			return err
+		}
+		// A template retired since (its latest version) makes no new plans.
+		latest, _, err := catalog.GetTemplate(rd, id, 0)
+		usable = usable && latest.Active
 		return err
 	})
 	return t, usable && t.Active && t.Type == catalog.Teleassistance, err
@@ -310,6 +335,10 @@ func (m *Module) provideSession(ctx context.Context, c index.Caller, req Request
 	if err != nil {
 		return Response{}, err
 	}
+	// A session is one line of the plan's final report.
+	if err := report.CheckText("the session's note", req.Text, report.MaxSessionBytes-100); err != nil {
+		return Response{}, httpapi.E(httpapi.ErrInvalid, err.Error())
+	}
 	if !slices.ContainsFunc(t.Activities, func(a catalog.Activity) bool { return a.Profession == req.Profession }) {
 		return Response{}, httpapi.E(httpapi.ErrInvalid, fmt.Sprintf("the plan's template has no activity of profession %q", req.Profession))
 	}
@@ -323,8 +352,22 @@ func (m *Module) provideSession(ctx context.Context, c index.Caller, req Request
 
 // provideReport makes the report of a finished televisit, an accepted
 // teleconsult or a plan being closed, records it with what it reports on,
-// and answers its PDF. Asked again, it answers the report made first.
+// and answers its PDF. Asked again — or twice at once — it answers the
+// report made first; a plan's session recorded while its report was made
+// makes it again.
 func (m *Module) provideReport(ctx context.Context, c index.Caller, req Request) (Response, error) {
+	for attempt := 1; ; attempt++ {
+		resp, err := m.makeReport(ctx, c, req, attempt == 3)
+		if !errors.Is(err, errRaced) {
+			return resp, err
+		}
+	}
+}
+
+// errRaced is a report whose record changed while it was made.
+var errRaced = errors.New("changed while the report was made")
+
+func (m *Module) makeReport(ctx context.Context, c index.Caller, req Request, last bool) (Response, error) {
 	var r report.Report
 	var owner, patient string
 	var err error
@@ -338,38 +381,51 @@ func (m *Module) provideReport(ctx context.Context, c index.Caller, req Request)
 	default:
 		err = httpapi.E(httpapi.ErrInvalid, "a report is of an encounter, a teleconsult or a plan")
 	}
+	var already *made
+	if errors.As(err, &already) {
+		return m.reportAgain(ctx, c, already.doc, already.kind, patient)
+	}
 	if err != nil {
-		var made *made
-		if errors.As(err, &made) {
-			return m.reportAgain(ctx, c, made.doc, made.kind, patient)
-		}
 		return Response{}, err
 	}
-	pt, err := m.registered(ctx, patient)
-	if err != nil || pt == nil {
-		return Response{}, errors.Join(err, httpapi.E(httpapi.ErrConflict, "the patient is no longer in the national registry"))
-	}
-	r.Patient = reportPatient(*pt)
-	r.Region, r.Time = m.cfg.Region, time.Now().UTC()
-	r.Author = report.Person{CF: c.Subject}
-	r.Findings = req.Text
-	pdf, err := report.PDF(r)
+	doc, pdf, err := m.writeReport(ctx, c, r, patient, req.Text)
 	if err != nil {
-		return Response{}, httpapi.Wrap(httpapi.ErrInvalid, "the report cannot be made: "+err.Error(), err)
+		return Response{}, err
 	}
-	doc := documentID(m.cfg.Region, r.ID)
 	switch {
 	case req.Encounter != "":
 		_, err = m.store.CloseEncounter(owner, doc, pdf)
 	case req.Consult != "":
 		_, err = m.store.CompleteConsult(owner, doc, pdf)
 	default:
-		_, err = m.store.ClosePlan(owner, doc, pdf)
+		_, err = m.store.ClosePlan(owner, len(r.Sessions), doc, pdf)
+	}
+	if errors.Is(err, booking.ErrState) && !last {
+		return Response{}, errRaced
 	}
 	if err := m.audited(ctx, c, "Report."+string(r.Kind), index.ActionCreate, patient, err); err != nil {
 		return Response{}, storeError(err, "report")
 	}
-	return Response{Report: &ReportFile{Document: doc, Kind: string(r.Kind), PDF: pdf}}, nil
+	return Response{Report: &ReportFile{Document: doc, Kind: string(r.Kind), PDF: pdf, Patient: patient}}, nil
+}
+
+// writeReport fills in what every report says — the patient as the
+// registry knows them, the clinician, the time, the text — and makes its
+// PDF.
+func (m *Module) writeReport(ctx context.Context, c index.Caller, r report.Report, patient, text string) (string, []byte, error) {
+	pt, err := m.registered(ctx, patient)
+	if err != nil || pt == nil {
+		return "", nil, errors.Join(err, httpapi.E(httpapi.ErrConflict, "the patient is no longer in the national registry"))
+	}
+	r.Patient = reportPatient(*pt)
+	r.Region, r.Time = m.cfg.Region, time.Now().UTC()
+	r.Author = report.Person{CF: c.Subject}
+	r.Findings = text
+	pdf, err := report.PDF(r)
+	if err != nil {
+		return "", nil, httpapi.Wrap(httpapi.ErrInvalid, "the report cannot be made: "+err.Error(), err)
+	}
+	return documentID(m.cfg.Region, r.ID), pdf, nil
 }
 
 // made is a report already made for what was asked.
@@ -383,7 +439,7 @@ func (m *Module) reportAgain(ctx context.Context, c index.Caller, doc, kind, pat
 	if err := m.audited(ctx, c, "Report.read", index.ActionRead, patient, err); err != nil {
 		return Response{}, storeError(err, "report")
 	}
-	return Response{Report: &ReportFile{Document: doc, Kind: kind, PDF: pdf}}, nil
+	return Response{Report: &ReportFile{Document: doc, Kind: kind, PDF: pdf, Patient: patient}}, nil
 }
 
 // documentID is the FSE id a report of this region is published under.
@@ -399,8 +455,11 @@ func localPart(id string) string {
 
 func (m *Module) visitReport(ctx context.Context, c index.Caller, req Request) (report.Report, string, string, error) {
 	e, err := m.store.Encounter(req.Encounter)
-	if err != nil || e.Appointment == "" {
-		return report.Report{}, "", "", storeError(errors.Join(err, booking.ErrNotFound), "Encounter")
+	if err == nil && e.Appointment == "" {
+		err = booking.ErrNotFound // a plan's session has no report of its own
+	}
+	if err != nil {
+		return report.Report{}, "", "", storeError(err, "Encounter")
 	}
 	if _, err := m.deliver(ctx, c, e.Patient, "Encounter", true); err != nil {
 		return report.Report{}, "", e.Patient, err

@@ -328,8 +328,12 @@ func (m *Module) sendMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	region, _ := catalog.RegionOf(req.Consult)
 	if resp, ok := m.ask(w, r, region, req, "Communication.create.request"); ok {
+		status := http.StatusCreated
+		if resp.Duplicate {
+			status = http.StatusOK
+		}
 		w.Header().Set("Location", m.base(r)+"/Communication/"+resp.Message.ID)
-		writeFHIR(w, http.StatusCreated, 0, communicationResource(*resp.Consult, *resp.Message))
+		writeFHIR(w, status, 0, communicationResource(*resp.Consult, *resp.Message))
 	}
 }
 
@@ -353,6 +357,11 @@ func messageRequest(b []byte) (Request, error) {
 		}
 	}
 	req.Text = strings.Join(text, "\n")
+	for _, id := range c.Identifier {
+		if ptrValue(id.System) == SystemClientKey {
+			req.ClientKey = ptrValue(id.Value)
+		}
+	}
 	if len(c.InResponseTo) == 1 {
 		req.ReplyTo = strings.TrimPrefix(ptrValue(c.InResponseTo[0].Reference), "Communication/")
 	}
@@ -399,6 +408,11 @@ func (m *Module) startPlan(w http.ResponseWriter, r *http.Request) {
 	req, err := planRequest(b)
 	if err != nil {
 		httpapi.Fail(w, r, err)
+		return
+	}
+	// A plan is delivered by the caller's region, at its node.
+	if c, ok := m.d.Caller(r); ok && !c.Authority && c.Region != m.cfg.Region {
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrMisdirected, "region "+c.Region+" starts its plans at its own node"))
 		return
 	}
 	resp, ok := m.ask(w, r, m.cfg.Region, req, "")
@@ -605,6 +619,9 @@ func communicationResource(c booking.Consult, msg booking.Message) communication
 	}
 	if msg.ReplyTo != "" {
 		out.InResponseTo = []fhir.Reference{{Reference: fhirres.Ptr("Communication/" + msg.ReplyTo)}}
+	}
+	if msg.ClientKey != "" {
+		out.Identifier = []fhir.Identifier{{System: fhirres.Ptr(SystemClientKey), Value: fhirres.Ptr(msg.ClientKey)}}
 	}
 	return out
 }

@@ -52,6 +52,13 @@ func roleID(service, cf string) string {
 	return service + "." + hex.EncodeToString(h[:6])
 }
 
+// serviceOfRole is the service a role id names (service ids may hold
+// dots too: the role's part is after the last).
+func serviceOfRole(id string) (string, bool) {
+	i := strings.LastIndexByte(id, '.')
+	return id[:max(i, 0)], i > 0
+}
+
 func practitionerRole(s catalog.Service, p catalog.Practitioner) fhir.PractitionerRole {
 	return fhir.PractitionerRole{Id: fhirres.Ptr(roleID(s.ID, p.CF)), Active: fhirres.Ptr(s.Active),
 		Practitioner:      &fhir.Reference{Identifier: &fhir.Identifier{System: fhirres.Ptr(SystemCF), Value: fhirres.Ptr(p.CF)}, Display: fhirres.Ptr(p.Name)},
@@ -98,7 +105,7 @@ func (m *Module) searchRoles(w http.ResponseWriter, r *http.Request) {
 // roleOf finds the service and practitioner a role id names.
 func (m *Module) roleOf(r *http.Request, id string, strong bool) (catalog.Service, int, uint64, error) {
 	notFound := httpapi.E(httpapi.ErrNotFound, "no such PractitionerRole")
-	service, _, ok := strings.Cut(id, ".")
+	service, ok := serviceOfRole(id)
 	if !ok {
 		return catalog.Service{}, -1, 0, notFound
 	}
@@ -178,7 +185,7 @@ func roleFrom(b []byte) (string, catalog.Practitioner, error) {
 // deleteRole is DELETE /fhir/PractitionerRole/{id}.
 func (m *Module) deleteRole(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	service, _, _ := strings.Cut(id, ".")
+	service, _ := serviceOfRole(id)
 	m.changeRoster(w, r, service, func(s *catalog.Service) {
 		s.Practitioners = slices.DeleteFunc(s.Practitioners, func(p catalog.Practitioner) bool { return roleID(s.ID, p.CF) == id })
 	}, func(catalog.Service) { w.WriteHeader(http.StatusNoContent) })

@@ -97,6 +97,7 @@ type ReportFile struct {
 	Document string `json:"document"` // the index id, 2.16.840.1.113883.2.9.2.<region>.4.4^<local>
 	Kind     string `json:"kind"`
 	PDF      []byte `json:"pdf"`
+	Patient  string `json:"patient"` // for the asking node's audit
 }
 
 // Refusal codes a provider answers with (federation.RemoteError.Code).
@@ -134,7 +135,7 @@ func DecodeRequest(b []byte) (Request, error) {
 
 func rpcOptions() federation.RPCOptions {
 	o := federation.DefaultRPCOptions()
-	o.MaxRequest, o.MaxResponse, o.Timeout = 128<<10, 4<<20, 5*time.Second
+	o.MaxRequest, o.MaxResponse, o.Timeout = 128<<10, 16<<20, 5*time.Second
 	return o
 }
 
@@ -222,6 +223,8 @@ func (r Response) patient() string {
 		return r.Consult.Patient
 	case r.Plan != nil:
 		return r.Plan.Patient
+	case r.Report != nil:
+		return r.Report.Patient
 	}
 	return ""
 }

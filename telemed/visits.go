@@ -122,6 +122,11 @@ func (m *Module) provideBooking(ctx context.Context, c index.Caller, req Request
 		}
 		return Response{}, refused
 	}
+	if req.Consult != "" {
+		if err := m.meetingOf(ctx, c, req.Consult, p); err != nil {
+			return Response{}, err
+		}
+	}
 	var elig booking.Eligibility
 	if req.Eligibility != nil {
 		elig = *req.Eligibility
@@ -147,6 +152,11 @@ func (m *Module) provideAppointment(ctx context.Context, c index.Caller, req Req
 		return Response{}, storeError(err, "Appointment")
 	}
 	p := &index.Patient{ID: a.Patient}
+	// A teleconsult's meeting is the requester's too, whoever booked it.
+	reader := a.Booker.Subject
+	if co, err := m.store.Consult(a.Consult); err == nil && a.Consult != "" && co.Requester.Subject == c.Subject {
+		reader = c.Subject
+	}
 	what, action := "Appointment.read", index.ActionRead
 	switch req.Op {
 	case opCancel:
@@ -156,7 +166,7 @@ func (m *Module) provideAppointment(ctx context.Context, c index.Caller, req Req
 	case opMove:
 		what, action = "Appointment.reschedule", index.ActionUpdate
 	}
-	if refused := index.Authorize(c, index.ActReadBooking, index.Target{Region: m.cfg.Region, Patient: p, Organization: a.Booker.Subject}).Err("Appointment"); refused != nil {
+	if refused := index.Authorize(c, index.ActReadBooking, index.Target{Region: m.cfg.Region, Patient: p, Organization: reader}).Err("Appointment"); refused != nil {
 		// A refused attempt is in the patient's log too.
 		return Response{}, m.audited(ctx, c, what, action, a.Patient, refused)
 	}
@@ -196,6 +206,23 @@ func (m *Module) provideAppointment(ctx context.Context, c index.Caller, req Req
 		return Response{Appointment: &a, Video: &v}, nil
 	}
 	return Response{Appointment: &a}, nil
+}
+
+// meetingOf checks that a booking may be a teleconsult's meeting: the
+// caller writes into the teleconsult (its requester or the provider's
+// clinicians), which is synchronous and of the same patient. The store
+// links them in the booking's transaction.
+func (m *Module) meetingOf(ctx context.Context, c index.Caller, consult string, p *index.Patient) error {
+	co, err := m.consultFor(ctx, c, consult, index.ActConsultMessage)
+	switch {
+	case err != nil:
+		return err
+	case !co.Sync:
+		return httpapi.E(httpapi.ErrInvalid, "the teleconsult is asynchronous: it has no meeting")
+	case p == nil || co.Patient != p.ID:
+		return httpapi.E(httpapi.ErrInvalid, "the meeting is booked for the teleconsult's patient")
+	}
+	return nil
 }
 
 // patient reads a patient's current record from the replica.

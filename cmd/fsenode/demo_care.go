@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/repository/synth"
 )
 
@@ -20,7 +24,7 @@ import (
 // and an answer, and the Relazione di Teleconsulto reaches her history
 // the same way.
 func careScenario(ctx context.Context, w io.Writer, provider, home *demoProducer, pt synth.Patient, appt string) error {
-	specialist, err := demoClinician(provider)
+	specialist, err := demoSpecialist(provider)
 	if err != nil {
 		return err
 	}
@@ -133,4 +137,16 @@ func demoConsult(ctx context.Context, provider, home *demoProducer, specialist, 
 		}
 	}
 	return sr.ID, nil
+}
+
+// demoSpecialist is a token of the provider's specialist: another person
+// than the clinician who asks (who does not answer their own request).
+func demoSpecialist(p *demoProducer) (string, error) {
+	idp, err := federation.LoadIdPKey(filepath.Join(p.region.dir, "idp.key"))
+	if err != nil {
+		return "", err
+	}
+	return federation.IssueToken(idp, federation.Claims{Issuer: defaultIssuer(p.region.Code), Subject: "BNCLCU75A01H501T",
+		Expiry: time.Now().Add(time.Hour), SubjectRole: "AAS", OrganizationID: p.region.Code,
+		Organization: "ASST demo " + federation.RegionNames[p.region.Code], PurposeOfUse: index.PurposeTreatment})
 }

@@ -69,6 +69,7 @@ type Consult struct {
 	Reason      string    `json:"reason,omitempty"` // why it was rejected or cancelled
 	Performer   *Booker   `json:"performer,omitempty"`
 	Report      string    `json:"report,omitempty"`
+	Messages    int       `json:"messages,omitempty"` // how many were written
 	Created     time.Time `json:"created"`
 	Updated     time.Time `json:"updated"`
 }
@@ -81,6 +82,7 @@ type Message struct {
 	Text      string    `json:"text,omitempty"`
 	Documents []string  `json:"documents,omitempty"`
 	ReplyTo   string    `json:"reply_to,omitempty"`
+	ClientKey string    `json:"client_key,omitempty"` // the sender's: a retry answers the first
 	Sent      time.Time `json:"sent"`
 }
 
@@ -102,7 +104,15 @@ type CarePlan struct {
 	Updated         time.Time `json:"updated"`
 }
 
-const maxText = 16 << 10
+// Bounds that keep a teleconsult readable from another region in one
+// protocol answer, and a plan reportable in one final report.
+const (
+	maxText        = 16 << 10
+	maxMessageText = 8 << 10
+	maxMessages    = 100
+	maxSessions    = 200
+	maxSessionNote = 1900 // a session is one line of the final report, at most 2000 bytes
+)
 
 func encounterKey(id string) []byte { return []byte("en/" + id) }
 func consultKey(id string) []byte   { return []byte("co/" + id) }
@@ -298,17 +308,30 @@ func (s *Store) CompleteConsult(id, doc string, pdf []byte) (Consult, error) {
 	return c, err
 }
 
-// AddMessage records a Communication of an open teleconsult.
-func (s *Store) AddMessage(m Message) (Message, error) {
+// AddMessage records a Communication of an open teleconsult (at most
+// 100). A retry with the sender's client key answers the first (dup).
+func (s *Store) AddMessage(m Message) (out Message, dup bool, err error) {
 	switch {
 	case m.Text == "" && len(m.Documents) == 0:
-		return m, fmt.Errorf("%w: a message carries text or documents", ErrInvalid)
-	case len(m.Text) > maxText || len(m.Documents) > 50:
-		return m, fmt.Errorf("%w: a message is at most 16 KiB of text and 50 documents", ErrInvalid)
+		return m, false, fmt.Errorf("%w: a message carries text or documents", ErrInvalid)
+	case len(m.Text) > maxMessageText || len(m.Documents) > 50:
+		return m, false, fmt.Errorf("%w: a message is at most 8 KiB of text and 50 documents", ErrInvalid)
 	case m.ReplyTo != "" && !idRE.MatchString(m.ReplyTo):
-		return m, fmt.Errorf("%w: a reply names the message it answers by its id", ErrInvalid)
+		return m, false, fmt.Errorf("%w: a reply names the message it answers by its id", ErrInvalid)
+	case m.ClientKey != "" && !clientKeyRE.MatchString(m.ClientKey):
+		return m, false, fmt.Errorf("%w: a client key is 8 to 128 printable characters", ErrInvalid)
 	}
-	err := s.retry(func(tx *badger.Txn) error {
+	err = s.retry(func(tx *badger.Txn) error {
+		ck := []byte("mk/" + m.Consult + "\x00" + m.Sender.Region + "\x00" + m.Sender.Subject + "\x00" + m.ClientKey)
+		if m.ClientKey != "" {
+			if key, ok, err := get[string](tx, ck); err != nil || ok {
+				if err == nil {
+					out, _, err = get[Message](tx, []byte(key))
+				}
+				dup = err == nil
+				return err
+			}
+		}
 		c, ok, err := get[Consult](tx, consultKey(m.Consult))
 		switch {
 		case err != nil:
@@ -317,21 +340,33 @@ func (s *Store) AddMessage(m Message) (Message, error) {
 			return ErrNotFound
 		case c.Status != TaskRequested && c.Status != TaskAccepted:
 			return fmt.Errorf("%w: the teleconsult is %s", ErrState, c.Status)
+		case c.Messages >= maxMessages:
+			return fmt.Errorf("%w: a teleconsult holds at most %d messages", ErrState, maxMessages)
 		}
-		m.ID, m.Sent = s.newID(), s.now().UTC()
-		key := append(messagePrefix(c.ID), []byte(m.Sent.Format("20060102150405.000000000")+"\x00"+m.ID)...)
-		return set(tx, key, m)
+		out = m
+		out.ID, out.Sent = s.newID(), s.now().UTC()
+		key := append(messagePrefix(c.ID), []byte(out.Sent.Format("20060102150405.000000000")+"\x00"+out.ID)...)
+		c.Messages++
+		if err := set(tx, consultKey(c.ID), c); err != nil {
+			return err
+		}
+		if m.ClientKey != "" {
+			if err := set(tx, ck, string(key)); err != nil {
+				return err
+			}
+		}
+		return set(tx, key, out)
 	})
-	return m, err
+	return out, dup, err
 }
 
-// Messages lists a teleconsult's messages, oldest first (at most 500).
+// Messages lists a teleconsult's messages, oldest first.
 func (s *Store) Messages(consult string) ([]Message, error) {
 	var out []Message
 	err := s.db.View(func(tx *badger.Txn) error {
 		it := tx.NewIterator(badger.IteratorOptions{Prefix: messagePrefix(consult), PrefetchValues: true})
 		defer it.Close()
-		for it.Rewind(); it.Valid() && len(out) < 500; it.Next() {
+		for it.Rewind(); it.Valid() && len(out) < maxMessages; it.Next() {
 			var m Message
 			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &m) }); err != nil {
 				return err
@@ -358,7 +393,7 @@ func (s *Store) StartPlan(p CarePlan) (out CarePlan, dup bool, err error) {
 			if err == nil {
 				out, _, err = get[CarePlan](tx, planKey(id))
 			}
-			if err == nil && (out.Patient != p.Patient || out.Template != p.Template) {
+			if err == nil && (out.Patient != p.Patient || out.Template != p.Template || out.TemplateVersion != p.TemplateVersion) {
 				err = ErrKeyReused
 			}
 			dup = err == nil
@@ -379,8 +414,8 @@ func (s *Store) StartPlan(p CarePlan) (out CarePlan, dup bool, err error) {
 // encounter with its note.
 func (s *Store) AddSession(plan string, e Encounter) (Encounter, error) {
 	switch {
-	case e.Note == "" || len(e.Note) > maxText:
-		return e, fmt.Errorf("%w: a session's note is 1 byte to 16 KiB", ErrInvalid)
+	case e.Note == "" || len(e.Note) > maxSessionNote:
+		return e, fmt.Errorf("%w: a session's note is 1 to %d bytes", ErrInvalid, maxSessionNote)
 	case !e.End.After(e.Start) || e.End.Sub(e.Start) > 24*time.Hour || e.End.After(s.now().Add(time.Hour)):
 		return e, fmt.Errorf("%w: a session ends after it starts, within a day, and has been held", ErrInvalid)
 	}
@@ -393,8 +428,10 @@ func (s *Store) AddSession(plan string, e Encounter) (Encounter, error) {
 			return ErrNotFound
 		case p.Status != PlanActive:
 			return fmt.Errorf("%w: the plan is %s", ErrState, p.Status)
-		case len(p.Sessions) >= 1000:
-			return fmt.Errorf("%w: a plan holds at most 1000 sessions", ErrState)
+		case len(p.Sessions) >= maxSessions:
+			return fmt.Errorf("%w: a plan holds at most %d sessions", ErrState, maxSessions)
+		case e.Start.Before(p.Start.Add(-24 * time.Hour)):
+			return fmt.Errorf("%w: a session is held after its plan starts", ErrInvalid)
 		}
 		now := s.now().UTC()
 		e.ID, e.Plan, e.Patient, e.Status, e.Created, e.Updated = s.newID(), p.ID, p.Patient, EncounterFinished, now, now
@@ -426,8 +463,10 @@ func (s *Store) Sessions(p CarePlan) ([]Encounter, error) {
 	return out, err
 }
 
-// ClosePlan completes an active plan with its final report.
-func (s *Store) ClosePlan(id, doc string, pdf []byte) (CarePlan, error) {
+// ClosePlan completes an active plan with its final report, made from
+// the plan's first sessions sessions: one recorded meanwhile is ErrState
+// (the report is made again).
+func (s *Store) ClosePlan(id string, sessions int, doc string, pdf []byte) (CarePlan, error) {
 	var p CarePlan
 	err := s.retry(func(tx *badger.Txn) error {
 		var ok bool
@@ -435,8 +474,11 @@ func (s *Store) ClosePlan(id, doc string, pdf []byte) (CarePlan, error) {
 		if p, ok, err = get[CarePlan](tx, planKey(id)); err != nil || !ok {
 			return errors.Join(err, notFoundIf(!ok))
 		}
-		if p.Status != PlanActive {
+		switch {
+		case p.Status != PlanActive:
 			return fmt.Errorf("%w: the plan is %s", ErrState, p.Status)
+		case len(p.Sessions) != sessions:
+			return fmt.Errorf("%w: a session was recorded while the report was made; ask again", ErrState)
 		}
 		now := s.now().UTC()
 		p.Status, p.End, p.Report, p.Updated = PlanCompleted, now, doc, now

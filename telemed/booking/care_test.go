@@ -98,18 +98,18 @@ func TestConsultWorkflow(t *testing.T) {
 		}
 	}
 	for _, text := range []string{"domanda", "risposta"} {
-		if _, err := s.AddMessage(Message{Consult: c.ID, Sender: booker("030", "x"), Text: text}); err != nil {
+		if _, _, err := s.AddMessage(Message{Consult: c.ID, Sender: booker("030", "x"), Text: text}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.AddMessage(Message{Consult: c.ID}); !errors.Is(err, ErrInvalid) {
+	if _, _, err := s.AddMessage(Message{Consult: c.ID}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("an empty message: %v", err)
 	}
 	done, err := s.CompleteConsult(c.ID, "doc", []byte("%PDF"))
 	if err != nil || done.Status != TaskCompleted || done.Report != "doc" {
 		t.Fatalf("complete: %+v %v", done, err)
 	}
-	if _, err := s.AddMessage(Message{Consult: c.ID, Text: "tardi"}); !errors.Is(err, ErrState) {
+	if _, _, err := s.AddMessage(Message{Consult: c.ID, Text: "tardi"}); !errors.Is(err, ErrState) {
 		t.Fatalf("a message after completion: %v", err)
 	}
 	msgs, err := s.Messages(c.ID)
@@ -143,7 +143,10 @@ func TestPlanSessions(t *testing.T) {
 			}
 		})
 	}
-	if _, err := s.ClosePlan(p.ID, "doc", []byte("%PDF")); err != nil {
+	if _, err := s.ClosePlan(p.ID, 0, "doc", []byte("%PDF")); !errors.Is(err, ErrState) {
+		t.Fatalf("a report made before the last session: %v", err)
+	}
+	if _, err := s.ClosePlan(p.ID, 1, "doc", []byte("%PDF")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.AddSession(p.ID, tests[0].e); !errors.Is(err, ErrState) {
@@ -188,5 +191,36 @@ func TestConsultMeeting(t *testing.T) {
 	}
 	if sl, _ := s.Slot(derma2.ID); sl.Status != SlotFree {
 		t.Fatalf("a refused meeting took its slot: %+v", sl)
+	}
+}
+
+// A message retried with its client key is recorded once; a teleconsult
+// holds a bounded number of them.
+func TestMessagesIdempotentAndBounded(t *testing.T) {
+	s, _ := open(t)
+	c, _, err := s.RequestConsult(Consult{Service: "030-tc-derma", Patient: "CF:RSSMRA80A01H501U", Requester: booker("150", "DBRCRL70A41F205K"),
+		ClientKey: "consult-0001", Question: "Parere?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Message{Consult: c.ID, Sender: c.Requester, Text: "domanda", ClientKey: "message-0001"}
+	first, dup, err := s.AddMessage(m)
+	if err != nil || dup {
+		t.Fatal(err, dup)
+	}
+	again, dup, err := s.AddMessage(m)
+	if err != nil || !dup || again.ID != first.ID {
+		t.Fatalf("a retry: %+v %v %v", again, dup, err)
+	}
+	for i := 1; i < maxMessages; i++ {
+		if _, _, err := s.AddMessage(Message{Consult: c.ID, Sender: c.Requester, Text: "x"}); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	if _, _, err := s.AddMessage(Message{Consult: c.ID, Sender: c.Requester, Text: "troppi"}); !errors.Is(err, ErrState) {
+		t.Fatalf("message %d: %v", maxMessages+1, err)
+	}
+	if msgs, err := s.Messages(c.ID); err != nil || len(msgs) != maxMessages {
+		t.Fatalf("messages: %d %v", len(msgs), err)
 	}
 }

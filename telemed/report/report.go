@@ -201,6 +201,8 @@ const (
 	MaxTextBytes = 256 << 10
 	// MaxPrestazioni bounds Prestazioni and Sessions.
 	MaxPrestazioni = 200
+	// MaxSessionBytes bounds one line of Sessions.
+	MaxSessionBytes = 2000
 	// MaxAttachmentBytes bounds the attachment (base64 grows it by 4/3;
 	// the whole document stays under MaxDocumentBytes).
 	MaxAttachmentBytes = 2 << 20
@@ -322,7 +324,7 @@ func (r Report) Validate() error {
 		}
 	}
 	for i, s := range r.Sessions {
-		if err := checkText("session", s, 2000); err != nil {
+		if err := checkText("session", s, MaxSessionBytes); err != nil {
 			bad("session %d: %v", i+1, err)
 		}
 	}
@@ -367,6 +369,11 @@ func checkIdentifier(name, s string, required bool) error {
 	}
 	return checkText(name, s, 128)
 }
+
+// CheckText refuses text a report could not carry: invalid UTF-8,
+// characters XML 1.0 does not allow, more than max bytes. What a report
+// will be made from is checked with it when it is written.
+func CheckText(name, s string, max int) error { return checkText(name, s, max) }
 
 // checkText refuses what XML cannot carry (invalid UTF-8, control
 // characters other than tab, newline and carriage return) and text beyond
