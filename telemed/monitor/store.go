@@ -1,0 +1,561 @@
+package monitor
+
+// Key layout (one badger database at the patient's home node, fsynced on
+// every commit):
+//
+//	p/<plan id>                                  -> Plan (JSON)
+//	pp/<patient>                                 -> plan id: the patient's active plan
+//	r/<patient>\x00<code>\x00<time>\x00<device>  -> value (float64 bits): a reading; time is
+//	                                                8 bytes of big-endian Unix nanoseconds, so a
+//	                                                series is read in time order
+//	ri/<patient>\x00<device>\x00<identifier>     -> the reading's key: a device's own id of it
+//	d/<patient>\x00<code>\x00<yyyymmdd>          -> day (count, sum, min, max): the daily aggregate
+//	s/<plan>\x00<code>                           -> run: consecutive readings beyond a threshold
+//	o/<sequence>                                 -> Alert (JSON): raised, not yet delivered
+//
+// A reading is the same reading when its (patient, code, time, device) or
+// its device's identifier of it was seen before: a resend is dropped, so
+// the aggregates and the threshold runs count each reading once.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Errors of the store.
+var (
+	ErrInvalid  = errors.New("invalid")
+	ErrNotFound = errors.New("not found")
+	ErrNoPlan   = errors.New("no active telemonitoring plan")
+)
+
+// Reading is one measurement, normalised to its vital's unit.
+type Reading struct {
+	Patient    string    `json:"patient"` // registry id, e.g. CF:RSSMRA80A01H501U
+	Device     string    `json:"device"`
+	Code       string    `json:"code"` // LOINC; a blood pressure panel is stored as its components
+	Value      float64   `json:"value"`
+	Time       time.Time `json:"time"`
+	Identifier string    `json:"identifier,omitempty"` // the device's own id of the reading
+}
+
+// Threshold is the plan's alarm rule for one parameter: below Low or
+// above High (either may be absent) for Sustained consecutive readings
+// (at least 1).
+type Threshold struct {
+	Low       *float64 `json:"low,omitempty"`
+	High      *float64 `json:"high,omitempty"`
+	Sustained int      `json:"sustained,omitempty"`
+}
+
+// Plan is what ingestion checks readings against: the patient's devices
+// and the thresholds of each parameter measured.
+type Plan struct {
+	ID         string               `json:"id"`
+	Patient    string               `json:"patient"`
+	Devices    []string             `json:"devices"`
+	Thresholds map[string]Threshold `json:"thresholds"` // by LOINC code: the parameters measured
+	Start      time.Time            `json:"start"`
+	Active     bool                 `json:"active"`
+}
+
+// Alert is a breach of a plan's threshold, kept until delivered.
+type Alert struct {
+	Seq     uint64    `json:"seq"`
+	Plan    string    `json:"plan"`
+	Patient string    `json:"patient"`
+	Code    string    `json:"code"`
+	Kind    string    `json:"kind"` // high, low
+	Value   float64   `json:"value"`
+	Time    time.Time `json:"time"` // the reading that completed the run
+	Raised  time.Time `json:"raised"`
+}
+
+// Store is the measurements kept at a home node.
+type Store struct {
+	db  *badger.DB
+	seq *badger.Sequence
+	log *slog.Logger
+	now func() time.Time
+}
+
+// Open opens (or creates) the store in dir.
+func Open(dir string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	o := badger.DefaultOptions(dir).WithLogger(nil).WithSyncWrites(true).WithMetricsEnabled(false).
+		WithMemTableSize(32 << 20).WithBlockCacheSize(32 << 20)
+	db, err := badger.Open(o)
+	if err != nil {
+		return nil, fmt.Errorf("open the telemonitoring store %s: %w", dir, err)
+	}
+	seq, err := db.GetSequence([]byte("seq/alerts"), 64)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Store{db: db, seq: seq, log: log, now: time.Now}, nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error {
+	return errors.Join(s.seq.Release(), s.db.Close())
+}
+
+func planKey(id string) []byte             { return []byte("p/" + id) }
+func patientPlanKey(patient string) []byte { return []byte("pp/" + patient) }
+
+func seriesPrefix(patient, code string) []byte {
+	return []byte("r/" + patient + "\x00" + code + "\x00")
+}
+
+func readingKey(r Reading) []byte {
+	k := seriesPrefix(r.Patient, r.Code)
+	k = binary.BigEndian.AppendUint64(k, uint64(r.Time.UnixNano()))
+	return append(append(k, 0), r.Device...)
+}
+
+func dayKey(patient, code string, t time.Time) []byte {
+	return []byte("d/" + patient + "\x00" + code + "\x00" + t.UTC().Format("20060102"))
+}
+
+// PutPlan records a plan; an active plan becomes its patient's.
+func (s *Store) PutPlan(p Plan) error {
+	switch {
+	case p.ID == "" || p.Patient == "" || len(p.Devices) == 0 || len(p.Thresholds) == 0:
+		return fmt.Errorf("%w: a plan names its patient, devices and parameters", ErrInvalid)
+	}
+	for code, t := range p.Thresholds {
+		if _, ok := Vitals[code]; !ok {
+			return fmt.Errorf("%w: %s is not a telemonitored parameter", ErrInvalid, code)
+		}
+		if t.Sustained < 0 || t.Sustained > 100 || t.Low != nil && t.High != nil && *t.Low >= *t.High {
+			return fmt.Errorf("%w: threshold of %s: low under high, sustained 1 to 100 readings", ErrInvalid, code)
+		}
+	}
+	return s.db.Update(func(tx *badger.Txn) error {
+		b, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		if err := tx.Set(planKey(p.ID), b); err != nil {
+			return err
+		}
+		if p.Active {
+			return tx.Set(patientPlanKey(p.Patient), []byte(p.ID))
+		}
+		return nil
+	})
+}
+
+// PlanOf returns a patient's active plan.
+func (s *Store) PlanOf(patient string) (Plan, error) {
+	var p Plan
+	err := s.db.View(func(tx *badger.Txn) error {
+		var err error
+		p, err = activePlan(tx, patient)
+		return err
+	})
+	return p, err
+}
+
+func activePlan(tx *badger.Txn, patient string) (Plan, error) {
+	var p Plan
+	it, err := tx.Get(patientPlanKey(patient))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return p, ErrNoPlan
+	}
+	if err != nil {
+		return p, err
+	}
+	id, err := it.ValueCopy(nil)
+	if err != nil {
+		return p, err
+	}
+	if it, err = tx.Get(planKey(string(id))); err != nil {
+		return p, err
+	}
+	err = it.Value(func(b []byte) error { return json.Unmarshal(b, &p) })
+	if err == nil && !p.Active {
+		err = ErrNoPlan
+	}
+	return p, err
+}
+
+// Result is what an ingestion did.
+type Result struct {
+	Stored     int     `json:"stored"`
+	Duplicates int     `json:"duplicates"`
+	Alerts     []Alert `json:"alerts,omitempty"`
+}
+
+// MaxBatch bounds the readings of one ingestion.
+const MaxBatch = 1000
+
+// InvalidReading names the reading of a batch that was refused.
+type InvalidReading struct {
+	Index int
+	Err   error
+}
+
+func (e *InvalidReading) Error() string { return fmt.Sprintf("reading %d: %v", e.Index, e.Err) }
+func (e *InvalidReading) Unwrap() error { return e.Err }
+
+// Ingest stores a batch of readings and evaluates each against its
+// patient's plan, in one transaction: all are stored (resends dropped) and
+// every alert they raise recorded, or — when one is refused, named by an
+// *InvalidReading — none is.
+func (s *Store) Ingest(batch []Reading) (Result, error) {
+	if len(batch) == 0 || len(batch) > MaxBatch {
+		return Result{}, fmt.Errorf("%w: a batch holds 1 to %d readings", ErrInvalid, MaxBatch)
+	}
+	for attempt := 0; ; attempt++ {
+		res, err := s.ingest(batch)
+		if !errors.Is(err, badger.ErrConflict) || attempt == 20 {
+			return res, err
+		}
+	}
+}
+
+func (s *Store) ingest(batch []Reading) (Result, error) {
+	var res Result
+	err := s.db.Update(func(tx *badger.Txn) error {
+		res = Result{}
+		in := newBatchState(tx)
+		now := s.now()
+		for i, r := range batch {
+			p, err := in.plan(r.Patient)
+			if err == nil {
+				err = checkReading(r, p, now)
+			}
+			if err != nil {
+				return &InvalidReading{Index: i, Err: err}
+			}
+			dup, err := in.seen(r)
+			if err != nil {
+				return err
+			}
+			if dup {
+				res.Duplicates++
+				continue
+			}
+			res.Stored++
+			if err := in.store(r); err != nil {
+				return err
+			}
+			a, err := in.evaluate(r, p)
+			if err != nil {
+				return err
+			}
+			if a != nil {
+				if a.Seq, err = s.seq.Next(); err != nil {
+					return err
+				}
+				a.Raised = now.UTC()
+				res.Alerts = append(res.Alerts, *a)
+			}
+		}
+		return in.flush(res.Alerts)
+	})
+	return res, err
+}
+
+// checkReading refuses a reading its plan does not expect.
+func checkReading(r Reading, p Plan, now time.Time) error {
+	if _, ok := p.Thresholds[r.Code]; !ok {
+		return fmt.Errorf("%w: the plan does not measure %s", ErrInvalid, r.Code)
+	}
+	v, ok := Vitals[r.Code]
+	switch {
+	case !slices.Contains(p.Devices, r.Device):
+		return fmt.Errorf("%w: device %q is not associated with the plan", ErrInvalid, r.Device)
+	case !ok || r.Value < v.Min || r.Value > v.Max || math.IsNaN(r.Value):
+		return fmt.Errorf("%w: %s outside the physiological range", ErrInvalid, r.Code)
+	case r.Time.After(now.Add(5 * time.Minute)):
+		return fmt.Errorf("%w: a reading from the future (%s)", ErrInvalid, r.Time.UTC().Format(time.RFC3339))
+	case r.Time.Before(p.Start.Add(-24 * time.Hour)):
+		return fmt.Errorf("%w: a reading from before the plan started", ErrInvalid)
+	case len(r.Identifier) > 128 || len(r.Device) > 128:
+		return fmt.Errorf("%w: identifiers are at most 128 bytes", ErrInvalid)
+	}
+	return nil
+}
+
+// day is a daily aggregate as kept.
+type day struct {
+	Count         uint64
+	Sum, Min, Max float64
+}
+
+func (d day) encode() []byte {
+	b := binary.BigEndian.AppendUint64(nil, d.Count)
+	for _, f := range []float64{d.Sum, d.Min, d.Max} {
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(f))
+	}
+	return b
+}
+
+func decodeDay(b []byte) (day, error) {
+	if len(b) != 32 {
+		return day{}, fmt.Errorf("a daily aggregate of %d bytes", len(b))
+	}
+	f := func(i int) float64 { return math.Float64frombits(binary.BigEndian.Uint64(b[i:])) }
+	return day{Count: binary.BigEndian.Uint64(b), Sum: f(8), Min: f(16), Max: f(24)}, nil
+}
+
+// batchState is one ingestion's view: plans, aggregates and runs read
+// once and written back at the end.
+type batchState struct {
+	tx    *badger.Txn
+	plans map[string]Plan
+	days  map[string]day
+	runs  map[string]int
+}
+
+func newBatchState(tx *badger.Txn) *batchState {
+	return &batchState{tx: tx, plans: map[string]Plan{}, days: map[string]day{}, runs: map[string]int{}}
+}
+
+func (b *batchState) plan(patient string) (Plan, error) {
+	if p, ok := b.plans[patient]; ok {
+		return p, nil
+	}
+	p, err := activePlan(b.tx, patient)
+	if err == nil {
+		b.plans[patient] = p
+	}
+	return p, err
+}
+
+// seen reports whether a reading was stored before (or earlier in the
+// batch).
+func (b *batchState) seen(r Reading) (bool, error) {
+	keys := [][]byte{readingKey(r)}
+	if r.Identifier != "" {
+		keys = append(keys, []byte("ri/"+r.Patient+"\x00"+r.Device+"\x00"+r.Identifier))
+	}
+	for _, k := range keys {
+		_, err := b.tx.Get(k)
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, badger.ErrKeyNotFound) {
+			return false, err
+		}
+	}
+	return false, nil
+}
+
+func (b *batchState) store(r Reading) error {
+	k := readingKey(r)
+	if err := b.tx.Set(k, binary.BigEndian.AppendUint64(nil, math.Float64bits(r.Value))); err != nil {
+		return err
+	}
+	if r.Identifier != "" {
+		if err := b.tx.Set([]byte("ri/"+r.Patient+"\x00"+r.Device+"\x00"+r.Identifier), k); err != nil {
+			return err
+		}
+	}
+	dk := string(dayKey(r.Patient, r.Code, r.Time))
+	d, ok := b.days[dk]
+	if !ok {
+		it, err := b.tx.Get([]byte(dk))
+		switch {
+		case errors.Is(err, badger.ErrKeyNotFound):
+		case err != nil:
+			return err
+		default:
+			if err := it.Value(func(v []byte) error { d, err = decodeDay(v); return err }); err != nil {
+				return err
+			}
+		}
+	}
+	if d.Count == 0 || r.Value < d.Min {
+		d.Min = r.Value
+	}
+	if d.Count == 0 || r.Value > d.Max {
+		d.Max = r.Value
+	}
+	d.Count++
+	d.Sum += r.Value
+	b.days[dk] = d
+	return nil
+}
+
+// evaluate counts a reading into its parameter's run beyond the plan's
+// threshold; the reading that makes the run as long as the rule wants
+// raises an alert (once per run: the run goes on without another).
+func (b *batchState) evaluate(r Reading, p Plan) (*Alert, error) {
+	t := p.Thresholds[r.Code]
+	kind := ""
+	switch {
+	case t.High != nil && r.Value > *t.High:
+		kind = "high"
+	case t.Low != nil && r.Value < *t.Low:
+		kind = "low"
+	}
+	rk := "s/" + p.ID + "\x00" + r.Code
+	run, ok := b.runs[rk]
+	if !ok {
+		it, err := b.tx.Get([]byte(rk))
+		switch {
+		case errors.Is(err, badger.ErrKeyNotFound):
+		case err != nil:
+			return nil, err
+		default:
+			if err := it.Value(func(v []byte) error { run = int(binary.BigEndian.Uint32(v)); return nil }); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if kind == "" {
+		b.runs[rk] = 0
+		return nil, nil
+	}
+	run++
+	b.runs[rk] = run
+	if run != max(t.Sustained, 1) {
+		return nil, nil
+	}
+	return &Alert{Plan: p.ID, Patient: r.Patient, Code: r.Code, Kind: kind, Value: r.Value, Time: r.Time.UTC()}, nil
+}
+
+// flush writes the batch's aggregates, runs and alerts.
+func (b *batchState) flush(alerts []Alert) error {
+	for k, d := range b.days {
+		if err := b.tx.Set([]byte(k), d.encode()); err != nil {
+			return err
+		}
+	}
+	for k, run := range b.runs {
+		if err := b.tx.Set([]byte(k), binary.BigEndian.AppendUint32(nil, uint32(min(run, math.MaxUint32)))); err != nil {
+			return err
+		}
+	}
+	for _, a := range alerts {
+		v, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		if err := b.tx.Set(binary.BigEndian.AppendUint64([]byte("o/"), a.Seq), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Series reads a patient's readings of a parameter from from (inclusive)
+// to to (exclusive; zero: unbounded), oldest first, at most limit; next
+// is where the following page starts (zero when there is none).
+func (s *Store) Series(patient, code string, from, to time.Time, limit int) (out []Reading, next time.Time, err error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	prefix := seriesPrefix(patient, code)
+	err = s.db.View(func(tx *badger.Txn) error {
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: min(limit, 100)})
+		defer it.Close()
+		seek := prefix
+		if from.After(time.Unix(0, 0)) {
+			seek = binary.BigEndian.AppendUint64(bytes.Clone(prefix), uint64(from.UnixNano()))
+		}
+		for it.Seek(seek); it.Valid(); it.Next() {
+			k := it.Item().Key()[len(prefix):]
+			t := time.Unix(0, int64(binary.BigEndian.Uint64(k))).UTC()
+			if !to.IsZero() && !t.Before(to) {
+				break
+			}
+			if len(out) == limit {
+				next = t
+				break
+			}
+			r := Reading{Patient: patient, Code: code, Time: t, Device: string(k[9:])}
+			if err := it.Item().Value(func(v []byte) error {
+				if len(v) != 8 {
+					return fmt.Errorf("a reading of %d bytes", len(v))
+				}
+				r.Value = math.Float64frombits(binary.BigEndian.Uint64(v))
+				return nil
+			}); err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, next, err
+}
+
+// Day is a parameter's readings of one day (UTC).
+type Day struct {
+	Date  string  `json:"date"` // YYYY-MM-DD
+	Count int     `json:"count"`
+	Min   float64 `json:"min"`
+	Max   float64 `json:"max"`
+	Avg   float64 `json:"avg"`
+}
+
+// Daily reads a parameter's daily aggregates from the day of from to the
+// day of to (inclusive).
+func (s *Store) Daily(patient, code string, from, to time.Time) ([]Day, error) {
+	var out []Day
+	prefix := []byte("d/" + patient + "\x00" + code + "\x00")
+	last := to.UTC().Format("20060102")
+	err := s.db.View(func(tx *badger.Txn) error {
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true})
+		defer it.Close()
+		for it.Seek(dayKey(patient, code, from)); it.Valid(); it.Next() {
+			date := string(it.Item().Key()[len(prefix):])
+			if date > last {
+				break
+			}
+			var d day
+			if err := it.Item().Value(func(v []byte) error {
+				var err error
+				d, err = decodeDay(v)
+				return err
+			}); err != nil {
+				return err
+			}
+			out = append(out, Day{Date: date[:4] + "-" + date[4:6] + "-" + date[6:], Count: int(d.Count), Min: d.Min, Max: d.Max,
+				Avg: d.Sum / float64(max(d.Count, 1))})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Pending lists alerts not yet delivered, oldest first (at most limit).
+func (s *Store) Pending(limit int) ([]Alert, error) {
+	var out []Alert
+	err := s.db.View(func(tx *badger.Txn) error {
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: []byte("o/"), PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid() && len(out) < limit; it.Next() {
+			var a Alert
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &a) }); err != nil {
+				return err
+			}
+			out = append(out, a)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Delivered removes an alert from the outbox.
+func (s *Store) Delivered(seq uint64) error {
+	return s.db.Update(func(tx *badger.Txn) error {
+		return tx.Delete(binary.BigEndian.AppendUint64([]byte("o/"), seq))
+	})
+}
