@@ -45,6 +45,7 @@ func TestNormalise(t *testing.T) {
 		{"glucose in mmol/L", Glucose, "mmol/L", 5.5, 99.088, true},
 		{"kPa", Systolic, "kPa", 16, 120.00986928, true},
 		{"beats per minute", HeartRate, "{beats}/min", 70, 70, true},
+		{"SpO2 as the guide's measurements code it", "2708-6", "%", 97, 97, true},
 		{"an unknown code", "1234-5", "kg", 1, 0, false},
 		{"a wrong unit", Weight, "mm[Hg]", 70, 0, false},
 		{"an impossible weight", Weight, "kg", 4000, 0, false},

@@ -48,10 +48,24 @@ var Vitals = map[string]Vital{
 	Glucose:   {Glucose, "Glucosio", "mg/dL", map[string]float64{"mg/dL": 1, "mmol/L": 18.016}, 10, 1500},
 }
 
-// Normalise returns a value of a vital in its kept unit, refusing unknown
-// codes and units and values no patient can have.
+// Aliases are codes devices send for a vital kept under another: HL7
+// Italia's telemonitoring guide defines SpO2 thresholds on 59408-5 and
+// writes its measurements as 2708-6.
+var Aliases = map[string]string{"2708-6": SpO2}
+
+// Canonical is the code a vital is kept under.
+func Canonical(code string) string {
+	if c, ok := Aliases[code]; ok {
+		return c
+	}
+	return code
+}
+
+// Normalise returns a value of a vital in its kept unit (the code as
+// Canonical gives it), refusing unknown codes and units and values no
+// patient can have.
 func Normalise(code string, value float64, unit string) (float64, error) {
-	v, ok := Vitals[code]
+	v, ok := Vitals[Canonical(code)]
 	if !ok {
 		return 0, fmt.Errorf("%w: code %q is not a telemonitored parameter", ErrInvalid, code)
 	}
