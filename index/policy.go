@@ -192,6 +192,12 @@ const (
 	// attachments by reference) or cancels it. Region: the providing
 	// region; Organization: the requesting clinician's subject.
 	ActConsultMessage Action = "telemed.consult.message"
+	// Telemonitoring, at the patient's home node. Region: that node's;
+	// Patient; Usable: the plan's template may be used there; Team: the
+	// plan's care team.
+	ActEnrolMonitoring Action = "telemed.monitoring.enrol"  // a plan, its devices
+	ActSendReadings    Action = "telemed.monitoring.ingest" // readings from the patient's devices
+	ActReadMonitoring  Action = "telemed.monitoring.read"   // the plan, its readings and alerts
 	// ActReadCare reads an encounter, a teleconsult or a care plan.
 	// Region, Patient; Organization: the requester's subject.
 	ActReadCare Action = "telemed.care.read"
@@ -214,6 +220,7 @@ type Target struct {
 	Entry        *Entry   // the document version acted on
 	Organization string   // a workflow: the organisation that started it; a booking: its booker's subject
 	Usable       bool     // a telemedicine service the caller's region may use
+	Team         []string // a telemonitoring plan's care team (subjects)
 }
 
 // Decision is the policy's answer.
@@ -378,6 +385,21 @@ func Authorize(c Caller, a Action, t Target) Decision {
 		return Allow
 	case ActConsultMessage:
 		return hideUnless(c.treating() && (c.Region == t.Region || c.Subject == t.Organization))
+	case ActEnrolMonitoring:
+		switch {
+		case t.Patient == nil || !c.treating() || c.Region != t.Region || t.Patient.HomeRegion != t.Region:
+			return Hide
+		case !t.Usable:
+			return Deny
+		}
+		return Allow
+	case ActSendReadings:
+		// The patient's own app, or their home region's clinicians and
+		// operators (a region's device gateway speaks as its operator).
+		return hideUnless(t.Patient != nil && t.Patient.HomeRegion == t.Region && (c.IsPatient(*t.Patient) ||
+			c.Region == t.Region && (c.treating() || c.OperatorOf(t.Region))))
+	case ActReadMonitoring:
+		return hideUnless(t.Patient != nil && (c.IsPatient(*t.Patient) || c.treating() && (c.Region == t.Region || slices.Contains(t.Team, c.Subject))))
 	case ActReadBooking, ActReadCare:
 		// The booker (or requester) reads as the clinician they are, not
 		// with any other token of theirs.

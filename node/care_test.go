@@ -495,3 +495,98 @@ func TestPractitionerRolesAndEndpoint(t *testing.T) {
 		t.Fatalf("a deleted role: %d", code)
 	}
 }
+
+// Telemonitoring at the patient's home node: a plan from Lombardia's
+// template with a care team in Campania; readings from a device gateway
+// (resent, in a Bundle, a blood pressure panel), refused when wrong;
+// the series and the daily chart read from Campania's node by the care
+// team, forwarded to Lombardia's; nobody else reads them.
+func TestTelemonitoringAtTheHomeNode(t *testing.T) {
+	c := newCareFed(t)
+	tmpl := `{"resourceType":"PlanDefinition","status":"active","title":"Scompenso cardiaco",` +
+		`"type":{"coding":[{"system":"urn:fsenet:telemedicina:tipo-servizio","code":"telemonitoraggio"}]},` +
+		`"action":[{"description":"Peso e pressione ogni mattina","code":[{"coding":[{"system":"urn:fsenet:telemedicina:professione","code":"infermiere"}]}],` +
+		`"timingTiming":{"repeat":{"count":90,"period":1,"periodUnit":"d"}}}]}`
+	code, body := do(t, "POST", c.lomBase+"/PlanDefinition", c.op030, "application/fhir+json", tmpl)
+	tid := idOf(t, code, body, http.StatusCreated)
+	plan := `{"resourceType":"CarePlan","status":"active","intent":"plan",` +
+		`"category":[{"coding":[{"system":"http://hl7.it/fhir/telemonitoraggio/CodeSystem/csTipologiaPiano","code":"01"}]},{"coding":[{"system":"urn:fsenet:telemonitoraggio:tipo","code":"II"}]}],` +
+		`"instantiatesCanonical":["PlanDefinition/` + tid + `|1"],"subject":{"reference":"Patient/CF-` + careCF + `"},` +
+		`"identifier":[{"system":"urn:fsenet:telemedicina:client-key","value":"monitor-0001"}],` +
+		`"contained":[{"resourceType":"ObservationDefinition","id":"peso","code":{"coding":[{"system":"http://loinc.org","code":"29463-7"}]},` +
+		`"qualifiedInterval":[{"range":{"high":{"value":90,"system":"http://unitsofmeasure.org","code":"kg"}}}],"extension":[{"url":"urn:fsenet:telemonitoraggio:letture-consecutive","valueInteger":2}]},` +
+		`{"resourceType":"ObservationDefinition","id":"pas","code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},` +
+		`"qualifiedInterval":[{"range":{"low":{"value":90,"system":"http://unitsofmeasure.org","code":"mm[Hg]"},"high":{"value":160,"system":"http://unitsofmeasure.org","code":"mm[Hg]"}}}]},` +
+		`{"resourceType":"ObservationDefinition","id":"pad","code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]}},` +
+		`{"resourceType":"CareTeam","id":"team","managingOrganization":[{"identifier":{"system":"urn:fsenet:region","value":"150"}}],` +
+		`"participant":[{"member":{"identifier":{"system":"http://hl7.it/sid/codiceFiscale","value":"` + campaniaDoctor + `"}}}]}],` +
+		`"activity":[{"detail":{"status":"in-progress","performer":[{"reference":"Device/bilancia-1"},{"reference":"Device/sfigmo-1"}]}}]}`
+	var pid string
+	consensustest.Eventually(t, 10*time.Second, func() error {
+		code, body := do(t, "POST", c.lomBase+"/CarePlan", c.lomDoc, "application/fhir+json", plan)
+		if code != http.StatusCreated {
+			return fmt.Errorf("enrol: %d %s", code, body)
+		}
+		pid = idOf(t, code, body, http.StatusCreated)
+		return nil
+	}, "the patient enrolled at Lombardia")
+	if code, body := do(t, "POST", c.lomBase+"/CarePlan", c.lomDoc, "application/fhir+json", plan); idOf(t, code, body, http.StatusOK) != pid {
+		t.Fatalf("a retried enrolment: %s", body)
+	}
+	now := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	weight := func(i int, kg float64) string {
+		return fmt.Sprintf(`{"resourceType":"Observation","status":"final","identifier":[{"value":"w-%d"}],"code":{"coding":[{"system":"http://loinc.org","code":"29463-7"}]},`+
+			`"subject":{"reference":"Patient/CF-%s"},"device":{"reference":"Device/bilancia-1"},"effectiveDateTime":"%s",`+
+			`"valueQuantity":{"value":%g,"system":"http://unitsofmeasure.org","code":"kg"}}`, i, careCF, now.Add(time.Duration(i)*time.Minute).Format(time.RFC3339), kg)
+	}
+	bp := `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"subject":{"reference":"Patient/CF-` + careCF + `"},` +
+		`"device":{"reference":"Device/sfigmo-1"},"effectiveDateTime":"` + now.Format(time.RFC3339) + `","component":[` +
+		`{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":170,"system":"http://unitsofmeasure.org","code":"mm[Hg]"}},` +
+		`{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":95,"system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]}`
+	batch := `{"resourceType":"Bundle","type":"batch","entry":[{"resource":` + weight(0, 88) + `},{"resource":` + weight(1, 91) + `},{"resource":` + weight(2, 92) + `},{"resource":` + bp + `}]}`
+	code, body = do(t, "POST", c.lomBase+"/Observation", c.op030, "application/fhir+json", batch)
+	if code != http.StatusOK || strings.Count(body, "201 Created") != 5 {
+		t.Fatalf("readings: %d %s", code, body)
+	}
+	code, body = do(t, "POST", c.lomBase+"/Observation", c.op030, "application/fhir+json", batch)
+	if code != http.StatusOK || strings.Count(body, "200 OK") != 5 {
+		t.Fatalf("the resent readings: %d %s", code, body)
+	}
+	for _, bad := range []struct {
+		name, url, tok, body string
+		want                 int
+	}{
+		{"a wrong unit", c.lomBase + "/Observation", c.op030, strings.Replace(weight(5, 80), `"code":"kg"`, `"code":"mm[Hg]"`, 1), http.StatusBadRequest},
+		{"a device not associated", c.lomBase + "/Observation", c.op030, strings.Replace(weight(5, 80), "bilancia-1", "bilancia-9", 1), http.StatusBadRequest},
+		{"a future reading", c.lomBase + "/Observation", c.op030, strings.Replace(weight(5, 80), now.Add(5*time.Minute).Format(time.RFC3339), now.Add(48*time.Hour).Format(time.RFC3339), 1), http.StatusBadRequest},
+		{"garbage", c.lomBase + "/Observation", c.op030, `{"resourceType":"Bundle","type":"batch","entry":[{}]}`, http.StatusBadRequest},
+		{"another region's node", c.camBase + "/Observation", c.op150, weight(5, 80), http.StatusMisdirectedRequest},
+		{"another region's operator", c.lomBase + "/Observation", c.op150, weight(5, 80), http.StatusNotFound},
+		{"a patient without a plan", c.lomBase + "/Observation", c.op030, strings.Replace(weight(5, 80), careCF, "MRTMTT25D09F205Z", 1), http.StatusNotFound},
+	} {
+		t.Run(bad.name, func(t *testing.T) {
+			if code, body := do(t, "POST", bad.url, bad.tok, "application/fhir+json", bad.body); code != bad.want || !strings.Contains(body, "OperationOutcome") {
+				t.Fatalf("%d %s, want %d", code, body, bad.want)
+			}
+		})
+	}
+	// The care team in Campania reads through its own node.
+	code, body = do(t, "GET", c.camBase+"/Observation?patient=Patient/CF-"+careCF+"&code=29463-7&_count=2", c.camDoc, "", "")
+	if code != http.StatusOK || strings.Count(body, `"resourceType":"Observation"`) != 2 || !strings.Contains(body, `"relation":"next"`) {
+		t.Fatalf("series at Campania: %d %s", code, body)
+	}
+	code, body = do(t, "GET", c.camBase+"/Observation/$daily?patient=Patient/CF-"+careCF+"&code=8480-6", c.camDoc, "", "")
+	if code != http.StatusOK || !strings.Contains(body, `"value":170`) {
+		t.Fatalf("daily at Campania: %d %s", code, body)
+	}
+	if code, body := do(t, "GET", c.camBase+"/CarePlan/"+pid, c.camDoc, "", ""); code != http.StatusOK || !strings.Contains(body, "Device/sfigmo-1") {
+		t.Fatalf("the plan at Campania: %d %s", code, body)
+	}
+	stranger := c.f.token("150", "TREATMENT", func(cl *federation.Claims) { cl.Subject = "VRDGPP70A01F205V" })
+	if code, _ := do(t, "GET", c.camBase+"/Observation?patient=Patient/CF-"+careCF+"&code=29463-7", stranger, "", ""); code != http.StatusNotFound {
+		t.Fatalf("a clinician outside the team read the readings: %d", code)
+	}
+	if code, _ := do(t, "GET", c.camBase+"/Observation?patient=Patient/CF-"+careCF, c.camDoc, "", ""); code != http.StatusBadRequest {
+		t.Fatalf("a search without a code: %d", code)
+	}
+}

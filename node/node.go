@@ -217,7 +217,8 @@ func (n *Node) buildModules() error {
 	if err != nil {
 		return fmt.Errorf("telemed: %w", err)
 	}
-	tm, err := telemed.New(telemed.Config{Region: n.cfg.Region, PublicURL: n.cfg.HTTP.PublicURL, Dir: n.path("telemed")},
+	tm, err := telemed.New(telemed.Config{Region: n.cfg.Region, PublicURL: n.cfg.HTTP.PublicURL, Dir: n.path("telemed"),
+		MonitorDir: n.path("telemonitoring")},
 		telemed.Deps{Replica: n.cons, Caller: callerOf, Verify: n.tokens.Verify, Audit: idx, Host: n.host, RegionPeer: n.members.RegionPeer,
 			SignKey: signKey, KeyID: n.trust.peer.String(), Log: n.log.With("component", "telemed")})
 	if err != nil {

@@ -265,7 +265,7 @@ func (m *Module) provideMessages(ctx context.Context, c index.Caller, req Reques
 
 // templateAt reads a template at a version and whether this region may
 // make plans from it.
-func (m *Module) templateAt(ctx context.Context, id string, version int) (t catalog.Template, usable bool, err error) {
+func (m *Module) templateAt(ctx context.Context, id string, version int, typ string) (t catalog.Template, usable bool, err error) {
 	_, err = m.d.Replica.Read(ctx, consensus.Local, func(rd consensus.Reader) error {
 		var ok bool
 		var err error
@@ -283,11 +283,11 @@ func (m *Module) templateAt(ctx context.Context, id string, version int) (t cata
 		usable = usable && latest.Active
 		return err
 	})
-	return t, usable && t.Active && t.Type == catalog.Teleassistance, err
+	return t, usable && t.Active && t.Type == typ, err
 }
 
 func (m *Module) providePlan(ctx context.Context, c index.Caller, req Request) (Response, error) {
-	t, usable, err := m.templateAt(ctx, req.Template, req.TemplateVersion)
+	t, usable, err := m.templateAt(ctx, req.Template, req.TemplateVersion, catalog.Teleassistance)
 	if err != nil {
 		return Response{}, err
 	}
@@ -331,7 +331,7 @@ func (m *Module) provideSession(ctx context.Context, c index.Caller, req Request
 	if _, err := m.deliver(ctx, c, plan.Patient, "CarePlan", true); err != nil {
 		return Response{}, err
 	}
-	t, _, err := m.templateAt(ctx, plan.Template, plan.TemplateVersion)
+	t, _, err := m.templateAt(ctx, plan.Template, plan.TemplateVersion, catalog.Teleassistance)
 	if err != nil {
 		return Response{}, err
 	}

@@ -405,6 +405,10 @@ func (m *Module) startPlan(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
+	if isMonitoringPlan(b) {
+		m.enrol(w, r, b)
+		return
+	}
 	req, err := planRequest(b)
 	if err != nil {
 		httpapi.Fail(w, r, err)
@@ -454,10 +458,18 @@ func planRequest(b []byte) (Request, error) {
 // readPlan is GET /fhir/CarePlan/{id}, with its sessions as activities.
 func (m *Module) readPlan(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if region, ok := regionOf(w, r, id, "CarePlan"); ok {
-		if resp, ok := m.ask(w, r, region, Request{Op: opReadPlan, Plan: id}, "CarePlan.read.request"); ok {
-			writeFHIR(w, http.StatusOK, 0, carePlanResource(*resp.Plan, resp.Sessions))
+	region, ok := regionOf(w, r, id, "CarePlan")
+	if !ok {
+		return
+	}
+	if strings.HasPrefix(id, region+"-tm-") { // a telemonitoring plan
+		if resp, ok := m.ask(w, r, region, Request{Op: opReadMonitoring, Plan: id}, "CarePlan.read.request"); ok {
+			writeFHIR(w, http.StatusOK, 0, monitoringPlanResource(*resp.Monitoring))
 		}
+		return
+	}
+	if resp, ok := m.ask(w, r, region, Request{Op: opReadPlan, Plan: id}, "CarePlan.read.request"); ok {
+		writeFHIR(w, http.StatusOK, 0, carePlanResource(*resp.Plan, resp.Sessions))
 	}
 }
 

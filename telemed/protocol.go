@@ -13,6 +13,7 @@ import (
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/node/httpapi"
 	"github.com/fsenet/fsenet/telemed/booking"
+	"github.com/fsenet/fsenet/telemed/monitor"
 	"github.com/fsenet/fsenet/telemed/report"
 )
 
@@ -41,11 +42,16 @@ const (
 	opPlan          = "plan"           // start a teleassistance plan (Template, TemplateVersion, Patient, ClientKey)
 	opReadPlan      = "plan.read"      // Plan, with its sessions
 	opSession       = "session"        // record a plan's session (Plan, From, To, Profession, Text: the note)
+
+	opEnrol          = "monitoring.enrol" // start a telemonitoring plan (Monitoring, Template, TemplateVersion, Patient, ClientKey)
+	opReadMonitoring = "monitoring.read"  // a telemonitoring plan (Plan)
+	opReadings       = "readings"         // a patient's series of a parameter (Patient, Code, From, To, Count)
+	opDaily          = "readings.daily"   // its daily aggregates (Patient, Code, From, To)
 )
 
 // ops are the operations a provider serves.
 var ops = []string{opSlots, opBook, opCancel, opRead, opVideo, opMove, opEncounter, opReadEncounter, opReport,
-	opConsult, opReadConsult, opTask, opMessage, opMessages, opPlan, opReadPlan, opSession}
+	opConsult, opReadConsult, opTask, opMessage, opMessages, opPlan, opReadPlan, opSession, opEnrol, opReadMonitoring, opReadings, opDaily}
 
 // Request is one call to a provider.
 type Request struct {
@@ -73,6 +79,9 @@ type Request struct {
 	Documents       []string             `json:"documents,omitempty"`
 	ReplyTo         string               `json:"reply_to,omitempty"`
 	Profession      string               `json:"profession,omitempty"`
+	Monitoring      *monitor.Plan        `json:"monitoring,omitempty"`
+	Code            string               `json:"code,omitempty"`
+	Count           int                  `json:"count,omitempty"`
 }
 
 // Response is a provider's answer.
@@ -89,6 +98,11 @@ type Response struct {
 	Plan      *booking.CarePlan   `json:"plan,omitempty"`
 	Sessions  []booking.Encounter `json:"sessions,omitempty"`
 	Report    *ReportFile         `json:"report,omitempty"`
+
+	Monitoring *monitor.Plan     `json:"monitoring,omitempty"`
+	Readings   []monitor.Reading `json:"readings,omitempty"`
+	Days       []monitor.Day     `json:"days,omitempty"`
+	Next       time.Time         `json:"next,omitzero"`
 }
 
 // ReportFile is a report made by the provider: the id it is published
@@ -207,6 +221,8 @@ func (r Response) answers(op string) bool {
 		return r.Consult != nil && r.Message != nil
 	case opPlan, opReadPlan:
 		return r.Plan != nil
+	case opEnrol, opReadMonitoring, opReadings, opDaily:
+		return r.Monitoring != nil
 	}
 	return false
 }
@@ -225,6 +241,8 @@ func (r Response) patient() string {
 		return r.Plan.Patient
 	case r.Report != nil:
 		return r.Report.Patient
+	case r.Monitoring != nil:
+		return r.Monitoring.Patient
 	}
 	return ""
 }

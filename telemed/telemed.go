@@ -28,6 +28,7 @@ import (
 	"github.com/fsenet/fsenet/node/module"
 	"github.com/fsenet/fsenet/telemed/booking"
 	"github.com/fsenet/fsenet/telemed/catalog"
+	"github.com/fsenet/fsenet/telemed/monitor"
 )
 
 // Replica is the node's replica of the federation's state.
@@ -43,6 +44,9 @@ type Config struct {
 	// Dir holds the region's schedule (absolute); empty: this node keeps
 	// none (it still serves the catalogue and forwards bookings).
 	Dir string
+	// MonitorDir holds the telemonitoring of the region's patients
+	// (absolute); empty: this node keeps none.
+	MonitorDir string
 	// ProviderDeadline bounds a call to another region's node (default 5 s).
 	ProviderDeadline time.Duration
 }
@@ -89,8 +93,9 @@ type Module struct {
 	// store is the region's schedule (nil: none here, or closed). mu is
 	// held for reading while a request uses it, and for writing by Stop,
 	// which so waits for requests in flight before closing it.
-	mu    sync.RWMutex
-	store *booking.Store
+	mu      sync.RWMutex
+	store   *booking.Store
+	monitor *monitor.Store
 }
 
 var _ module.Module = (*Module)(nil)
@@ -117,6 +122,12 @@ func New(cfg Config, d Deps) (*Module, error) {
 		var err error
 		if m.store, err = booking.Open(cfg.Dir, cfg.Region, d.Log.With("component", "telemed-schedule")); err != nil {
 			return nil, err
+		}
+		if cfg.MonitorDir != "" {
+			if m.monitor, err = monitor.Open(cfg.MonitorDir, d.Log.With("component", "telemonitoring")); err != nil {
+				_ = m.store.Close()
+				return nil, err
+			}
 		}
 	}
 	return m, nil
@@ -147,6 +158,7 @@ func (m *Module) Register(r *module.Registrar) error {
 	if m.store != nil {
 		m.registerVisits(r.Routes, r.Capabilities)
 		m.registerCare(r.Routes, r.Capabilities)
+		m.registerMonitoring(r.Routes, r.Capabilities)
 		m.serveProtocol(r.Protocols)
 	}
 	return nil
@@ -159,12 +171,16 @@ func (m *Module) Start(context.Context) error { return nil }
 func (m *Module) Stop(context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.store == nil {
-		return nil
+	var errs []error
+	if m.monitor != nil {
+		errs = append(errs, m.monitor.Close())
+		m.monitor = nil
 	}
-	err := m.store.Close()
-	m.store = nil
-	return err
+	if m.store != nil {
+		errs = append(errs, m.store.Close())
+		m.store = nil
+	}
+	return errors.Join(errs...)
 }
 
 // decide asks the access policy; a refusal is answered.
@@ -210,11 +226,16 @@ func writeFHIR(w http.ResponseWriter, status int, applied uint64, v any) {
 
 // readBody reads a FHIR body of at most 64 KiB.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	return readBodyMax(w, r, 64<<10)
+}
+
+// readBodyMax reads a body of at most max bytes.
+func readBodyMax(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, httpapi.Wrap(httpapi.ErrTooLarge, "the body exceeds 64 KiB", err)
+			return nil, httpapi.Wrap(httpapi.ErrTooLarge, fmt.Sprintf("the body exceeds %d KiB", max>>10), err)
 		}
 		return nil, httpapi.Wrap(httpapi.ErrInvalid, "the body could not be read", err)
 	}

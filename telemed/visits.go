@@ -62,6 +62,12 @@ func (m *Module) provide(ctx context.Context, c index.Caller, req Request) (Resp
 		return m.provideReadPlan(ctx, c, req)
 	case opSession:
 		return m.provideSession(ctx, c, req)
+	case opEnrol:
+		return m.provideEnrol(ctx, c, req)
+	case opReadMonitoring:
+		return m.provideReadMonitoring(ctx, c, req)
+	case opReadings, opDaily:
+		return m.provideReadings(ctx, c, req)
 	}
 	return Response{}, httpapi.E(httpapi.ErrInvalid, "unknown operation")
 }

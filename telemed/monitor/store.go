@@ -36,6 +36,7 @@ var (
 	ErrInvalid  = errors.New("invalid")
 	ErrNotFound = errors.New("not found")
 	ErrNoPlan   = errors.New("no active telemonitoring plan")
+	ErrState    = errors.New("not in a state that allows it")
 )
 
 // Reading is one measurement, normalised to its vital's unit.
@@ -65,7 +66,24 @@ type Plan struct {
 	Devices    []string             `json:"devices"`
 	Thresholds map[string]Threshold `json:"thresholds"` // by LOINC code: the parameters measured
 	Start      time.Time            `json:"start"`
+	End        time.Time            `json:"end,omitzero"`
 	Active     bool                 `json:"active"`
+
+	Template        string `json:"template,omitempty"`
+	TemplateVersion int    `json:"template_version,omitempty"`
+	// Tipo is I (periodic review) or II (automatic alerts).
+	Tipo string `json:"tipo,omitempty"`
+	// Team is the care team alerts go to, in its region: the first
+	// member, then the second when the first does not acknowledge.
+	Team      Team   `json:"team"`
+	Author    string `json:"author,omitempty"` // the enrolling clinician (subject)
+	ClientKey string `json:"client_key,omitempty"`
+}
+
+// Team is a plan's care team.
+type Team struct {
+	Region  string   `json:"region"`
+	Members []string `json:"members"` // subjects (codici fiscali), in the order alerts escalate
 }
 
 // Alert is a breach of a plan's threshold, kept until delivered.
@@ -131,17 +149,8 @@ func dayKey(patient, code string, t time.Time) []byte {
 
 // PutPlan records a plan; an active plan becomes its patient's.
 func (s *Store) PutPlan(p Plan) error {
-	switch {
-	case p.ID == "" || p.Patient == "" || len(p.Devices) == 0 || len(p.Thresholds) == 0:
-		return fmt.Errorf("%w: a plan names its patient, devices and parameters", ErrInvalid)
-	}
-	for code, t := range p.Thresholds {
-		if _, ok := Vitals[code]; !ok {
-			return fmt.Errorf("%w: %s is not a telemonitored parameter", ErrInvalid, code)
-		}
-		if t.Sustained < 0 || t.Sustained > 100 || t.Low != nil && t.High != nil && *t.Low >= *t.High {
-			return fmt.Errorf("%w: threshold of %s: low under high, sustained 1 to 100 readings", ErrInvalid, code)
-		}
+	if err := validPlan(p); err != nil {
+		return err
 	}
 	return s.db.Update(func(tx *badger.Txn) error {
 		b, err := json.Marshal(p)
@@ -156,6 +165,107 @@ func (s *Store) PutPlan(p Plan) error {
 		}
 		return nil
 	})
+}
+
+// Enrol records a new active plan for its patient. A retry with the same
+// author and client key answers the first (dup); a patient with another
+// active plan is ErrState.
+func (s *Store) Enrol(p Plan) (out Plan, dup bool, err error) {
+	if err := validPlan(p); err != nil {
+		return out, false, err
+	}
+	ck := []byte("pk/" + p.Author + "\x00" + p.ClientKey)
+	err = s.retry(func(tx *badger.Txn) error {
+		if it, err := tx.Get(ck); err == nil {
+			id, err := it.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			out, err = getPlan(tx, string(id))
+			if err == nil && out.Patient != p.Patient {
+				err = fmt.Errorf("%w: the client key was used for another patient's plan", ErrState)
+			}
+			dup = err == nil
+			return err
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		if cur, err := activePlan(tx, p.Patient); err == nil {
+			return fmt.Errorf("%w: the patient is monitored under plan %s already", ErrState, cur.ID)
+		} else if !errors.Is(err, ErrNoPlan) {
+			return err
+		}
+		out = p
+		out.Active = true
+		b, err := json.Marshal(out)
+		if err != nil {
+			return err
+		}
+		for k, v := range map[string][]byte{string(planKey(p.ID)): b, string(patientPlanKey(p.Patient)): []byte(p.ID), string(ck): []byte(p.ID)} {
+			if err := tx.Set([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, dup, err
+}
+
+// Plan reads a plan.
+func (s *Store) Plan(id string) (Plan, error) {
+	var p Plan
+	err := s.db.View(func(tx *badger.Txn) error {
+		var err error
+		p, err = getPlan(tx, id)
+		return err
+	})
+	return p, err
+}
+
+func getPlan(tx *badger.Txn, id string) (Plan, error) {
+	var p Plan
+	it, err := tx.Get(planKey(id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return p, ErrNotFound
+	}
+	if err != nil {
+		return p, err
+	}
+	return p, it.Value(func(b []byte) error { return json.Unmarshal(b, &p) })
+}
+
+func (s *Store) retry(fn func(tx *badger.Txn) error) error {
+	for attempt := 0; ; attempt++ {
+		err := s.db.Update(fn)
+		if !errors.Is(err, badger.ErrConflict) || attempt == 20 {
+			return err
+		}
+	}
+}
+
+func validPlan(p Plan) error {
+	switch {
+	case p.ID == "" || p.Patient == "" || len(p.Devices) == 0 || len(p.Thresholds) == 0:
+		return fmt.Errorf("%w: a plan names its patient, devices and parameters", ErrInvalid)
+	case len(p.Devices) > 16 || len(p.Team.Members) > 8:
+		return fmt.Errorf("%w: a plan has at most 16 devices and a team of 8", ErrInvalid)
+	}
+	for code, t := range p.Thresholds {
+		v, ok := Vitals[code]
+		if !ok {
+			return fmt.Errorf("%w: %s is not a telemonitored parameter", ErrInvalid, code)
+		}
+		if t.Sustained < 0 || t.Sustained > 100 || t.Low != nil && t.High != nil && *t.Low >= *t.High ||
+			t.Low != nil && (*t.Low < v.Min || *t.Low > v.Max) || t.High != nil && (*t.High < v.Min || *t.High > v.Max) {
+			return fmt.Errorf("%w: threshold of %s: low under high, within %g–%g %s, sustained 1 to 100 readings", ErrInvalid, code, v.Min, v.Max, v.Unit)
+		}
+	}
+	for _, d := range p.Devices {
+		if !deviceRE.MatchString(d) {
+			return fmt.Errorf("%w: device %q", ErrInvalid, d)
+		}
+	}
+	return nil
 }
 
 // PlanOf returns a patient's active plan.
