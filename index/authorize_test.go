@@ -93,6 +93,8 @@ func TestAuthorizeMatrix(t *testing.T) {
 		{"read the monitoring of a 030 patient with Puglia's emergency doctor in the team", ActReadMonitoring,
 			Target{Region: "030", Patient: lombardia, Team: []string{"DBRCRL70A41F205K"}}, [9]Decision{A, H, A, A, A, H, H, H, H}},
 		{"read the monitoring of a 030 patient, no team", ActReadMonitoring, Target{Region: "030", Patient: lombardia}, [9]Decision{A, H, A, H, A, H, H, H, H}},
+		{"acknowledge an alert of a team with Puglia's emergency doctor", ActAckAlert,
+			Target{Region: "030", Patient: lombardia, Team: []string{"DBRCRL70A41F205K"}}, [9]Decision{H, H, H, A, H, H, H, H, H}},
 		{"deliver care to an unregistered patient", ActDeliverCare, Target{Region: "030", Usable: true}, [9]Decision{H, H, H, H, H, H, H, H, H}},
 		{"ask a usable service for a teleconsult", ActRequestConsult, Target{Region: "030", Patient: lombardia, Usable: true}, [9]Decision{H, H, A, A, A, H, H, H, H}},
 		{"ask a service not adopted for a teleconsult", ActRequestConsult, Target{Region: "030", Patient: lombardia}, [9]Decision{H, H, D, D, D, H, H, H, H}},

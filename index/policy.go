@@ -198,6 +198,7 @@ const (
 	ActEnrolMonitoring Action = "telemed.monitoring.enrol"  // a plan, its devices
 	ActSendReadings    Action = "telemed.monitoring.ingest" // readings from the patient's devices
 	ActReadMonitoring  Action = "telemed.monitoring.read"   // the plan, its readings and alerts
+	ActAckAlert        Action = "telemed.monitoring.ack"    // acknowledge an alert: a member of the plan's care team
 	// ActReadCare reads an encounter, a teleconsult or a care plan.
 	// Region, Patient; Organization: the requester's subject.
 	ActReadCare Action = "telemed.care.read"
@@ -400,6 +401,8 @@ func Authorize(c Caller, a Action, t Target) Decision {
 			c.Region == t.Region && (c.treating() || c.OperatorOf(t.Region))))
 	case ActReadMonitoring:
 		return hideUnless(t.Patient != nil && (c.IsPatient(*t.Patient) || c.treating() && (c.Region == t.Region || slices.Contains(t.Team, c.Subject))))
+	case ActAckAlert:
+		return hideUnless(t.Patient != nil && c.treating() && slices.Contains(t.Team, c.Subject))
 	case ActReadBooking, ActReadCare:
 		// The booker (or requester) reads as the clinician they are, not
 		// with any other token of theirs.

@@ -38,7 +38,8 @@ const (
 
 func newCareFed(t *testing.T) *careFed {
 	f := newFed(t)
-	c := &careFed{f: f, lom: f.add("030", federation.RoleVoter), cam: f.add("150", federation.RoleVoter)}
+	c := &careFed{f: f, lom: f.add("030", federation.RoleVoter),
+		cam: f.addWith("150", federation.RoleVoter, func(cfg *Config) { cfg.Telemed.EscalateAfter = Duration(2 * time.Second) })}
 	c.lomBase, c.camBase = "http://"+c.lom.HTTPAddr()+"/fhir", "http://"+c.cam.HTTPAddr()+"/fhir"
 	c.op030, c.op150 = f.token("030", "SYSADMIN"), f.token("150", "SYSADMIN")
 	c.lomDoc = f.token("030", "TREATMENT")
@@ -519,7 +520,8 @@ func TestTelemonitoringAtTheHomeNode(t *testing.T) {
 		`"qualifiedInterval":[{"range":{"low":{"value":90,"system":"http://unitsofmeasure.org","code":"mm[Hg]"},"high":{"value":160,"system":"http://unitsofmeasure.org","code":"mm[Hg]"}}}]},` +
 		`{"resourceType":"ObservationDefinition","id":"pad","code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]}},` +
 		`{"resourceType":"CareTeam","id":"team","managingOrganization":[{"identifier":{"system":"urn:fsenet:region","value":"150"}}],` +
-		`"participant":[{"member":{"identifier":{"system":"http://hl7.it/sid/codiceFiscale","value":"` + campaniaDoctor + `"}}}]}],` +
+		`"participant":[{"member":{"identifier":{"system":"http://hl7.it/sid/codiceFiscale","value":"` + campaniaDoctor + `"}}},` +
+		`{"member":{"identifier":{"system":"http://hl7.it/sid/codiceFiscale","value":"VRDGPP70A01F205V"}}}]}],` +
 		`"activity":[{"detail":{"status":"in-progress","performer":[{"reference":"Device/bilancia-1"},{"reference":"Device/sfigmo-1"}]}}]}`
 	var pid string
 	consensustest.Eventually(t, 10*time.Second, func() error {
@@ -582,9 +584,58 @@ func TestTelemonitoringAtTheHomeNode(t *testing.T) {
 	if code, body := do(t, "GET", c.camBase+"/CarePlan/"+pid, c.camDoc, "", ""); code != http.StatusOK || !strings.Contains(body, "Device/sfigmo-1") {
 		t.Fatalf("the plan at Campania: %d %s", code, body)
 	}
-	stranger := c.f.token("150", "TREATMENT", func(cl *federation.Claims) { cl.Subject = "VRDGPP70A01F205V" })
+	stranger := c.f.token("150", "TREATMENT", func(cl *federation.Claims) { cl.Subject = "BNCLCU75A01H501T" })
 	if code, _ := do(t, "GET", c.camBase+"/Observation?patient=Patient/CF-"+careCF+"&code=29463-7", stranger, "", ""); code != http.StatusNotFound {
 		t.Fatalf("a clinician outside the team read the readings: %d", code)
+	}
+	// The breaches (two weights over 90 kg in a row, a systolic of 170)
+	// reach the care team's node in Campania as Flags.
+	type flags struct {
+		Entry []struct {
+			Resource struct {
+				ID        string `json:"id"`
+				Status    string `json:"status"`
+				Extension []struct {
+					URL             string                  `json:"url"`
+					ValueIdentifier *struct{ Value string } `json:"valueIdentifier"`
+				} `json:"extension"`
+			} `json:"resource"`
+		} `json:"entry"`
+	}
+	var open flags
+	consensustest.Eventually(t, 15*time.Second, func() error {
+		code, body := do(t, "GET", c.camBase+"/Flag?status=active", c.camDoc, "", "")
+		open = flags{}
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &open) != nil || len(open.Entry) != 2 {
+			return fmt.Errorf("flags at Campania: %d %.300s", code, body)
+		}
+		return nil
+	}, "the alerts at the care team's node")
+	if code, _ := do(t, "GET", c.lomBase+"/Flag?status=active", c.lomDoc, "", ""); code != http.StatusOK {
+		t.Fatalf("flags at Lombardia: %d", code)
+	}
+	if code, _ := do(t, "POST", c.camBase+"/Flag/"+open.Entry[0].Resource.ID+"/$acknowledge", stranger, "", ""); code != http.StatusNotFound {
+		t.Fatalf("acknowledged by a clinician outside the team: %d", code)
+	}
+	if code, body := do(t, "POST", c.camBase+"/Flag/"+open.Entry[0].Resource.ID+"/$acknowledge", c.camDoc, "", ""); code != http.StatusOK || !strings.Contains(body, `"status":"inactive"`) {
+		t.Fatalf("acknowledge: %d %s", code, body)
+	}
+	// The other, left alone, goes to the team's second member.
+	second := c.f.token("150", "TREATMENT", func(cl *federation.Claims) { cl.Subject = "VRDGPP70A01F205V" })
+	consensustest.Eventually(t, 15*time.Second, func() error {
+		code, body := do(t, "GET", c.camBase+"/Flag?status=active", second, "", "")
+		if code != http.StatusOK || !strings.Contains(body, `"total":1`) || !strings.Contains(body, `"value":"VRDGPP70A01F205V"`) {
+			return fmt.Errorf("escalated flag: %d %.300s", code, body)
+		}
+		return nil
+	}, "the unacknowledged alert escalated to the second member")
+	for _, bad := range []string{c.camBase + "/Flag/150-nope/$acknowledge", c.camBase + "/Flag/nope/$acknowledge"} {
+		if code, body := do(t, "POST", bad, c.camDoc, "", ""); code != http.StatusNotFound || !strings.Contains(body, "OperationOutcome") {
+			t.Fatalf("%s: %d %s", bad, code, body)
+		}
+	}
+	if code, _ := do(t, "GET", c.camBase+"/Flag?status=whatever", c.camDoc, "", ""); code != http.StatusBadRequest {
+		t.Fatalf("a bad status: %d", code)
 	}
 	if code, _ := do(t, "GET", c.camBase+"/Observation?patient=Patient/CF-"+careCF, c.camDoc, "", ""); code != http.StatusBadRequest {
 		t.Fatalf("a search without a code: %d", code)

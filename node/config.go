@@ -35,8 +35,17 @@ type Config struct {
 	Raft       RaftConfig       `toml:"raft"`
 	Audit      AuditConfig      `toml:"audit"`
 	Repository RepositoryConfig `toml:"repository"`
+	Telemed    TelemedConfig    `toml:"telemed"`
 	Log        LogConfig        `toml:"log"`
 	Debug      DebugConfig      `toml:"debug"`
+}
+
+// TelemedConfig is the region's telemedicine.
+type TelemedConfig struct {
+	// EscalateAfter is how long a telemonitoring alert waits for its
+	// assignee's acknowledgement before it goes to the care team's next
+	// member.
+	EscalateAfter Duration `toml:"escalate_after"`
 }
 
 // DebugConfig exposes Go's profiler for diagnosis.
@@ -171,7 +180,8 @@ func DefaultConfig() Config {
 		Repository: RepositoryConfig{Dir: "repository", MaxDocumentMiB: 64,
 			ValidationMaxAge: Duration(5 * 24 * time.Hour), WaitCommit: Duration(30 * time.Second), MaxFetches: 64,
 			ScrubInterval: Duration(24 * time.Hour), ScrubMiBPerSec: 32},
-		Log: LogConfig{Level: "info"},
+		Telemed: TelemedConfig{EscalateAfter: Duration(15 * time.Minute)},
+		Log:     LogConfig{Level: "info"},
 	}
 }
 
@@ -194,6 +204,9 @@ func (c Config) Validate() error {
 	}
 	if c.Repository.MaxDocumentMiB < 1 || c.Repository.MaxDocumentMiB > 1024 {
 		add("repository.max_document_mib = %d: want 1 to 1024", c.Repository.MaxDocumentMiB)
+	}
+	if c.Telemed.EscalateAfter < Duration(time.Second) {
+		add("telemed.escalate_after = %v: want a duration of at least 1s", time.Duration(c.Telemed.EscalateAfter))
 	}
 	if c.Repository.ScrubInterval < 0 || c.Repository.ScrubMiBPerSec < 1 || c.Repository.ScrubMiBPerSec > 4096 {
 		add("repository.scrub_interval = %v, repository.scrub_mib_per_s = %d: want a duration (\"0s\" for never) and 1 to 4096",

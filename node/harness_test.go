@@ -151,8 +151,15 @@ func (f *fed) start(cfg Config) *Node {
 }
 
 // add starts a region and waits until it is ready.
-func (f *fed) add(code, role string) *Node {
-	n := f.start(f.config(code, role))
+func (f *fed) add(code, role string) *Node { return f.addWith(code, role, nil) }
+
+// addWith is add with a configuration changed by mutate.
+func (f *fed) addWith(code, role string, mutate func(*Config)) *Node {
+	cfg := f.config(code, role)
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	n := f.start(cfg)
 	consensustest.Eventually(f.t, 90*time.Second, func() error {
 		if ok, why := n.Ready(); !ok {
 			return fmt.Errorf("%s: %s", code, why)

@@ -218,7 +218,7 @@ func (n *Node) buildModules() error {
 		return fmt.Errorf("telemed: %w", err)
 	}
 	tm, err := telemed.New(telemed.Config{Region: n.cfg.Region, PublicURL: n.cfg.HTTP.PublicURL, Dir: n.path("telemed"),
-		MonitorDir: n.path("telemonitoring")},
+		MonitorDir: n.path("telemonitoring"), EscalateAfter: time.Duration(n.cfg.Telemed.EscalateAfter)},
 		telemed.Deps{Replica: n.cons, Caller: callerOf, Verify: n.tokens.Verify, Audit: idx, Host: n.host, RegionPeer: n.members.RegionPeer,
 			SignKey: signKey, KeyID: n.trust.peer.String(), Log: n.log.With("component", "telemed")})
 	if err != nil {

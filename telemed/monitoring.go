@@ -138,6 +138,12 @@ func (m *Module) ingest(ctx context.Context, c index.Caller, readings []monitor.
 	if err != nil {
 		return res, monitorError(err)
 	}
+	if len(res.Alerts) > 0 {
+		select {
+		case m.kick <- struct{}{}:
+		default:
+		}
+	}
 	for _, id := range patients {
 		if err := m.d.Audit.Record(ctx, visitEvent(c, "Observation.create", index.ActionCreate, id, index.OutcomeSuccess)); err != nil {
 			return res, httpapi.Wrap(httpapi.ErrUnavailable, "the readings are stored but their audit failed; resending them is safe", err)

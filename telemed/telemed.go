@@ -47,6 +47,10 @@ type Config struct {
 	// MonitorDir holds the telemonitoring of the region's patients
 	// (absolute); empty: this node keeps none.
 	MonitorDir string
+	// EscalateAfter is how long an alert waits for its assignee's
+	// acknowledgement before it goes to the team's next member (default
+	// 15 minutes).
+	EscalateAfter time.Duration
 	// ProviderDeadline bounds a call to another region's node (default 5 s).
 	ProviderDeadline time.Duration
 }
@@ -96,6 +100,11 @@ type Module struct {
 	mu      sync.RWMutex
 	store   *booking.Store
 	monitor *monitor.Store
+	// The alert dispatcher: kicked when readings raise alerts, stopped
+	// (cancel, then done closes) before the stores close.
+	kick   chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 var _ module.Module = (*Module)(nil)
@@ -114,7 +123,10 @@ func New(cfg Config, d Deps) (*Module, error) {
 	if cfg.ProviderDeadline <= 0 {
 		cfg.ProviderDeadline = 5 * time.Second
 	}
-	m := &Module{cfg: cfg, d: d, log: d.Log, catalog: catalog.New()}
+	if cfg.EscalateAfter <= 0 {
+		cfg.EscalateAfter = defaultEscalateAfter
+	}
+	m := &Module{cfg: cfg, d: d, log: d.Log, catalog: catalog.New(), kick: make(chan struct{}, 1)}
 	if cfg.Dir != "" {
 		if d.Verify == nil || d.Audit == nil || d.Host == nil || d.RegionPeer == nil {
 			return nil, errors.New("a schedule needs token verification, audit, a host and the members' peers")
@@ -158,17 +170,37 @@ func (m *Module) Register(r *module.Registrar) error {
 	if m.store != nil {
 		m.registerVisits(r.Routes, r.Capabilities)
 		m.registerCare(r.Routes, r.Capabilities)
-		m.registerMonitoring(r.Routes, r.Capabilities)
 		m.serveProtocol(r.Protocols)
+	}
+	if m.monitor != nil {
+		m.registerMonitoring(r.Routes, r.Capabilities)
+		m.registerAlerts(r.Routes, r.Capabilities)
+		m.serveAlerts(r.Protocols)
 	}
 	return nil
 }
 
-// Start implements module.Module; the schedule was opened by New.
-func (m *Module) Start(context.Context) error { return nil }
+// Start starts the alert dispatcher (the stores were opened by New).
+func (m *Module) Start(context.Context) error {
+	if m.monitor != nil {
+		var ctx context.Context
+		ctx, m.cancel = context.WithCancel(context.Background())
+		m.done = make(chan struct{})
+		go func() {
+			defer close(m.done)
+			m.dispatch(ctx)
+		}()
+	}
+	return nil
+}
 
-// Stop closes the schedule.
+// Stop stops the dispatcher and closes the stores.
 func (m *Module) Stop(context.Context) error {
+	if m.cancel != nil {
+		m.cancel()
+		<-m.done
+		m.cancel = nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error

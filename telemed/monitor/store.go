@@ -89,6 +89,8 @@ type Team struct {
 // Alert is a breach of a plan's threshold, kept until delivered.
 type Alert struct {
 	Seq     uint64    `json:"seq"`
+	Home    string    `json:"home,omitempty"` // the region that raised it (the patient's home)
+	Team    Team      `json:"team"`
 	Plan    string    `json:"plan"`
 	Patient string    `json:"patient"`
 	Code    string    `json:"code"`
@@ -537,7 +539,7 @@ func (b *batchState) evaluate(r Reading, p Plan) (*Alert, error) {
 	if run != max(t.Sustained, 1) {
 		return nil, nil
 	}
-	return &Alert{Plan: p.ID, Patient: r.Patient, Code: r.Code, Kind: kind, Value: r.Value, Time: r.Time.UTC()}, nil
+	return &Alert{Team: p.Team, Plan: p.ID, Patient: r.Patient, Code: r.Code, Kind: kind, Value: r.Value, Time: r.Time.UTC()}, nil
 }
 
 // flush writes the batch's aggregates, runs and alerts.

@@ -228,3 +228,53 @@ func TestDailyAggregates(t *testing.T) {
 }
 
 func abs(f float64) float64 { return max(f, -f) }
+
+// The care team's side: an alert delivered twice is kept once; the first
+// acknowledgement stands; left open, it goes to the next member once
+// per member.
+func TestInbox(t *testing.T) {
+	s := open(t)
+	now := time.Now().UTC()
+	s.now = func() time.Time { return now }
+	a := Alert{Seq: 7, Home: "030", Team: Team{Region: "150", Members: []string{"A", "B"}}, Plan: "030-tm-1", Patient: patient, Code: Weight, Kind: "high", Value: 95}
+	if _, dup, err := s.Receive(a); err != nil || dup {
+		t.Fatal(err, dup)
+	}
+	if in, dup, err := s.Receive(a); err != nil || !dup || in.ID != "030-7" {
+		t.Fatalf("again: %+v %v %v", in, dup, err)
+	}
+	b := a
+	b.Seq = 8
+	if _, _, err := s.Receive(b); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Receive(Alert{Seq: 9}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("an alert without its home: %v", err)
+	}
+	if in, err := s.Acknowledge("030-7", "A"); err != nil || in.AckBy != "A" {
+		t.Fatalf("ack: %+v %v", in, err)
+	}
+	if in, err := s.Acknowledge("030-7", "B"); err != nil || in.AckBy != "A" {
+		t.Fatalf("a second ack: %+v %v", in, err)
+	}
+	if _, err := s.Acknowledge("030-99", "A"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("an unknown alert: %v", err)
+	}
+	if esc, _ := s.Escalate(time.Minute); len(esc) != 0 {
+		t.Fatalf("escalated before its time: %+v", esc)
+	}
+	now = now.Add(2 * time.Minute)
+	if esc, err := s.Escalate(time.Minute); err != nil || len(esc) != 1 || esc[0].ID != "030-8" || esc[0].Assignee != 1 {
+		t.Fatalf("escalate: %+v %v", esc, err)
+	}
+	now = now.Add(2 * time.Minute)
+	if esc, _ := s.Escalate(time.Minute); len(esc) != 0 {
+		t.Fatalf("escalated past the last member: %+v", esc)
+	}
+	if open, _ := s.Inbox("B", true); len(open) != 1 {
+		t.Fatalf("B's open alerts: %+v", open)
+	}
+	if all, _ := s.Inbox("C", false); len(all) != 0 {
+		t.Fatalf("a stranger's alerts: %+v", all)
+	}
+}
