@@ -36,7 +36,7 @@ const (
 	campaniaDoctor = "DBRCRL70A41F205E"
 )
 
-func newCareFed(t *testing.T) *careFed {
+func newCareFed(t testing.TB) *careFed {
 	f := newFed(t)
 	c := &careFed{f: f, lom: f.add("030", federation.RoleVoter),
 		cam: f.addWith("150", federation.RoleVoter, func(cfg *Config) { cfg.Telemed.EscalateAfter = Duration(2 * time.Second) })}
@@ -132,7 +132,7 @@ func parameters(kv ...string) string {
 	return `{"resourceType":"Parameters","parameter":[` + strings.Join(ps, ",") + `]}`
 }
 
-func idOf(t *testing.T, code int, body string, want int) string {
+func idOf(t testing.TB, code int, body string, want int) string {
 	t.Helper()
 	var r struct{ ID string }
 	if code != want || json.Unmarshal([]byte(body), &r) != nil || r.ID == "" {
@@ -502,8 +502,11 @@ func TestPractitionerRolesAndEndpoint(t *testing.T) {
 // (resent, in a Bundle, a blood pressure panel), refused when wrong;
 // the series and the daily chart read from Campania's node by the care
 // team, forwarded to Lombardia's; nobody else reads them.
-func TestTelemonitoringAtTheHomeNode(t *testing.T) {
-	c := newCareFed(t)
+// enrolMonitoring enrols the patient at Lombardia from a Lombardia
+// template, with a care team in Campania (campaniaDoctor, then
+// VRDGPP70A01F205V): weight high over 90 kg for 2 readings, systolic out
+// of 90–160 at once. It returns the plan's id and the CarePlan sent.
+func enrolMonitoring(t testing.TB, c *careFed) (string, string) {
 	tmpl := `{"resourceType":"PlanDefinition","status":"active","title":"Scompenso cardiaco",` +
 		`"type":{"coding":[{"system":"urn:fsenet:telemedicina:tipo-servizio","code":"telemonitoraggio"}]},` +
 		`"action":[{"description":"Peso e pressione ogni mattina","code":[{"coding":[{"system":"urn:fsenet:telemedicina:professione","code":"infermiere"}]}],` +
@@ -532,6 +535,12 @@ func TestTelemonitoringAtTheHomeNode(t *testing.T) {
 		pid = idOf(t, code, body, http.StatusCreated)
 		return nil
 	}, "the patient enrolled at Lombardia")
+	return pid, plan
+}
+
+func TestTelemonitoringAtTheHomeNode(t *testing.T) {
+	c := newCareFed(t)
+	pid, plan := enrolMonitoring(t, c)
 	if code, body := do(t, "POST", c.lomBase+"/CarePlan", c.lomDoc, "application/fhir+json", plan); idOf(t, code, body, http.StatusOK) != pid {
 		t.Fatalf("a retried enrolment: %s", body)
 	}
@@ -546,7 +555,7 @@ func TestTelemonitoringAtTheHomeNode(t *testing.T) {
 		`{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":170,"system":"http://unitsofmeasure.org","code":"mm[Hg]"}},` +
 		`{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":95,"system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]}`
 	batch := `{"resourceType":"Bundle","type":"batch","entry":[{"resource":` + weight(0, 88) + `},{"resource":` + weight(1, 91) + `},{"resource":` + weight(2, 92) + `},{"resource":` + bp + `}]}`
-	code, body = do(t, "POST", c.lomBase+"/Observation", c.op030, "application/fhir+json", batch)
+	code, body := do(t, "POST", c.lomBase+"/Observation", c.op030, "application/fhir+json", batch)
 	if code != http.StatusOK || strings.Count(body, "201 Created") != 5 {
 		t.Fatalf("readings: %d %s", code, body)
 	}
