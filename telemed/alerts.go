@@ -39,6 +39,7 @@ type alertMessage struct {
 const (
 	defaultEscalateAfter = 15 * time.Minute
 	dispatchEvery        = time.Second
+	missingEvery         = time.Minute
 )
 
 // dispatch sends the outbox's alerts and escalates the inbox's, until ctx
@@ -46,6 +47,7 @@ const (
 func (m *Module) dispatch(ctx context.Context) {
 	tick := time.NewTicker(dispatchEvery)
 	defer tick.Stop()
+	var lastMissing time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -54,6 +56,14 @@ func (m *Module) dispatch(ctx context.Context) {
 		case <-m.kick:
 		}
 		m.mu.RLock()
+		if m.monitor != nil && time.Since(lastMissing) >= missingEvery {
+			lastMissing = time.Now()
+			if raised, err := m.monitor.CheckMissing(time.Now()); err != nil {
+				m.log.Error("check for missing measurements", "err", err)
+			} else if len(raised) > 0 {
+				m.log.Info("parameters gone unmeasured", "alerts", len(raised))
+			}
+		}
 		if m.monitor != nil {
 			m.sendAlerts(ctx)
 			if esc, err := m.monitor.Escalate(m.cfg.EscalateAfter); err != nil {
@@ -263,6 +273,9 @@ func flagResource(in monitor.Inbound) fhir.Flag {
 	}
 	v := monitor.Vitals[in.Code]
 	text := fmt.Sprintf("%s %g %s oltre la soglia (%s)", v.Display, in.Value, v.Unit, map[string]string{"high": "alta", "low": "bassa"}[in.Kind])
+	if in.Kind == "missing" {
+		text = fmt.Sprintf("%s: nessuna misura dal %s", v.Display, in.Time.Format("02/01/2006 15:04 UTC"))
+	}
 	f := fhir.Flag{Id: fhirres.Ptr(in.ID), Status: status, Subject: *patientRef(in.Patient),
 		Category: []fhir.CodeableConcept{fhirres.Coding("http://terminology.hl7.org/CodeSystem/flag-category", "clinical", "Clinical")},
 		Code:     fhir.CodeableConcept{Coding: []fhir.Coding{{System: fhirres.Ptr(monitor.SystemLOINC), Code: fhirres.Ptr(in.Code)}}, Text: fhirres.Ptr(text)},

@@ -63,6 +63,7 @@ func (m *Module) provideEnrol(ctx context.Context, c index.Caller, req Request) 
 	plan := *req.Monitoring
 	plan.ID, plan.Patient, plan.Template, plan.TemplateVersion = m.cfg.Region+"-tm-"+newLocalID(), p.ID, t.ID, t.Version
 	plan.Author, plan.ClientKey, plan.Start = c.Subject, req.ClientKey, time.Now().UTC()
+	plan.Every = measuredEvery(t)
 	out, dup, err := st.Enrol(plan)
 	if err := m.audited(ctx, c, "CarePlan.monitoring.create", index.ActionCreate, p.ID, err); err != nil {
 		return Response{}, monitorError(err)
@@ -197,4 +198,16 @@ func monitorError(err error) error {
 		return err
 	}
 	return httpapi.Wrap(httpapi.ErrUnavailable, "the telemonitoring store could not be read or written; retry", err)
+}
+
+// measuredEvery is how often a template's plans measure: its most
+// frequent activity's pace (0 when none states one).
+func measuredEvery(t catalog.Template) time.Duration {
+	var every time.Duration
+	for _, a := range t.Activities {
+		if d := time.Duration(a.EveryDays) * 24 * time.Hour; d > 0 && (every == 0 || d < every) {
+			every = d
+		}
+	}
+	return every
 }

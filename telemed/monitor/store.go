@@ -78,6 +78,10 @@ type Plan struct {
 	Team      Team   `json:"team"`
 	Author    string `json:"author,omitempty"` // the enrolling clinician (subject)
 	ClientKey string `json:"client_key,omitempty"`
+	// Every is how often each parameter is to be measured (0: no
+	// expectation); a parameter without a reading for Every and half again
+	// raises a "missing" alert.
+	Every time.Duration `json:"every,omitempty"`
 }
 
 // Team is a plan's care team.
@@ -94,7 +98,7 @@ type Alert struct {
 	Plan    string    `json:"plan"`
 	Patient string    `json:"patient"`
 	Code    string    `json:"code"`
-	Kind    string    `json:"kind"` // high, low
+	Kind    string    `json:"kind"` // high, low, missing
 	Value   float64   `json:"value"`
 	Time    time.Time `json:"time"` // the reading that completed the run
 	Raised  time.Time `json:"raised"`

@@ -278,3 +278,35 @@ func TestInbox(t *testing.T) {
 		t.Fatalf("a stranger's alerts: %+v", all)
 	}
 }
+
+// A parameter left unmeasured raises one "missing" alert per gap.
+func TestMissingMeasurements(t *testing.T) {
+	s := open(t)
+	start := time.Now().Add(-72 * time.Hour).UTC()
+	p := plan(start)
+	p.Every = 24 * time.Hour
+	p.Thresholds = map[string]Threshold{Weight: {High: ptr(90)}}
+	if err := s.PutPlan(p); err != nil {
+		t.Fatal(err)
+	}
+	now := start.Add(40 * time.Hour) // nothing since the start, past a day and a half: missing
+	a, err := s.CheckMissing(now)
+	if err != nil || len(a) != 1 || a[0].Kind != "missing" || a[0].Code != Weight {
+		t.Fatalf("first check: %+v %v", a, err)
+	}
+	if a, _ := s.CheckMissing(now.Add(time.Hour)); len(a) != 0 {
+		t.Fatalf("raised twice for one gap: %+v", a)
+	}
+	if _, err := s.Ingest([]Reading{{Patient: patient, Device: "bilancia-1", Code: Weight, Value: 70, Time: start.Add(31 * time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := s.CheckMissing(start.Add(45 * time.Hour)); len(a) != 0 {
+		t.Fatalf("missing right after a reading: %+v", a)
+	}
+	if a, _ := s.CheckMissing(start.Add(70 * time.Hour)); len(a) != 1 {
+		t.Fatalf("a new gap: %+v", a)
+	}
+	if pending, _ := s.Pending(10); len(pending) != 2 {
+		t.Fatalf("outbox: %+v", pending)
+	}
+}
