@@ -67,7 +67,7 @@ func careScenario(ctx context.Context, w io.Writer, provider, home *demoProducer
 	}
 	fmt.Fprintf(w, " 13. the Relazione di Teleconsulto (CDA 85208-7) completes the task and is in her history:\n")
 	fmt.Fprintf(w, "       curl -H \"Authorization: Bearer $FSENET_%s_TOKEN\" \"$FSENET_%s_URL/fhir/Task/%s\"\n", home.region.Code, home.region.Code, consult)
-	return nil
+	return monitoringScenario(ctx, w, provider, home, pt)
 }
 
 // demoReport asks a node for a report and publishes it through the
