@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/repository/pdfcda"
+	"github.com/fsenet/fsenet/telemed"
 	"github.com/fsenet/fsenet/telemed/report"
 )
 
@@ -556,11 +558,11 @@ func TestTelemonitoringAtTheHomeNode(t *testing.T) {
 		`{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":95,"system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]}`
 	batch := `{"resourceType":"Bundle","type":"batch","entry":[{"resource":` + weight(0, 88) + `},{"resource":` + weight(1, 91) + `},{"resource":` + weight(2, 92) + `},{"resource":` + bp + `}]}`
 	code, body := do(t, "POST", c.lomBase+"/Observation", c.op030, "application/fhir+json", batch)
-	if code != http.StatusOK || strings.Count(body, "201 Created") != 5 {
+	if code != http.StatusOK || strings.Count(body, "201 Created") != 4 {
 		t.Fatalf("readings: %d %s", code, body)
 	}
 	code, body = do(t, "POST", c.lomBase+"/Observation", c.op030, "application/fhir+json", batch)
-	if code != http.StatusOK || strings.Count(body, "200 OK") != 5 {
+	if code != http.StatusOK || strings.Count(body, "200 OK") != 4 {
 		t.Fatalf("the resent readings: %d %s", code, body)
 	}
 	for _, bad := range []struct {
@@ -571,7 +573,9 @@ func TestTelemonitoringAtTheHomeNode(t *testing.T) {
 		{"a device not associated", c.lomBase + "/Observation", c.op030, strings.Replace(weight(5, 80), "bilancia-1", "bilancia-9", 1), http.StatusBadRequest},
 		{"a future reading", c.lomBase + "/Observation", c.op030, strings.Replace(weight(5, 80), now.Add(5*time.Minute).Format(time.RFC3339), now.Add(48*time.Hour).Format(time.RFC3339), 1), http.StatusBadRequest},
 		{"garbage", c.lomBase + "/Observation", c.op030, `{"resourceType":"Bundle","type":"batch","entry":[{}]}`, http.StatusBadRequest},
-		{"another region's node", c.camBase + "/Observation", c.op150, weight(5, 80), http.StatusMisdirectedRequest},
+		{"another region's node", c.camBase + "/Observation", c.op030, weight(5, 80), http.StatusMisdirectedRequest},
+		{"another region's node, by who may not send them", c.camBase + "/Observation", c.op150, weight(5, 80), http.StatusNotFound},
+		{"a resend with another value", c.lomBase + "/Observation", c.op030, weight(1, 93), http.StatusBadRequest},
 		{"another region's operator", c.lomBase + "/Observation", c.op150, weight(5, 80), http.StatusNotFound},
 		{"a patient without a plan", c.lomBase + "/Observation", c.op030, strings.Replace(weight(5, 80), careCF, "MRTMTT25D09F205Z", 1), http.StatusNotFound},
 	} {
@@ -645,6 +649,27 @@ func TestTelemonitoringAtTheHomeNode(t *testing.T) {
 	}
 	if code, _ := do(t, "GET", c.camBase+"/Flag?status=whatever", c.camDoc, "", ""); code != http.StatusBadRequest {
 		t.Fatalf("a bad status: %d", code)
+	}
+	// Lombardia's node sends Campania garbage, and alerts it may not send:
+	// each refused, Campania's inbox unchanged.
+	opts := federation.DefaultRPCOptions()
+	for _, bad := range []struct{ name, msg, code string }{
+		{"garbage", `{"v":1,"alert":`, "invalid"},
+		{"another version", `{"v":2,"alert":{}}`, "invalid"},
+		{"a patient not of the sender's region", `{"v":1,"alert":{"seq":99,"home":"030","team":{"region":"150","members":["` + campaniaDoctor + `"]},"plan":"030-tm-x","patient":"CF:MRTMTT25D09F205Z","code":"29463-7","kind":"high","value":95}}`, "forbidden"},
+		{"another region's alert", `{"v":1,"alert":{"seq":98,"home":"160","team":{"region":"150","members":["` + campaniaDoctor + `"]},"plan":"160-tm-x","patient":"CF:` + careCF + `","code":"29463-7","kind":"high","value":95}}`, "forbidden"},
+		{"a team of another region", `{"v":1,"alert":{"seq":97,"home":"030","team":{"region":"030","members":["` + campaniaDoctor + `"]},"plan":"030-tm-x","patient":"CF:` + careCF + `","code":"29463-7","kind":"high","value":95}}`, "invalid"},
+	} {
+		t.Run(bad.name, func(t *testing.T) {
+			_, err := federation.Call(t.Context(), c.lom.host, c.cam.host.ID(), telemed.AlertProtocol, []byte(bad.msg), opts)
+			var re *federation.RemoteError
+			if !errors.As(err, &re) || re.Code != bad.code {
+				t.Fatalf("answered %v, want a %s refusal", err, bad.code)
+			}
+		})
+	}
+	if code, body := do(t, "GET", c.camBase+"/Flag", c.camDoc, "", ""); code != http.StatusOK || !strings.Contains(body, `"total":2`) {
+		t.Fatalf("the inbox after the refused alerts: %d %s", code, body)
 	}
 	if code, _ := do(t, "GET", c.camBase+"/Observation?patient=Patient/CF-"+careCF, c.camDoc, "", ""); code != http.StatusBadRequest {
 		t.Fatalf("a search without a code: %d", code)

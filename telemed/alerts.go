@@ -55,8 +55,10 @@ func (m *Module) dispatch(ctx context.Context) {
 		case <-tick.C:
 		case <-m.kick:
 		}
-		m.mu.RLock()
-		if m.monitor != nil && time.Since(lastMissing) >= missingEvery {
+		// The store stays open while the dispatcher runs: Stop ends it
+		// before closing the store, so no lock is held across the
+		// network calls below.
+		if time.Since(lastMissing) >= missingEvery {
 			lastMissing = time.Now()
 			if raised, err := m.monitor.CheckMissing(time.Now()); err != nil {
 				m.log.Error("check for missing measurements", "err", err)
@@ -64,29 +66,33 @@ func (m *Module) dispatch(ctx context.Context) {
 				m.log.Info("parameters gone unmeasured", "alerts", len(raised))
 			}
 		}
-		if m.monitor != nil {
-			m.sendAlerts(ctx)
-			if esc, err := m.monitor.Escalate(m.cfg.EscalateAfter); err != nil {
-				m.log.Error("escalate alerts", "err", err)
-			} else if len(esc) > 0 {
-				m.log.Info("alerts escalated to the next team member", "alerts", len(esc))
-			}
+		m.sendAlerts(ctx)
+		if esc, err := m.monitor.Escalate(m.cfg.EscalateAfter); err != nil {
+			m.log.Error("escalate alerts", "err", err)
+		} else if len(esc) > 0 {
+			m.log.Info("alerts escalated to the next team member", "alerts", len(esc))
 		}
-		m.mu.RUnlock()
 	}
 }
 
 // sendAlerts delivers what the outbox holds; an alert not delivered stays
 // for the next round.
 func (m *Module) sendAlerts(ctx context.Context) {
-	pending, err := m.monitor.Pending(100)
+	pending, err := m.monitor.Pending(1000)
 	if err != nil {
 		m.log.Error("read the alert outbox", "err", err)
 		return
 	}
+	// A region that failed once is not tried again this round, so that
+	// one region's node being down delays nobody else's alerts.
+	failed := map[string]bool{}
 	for _, a := range pending {
+		if failed[a.Team.Region] || ctx.Err() != nil {
+			continue
+		}
 		a.Home = m.cfg.Region
 		if err := m.deliverAlert(ctx, a); err != nil {
+			failed[a.Team.Region] = true
 			m.log.Info("alert not delivered yet", "team_region", a.Team.Region, "reason", err.Error())
 			continue
 		}
@@ -115,14 +121,28 @@ func (m *Module) deliverAlert(ctx context.Context, a monitor.Alert) error {
 
 // receiveAlert keeps an alert for this region's care team, audited as
 // an access to the patient's data.
+// An alert is taken only about a registered patient of its sender's
+// region: a node speaks for its own region's patients only.
 func (m *Module) receiveAlert(ctx context.Context, a monitor.Alert) (monitor.Inbound, error) {
-	in, dup, err := m.monitor.Receive(a)
-	if err != nil || dup {
+	p, err := m.registered(ctx, a.Patient)
+	switch {
+	case err != nil:
+		return monitor.Inbound{}, err
+	case p == nil || p.HomeRegion != a.Home:
+		return monitor.Inbound{}, httpapi.E(httpapi.ErrForbidden, "an alert is sent by its patient's home region")
+	}
+	in, _, err := m.monitor.Receive(a)
+	if err != nil || in.Audited {
 		return in, err
 	}
+	// Kept but not yet audited (a resend of one whose audit failed, or was
+	// cut short): audited now, then marked.
 	ev := index.Event{Actor: "node:" + a.Home, Role: "node", Region: a.Home, Purpose: index.PurposeTreatment,
 		Action: index.ActionCreate, What: "Flag.receive", Patient: a.Patient, Outcome: index.OutcomeSuccess}
-	return in, m.d.Audit.Record(ctx, ev)
+	if err := m.d.Audit.Record(ctx, ev); err != nil {
+		return in, err
+	}
+	return in, m.monitor.MarkAudited(in.ID)
 }
 
 // serveAlerts takes alerts from other regions' nodes.
@@ -147,7 +167,7 @@ func (m *Module) serveAlerts(h federation.StreamHost) {
 		}
 		in, err := m.receiveAlert(ctx, msg.Alert)
 		if err != nil {
-			return nil, remoteError(monitorError(err))
+			return nil, remoteError(monitorError(err, "Flag"))
 		}
 		return json.Marshal(map[string]string{"id": in.ID})
 	})
@@ -240,12 +260,15 @@ func (m *Module) acknowledgeFlag(w http.ResponseWriter, r *http.Request) {
 	}
 	in, err := m.monitor.Inbound(r.PathValue("id"))
 	if err != nil {
-		httpapi.Fail(w, r, monitorError(err))
+		httpapi.Fail(w, r, monitorError(err, "Flag"))
 		return
 	}
 	p, err := m.registered(r.Context(), in.Patient)
 	if err == nil {
 		err = index.Authorize(c, index.ActAckAlert, index.Target{Region: in.Home, Patient: p, Team: in.Team.Members}).Err("Flag")
+		if err != nil && p != nil {
+			err = m.audited(r.Context(), c, "Flag.acknowledge", index.ActionUpdate, in.Patient, err)
+		}
 	}
 	if err == nil {
 		in, err = m.monitor.Acknowledge(in.ID, c.Subject)
@@ -262,7 +285,7 @@ func monitorErrorOrNil(err error) error {
 	if err == nil {
 		return nil
 	}
-	return monitorError(err)
+	return monitorError(err, "Flag")
 }
 
 // flagResource is an alert as a FHIR Flag.

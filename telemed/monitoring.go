@@ -26,15 +26,27 @@ func (m *Module) monitorStore() (*monitor.Store, error) {
 	return m.monitor, nil
 }
 
-// homePatient reads a registered patient whose home is this region; a
-// patient of another region is answered naming it.
-func (m *Module) homePatient(ctx context.Context, id string) (*index.Patient, error) {
+// atHome judges act on a patient as at the patient's home node: refused,
+// hidden or allowed as the policy says there (a refusal about a
+// registered patient audited); allowed but asked of another node, it is
+// answered naming the home region — only a caller who may act learns it.
+func (m *Module) atHome(ctx context.Context, c index.Caller, act index.Action, id string, usable bool, what string) (*index.Patient, error) {
 	p, err := m.registered(ctx, id)
-	if err != nil || p == nil {
-		return p, err
+	if err != nil {
+		return nil, err
 	}
-	if p.HomeRegion != m.cfg.Region {
-		return p, httpapi.E(httpapi.ErrMisdirected, "the patient's home region is "+p.HomeRegion+": telemonitoring is kept by that region's node")
+	home := m.cfg.Region
+	if p != nil {
+		home = p.HomeRegion
+	}
+	if refused := index.Authorize(c, act, index.Target{Region: home, Patient: p, Usable: usable}).Err("Patient"); refused != nil {
+		if p != nil {
+			return nil, m.audited(ctx, c, what, index.ActionCreate, p.ID, refused)
+		}
+		return nil, refused
+	}
+	if home != m.cfg.Region {
+		return nil, httpapi.E(httpapi.ErrMisdirected, "the patient's home region is "+home+": telemonitoring is kept by that region's node")
 	}
 	return p, nil
 }
@@ -50,15 +62,12 @@ func (m *Module) provideEnrol(ctx context.Context, c index.Caller, req Request) 
 	if err != nil {
 		return Response{}, err
 	}
-	p, err := m.homePatient(ctx, req.Patient)
+	p, err := m.atHome(ctx, c, index.ActEnrolMonitoring, req.Patient, usable, "CarePlan.monitoring.create")
 	if err != nil {
 		return Response{}, err
 	}
-	if refused := index.Authorize(c, index.ActEnrolMonitoring, index.Target{Region: m.cfg.Region, Patient: p, Usable: usable}).Err("Patient"); refused != nil {
-		if p != nil {
-			return Response{}, m.audited(ctx, c, "CarePlan.monitoring.create", index.ActionCreate, p.ID, refused)
-		}
-		return Response{}, refused
+	if _, ok := m.d.RegionPeer(req.Monitoring.Team.Region); !ok && req.Monitoring.Team.Region != m.cfg.Region {
+		return Response{}, httpapi.E(httpapi.ErrInvalid, "the care team's region "+req.Monitoring.Team.Region+" is not a member of the federation")
 	}
 	plan := *req.Monitoring
 	plan.ID, plan.Patient, plan.Template, plan.TemplateVersion = m.cfg.Region+"-tm-"+newLocalID(), p.ID, t.ID, t.Version
@@ -66,7 +75,7 @@ func (m *Module) provideEnrol(ctx context.Context, c index.Caller, req Request) 
 	plan.Every = measuredEvery(t)
 	out, dup, err := st.Enrol(plan)
 	if err := m.audited(ctx, c, "CarePlan.monitoring.create", index.ActionCreate, p.ID, err); err != nil {
-		return Response{}, monitorError(err)
+		return Response{}, monitorError(err, "CarePlan")
 	}
 	return Response{Monitoring: &out, Duplicate: dup}, nil
 }
@@ -89,7 +98,7 @@ func (m *Module) provideReadMonitoring(ctx context.Context, c index.Caller, req 
 	}
 	plan, err := st.Plan(req.Plan)
 	if err != nil {
-		return Response{}, monitorError(err)
+		return Response{}, monitorError(err, "CarePlan")
 	}
 	if err := m.monitoringReadable(ctx, c, plan, "CarePlan"); err != nil {
 		return Response{}, err
@@ -127,17 +136,13 @@ func (m *Module) ingest(ctx context.Context, c index.Caller, readings []monitor.
 		return monitor.Result{}, httpapi.E(httpapi.ErrInvalid, "a batch holds the readings of at most 100 patients")
 	}
 	for _, id := range patients {
-		p, err := m.homePatient(ctx, id)
-		if err != nil {
-			return monitor.Result{}, err
-		}
-		if err := index.Authorize(c, index.ActSendReadings, index.Target{Region: m.cfg.Region, Patient: p}).Err("Patient"); err != nil {
+		if _, err := m.atHome(ctx, c, index.ActSendReadings, id, false, "Observation.create"); err != nil {
 			return monitor.Result{}, err
 		}
 	}
 	res, err := st.Ingest(readings)
 	if err != nil {
-		return res, monitorError(err)
+		return res, monitorError(err, "Patient")
 	}
 	if len(res.Alerts) > 0 {
 		select {
@@ -160,12 +165,22 @@ func (m *Module) provideReadings(ctx context.Context, c index.Caller, req Reques
 	if err != nil {
 		return Response{}, err
 	}
+	// The policy first: who may not read learns nothing of the plan.
 	plan, err := st.PlanOf(req.Patient)
-	if err != nil {
-		return Response{}, monitorError(err)
+	if err != nil && !errors.Is(err, monitor.ErrNoPlan) {
+		return Response{}, monitorError(err, "Patient")
+	}
+	if plan.Patient == "" {
+		plan.Patient = req.Patient
 	}
 	if err := m.monitoringReadable(ctx, c, plan, "Patient"); err != nil {
 		return Response{}, err
+	}
+	if plan.ID == "" {
+		return Response{}, httpapi.E(httpapi.ErrNotFound, "the patient has no active telemonitoring plan")
+	}
+	if _, ok := monitor.Vitals[monitor.Canonical(req.Code)]; !ok {
+		return Response{}, httpapi.E(httpapi.ErrInvalid, "code "+req.Code+" is not a telemonitored parameter")
 	}
 	code := monitor.Canonical(req.Code)
 	var resp Response
@@ -175,22 +190,23 @@ func (m *Module) provideReadings(ctx context.Context, c index.Caller, req Reques
 		resp.Readings, resp.Next, err = st.Series(plan.Patient, code, req.From, req.To, req.Count)
 	}
 	if err != nil {
-		return Response{}, monitorError(err)
+		return Response{}, monitorError(err, "Patient")
 	}
 	resp.Monitoring = &plan
 	return resp, m.audited(ctx, c, "Observation.read", index.ActionRead, plan.Patient, nil)
 }
 
-// monitorError maps the store's errors.
-func monitorError(err error) error {
+// monitorError maps the store's errors; what is absent is "no such
+// <what>", as what is hidden is.
+func monitorError(err error, what string) error {
 	var inv *monitor.InvalidReading
 	switch {
 	case errors.As(err, &inv), errors.Is(err, monitor.ErrInvalid):
 		return httpapi.E(httpapi.ErrInvalid, err.Error())
 	case errors.Is(err, monitor.ErrNoPlan):
-		return httpapi.E(httpapi.ErrNotFound, "the patient has no active telemonitoring plan at this node")
+		return httpapi.E(httpapi.ErrNotFound, "the patient has no active telemonitoring plan")
 	case errors.Is(err, monitor.ErrNotFound):
-		return httpapi.E(httpapi.ErrNotFound, "no such CarePlan")
+		return httpapi.E(httpapi.ErrNotFound, "no such "+what)
 	case errors.Is(err, monitor.ErrState):
 		return httpapi.E(httpapi.ErrConflict, err.Error())
 	}

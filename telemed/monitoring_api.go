@@ -311,15 +311,31 @@ func (m *Module) postReadings(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
+	writeFHIR(w, http.StatusOK, 0, batchResponse(readings, res))
+}
+
+// batchResponse answers each request entry in order: 201 when a reading
+// of it was stored, 200 when all of its readings were resends.
+func batchResponse(readings []monitor.Reading, res monitor.Result) fhir.Bundle {
+	entries := 0
+	if len(readings) > 0 {
+		entries = readings[len(readings)-1].Entry + 1
+	}
+	stored := make([]bool, entries)
+	for i, rd := range readings {
+		if i < len(res.Resent) && !res.Resent[i] {
+			stored[rd.Entry] = true
+		}
+	}
 	out := fhir.Bundle{Type: fhir.BundleTypeBatchResponse}
-	for i := range res.Stored + res.Duplicates {
-		status := "201 Created"
-		if i >= res.Stored {
-			status = "200 OK"
+	for _, s := range stored {
+		status := "200 OK"
+		if s {
+			status = "201 Created"
 		}
 		out.Entry = append(out.Entry, fhir.BundleEntry{Response: &fhir.BundleEntryResponse{Status: status}})
 	}
-	writeFHIR(w, http.StatusOK, 0, out)
+	return out
 }
 
 // readingsQuery reads patient, code and date (ge/lt) of a readings
@@ -360,7 +376,7 @@ func (m *Module) readingsQuery(r *http.Request, op string) (Request, string, err
 		return req, "", httpapi.Wrap(httpapi.ErrUnavailable, "the registry could not be read; retry", err)
 	}
 	if p == nil {
-		return req, "", httpapi.E(httpapi.ErrNotFound, "the patient has no active telemonitoring plan")
+		return req, "", httpapi.E(httpapi.ErrNotFound, "no such Patient") // as a hidden one is answered
 	}
 	return req, p.HomeRegion, nil
 }
@@ -436,7 +452,7 @@ func (m *Module) dailyReadings(w http.ResponseWriter, r *http.Request) {
 	}
 	out := struct {
 		ResourceType string `json:"resourceType"`
-		Parameter    []part `json:"parameter"`
+		Parameter    []part `json:"parameter,omitempty"`
 	}{ResourceType: "Parameters"}
 	for _, d := range resp.Days {
 		out.Parameter = append(out.Parameter, part{Name: "day", Part: []part{{Name: "date", ValueDate: d.Date}, {Name: "count", ValueInteger: fhirres.Ptr(d.Count)},

@@ -29,9 +29,10 @@ type reference struct {
 }
 
 type quantity struct {
-	Value  *float64 `json:"value"`
-	System string   `json:"system"`
-	Code   string   `json:"code"`
+	Value      *float64 `json:"value"`
+	System     string   `json:"system"`
+	Code       string   `json:"code"`
+	Comparator string   `json:"comparator"`
 }
 
 type observation struct {
@@ -48,9 +49,15 @@ type observation struct {
 	EffectiveInstant  string     `json:"effectiveInstant"`
 	ValueQuantity     *quantity  `json:"valueQuantity"`
 	Component         []struct {
-		Code          codeable  `json:"code"`
-		ValueQuantity *quantity `json:"valueQuantity"`
+		Code              codeable        `json:"code"`
+		ValueQuantity     *quantity       `json:"valueQuantity"`
+		DataAbsentReason  json.RawMessage `json:"dataAbsentReason"`
+		ModifierExtension json.RawMessage `json:"modifierExtension"`
 	} `json:"component"`
+	// Elements that change a reading's meaning: a reading carrying them
+	// is refused rather than misread.
+	DataAbsentReason  json.RawMessage `json:"dataAbsentReason"`
+	ModifierExtension json.RawMessage `json:"modifierExtension"`
 }
 
 var (
@@ -70,6 +77,9 @@ func DecodeObservations(b []byte) ([]Reading, error) {
 		Type         string `json:"type"`
 		Entry        []struct {
 			Resource json.RawMessage `json:"resource"`
+			Request  *struct {
+				Method string `json:"method"`
+			} `json:"request"`
 		} `json:"entry"`
 	}
 	if err := json.Unmarshal(b, &probe); err != nil {
@@ -90,9 +100,15 @@ func DecodeObservations(b []byte) ([]Reading, error) {
 	}
 	var out []Reading
 	for i, e := range probe.Entry {
+		if e.Request != nil && e.Request.Method != "POST" {
+			return nil, fmt.Errorf("%w: entry %d: a reading is created (request.method POST), not %q", ErrInvalid, i, e.Request.Method)
+		}
 		rs, err := decodeObservation(e.Resource, fmt.Sprintf("entry %d", i))
 		if err != nil {
 			return nil, err
+		}
+		for j := range rs {
+			rs[j].Entry = i
 		}
 		out = append(out, rs...)
 	}
@@ -111,10 +127,11 @@ func decodeObservation(b []byte, where string) ([]Reading, error) {
 	if err := dec.Decode(&o); err != nil || o.ResourceType != "Observation" {
 		return nil, bad("not an Observation")
 	}
-	switch o.Status {
-	case "final", "amended", "corrected", "preliminary":
-	default:
-		return nil, bad("status %q: a reading is final, amended, corrected or preliminary", o.Status)
+	switch {
+	case o.Status != "final" && o.Status != "preliminary":
+		return nil, bad("status %q: a reading is final or preliminary (a stored reading is not corrected)", o.Status)
+	case o.DataAbsentReason != nil || o.ModifierExtension != nil:
+		return nil, bad("a reading with dataAbsentReason or modifierExtension is not taken")
 	}
 	r := Reading{}
 	var ok bool
@@ -163,8 +180,8 @@ func components(o observation, r Reading, bad func(string, ...any) error) ([]Rea
 		if code != Systolic && code != Diastolic {
 			continue
 		}
-		if c.ValueQuantity == nil {
-			return nil, bad("component %s: valueQuantity is required", code)
+		if c.ValueQuantity == nil || c.DataAbsentReason != nil || c.ModifierExtension != nil {
+			return nil, bad("component %s: valueQuantity is required (no dataAbsentReason, no modifierExtension)", code)
 		}
 		cr := r
 		var err error
@@ -197,6 +214,8 @@ func quantityOf(code string, q *quantity) (string, float64, error) {
 		return "", 0, fmt.Errorf("%s: the quantity has no value", code)
 	case q.System != SystemUCUM:
 		return "", 0, fmt.Errorf("%s: the unit is a UCUM code (system %s)", code, SystemUCUM)
+	case q.Comparator != "":
+		return "", 0, fmt.Errorf("%s: a reading is a value, not a bound (comparator %q)", code, q.Comparator)
 	}
 	v, err := Normalise(code, *q.Value, q.Code)
 	return Canonical(code), v, err

@@ -62,6 +62,11 @@ func TestDecodeObservations(t *testing.T) {
 		{"a patient not by codice fiscale", strings.Replace(seedWeight, "Patient/CF-RSSMRA80A01H501U", "Patient/123", 1)},
 		{"entered in error", strings.Replace(seedWeight, `"final"`, `"entered-in-error"`, 1)},
 		{"a panel with one component", strings.Replace(seedBP, "8462-4", "8480-6", 1)},
+		{"a comparator", strings.Replace(seedWeight, `"value":160,`, `"value":160,"comparator":"<",`, 1)},
+		{"a data absent reason", strings.Replace(seedWeight, `"status":"final",`, `"status":"final","dataAbsentReason":{"text":"x"},`, 1)},
+		{"a modifier extension", strings.Replace(seedWeight, `"status":"final",`, `"status":"final","modifierExtension":[{"url":"x"}],`, 1)},
+		{"an amendment", strings.Replace(seedWeight, `"final"`, `"amended"`, 1)},
+		{"a deletion in a transaction", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + seedWeight + `,"request":{"method":"DELETE","url":"Observation/1"}}]}`},
 		{"a long identifier", strings.Replace(seedWeight, `"w-1"`, `"`+strings.Repeat("x", 200)+`"`, 1)},
 	}
 	for _, tt := range bad {

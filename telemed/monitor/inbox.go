@@ -29,6 +29,30 @@ type Inbound struct {
 	Escalated time.Time `json:"escalated,omitzero"`
 	AckBy     string    `json:"ack_by,omitempty"`
 	AckAt     time.Time `json:"ack_at,omitzero"`
+	// Audited: its receipt is in the patient's access log (a resend of
+	// one kept but not yet audited audits it).
+	Audited bool `json:"audited,omitempty"`
+}
+
+// MarkAudited records that an alert's receipt was audited.
+func (s *Store) MarkAudited(id string) error {
+	home, seq, ok := parseInboundID(id)
+	if !ok {
+		return ErrNotFound
+	}
+	return s.retry(func(tx *badger.Txn) error {
+		k := inboundKey(home, seq)
+		it, err := tx.Get(k)
+		if err != nil {
+			return err
+		}
+		var in Inbound
+		if err := it.Value(func(b []byte) error { return json.Unmarshal(b, &in) }); err != nil {
+			return err
+		}
+		in.Audited = true
+		return setJSON(tx, k, in)
+	})
 }
 
 // Open reports whether the alert waits for acknowledgement.
@@ -76,13 +100,14 @@ func setJSON(tx *badger.Txn, k []byte, v any) error {
 }
 
 // Inbox lists the alerts of the plans whose team has member (every one
-// when member is ""), open ones only when open, oldest first.
+// when member is ""), open ones only when open, newest first.
 func (s *Store) Inbox(member string, open bool) ([]Inbound, error) {
 	var out []Inbound
 	err := s.db.View(func(tx *badger.Txn) error {
-		it := tx.NewIterator(badger.IteratorOptions{Prefix: []byte("ia/"), PrefetchValues: true})
+		// Newest first (by region, then sequence), at most 1000.
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: []byte("ia/"), PrefetchValues: true, Reverse: true})
 		defer it.Close()
-		for it.Rewind(); it.Valid() && len(out) < 1000; it.Next() {
+		for it.Seek([]byte("ia/\xff")); it.Valid() && len(out) < 1000; it.Next() {
 			var in Inbound
 			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &in) }); err != nil {
 				return err

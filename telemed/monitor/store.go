@@ -25,10 +25,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
+	_ "time/tzdata" // Europe/Rome wherever the node runs
 )
 
 // Errors of the store.
@@ -47,6 +50,8 @@ type Reading struct {
 	Value      float64   `json:"value"`
 	Time       time.Time `json:"time"`
 	Identifier string    `json:"identifier,omitempty"` // the device's own id of the reading
+	// Entry is the request entry it was read from (not kept).
+	Entry int `json:"-"`
 }
 
 // Threshold is the plan's alarm rule for one parameter: below Low or
@@ -149,8 +154,17 @@ func readingKey(r Reading) []byte {
 	return append(append(k, 0), r.Device...)
 }
 
+// Days are Italian calendar days (Europe/Rome), as clinicians read them.
+var rome = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		panic(err) // time/tzdata is embedded
+	}
+	return l
+}()
+
 func dayKey(patient, code string, t time.Time) []byte {
-	return []byte("d/" + patient + "\x00" + code + "\x00" + t.UTC().Format("20060102"))
+	return []byte("d/" + patient + "\x00" + code + "\x00" + t.In(rome).Format("20060102"))
 }
 
 // PutPlan records a plan; an active plan becomes its patient's.
@@ -313,6 +327,8 @@ type Result struct {
 	Stored     int     `json:"stored"`
 	Duplicates int     `json:"duplicates"`
 	Alerts     []Alert `json:"alerts,omitempty"`
+	// Resent tells, reading by reading of the batch, which were resends.
+	Resent []bool `json:"resent,omitempty"`
 }
 
 // MaxBatch bounds the readings of one ingestion.
@@ -337,9 +353,11 @@ func (s *Store) Ingest(batch []Reading) (Result, error) {
 	}
 	for attempt := 0; ; attempt++ {
 		res, err := s.ingest(batch)
-		if !errors.Is(err, badger.ErrConflict) || attempt == 20 {
+		if !errors.Is(err, badger.ErrConflict) || attempt == 30 {
 			return res, err
 		}
+		// Batches of one patient's readings at once: back off, apart.
+		time.Sleep(time.Duration(rand.Int64N(int64(attempt+1) * int64(time.Millisecond))))
 	}
 }
 
@@ -359,8 +377,12 @@ func (s *Store) ingest(batch []Reading) (Result, error) {
 			}
 			dup, err := in.seen(r)
 			if err != nil {
+				if errors.Is(err, ErrInvalid) {
+					return &InvalidReading{Index: i, Err: err}
+				}
 				return err
 			}
+			res.Resent = append(res.Resent, dup)
 			if dup {
 				res.Duplicates++
 				continue
@@ -454,22 +476,63 @@ func (b *batchState) plan(patient string) (Plan, error) {
 }
 
 // seen reports whether a reading was stored before (or earlier in the
-// batch).
+// batch): the same device, code and time, or the same identifier the
+// device gave it. The same key with another value is not a resend but a
+// contradiction, refused.
 func (b *batchState) seen(r Reading) (bool, error) {
-	keys := [][]byte{readingKey(r)}
-	if r.Identifier != "" {
-		keys = append(keys, []byte("ri/"+r.Patient+"\x00"+r.Device+"\x00"+r.Identifier))
-	}
-	for _, k := range keys {
-		_, err := b.tx.Get(k)
-		if err == nil {
-			return true, nil
+	k := readingKey(r)
+	stored, err := b.value(k)
+	if err != nil || stored != nil {
+		if err == nil && *stored != r.Value {
+			err = fmt.Errorf("%w: a reading of %s at %s from %s was stored with another value", ErrInvalid, r.Code, r.Time.Format(time.RFC3339), r.Device)
 		}
-		if !errors.Is(err, badger.ErrKeyNotFound) {
-			return false, err
-		}
+		return stored != nil, err
 	}
-	return false, nil
+	if r.Identifier == "" {
+		return false, nil
+	}
+	it, err := b.tx.Get(identifierKey(r))
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	prev, err := it.ValueCopy(nil)
+	if err != nil {
+		return false, err
+	}
+	// A resend the device stamped again is the reading it resends.
+	if v, err := b.value(prev); err != nil || v == nil || *v != r.Value {
+		return true, errors.Join(err, fmt.Errorf("%w: identifier %q of device %s names a reading of another value", ErrInvalid, r.Identifier, r.Device))
+	}
+	return true, nil
+}
+
+// value reads a stored reading's value (nil: none).
+func (b *batchState) value(k []byte) (*float64, error) {
+	it, err := b.tx.Get(k)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var v float64
+	err = it.Value(func(raw []byte) error {
+		if len(raw) != 8 {
+			return fmt.Errorf("a reading of %d bytes", len(raw))
+		}
+		v = math.Float64frombits(binary.BigEndian.Uint64(raw))
+		return nil
+	})
+	return &v, err
+}
+
+// identifierKey indexes a reading by the device's identifier of it, per
+// parameter (a hub may number each parameter's readings apart).
+func identifierKey(r Reading) []byte {
+	return []byte("ri/" + r.Patient + "\x00" + r.Device + "\x00" + r.Code + "\x00" + r.Identifier)
 }
 
 func (b *batchState) store(r Reading) error {
@@ -478,7 +541,7 @@ func (b *batchState) store(r Reading) error {
 		return err
 	}
 	if r.Identifier != "" {
-		if err := b.tx.Set([]byte("ri/"+r.Patient+"\x00"+r.Device+"\x00"+r.Identifier), k); err != nil {
+		if err := b.tx.Set(identifierKey(r), k); err != nil {
 			return err
 		}
 	}
@@ -612,7 +675,7 @@ func (s *Store) Series(patient, code string, from, to time.Time, limit int) (out
 	return out, next, err
 }
 
-// Day is a parameter's readings of one day (UTC).
+// Day is a parameter's readings of one Italian calendar day.
 type Day struct {
 	Date  string  `json:"date"` // YYYY-MM-DD
 	Count int     `json:"count"`
@@ -626,7 +689,7 @@ type Day struct {
 func (s *Store) Daily(patient, code string, from, to time.Time) ([]Day, error) {
 	var out []Day
 	prefix := []byte("d/" + patient + "\x00" + code + "\x00")
-	last := to.UTC().Format("20060102")
+	last := to.In(rome).Format("20060102")
 	err := s.db.View(func(tx *badger.Txn) error {
 		it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true})
 		defer it.Close()

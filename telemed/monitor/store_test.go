@@ -86,7 +86,7 @@ func TestIngest(t *testing.T) {
 		t.Fatalf("first batch: %+v %v", res, err)
 	}
 	// The device resends, with one new reading late (day 0).
-	res, err = s.Ingest([]Reading{w(2, 70, "a"), w(1, 71, ""), {Patient: patient, Device: "bilancia-1", Code: Weight, Value: 71, Time: start.Add(time.Hour), Identifier: "c"}, w(0, 69, "d")})
+	res, err = s.Ingest([]Reading{w(2, 70, "a"), w(1, 71, ""), {Patient: patient, Device: "bilancia-1", Code: Weight, Value: 72, Time: start.Add(time.Hour), Identifier: "c"}, w(0, 69, "d")})
 	if err != nil || res.Stored != 1 || res.Duplicates != 3 {
 		t.Fatalf("a resend: %+v %v", res, err)
 	}
@@ -107,6 +107,8 @@ func TestIngest(t *testing.T) {
 		{"a reading from the future", w(60, 70, "")},
 		{"a reading from before the plan", w(-3, 70, "")},
 		{"an impossible value", w(5, 4000, "")},
+		{"a stored reading with another value", w(2, 75, "")},
+		{"an identifier of a reading with another value", w(12, 75, "a")},
 		{"a patient without a plan", Reading{Patient: "CF:VRDLGU85M41F839J", Device: "bilancia-1", Code: Weight, Value: 70, Time: start}},
 	}
 	for _, b := range bad {
@@ -203,7 +205,7 @@ func TestDailyAggregates(t *testing.T) {
 	wg.Wait()
 	want := map[string]*Day{}
 	for _, r := range all {
-		d := r.Time.Format(time.DateOnly)
+		d := r.Time.In(rome).Format(time.DateOnly)
 		if want[d] == nil {
 			want[d] = &Day{Date: d, Min: r.Value, Max: r.Value}
 		}
