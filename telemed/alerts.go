@@ -225,20 +225,38 @@ func (m *Module) searchFlags(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b := fhir.Bundle{Type: fhir.BundleTypeSearchset, Link: []fhir.BundleLink{{Relation: "self", Url: m.base(r) + "/Flag?" + r.URL.RawQuery}}}
+	// One registry read and one audit event per patient, one audit write
+	// per request, before anything is answered.
+	patients, audited := map[string]*index.Patient{}, map[string]bool{}
+	var events []index.Event
 	for _, in := range inbox {
 		if status == "inactive" && in.Open() {
 			continue
 		}
-		p, err := m.registered(r.Context(), in.Patient)
-		if err != nil || index.Authorize(c, index.ActReadMonitoring, index.Target{Region: in.Home, Patient: p, Team: in.Team.Members}) != index.Allow {
+		p, seen := patients[in.Patient]
+		if !seen {
+			var err error
+			if p, err = m.registered(r.Context(), in.Patient); err != nil {
+				httpapi.Fail(w, r, err)
+				return
+			}
+			patients[in.Patient] = p
+		}
+		if index.Authorize(c, index.ActReadMonitoring, index.Target{Region: in.Home, Patient: p, Team: in.Team.Members}) != index.Allow {
 			continue
 		}
-		if err := m.d.Audit.Record(r.Context(), visitEvent(c, "Flag.read", index.ActionRead, in.Patient, index.OutcomeSuccess)); err != nil {
-			httpapi.Fail(w, r, httpapi.Wrap(httpapi.ErrUnavailable, "the access could not be audited; retry", err))
-			return
+		if !audited[in.Patient] {
+			audited[in.Patient] = true
+			events = append(events, visitEvent(c, "Flag.read", index.ActionRead, in.Patient, index.OutcomeSuccess))
 		}
 		raw, _ := json.Marshal(flagResource(in))
 		b.Entry = append(b.Entry, fhir.BundleEntry{Resource: raw, Search: &fhir.BundleEntrySearch{Mode: fhirres.Ptr(fhir.SearchEntryModeMatch)}})
+	}
+	if len(events) > 0 {
+		if err := m.d.Audit.Record(r.Context(), events...); err != nil {
+			httpapi.Fail(w, r, httpapi.Wrap(httpapi.ErrUnavailable, "the access could not be audited; retry", err))
+			return
+		}
 	}
 	b.Total = fhirres.Ptr(len(b.Entry))
 	writeFHIR(w, http.StatusOK, 0, b)

@@ -187,7 +187,7 @@ func (m *Module) provideReadings(ctx context.Context, c index.Caller, req Reques
 	if req.Op == opDaily {
 		resp.Days, err = st.Daily(plan.Patient, code, req.From, req.To)
 	} else {
-		resp.Readings, resp.Next, err = st.Series(plan.Patient, code, req.From, req.To, req.Count)
+		resp.Readings, resp.Next, err = st.Series(plan.Patient, code, monitor.Cursor{Time: req.From, Device: req.Device}, req.To, req.Count)
 	}
 	if err != nil {
 		return Response{}, monitorError(err, "Patient")

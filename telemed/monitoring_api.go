@@ -364,6 +364,10 @@ func (m *Module) readingsQuery(r *http.Request, op string) (Request, string, err
 			return req, "", httpapi.E(httpapi.ErrInvalid, "date: want geT or ltT (RFC 3339)")
 		}
 	}
+	// _device continues a page among readings of one instant (next links).
+	if req.Device = q.Get("_device"); req.Device != "" && (len(q["date"]) == 0 || len(req.Device) > 64) {
+		return req, "", httpapi.E(httpapi.ErrInvalid, "_device continues a page: it comes with date=ge")
+	}
 	if v := q.Get("_count"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
@@ -396,10 +400,11 @@ func (m *Module) searchReadings(w http.ResponseWriter, r *http.Request) {
 	}
 	base := m.base(r)
 	b := fhir.Bundle{Type: fhir.BundleTypeSearchset, Link: []fhir.BundleLink{{Relation: "self", Url: base + "/Observation?" + r.URL.RawQuery}}}
-	if !resp.Next.IsZero() {
+	if !resp.Next.Time.IsZero() {
 		q := r.URL.Query()
 		q.Del("date")
-		q.Add("date", "ge"+resp.Next.Format(time.RFC3339Nano))
+		q.Add("date", "ge"+resp.Next.Time.Format(time.RFC3339Nano))
+		q.Set("_device", resp.Next.Device)
 		if !req.To.IsZero() {
 			q.Add("date", "lt"+req.To.Format(time.RFC3339Nano))
 		}

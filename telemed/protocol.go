@@ -82,6 +82,7 @@ type Request struct {
 	Monitoring      *monitor.Plan        `json:"monitoring,omitempty"`
 	Code            string               `json:"code,omitempty"`
 	Count           int                  `json:"count,omitempty"`
+	Device          string               `json:"device,omitempty"` // a series page starts at From and this device
 }
 
 // Response is a provider's answer.
@@ -102,7 +103,7 @@ type Response struct {
 	Monitoring *monitor.Plan     `json:"monitoring,omitempty"`
 	Readings   []monitor.Reading `json:"readings,omitempty"`
 	Days       []monitor.Day     `json:"days,omitempty"`
-	Next       time.Time         `json:"next,omitzero"`
+	Next       monitor.Cursor    `json:"next,omitzero"`
 }
 
 // ReportFile is a report made by the provider: the id it is published

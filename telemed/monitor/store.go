@@ -633,10 +633,18 @@ func (b *batchState) flush(alerts []Alert) error {
 	return nil
 }
 
-// Series reads a patient's readings of a parameter from from (inclusive)
-// to to (exclusive; zero: unbounded), oldest first, at most limit; next
-// is where the following page starts (zero when there is none).
-func (s *Store) Series(patient, code string, from, to time.Time, limit int) (out []Reading, next time.Time, err error) {
+// Cursor is where a page of a series starts: a reading's time and
+// device (readings of several devices may share a time).
+type Cursor struct {
+	Time   time.Time `json:"time"`
+	Device string    `json:"device,omitempty"`
+}
+
+// Series reads a patient's readings of a parameter from from (inclusive:
+// its time, and its device among readings of that time) to to (exclusive;
+// zero: unbounded), oldest first, at most limit; next is where the
+// following page starts (a zero time when there is none).
+func (s *Store) Series(patient, code string, from Cursor, to time.Time, limit int) (out []Reading, next Cursor, err error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
@@ -645,8 +653,11 @@ func (s *Store) Series(patient, code string, from, to time.Time, limit int) (out
 		it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: min(limit, 100)})
 		defer it.Close()
 		seek := prefix
-		if from.After(time.Unix(0, 0)) {
-			seek = binary.BigEndian.AppendUint64(bytes.Clone(prefix), uint64(from.UnixNano()))
+		if from.Time.After(time.Unix(0, 0)) {
+			seek = binary.BigEndian.AppendUint64(bytes.Clone(prefix), uint64(from.Time.UnixNano()))
+			if from.Device != "" {
+				seek = append(append(seek, 0), from.Device...)
+			}
 		}
 		for it.Seek(seek); it.Valid(); it.Next() {
 			k := it.Item().Key()[len(prefix):]
@@ -655,7 +666,7 @@ func (s *Store) Series(patient, code string, from, to time.Time, limit int) (out
 				break
 			}
 			if len(out) == limit {
-				next = t
+				next = Cursor{Time: t, Device: string(k[9:])}
 				break
 			}
 			r := Reading{Patient: patient, Code: code, Time: t, Device: string(k[9:])}

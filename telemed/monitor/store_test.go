@@ -90,12 +90,12 @@ func TestIngest(t *testing.T) {
 	if err != nil || res.Stored != 1 || res.Duplicates != 3 {
 		t.Fatalf("a resend: %+v %v", res, err)
 	}
-	got, next, err := s.Series(patient, Weight, time.Time{}, time.Time{}, 3)
-	if err != nil || len(got) != 3 || next.IsZero() || got[0].Value != 69 || got[2].Value != 70 || got[0].Device != "bilancia-1" {
+	got, next, err := s.Series(patient, Weight, Cursor{}, time.Time{}, 3)
+	if err != nil || len(got) != 3 || next.Time.IsZero() || got[0].Value != 69 || got[2].Value != 70 || got[0].Device != "bilancia-1" {
 		t.Fatalf("series: %+v %v %v", got, next, err)
 	}
 	rest, next, err := s.Series(patient, Weight, next, time.Time{}, 3)
-	if err != nil || len(rest) != 1 || !next.IsZero() || rest[0].Value != 72 {
+	if err != nil || len(rest) != 1 || !next.Time.IsZero() || rest[0].Value != 72 {
 		t.Fatalf("the next page: %+v %v %v", rest, next, err)
 	}
 	bad := []struct {
@@ -121,7 +121,7 @@ func TestIngest(t *testing.T) {
 			if inv != nil && inv.Index != 1 {
 				t.Fatalf("the refused reading is %d, not 1", inv.Index)
 			}
-			if got, _, _ := s.Series(patient, Weight, start.Add(10*24*time.Hour), start.Add(11*24*time.Hour), 10); len(got) != 0 {
+			if got, _, _ := s.Series(patient, Weight, Cursor{Time: start.Add(10 * 24 * time.Hour)}, start.Add(11*24*time.Hour), 10); len(got) != 0 {
 				t.Fatalf("a refused batch stored %v", got)
 			}
 		})
@@ -310,5 +310,40 @@ func TestMissingMeasurements(t *testing.T) {
 	}
 	if pending, _ := s.Pending(10); len(pending) != 2 {
 		t.Fatalf("outbox: %+v", pending)
+	}
+}
+
+// Readings of two devices at one instant are paged one at a time without
+// repeating or looping.
+func TestSeriesPagesReadingsOfOneInstant(t *testing.T) {
+	s := open(t)
+	start := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	if err := s.PutPlan(plan(start)); err != nil {
+		t.Fatal(err)
+	}
+	var batch []Reading
+	for _, d := range []string{"bilancia-1", "sfigmo-1"} {
+		for i := range 3 {
+			batch = append(batch, Reading{Patient: patient, Device: d, Code: Weight, Value: 70 + float64(i), Time: start.Add(time.Duration(i) * time.Second)})
+		}
+	}
+	if _, err := s.Ingest(batch); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	cur := Cursor{}
+	for page := 0; page < 10; page++ {
+		got, next, err := s.Series(patient, Weight, cur, time.Time{}, 1)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("page %d: %v %v", page, got, err)
+		}
+		seen = append(seen, got[0].Device+got[0].Time.String())
+		if next.Time.IsZero() {
+			break
+		}
+		cur = next
+	}
+	if len(seen) != 6 || len(slices.Compact(slices.Sorted(slices.Values(seen)))) != 6 {
+		t.Fatalf("pages: %v", seen)
 	}
 }
