@@ -367,7 +367,16 @@ func (s *Store) ingest(batch []Reading) (Result, error) {
 		res = Result{}
 		in := newBatchState(tx)
 		now := s.now()
-		for i, r := range batch {
+		res.Resent = make([]bool, len(batch))
+		// Readings are evaluated in time order, whatever order the batch
+		// holds them in (a gateway's backlog).
+		order := make([]int, len(batch))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return batch[a].Time.Compare(batch[b].Time) })
+		for _, i := range order {
+			r := batch[i]
 			p, err := in.plan(r.Patient)
 			if err == nil {
 				err = checkReading(r, p, now)
@@ -382,7 +391,7 @@ func (s *Store) ingest(batch []Reading) (Result, error) {
 				}
 				return err
 			}
-			res.Resent = append(res.Resent, dup)
+			res.Resent[i] = dup
 			if dup {
 				res.Duplicates++
 				continue
@@ -457,11 +466,11 @@ type batchState struct {
 	tx    *badger.Txn
 	plans map[string]Plan
 	days  map[string]day
-	runs  map[string]int
+	runs  map[string]run
 }
 
 func newBatchState(tx *badger.Txn) *batchState {
-	return &batchState{tx: tx, plans: map[string]Plan{}, days: map[string]day{}, runs: map[string]int{}}
+	return &batchState{tx: tx, plans: map[string]Plan{}, days: map[string]day{}, runs: map[string]run{}}
 }
 
 func (b *batchState) plan(patient string) (Plan, error) {
@@ -571,9 +580,18 @@ func (b *batchState) store(r Reading) error {
 	return nil
 }
 
+// run is a parameter's consecutive readings beyond its threshold, and
+// the newest reading counted.
+type run struct {
+	Count  uint32
+	Newest int64 // Unix nanoseconds
+}
+
 // evaluate counts a reading into its parameter's run beyond the plan's
-// threshold; the reading that makes the run as long as the rule wants
-// raises an alert (once per run: the run goes on without another).
+// threshold, in time order: a reading older than the newest one counted
+// (a late one) is stored but neither breaks nor extends the run. The
+// reading that makes the run as long as the rule wants raises an alert
+// (once per run: the run goes on without another).
 func (b *batchState) evaluate(r Reading, p Plan) (*Alert, error) {
 	t := p.Thresholds[r.Code]
 	kind := ""
@@ -584,7 +602,7 @@ func (b *batchState) evaluate(r Reading, p Plan) (*Alert, error) {
 		kind = "low"
 	}
 	rk := "s/" + p.ID + "\x00" + r.Code
-	run, ok := b.runs[rk]
+	cur, ok := b.runs[rk]
 	if !ok {
 		it, err := b.tx.Get([]byte(rk))
 		switch {
@@ -592,18 +610,29 @@ func (b *batchState) evaluate(r Reading, p Plan) (*Alert, error) {
 		case err != nil:
 			return nil, err
 		default:
-			if err := it.Value(func(v []byte) error { run = int(binary.BigEndian.Uint32(v)); return nil }); err != nil {
+			if err := it.Value(func(v []byte) error {
+				if len(v) == 12 {
+					cur = run{Count: binary.BigEndian.Uint32(v), Newest: int64(binary.BigEndian.Uint64(v[4:]))}
+				}
+				return nil
+			}); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if kind == "" {
-		b.runs[rk] = 0
+	if r.Time.UnixNano() < cur.Newest {
+		b.runs[rk] = cur
 		return nil, nil
 	}
-	run++
-	b.runs[rk] = run
-	if run != max(t.Sustained, 1) {
+	cur.Newest = r.Time.UnixNano()
+	if kind == "" {
+		cur.Count = 0
+		b.runs[rk] = cur
+		return nil, nil
+	}
+	cur.Count++
+	b.runs[rk] = cur
+	if int(cur.Count) != max(t.Sustained, 1) {
 		return nil, nil
 	}
 	return &Alert{Team: p.Team, Plan: p.ID, Patient: r.Patient, Code: r.Code, Kind: kind, Value: r.Value, Time: r.Time.UTC()}, nil
@@ -616,8 +645,8 @@ func (b *batchState) flush(alerts []Alert) error {
 			return err
 		}
 	}
-	for k, run := range b.runs {
-		if err := b.tx.Set([]byte(k), binary.BigEndian.AppendUint32(nil, uint32(min(run, math.MaxUint32)))); err != nil {
+	for k, r := range b.runs {
+		if err := b.tx.Set([]byte(k), binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(nil, r.Count), uint64(r.Newest))); err != nil {
 			return err
 		}
 	}

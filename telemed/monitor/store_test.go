@@ -347,3 +347,32 @@ func TestSeriesPagesReadingsOfOneInstant(t *testing.T) {
 		t.Fatalf("pages: %v", seen)
 	}
 }
+
+// Runs are counted in time order: a backlog sent out of order raises the
+// alert its readings' times make, and a late reading neither breaks nor
+// extends a run.
+func TestRunsInTimeOrder(t *testing.T) {
+	s := open(t)
+	start := time.Now().Add(-2 * time.Hour).UTC().Truncate(time.Second)
+	p := plan(start)
+	p.Thresholds = map[string]Threshold{Weight: {High: ptr(90), Sustained: 3}}
+	if err := s.PutPlan(p); err != nil {
+		t.Fatal(err)
+	}
+	w := func(min int, v float64) Reading {
+		return Reading{Patient: patient, Device: "bilancia-1", Code: Weight, Value: v, Time: start.Add(time.Duration(min) * time.Minute)}
+	}
+	// Times N(0) H(1) H(2) H(3), sent as H(2) H(1) N(0) H(3): one run of three.
+	res, err := s.Ingest([]Reading{w(2, 95), w(1, 95), w(0, 80), w(3, 95)})
+	if err != nil || len(res.Alerts) != 1 || !res.Alerts[0].Time.Equal(start.Add(3*time.Minute)) {
+		t.Fatalf("a backlog out of order: %+v %v", res, err)
+	}
+	// A late normal reading (minute 1.5) does not break the run; the run
+	// goes on without a second alert.
+	if res, err := s.Ingest([]Reading{{Patient: patient, Device: "bilancia-1", Code: Weight, Value: 80, Time: start.Add(90 * time.Second)}, w(4, 96)}); err != nil || len(res.Alerts) != 0 {
+		t.Fatalf("a late reading: %+v %v", res, err)
+	}
+	if res, err := s.Ingest([]Reading{w(5, 80), w(6, 95), w(7, 95), w(8, 95)}); err != nil || len(res.Alerts) != 1 {
+		t.Fatalf("a new run: %+v %v", res, err)
+	}
+}
