@@ -675,3 +675,47 @@ func TestTelemonitoringAtTheHomeNode(t *testing.T) {
 		t.Fatalf("a search without a code: %d", code)
 	}
 }
+
+// The plan follows its patient: re-homed from Lombardia to Campania (one
+// registry update), her plan and every reading move to Campania's node,
+// verified by count and digest; ingestion goes on there, Lombardia keeps
+// nothing but a pointer, and the plan is still read by its id.
+func TestTelemonitoringFollowsThePatient(t *testing.T) {
+	c := newCareFed(t)
+	pid, _ := enrolMonitoring(t, c)
+	start := time.Now().UTC().Add(-10 * time.Hour).Truncate(time.Second)
+	var entries []string
+	for i := range 300 {
+		entries = append(entries, fmt.Sprintf(`{"resource":{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"29463-7"}]},`+
+			`"subject":{"reference":"Patient/CF-%s"},"device":{"reference":"Device/bilancia-1"},"effectiveDateTime":"%s",`+
+			`"valueQuantity":{"value":%d,"system":"http://unitsofmeasure.org","code":"kg"}}}`, careCF, start.Add(time.Duration(i)*time.Minute).Format(time.RFC3339), 70+i%10))
+	}
+	if code, body := do(t, "POST", c.lomBase+"/Observation", c.op030, "application/fhir+json",
+		`{"resourceType":"Bundle","type":"batch","entry":[`+strings.Join(entries, ",")+`]}`); code != http.StatusOK {
+		t.Fatalf("readings: %d %s", code, body)
+	}
+	if code, body := do(t, "PUT", c.lomBase+"/Patient/CF-"+careCF, c.op030, "application/fhir+json", patientBody(careCF, "150")); code != http.StatusOK {
+		t.Fatalf("re-home: %d %s", code, body)
+	}
+	series := func(base, tok string) (int, string) {
+		code, body := do(t, "GET", base+"/Observation?patient=Patient/CF-"+careCF+"&code=29463-7&_count=1000", tok, "", "")
+		return strings.Count(body, `"resourceType":"Observation"`), fmt.Sprint(code)
+	}
+	more := strings.Replace(entries[0], start.Format(time.RFC3339), start.Add(9*time.Hour).Format(time.RFC3339), 1)
+	consensustest.Eventually(t, 60*time.Second, func() error {
+		// Refused (no plan at Campania yet) until the move is done.
+		if code, body := do(t, "POST", c.camBase+"/Observation", c.op150, "application/fhir+json", `{"resourceType":"Bundle","type":"batch","entry":[`+more+`]}`); code != http.StatusOK {
+			return fmt.Errorf("ingestion at the new home: %d %.200s", code, body)
+		}
+		return nil
+	}, "the plan moved to Campania's node, taking readings there")
+	if code, body := do(t, "GET", c.lomBase+"/CarePlan/"+pid, c.camDoc, "", ""); code != http.StatusOK || !strings.Contains(body, `"status":"active"`) {
+		t.Fatalf("the plan by its id after the move: %d %s", code, body)
+	}
+	if code, _ := do(t, "POST", c.lomBase+"/Observation", c.op030, "application/fhir+json", `{"resourceType":"Bundle","type":"batch","entry":[`+more+`]}`); code != http.StatusNotFound {
+		t.Fatalf("ingestion at the old home by its operator: %d", code)
+	}
+	if n, _ := series(c.camBase, c.camDoc); n != 301 {
+		t.Fatalf("%d readings after the move, want 301", n)
+	}
+}

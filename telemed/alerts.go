@@ -47,7 +47,7 @@ const (
 func (m *Module) dispatch(ctx context.Context) {
 	tick := time.NewTicker(dispatchEvery)
 	defer tick.Stop()
-	var lastMissing time.Time
+	var lastMissing, lastMove time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -65,6 +65,10 @@ func (m *Module) dispatch(ctx context.Context) {
 			} else if len(raised) > 0 {
 				m.log.Info("parameters gone unmeasured", "alerts", len(raised))
 			}
+		}
+		if time.Since(lastMove) >= moveEvery {
+			lastMove = time.Now()
+			m.followPatients(ctx)
 		}
 		m.sendAlerts(ctx)
 		if esc, err := m.monitor.Escalate(m.cfg.EscalateAfter); err != nil {

@@ -462,8 +462,12 @@ func (m *Module) readPlan(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if strings.HasPrefix(id, region+"-tm-") { // a telemonitoring plan
-		if resp, ok := m.ask(w, r, region, Request{Op: opReadMonitoring, Plan: id}, "CarePlan.read.request"); ok {
+	if strings.HasPrefix(id, region+"-tm-") { // a telemonitoring plan, where it started or where it moved
+		resp, ok := m.ask(w, r, region, Request{Op: opReadMonitoring, Plan: id}, "CarePlan.read.request")
+		if ok && resp.Monitoring.MovedTo != "" {
+			resp, ok = m.ask(w, r, resp.Monitoring.MovedTo, Request{Op: opReadMonitoring, Plan: id}, "CarePlan.read.request")
+		}
+		if ok {
 			writeFHIR(w, http.StatusOK, 0, monitoringPlanResource(*resp.Monitoring))
 		}
 		return

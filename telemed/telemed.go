@@ -176,6 +176,7 @@ func (m *Module) Register(r *module.Registrar) error {
 		m.registerMonitoring(r.Routes, r.Capabilities)
 		m.registerAlerts(r.Routes, r.Capabilities)
 		m.serveAlerts(r.Protocols)
+		m.serveMoves(r.Protocols)
 	}
 	return nil
 }

@@ -87,6 +87,9 @@ type Plan struct {
 	// expectation); a parameter without a reading for Every and half again
 	// raises a "missing" alert.
 	Every time.Duration `json:"every,omitempty"`
+	// MovedTo names the region the plan moved to with its patient (on
+	// the inactive plan left at the old home).
+	MovedTo string `json:"moved_to,omitempty"`
 }
 
 // Team is a plan's care team.

@@ -376,3 +376,74 @@ func TestRunsInTimeOrder(t *testing.T) {
 		t.Fatalf("a new run: %+v %v", res, err)
 	}
 }
+
+// A plan moved: exported in pages and imported (a page sent twice kept
+// once), digests equal on both sides, the old store forgetting every
+// reading but the pointer.
+func TestMove(t *testing.T) {
+	from, to := open(t), open(t)
+	start := time.Now().Add(-20 * time.Hour).UTC().Truncate(time.Second)
+	p := plan(start)
+	if err := from.PutPlan(p); err != nil {
+		t.Fatal(err)
+	}
+	var batch []Reading
+	for i := range 250 {
+		batch = append(batch, Reading{Patient: patient, Device: "bilancia-1", Code: Weight, Value: 60 + float64(i%30), Time: start.Add(time.Duration(i) * time.Minute)},
+			Reading{Patient: patient, Device: "sfigmo-1", Code: Systolic, Value: 120, Time: start.Add(time.Duration(i) * time.Minute)})
+		if len(batch) == 500 {
+			if _, err := from.Ingest(batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = nil
+		}
+	}
+	plans, err := from.ActivePlans()
+	if err != nil || len(plans) != 1 {
+		t.Fatal(plans, err)
+	}
+	var after []byte
+	for pages := 0; ; pages++ {
+		rs, next, err := from.Export(patient, after, 120)
+		if err != nil || pages > 10 {
+			t.Fatal(err, pages)
+		}
+		for range 2 { // a page sent again after a cut
+			if _, err := to.Import(plans[0], rs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if next == nil {
+			break
+		}
+		after = next
+	}
+	n1, h1, _ := from.Digest(patient)
+	n2, h2, _ := to.Digest(patient)
+	if n1 != 500 || n1 != n2 || h1 != h2 {
+		t.Fatalf("digests: %d %s, %d %s", n1, h1, n2, h2)
+	}
+	if days, _ := to.Daily(patient, Weight, start, start.Add(48*time.Hour)); len(days) == 0 || days[0].Count+func() int {
+		if len(days) > 1 {
+			return days[1].Count
+		}
+		return 0
+	}() != 250 {
+		t.Fatalf("aggregates at the new home: %+v", days)
+	}
+	if _, err := to.Ingest([]Reading{{Patient: patient, Device: "bilancia-1", Code: Weight, Value: 70, Time: start.Add(19 * time.Hour)}}); err != nil {
+		t.Fatalf("ingestion at the new home: %v", err)
+	}
+	if err := from.Forget(plans[0], "150"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := from.Digest(patient); n != 0 {
+		t.Fatalf("%d readings left at the old home", n)
+	}
+	if r, _ := from.MovedTo(patient); r != "150" {
+		t.Fatalf("pointer: %q", r)
+	}
+	if _, err := from.PlanOf(patient); !errors.Is(err, ErrNoPlan) {
+		t.Fatalf("the old home still monitors: %v", err)
+	}
+}
