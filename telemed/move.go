@@ -100,7 +100,7 @@ func (m *Module) movePlan(ctx context.Context, p monitor.Plan, region string) er
 	if err := send(moveMessage{Op: "verify", Count: n, Digest: digest}); err != nil {
 		return err
 	}
-	return m.monitor.Forget(p, region)
+	return m.monitor.Forget(p, region, n)
 }
 
 // serveMoves takes plans moving here.

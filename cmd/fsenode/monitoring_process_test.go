@@ -141,6 +141,65 @@ func TestProcessTelemonitoring(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d bundles acknowledged before or after the kill; %d readings kept", count(boolsToCodes(acked), 1), len(acked), len(series.Entry))
+
+	// The patient moves to Campania while a gateway streams: it sends to
+	// Lombardia and, when refused, resends to Campania until one takes
+	// each bundle. Every reading is then at Campania exactly once.
+	op150 := regionToken(t, cam, "--sub", operatorSub, "--role", "DSA", "--purpose", "SYSADMIN")
+	stream := from.Add(2 * time.Hour)
+	const bundles, per = 30, 20
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range bundles {
+			body := weightBundle(pt.CF, stream.Add(time.Duration(i*per)*time.Second), per, func(int) float64 { return 76 })
+			for try := 0; ; try++ {
+				if code, _ := callQuiet(http.MethodPost, lom.url()+"/fhir/Observation", op, body); code == http.StatusOK {
+					break
+				}
+				if code, _ := callQuiet(http.MethodPost, cam.url()+"/fhir/Observation", op150, body); code == http.StatusOK {
+					break
+				}
+				if try == 600 {
+					t.Errorf("bundle %d taken by neither node", i)
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if i == bundles/3 {
+				rehome := fmt.Sprintf(`{"resourceType":"Patient","identifier":[{"system":"http://hl7.it/sid/codiceFiscale","value":"%s"}],`+
+					`"name":[{"family":"%s","given":["%s"]}],"gender":"%s","birthDate":"%s","managingOrganization":{"identifier":{"system":"urn:fsenet:region","value":"150"}}}`,
+					pt.CF, pt.Family, pt.Given, pt.FHIRGender(), pt.BirthDate.Format(time.DateOnly))
+				regOp := regionToken(t, lom, "--sub", operatorSub, "--role", "PSS", "--purpose", "SYSADMIN")
+				if code, b := callQuiet(http.MethodPut, lom.url()+"/fhir/Patient/CF-"+pt.CF, regOp, []byte(rehome)); code != http.StatusOK {
+					t.Errorf("re-home: %d %v", code, b)
+					return
+				}
+			}
+		}
+	}()
+	<-done
+	waitFor(t, 60*time.Second, "every streamed reading at Campania once", func() bool {
+		code, b, err := callErr(http.MethodGet, cam.url()+"/fhir/Observation?patient=Patient/CF-"+pt.CF+"&code=29463-7&_count=1000&date=ge"+stream.Format(time.RFC3339), team)
+		var s struct {
+			Entry []struct {
+				Resource struct {
+					EffectiveDateTime string `json:"effectiveDateTime"`
+				} `json:"resource"`
+			} `json:"entry"`
+		}
+		if err != nil || code != http.StatusOK || json.Unmarshal(b, &s) != nil {
+			return false
+		}
+		seen := map[string]bool{}
+		for _, e := range s.Entry {
+			if seen[e.Resource.EffectiveDateTime] {
+				t.Fatalf("reading at %s twice after the move", e.Resource.EffectiveDateTime)
+			}
+			seen[e.Resource.EffectiveDateTime] = true
+		}
+		return len(seen) == bundles*per
+	})
 }
 
 func boolsToCodes(bs []bool) []int {

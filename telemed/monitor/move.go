@@ -164,11 +164,26 @@ func (s *Store) Import(p Plan, batch []Reading) (stored int, err error) {
 // Forget drops a patient's monitoring once it has moved to region: the
 // plan is kept inactive with a pointer naming the new home, then every
 // reading, aggregate and run is deleted.
-func (s *Store) Forget(p Plan, region string) error {
+//
+// sent is how many readings the new home verified: a reading stored
+// meanwhile (its ingestion began before the registry changed) makes the
+// count differ, and nothing is forgotten (ErrState: move again). The
+// count is taken in the transaction that retires the plan, which any
+// later ingestion conflicts with, so no reading is left behind.
+func (s *Store) Forget(p Plan, region string, sent int) error {
 	err := s.retry(func(tx *badger.Txn) error {
 		cur, err := getPlan(tx, p.ID)
 		if err != nil {
 			return err
+		}
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: []byte("r/" + p.Patient + "\x00")})
+		n := 0
+		for it.Rewind(); it.Valid(); it.Next() {
+			n++
+		}
+		it.Close()
+		if n != sent {
+			return fmt.Errorf("%w: %d readings now, %d sent: move again", ErrState, n, sent)
 		}
 		cur.Active, cur.MovedTo = false, region
 		if err := setJSON(tx, planKey(p.ID), cur); err != nil {

@@ -434,7 +434,10 @@ func TestMove(t *testing.T) {
 	if _, err := to.Ingest([]Reading{{Patient: patient, Device: "bilancia-1", Code: Weight, Value: 70, Time: start.Add(19 * time.Hour)}}); err != nil {
 		t.Fatalf("ingestion at the new home: %v", err)
 	}
-	if err := from.Forget(plans[0], "150"); err != nil {
+	if err := from.Forget(plans[0], "150", n1-1); !errors.Is(err, ErrState) {
+		t.Fatalf("forgotten with a reading not sent: %v", err)
+	}
+	if err := from.Forget(plans[0], "150", n1); err != nil {
 		t.Fatal(err)
 	}
 	if n, _, _ := from.Digest(patient); n != 0 {
