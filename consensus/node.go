@@ -297,12 +297,18 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		n.h.RemoveStreamHandler(forwardProtocol)
 		n.h.RemoveStreamHandler(readIndexProtocol)
 		close(n.stop)
-		if err := n.raft.Shutdown().Error(); err != nil {
-			errs = append(errs, fmt.Errorf("raft: %w", err))
+		trClosed, err := n.stopRaft(ctx)
+		if err != nil {
+			// Raft's goroutines have not all ended: its log and state stay
+			// open rather than be closed under them.
+			errs = append(errs, err)
+			return
 		}
 		n.wg.Wait()
-		if err := n.tr.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("transport: %w", err))
+		if !trClosed {
+			if err := n.tr.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("transport: %w", err))
+			}
 		}
 		if err := n.wal.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("raft log: %w", err))
@@ -313,6 +319,48 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		n.st.close()
 	})
 	return errors.Join(errs...)
+}
+
+// raftStopWait bounds the wait for Raft's goroutines when the caller's
+// context has no deadline.
+const raftStopWait = 30 * time.Second
+
+// stopRaft shuts Raft down and waits for its goroutines. One blocked in
+// the transport would hold the shutdown forever: past the caller's
+// deadline the transport is closed under it, which ends the blocked
+// calls, and the wait goes on a little longer. It reports whether it
+// closed the transport.
+func (n *Node) stopRaft(ctx context.Context) (trClosed bool, err error) {
+	done := make(chan error, 1)
+	go func() { done <- n.raft.Shutdown().Error() }()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(raftStopWait)
+	}
+	wait := time.NewTimer(time.Until(deadline))
+	defer wait.Stop()
+	select {
+	case err := <-done:
+		return false, raftStopErr(err)
+	case <-wait.C:
+	}
+	n.log.Error("raft did not stop in time: closing its transport to end blocked calls")
+	if err := n.tr.Close(); err != nil {
+		n.log.Warn("close the raft transport", "error", err)
+	}
+	select {
+	case err := <-done:
+		return true, raftStopErr(err)
+	case <-time.After(10 * time.Second):
+		return true, errors.New("raft: its goroutines did not stop, even with the transport closed")
+	}
+}
+
+func raftStopErr(err error) error {
+	if err != nil {
+		return fmt.Errorf("raft: %w", err)
+	}
+	return nil
 }
 
 func (n *Node) otherVoters() int {
