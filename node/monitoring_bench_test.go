@@ -18,7 +18,7 @@ import (
 
 // BenchmarkTelemonitoringAlert: a reading breaching its threshold posted
 // at the patient's home node (Lombardia) until its alert is listed at the
-// care team's node (Campania), polled every 2 ms. One op is one breach
+// care team's node (Campania), polled back to back. One op is one breach
 // (each after a normal reading, so that each starts a new run).
 func BenchmarkTelemonitoringAlert(b *testing.B) {
 	c := newCareFed(b)
@@ -56,7 +56,6 @@ func BenchmarkTelemonitoringAlert(b *testing.B) {
 			if time.Since(t0) > 30*time.Second {
 				b.Fatal("no alert at the care team's node after 30 s")
 			}
-			time.Sleep(2 * time.Millisecond)
 		}
 		lat = append(lat, time.Since(t0))
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -86,19 +87,12 @@ func TestProcessTelemonitoring(t *testing.T) {
 		n, ok := flags()
 		return ok && n == 1
 	})
-	// Still one a few dispatch rounds later: delivered once.
-	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) {
-		if n, ok := flags(); ok && n != 1 {
-			t.Fatalf("%d alerts for one breach", n)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 
 	// Lombardia killed while four gateways send 40 bundles of 50 readings.
 	from = from.Add(time.Hour)
 	acked := make([]bool, 40)
 	var wg sync.WaitGroup
+	var anyAcked atomic.Bool
 	for g := range 4 {
 		wg.Add(1)
 		go func() {
@@ -107,13 +101,15 @@ func TestProcessTelemonitoring(t *testing.T) {
 				body := weightBundle(pt.CF, from.Add(time.Duration(i)*50*time.Second), 50, func(int) float64 { return 75 })
 				code, _ := callQuiet(http.MethodPost, lom.url()+"/fhir/Observation", op, body)
 				acked[i] = code == http.StatusOK
+				if acked[i] {
+					anyAcked.Store(true)
+				}
 			}
 		}()
-		if g == 2 {
-			time.Sleep(50 * time.Millisecond)
-			lom.kill9()
-		}
 	}
+	// Killed once the node has acknowledged a bundle, amid the others.
+	waitFor(t, 30*time.Second, "a first bundle acknowledged", anyAcked.Load)
+	lom.kill9()
 	wg.Wait()
 	lom.start(t)
 	waitFor(t, readyTimeout, "Lombardia back", lom.ready)
@@ -148,37 +144,25 @@ func TestProcessTelemonitoring(t *testing.T) {
 	op150 := regionToken(t, cam, "--sub", operatorSub, "--role", "DSA", "--purpose", "SYSADMIN")
 	stream := from.Add(2 * time.Hour)
 	const bundles, per = 30, 20
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := range bundles {
-			body := weightBundle(pt.CF, stream.Add(time.Duration(i*per)*time.Second), per, func(int) float64 { return 76 })
-			for try := 0; ; try++ {
-				if code, _ := callQuiet(http.MethodPost, lom.url()+"/fhir/Observation", op, body); code == http.StatusOK {
-					break
-				}
-				if code, _ := callQuiet(http.MethodPost, cam.url()+"/fhir/Observation", op150, body); code == http.StatusOK {
-					break
-				}
-				if try == 600 {
-					t.Errorf("bundle %d taken by neither node", i)
-					return
-				}
-				time.Sleep(100 * time.Millisecond)
+	regOp := regionToken(t, lom, "--sub", operatorSub, "--role", "PSS", "--purpose", "SYSADMIN")
+	for i := range bundles {
+		body := weightBundle(pt.CF, stream.Add(time.Duration(i*per)*time.Second), per, func(int) float64 { return 76 })
+		waitFor(t, 60*time.Second, fmt.Sprintf("bundle %d taken by the old or the new home", i), func() bool {
+			if code, _ := callQuiet(http.MethodPost, lom.url()+"/fhir/Observation", op, body); code == http.StatusOK {
+				return true
 			}
-			if i == bundles/3 {
-				rehome := fmt.Sprintf(`{"resourceType":"Patient","identifier":[{"system":"http://hl7.it/sid/codiceFiscale","value":"%s"}],`+
-					`"name":[{"family":"%s","given":["%s"]}],"gender":"%s","birthDate":"%s","managingOrganization":{"identifier":{"system":"urn:fsenet:region","value":"150"}}}`,
-					pt.CF, pt.Family, pt.Given, pt.FHIRGender(), pt.BirthDate.Format(time.DateOnly))
-				regOp := regionToken(t, lom, "--sub", operatorSub, "--role", "PSS", "--purpose", "SYSADMIN")
-				if code, b := callQuiet(http.MethodPut, lom.url()+"/fhir/Patient/CF-"+pt.CF, regOp, []byte(rehome)); code != http.StatusOK {
-					t.Errorf("re-home: %d %v", code, b)
-					return
-				}
+			code, _ := callQuiet(http.MethodPost, cam.url()+"/fhir/Observation", op150, body)
+			return code == http.StatusOK
+		})
+		if i == bundles/3 {
+			rehome := fmt.Sprintf(`{"resourceType":"Patient","identifier":[{"system":"http://hl7.it/sid/codiceFiscale","value":"%s"}],`+
+				`"name":[{"family":"%s","given":["%s"]}],"gender":"%s","birthDate":"%s","managingOrganization":{"identifier":{"system":"urn:fsenet:region","value":"150"}}}`,
+				pt.CF, pt.Family, pt.Given, pt.FHIRGender(), pt.BirthDate.Format(time.DateOnly))
+			if code, b := call(t, http.MethodPut, lom.url()+"/fhir/Patient/CF-"+pt.CF, regOp, "application/fhir+json", []byte(rehome)); code != http.StatusOK {
+				t.Fatalf("re-home: %d %s", code, b)
 			}
 		}
-	}()
-	<-done
+	}
 	waitFor(t, 60*time.Second, "every streamed reading at Campania once", func() bool {
 		code, b, err := callErr(http.MethodGet, cam.url()+"/fhir/Observation?patient=Patient/CF-"+pt.CF+"&code=29463-7&_count=1000&date=ge"+stream.Format(time.RFC3339), team)
 		var s struct {
@@ -200,6 +184,11 @@ func TestProcessTelemonitoring(t *testing.T) {
 		}
 		return len(seen) == bundles*per
 	})
+	// Many dispatch rounds and a restart of the home node later, the breach
+	// is still one alert at the care team's node: delivered once.
+	if n, ok := flags(); !ok || n != 1 {
+		t.Fatalf("%d alerts for one breach at the end", n)
+	}
 }
 
 func boolsToCodes(bs []bool) []int {
