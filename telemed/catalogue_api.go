@@ -1,12 +1,10 @@
 package telemed
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"regexp"
 	"strconv"
-	"time"
 
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 
@@ -219,16 +217,25 @@ func (m *Module) practitioners(r *http.Request, id string) ([]catalog.Practition
 
 var ifMatchRE = regexp.MustCompile(`^W/"([1-9][0-9]{0,8})"$`)
 
+// ifMatch reads If-Match: W/"<version>" (ok false when absent).
+func ifMatch(r *http.Request) (int, bool, error) {
+	im := r.Header.Get("If-Match")
+	if im == "" {
+		return 0, false, nil
+	}
+	g := ifMatchRE.FindStringSubmatch(im)
+	if g == nil {
+		return 0, false, httpapi.E(httpapi.ErrInvalid, `If-Match: want W/"<version>"`)
+	}
+	v, _ := strconv.Atoi(g[1]) // nine digits at most
+	return v, true, nil
+}
+
 // versionToUpdate is the version an update is judged on: If-Match's, or
 // the current one read strongly.
 func (m *Module) versionToUpdate(r *http.Request, id string) (int, error) {
-	if im := r.Header.Get("If-Match"); im != "" {
-		g := ifMatchRE.FindStringSubmatch(im)
-		if g == nil {
-			return 0, httpapi.E(httpapi.ErrInvalid, `If-Match: want W/"<version>"`)
-		}
-		v, _ := strconv.Atoi(g[1]) // nine digits at most
-		return v, nil
+	if v, ok, err := ifMatch(r); ok || err != nil {
+		return v, err
 	}
 	var cur catalog.Service
 	var found bool
@@ -253,14 +260,12 @@ func (m *Module) put(w http.ResponseWriter, r *http.Request, req catalog.PutServ
 		httpapi.Fail(w, r, httpapi.E(httpapi.ErrInvalid, err.Error()))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
-	defer cancel()
-	res, err := m.d.Replica.Apply(ctx, cmd)
+	res, err := m.apply(r, cmd)
 	if err != nil {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	s, err := decodeService(res.Value)
+	s, err := decodeService(res)
 	if err != nil {
 		httpapi.Fail(w, r, err)
 		return
@@ -293,14 +298,12 @@ func (m *Module) adoptService(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
-	defer cancel()
-	res, err := m.d.Replica.Apply(ctx, cmd)
+	res, err := m.apply(r, cmd)
 	if err != nil {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	httpapi.JSON(w, http.StatusOK, jsonRaw(res.Value))
+	httpapi.JSON(w, http.StatusOK, jsonRaw(res))
 }
 
 // reuse is GET /v1/authority/telemed/reuse: for the authority, every

@@ -154,13 +154,8 @@ func (m *Module) updateTemplate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (m *Module) templateVersionToUpdate(r *http.Request, id string) (int, error) {
-	if im := r.Header.Get("If-Match"); im != "" {
-		g := ifMatchRE.FindStringSubmatch(im)
-		if g == nil {
-			return 0, httpapi.E(httpapi.ErrInvalid, `If-Match: want W/"<version>"`)
-		}
-		v, _ := strconv.Atoi(g[1])
-		return v, nil
+	if v, ok, err := ifMatch(r); ok || err != nil {
+		return v, err
 	}
 	var cur catalog.Template
 	var found bool
