@@ -178,6 +178,10 @@ func (m *Module) consultReportOp(w http.ResponseWriter, r *http.Request) {
 // relazione (valueString): the Relazione finale di Teleassistenza, which
 // completes the plan.
 func (m *Module) planReportOp(w http.ResponseWriter, r *http.Request) {
+	if isMonitoringID(r.PathValue("id")) {
+		m.closeMonitoring(w, r)
+		return
+	}
 	m.reportOf(w, r, "CarePlan", func(id string, p params) Request {
 		return Request{Op: opReport, Plan: id, Text: p.get("relazione"), Quesito: p.get("quesito")}
 	})

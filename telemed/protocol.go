@@ -43,15 +43,18 @@ const (
 	opReadPlan      = "plan.read"      // Plan, with its sessions
 	opSession       = "session"        // record a plan's session (Plan, From, To, Profession, Text: the note)
 
-	opEnrol          = "monitoring.enrol" // start a telemonitoring plan (Monitoring, Template, TemplateVersion, Patient, ClientKey)
-	opReadMonitoring = "monitoring.read"  // a telemonitoring plan (Plan)
-	opReadings       = "readings"         // a patient's series of a parameter (Patient, Code, From, To, Count)
-	opDaily          = "readings.daily"   // its daily aggregates (Patient, Code, From, To)
+	opEnrol          = "monitoring.enrol"    // start a telemonitoring plan (Monitoring, Template, TemplateVersion, Patient, ClientKey)
+	opReadMonitoring = "monitoring.read"     // a telemonitoring plan (Plan)
+	opReadings       = "readings"            // a patient's series of a parameter (Patient, Code, From, To, Count)
+	opDaily          = "readings.daily"      // its daily aggregates (Patient, Code, From, To)
+	opDevice         = "monitoring.device"   // register a device of a plan's kit (Plan, Kit)
+	opDocument       = "monitoring.document" // a plan's document (Plan, DocumentKind; From, To for a report)
+	opClose          = "monitoring.close"    // close a plan (Plan, Text: the final report's), answering its Relazione finale
 )
 
 // ops are the operations a provider serves.
 var ops = []string{opSlots, opBook, opCancel, opRead, opVideo, opMove, opEncounter, opReadEncounter, opReport,
-	opConsult, opReadConsult, opTask, opMessage, opMessages, opPlan, opReadPlan, opSession, opEnrol, opReadMonitoring, opReadings, opDaily}
+	opConsult, opReadConsult, opTask, opMessage, opMessages, opPlan, opReadPlan, opSession, opEnrol, opReadMonitoring, opReadings, opDaily, opDevice, opDocument, opClose}
 
 // Request is one call to a provider.
 type Request struct {
@@ -83,6 +86,8 @@ type Request struct {
 	Code            string               `json:"code,omitempty"`
 	Count           int                  `json:"count,omitempty"`
 	Device          string               `json:"device,omitempty"` // a series page starts at From and this device
+	Kit             *monitor.Device      `json:"kit,omitempty"`
+	DocumentKind    string               `json:"document_kind,omitempty"`
 }
 
 // Response is a provider's answer.
@@ -104,6 +109,7 @@ type Response struct {
 	Readings   []monitor.Reading `json:"readings,omitempty"`
 	Days       []monitor.Day     `json:"days,omitempty"`
 	Next       monitor.Cursor    `json:"next,omitzero"`
+	Document   json.RawMessage   `json:"document,omitempty"` // a plan's FHIR document Bundle
 }
 
 // ReportFile is a report made by the provider: the id it is published
@@ -222,8 +228,10 @@ func (r Response) answers(op string) bool {
 		return r.Consult != nil && r.Message != nil
 	case opPlan, opReadPlan:
 		return r.Plan != nil
-	case opEnrol, opReadMonitoring, opReadings, opDaily:
+	case opEnrol, opReadMonitoring, opReadings, opDaily, opDevice:
 		return r.Monitoring != nil
+	case opDocument, opClose:
+		return r.Monitoring != nil && len(r.Document) > 0
 	}
 	return false
 }

@@ -174,6 +174,7 @@ func (m *Module) Register(r *module.Registrar) error {
 	}
 	if m.monitor != nil {
 		m.registerMonitoring(r.Routes, r.Capabilities)
+		m.registerMonitoringDocs(r.Routes, r.Capabilities)
 		m.registerAlerts(r.Routes, r.Capabilities)
 		m.serveAlerts(r.Protocols)
 		m.serveMoves(r.Protocols)

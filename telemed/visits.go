@@ -68,6 +68,12 @@ func (m *Module) provide(ctx context.Context, c index.Caller, req Request) (Resp
 		return m.provideReadMonitoring(ctx, c, req)
 	case opReadings, opDaily:
 		return m.provideReadings(ctx, c, req)
+	case opDevice:
+		return m.provideDevice(ctx, c, req)
+	case opDocument:
+		return m.provideDocument(ctx, c, req)
+	case opClose:
+		return m.provideClose(ctx, c, req)
 	}
 	return Response{}, httpapi.E(httpapi.ErrInvalid, "unknown operation")
 }

@@ -37,35 +37,42 @@ type Type struct {
 	LOINC string
 	Name  string // Italian, as in FSE
 	Class Class
+	// Guide names the HL7 Italia guide that defines a type the national
+	// list does not have yet ("" for the national list's).
+	Guide string
 }
 
 var table = []Type{
-	{"11502-2", "Referto di laboratorio", REF},
-	{"68604-8", "Referto di radiologia", REF},
-	{"11526-1", "Referto di anatomia patologica", REF},
-	{"11488-4", "Referto specialistico ambulatoriale", REF},
-	{"75496-0", "Referto di televisita", REF},
-	{"85208-7", "Referto / relazione di teleconsulto", REF},
-	{"34105-7", "Lettera di dimissione ospedaliera", LDO},
-	{"18842-5", "Lettera di dimissione non ospedaliera", LDO},
-	{"60591-5", "Profilo sanitario sintetico", SUM},
-	{"55750-4", "Resoconto sicurezza paziente", SUM},
-	{"101881-1", "Tessera portatori di impianto", SUM},
-	{"59258-4", "Verbale di pronto soccorso", VRB},
-	{"57833-6", "Prescrizione farmaceutica", PRS},
-	{"57832-8", "Prescrizione diagnostica o specialistica", PRS},
-	{"57829-4", "Prescrizione per prodotti o apparecchiature mediche", PRS},
-	{"29304-3", "Erogazione farmaceutica", PRE},
-	{"81223-0", "Erogazione specialistica", PRE},
-	{"57827-8", "Documento di esenzione", ESE},
-	{"18776-5", "Piano terapeutico", PDC},
-	{"59284-0", "Documento dei consensi", CON},
-	{"87273-9", "Scheda della singola vaccinazione", VAC},
-	{"82593-5", "Certificato vaccinale", VAC},
-	{"68814-3", "Bilanci di salute pediatrici", CNT},
-	{"103140-0", "Taccuino: documento personale", TAC},
-	{"53576-5", "Taccuino bundle", TAC},
-	{"100971-1", "Cartella clinica", COL},
+	{"11502-2", "Referto di laboratorio", REF, ""},
+	{"68604-8", "Referto di radiologia", REF, ""},
+	{"11526-1", "Referto di anatomia patologica", REF, ""},
+	{"11488-4", "Referto specialistico ambulatoriale", REF, ""},
+	{"75496-0", "Referto di televisita", REF, ""},
+	{"85208-7", "Referto / relazione di teleconsulto", REF, ""},
+	// HL7 Italia's telemonitoring guide types its Report rilevazione
+	// 64296-7 (its value set vsTipologiaDocumentale); its Piano and
+	// Relazione finale are 53576-5 and its Tesserino 75496-0, listed here.
+	{"64296-7", "Report rilevazione di telemonitoraggio", REF, "hl7-it/telemonitoraggio"},
+	{"34105-7", "Lettera di dimissione ospedaliera", LDO, ""},
+	{"18842-5", "Lettera di dimissione non ospedaliera", LDO, ""},
+	{"60591-5", "Profilo sanitario sintetico", SUM, ""},
+	{"55750-4", "Resoconto sicurezza paziente", SUM, ""},
+	{"101881-1", "Tessera portatori di impianto", SUM, ""},
+	{"59258-4", "Verbale di pronto soccorso", VRB, ""},
+	{"57833-6", "Prescrizione farmaceutica", PRS, ""},
+	{"57832-8", "Prescrizione diagnostica o specialistica", PRS, ""},
+	{"57829-4", "Prescrizione per prodotti o apparecchiature mediche", PRS, ""},
+	{"29304-3", "Erogazione farmaceutica", PRE, ""},
+	{"81223-0", "Erogazione specialistica", PRE, ""},
+	{"57827-8", "Documento di esenzione", ESE, ""},
+	{"18776-5", "Piano terapeutico", PDC, ""},
+	{"59284-0", "Documento dei consensi", CON, ""},
+	{"87273-9", "Scheda della singola vaccinazione", VAC, ""},
+	{"82593-5", "Certificato vaccinale", VAC, ""},
+	{"68814-3", "Bilanci di salute pediatrici", CNT, ""},
+	{"103140-0", "Taccuino: documento personale", TAC, ""},
+	{"53576-5", "Taccuino bundle", TAC, ""},
+	{"100971-1", "Cartella clinica", COL, ""},
 }
 
 var byCode = func() map[string]Type {

@@ -126,7 +126,7 @@ func (s *Store) Import(p Plan, batch []Reading) (stored int, err error) {
 	}
 	err = s.retry(func(tx *badger.Txn) error {
 		stored = 0
-		if _, err := getPlan(tx, p.ID); errors.Is(err, ErrNotFound) {
+		if cur, err := getPlan(tx, p.ID); errors.Is(err, ErrNotFound) {
 			p.Active = true
 			if err := setJSON(tx, planKey(p.ID), p); err != nil {
 				return err
@@ -136,6 +136,12 @@ func (s *Store) Import(p Plan, batch []Reading) (stored int, err error) {
 			}
 		} else if err != nil {
 			return err
+		} else if merged, changed := mergeKit(cur.Kit, p.Kit); changed {
+			// A device registered at the old home since the first page.
+			cur.Kit = merged
+			if err := setJSON(tx, planKey(p.ID), cur); err != nil {
+				return err
+			}
 		}
 		in := newBatchState(tx)
 		for _, r := range batch {
@@ -185,6 +191,9 @@ func (s *Store) Forget(p Plan, region string, sent int) error {
 		if n != sent {
 			return fmt.Errorf("%w: %d readings now, %d sent: move again", ErrState, n, sent)
 		}
+		if len(cur.Kit) != len(p.Kit) || cur.Closed != nil || !cur.Active {
+			return fmt.Errorf("%w: the plan changed while it moved: move again", ErrState)
+		}
 		cur.Active, cur.MovedTo = false, region
 		if err := setJSON(tx, planKey(p.ID), cur); err != nil {
 			return err
@@ -216,4 +225,15 @@ func (s *Store) MovedTo(patient string) (string, error) {
 		return err
 	})
 	return region, err
+}
+
+// mergeKit adds to kit the devices of more it lacks.
+func mergeKit(kit, more []Device) ([]Device, bool) {
+	changed := false
+	for _, d := range more {
+		if !slices.ContainsFunc(kit, func(k Device) bool { return k.ID == d.ID }) {
+			kit, changed = append(kit, d), true
+		}
+	}
+	return kit, changed
 }

@@ -90,6 +90,10 @@ type Plan struct {
 	// MovedTo names the region the plan moved to with its patient (on
 	// the inactive plan left at the old home).
 	MovedTo string `json:"moved_to,omitempty"`
+	// Kit is the plan's devices registered at delivery, in order.
+	Kit []Device `json:"kit,omitempty"`
+	// Closed is how the plan ended (nil while it runs).
+	Closed *Closure `json:"closed,omitempty"`
 }
 
 // Team is a plan's care team.
@@ -286,6 +290,14 @@ func validPlan(p Plan) error {
 	for _, d := range p.Devices {
 		if !deviceRE.MatchString(d) {
 			return fmt.Errorf("%w: device %q", ErrInvalid, d)
+		}
+	}
+	for _, d := range p.Kit {
+		if err := validDevice(d); err != nil {
+			return err
+		}
+		if !slices.Contains(p.Devices, d.ID) {
+			return fmt.Errorf("%w: the kit's device %q is not one of the plan's", ErrInvalid, d.ID)
 		}
 	}
 	return nil

@@ -48,6 +48,9 @@ var Vitals = map[string]Vital{
 	Glucose:   {Glucose, "Glucosio", "mg/dL", map[string]float64{"mg/dL": 1, "mmol/L": 18.016}, 10, 1500},
 }
 
+// Codes are the vitals' codes in the order documents list them.
+var Codes = []string{Weight, Systolic, Diastolic, HeartRate, SpO2, Glucose}
+
 // Aliases are codes devices send for a vital kept under another: HL7
 // Italia's telemonitoring guide defines SpO2 thresholds on 59408-5 and
 // writes its measurements as 2708-6.
