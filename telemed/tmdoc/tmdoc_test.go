@@ -20,7 +20,7 @@ func fixture() Input {
 	plan := monitor.Plan{ID: "030-tm-abc", Patient: "CF:RSSMRA80A01H501U", Devices: []string{"bilancia-1", "sfigmo-1"},
 		Thresholds: map[string]monitor.Threshold{monitor.Weight: {High: &high, Sustained: 2}, monitor.Systolic: {Low: &low}},
 		Start:      start, Active: true, Template: "030-tmpl-1", TemplateVersion: 1, Tipo: "II",
-		Team:  monitor.Team{Region: "150", Members: []string{"DBRCRL70A41F205E"}}, Author: "BNCLCU75A01H501T", Every: 24 * time.Hour,
+		Team: monitor.Team{Region: "150", Members: []string{"DBRCRL70A41F205E"}}, Author: "BNCLCU75A01H501T", Every: 24 * time.Hour,
 		Kit: []monitor.Device{{ID: "bilancia-1", Identifiers: []monitor.Identifier{{System: "urn:oid:1.2.3", Value: "SN-1"}},
 			UDI: []monitor.UDI{{DeviceIdentifier: "08012345678901"}}, Name: "Bilancia", Delivered: start.Add(2 * time.Hour)}}}
 	return Input{Plan: plan, Patient: index.Patient{ID: plan.Patient, Family: "Rossi", Given: []string{"Mario"}, HomeRegion: "030"},
