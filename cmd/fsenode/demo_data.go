@@ -149,6 +149,25 @@ func (p *demoProducer) publishPDF(ctx context.Context, pdf []byte, docID, loinc,
 	return nil
 }
 
+// publishFHIR signs a FHIR document and provides it through the
+// producer's gateway (ITI-65); a document published before is kept.
+func (p *demoProducer) publishFHIR(ctx context.Context, doc []byte, local, loinc, class, patientCF string) error {
+	sig, err := gateway.SignDocument(p.client.Key, doc)
+	if err != nil {
+		return err
+	}
+	d := synth.Document{Kind: synth.Kind{LOINC: loinc, Class: class}, Region: p.region.Code, LocalID: local, Patient: synth.Patient{CF: patientCF}}
+	a, err := p.client.ProvideFHIR(ctx, synth.ProvideBundle(d, doc, sig), doc, loinc, patientCF)
+	switch {
+	case err != nil:
+		return fmt.Errorf("region %s: publish %s: %w", p.region.Code, local, err)
+	case a.Status == http.StatusConflict:
+	case !a.OK():
+		return fmt.Errorf("region %s: publish %s: %v", p.region.Code, local, a)
+	}
+	return nil
+}
+
 // demoProducerKey loads the demo producer's key, making it on first use.
 func demoProducerKey(path string) (jwk.Key, error) {
 	if _, err := os.Stat(path); err == nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fsenet/fsenet/repository/synth"
+	"github.com/fsenet/fsenet/telemed/tmdoc"
 )
 
 // monitoringScenario: the migrant patient, at home in her new region, is
@@ -57,6 +58,12 @@ func monitoringScenario(ctx context.Context, w io.Writer, team, home *demoProduc
 	}
 	fmt.Fprintf(w, " 14. %s enrols her in telemonitoring (weight over 80 kg twice in a row alerts), her care team in %s:\n", home.region.Code, team.region.Code)
 	fmt.Fprintf(w, "       curl -H \"Authorization: Bearer $FSENET_%s_TOKEN\" \"$FSENET_%s_URL/fhir/CarePlan/%s\"\n", team.region.Code, team.region.Code, enrolled.ID)
+	if err := demoKit(ctx, home, clinician, enrolled.ID, pt.CF); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "     the scale is registered at delivery; %s's producer publishes the Piano di telemonitoraggio and the Tesserino\n", home.region.Code)
+	fmt.Fprintf(w, "     dispositivi (FHIR documents) through its gateway; the Piano as the node makes it for a %s clinician:\n", home.region.Code)
+	fmt.Fprintf(w, "       curl -H \"Authorization: Bearer $FSENET_%s_TOKEN\" \"$FSENET_%s_URL/fhir/CarePlan/%s/\\$piano\"\n", home.region.Code, home.region.Code, enrolled.ID)
 	if err := demoScale(ctx, home, pt.CF); err != nil {
 		return err
 	}
@@ -83,6 +90,29 @@ func monitoringScenario(ctx context.Context, w io.Writer, team, home *demoProduc
 	}
 	fmt.Fprintf(w, " 16. the alert reaches the care team's node in %s, where a member acknowledges it:\n", team.region.Code)
 	fmt.Fprintf(w, "       curl -H \"Authorization: Bearer $FSENET_%s_TOKEN\" \"$FSENET_%s_URL/fhir/Flag\"\n", team.region.Code, team.region.Code)
+	return nil
+}
+
+// demoKit registers the plan's scale and publishes the Piano and the
+// Tesserino through the home region's gateway.
+func demoKit(ctx context.Context, home *demoProducer, clinician, plan, cf string) error {
+	device := `{"resourceType":"Device","id":"bilancia-demo","identifier":[{"system":"urn:oid:2.16.840.1.113883.2.9.4.3.99","value":"DEMO-` + cf + `"}],` +
+		`"udiCarrier":[{"deviceIdentifier":"08012345678901","carrierHRF":"(01)08012345678901(21)DEMO-` + cf + `"}],` +
+		`"deviceName":[{"name":"Bilancia pesapersone","type":"user-friendly-name"}],"type":{"coding":[{"system":"http://snomed.info/sct","code":"39857003","display":"Weighing patient"}]}}`
+	planURL := home.url + "/fhir/CarePlan/" + plan
+	if code, b, err := demoCall(ctx, http.MethodPost, planURL+"/$register-device", clinician, "application/fhir+json", []byte(device)); err != nil ||
+		code != http.StatusCreated && code != http.StatusOK {
+		return fmt.Errorf("register the scale: %d %v %s", code, err, b)
+	}
+	for _, d := range []struct{ op, loinc, class string }{{"piano", tmdoc.TypePiano, "TAC"}, {"tesserino", tmdoc.TypeTesserino, "REF"}} {
+		code, doc, err := demoCall(ctx, http.MethodGet, planURL+"/$"+d.op, clinician, "", nil)
+		if err != nil || code != http.StatusOK {
+			return fmt.Errorf("the %s: %d %v %s", d.op, code, err, doc)
+		}
+		if err := home.publishFHIR(ctx, doc, "tm-"+d.op+"-"+plan, d.loinc, d.class, cf); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
