@@ -69,6 +69,7 @@ func TestTelemonitoringKitAndDocuments(t *testing.T) {
 		{"garbage", planURL + "/$register-device", c.lomDoc, "{not json", http.StatusBadRequest},
 		{"not a Device", planURL + "/$register-device", c.lomDoc, `{"resourceType":"Patient"}`, http.StatusBadRequest},
 		{"no UDI carrier", planURL + "/$register-device", c.lomDoc, strings.Replace(scaleDevice, `"udiCarrier"`, `"note"`, 1), http.StatusBadRequest},
+		{"a control character in the name", planURL + "/$register-device", c.lomDoc, strings.Replace(scaleDevice, `"name":"Bilancia"`, `"name":"Bil\u0001ancia"`, 1), http.StatusBadRequest},
 		{"no identifier", planURL + "/$register-device", c.lomDoc, strings.Replace(scaleDevice, `"identifier"`, `"contact"`, 1), http.StatusBadRequest},
 		{"a device the plan does not name", planURL + "/$register-device", c.lomDoc, strings.Replace(scaleDevice, "bilancia-1", "glucometro-9", 1), http.StatusBadRequest},
 		{"the scale's identifiers on the cuff", planURL + "/$register-device", c.lomDoc, strings.Replace(scaleDevice, "bilancia-1", "sfigmo-1", 1), http.StatusConflict},

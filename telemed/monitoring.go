@@ -113,7 +113,13 @@ func (m *Module) monitoringReadable(ctx context.Context, c index.Caller, plan mo
 	if err != nil {
 		return err
 	}
-	refused := index.Authorize(c, index.ActReadMonitoring, index.Target{Region: m.cfg.Region, Patient: p, Team: plan.Team.Members}).Err(what)
+	// A plan that moved is judged as where it is kept now: the new home's
+	// clinicians learn where it went, to read it there.
+	region := m.cfg.Region
+	if plan.MovedTo != "" {
+		region = plan.MovedTo
+	}
+	refused := index.Authorize(c, index.ActReadMonitoring, index.Target{Region: region, Patient: p, Team: plan.Team.Members}).Err(what)
 	if refused != nil && p != nil {
 		return m.audited(ctx, c, "Observation.read", index.ActionRead, p.ID, refused)
 	}

@@ -151,8 +151,8 @@ func (m *Module) document(ctx context.Context, c index.Caller, kind tmdoc.Kind, 
 func (m *Module) summaries(plan monitor.Plan, from, to time.Time) ([]tmdoc.Summary, error) {
 	var out []tmdoc.Summary
 	start, end := from, to
-	if plan.Start.After(start) {
-		start = plan.Start
+	if first := plan.Start.Add(-monitor.EarlyReadings); first.After(start) {
+		start = first // the plan's readings only
 	}
 	if plan.Closed != nil && plan.Closed.At.Before(end) {
 		end = plan.Closed.At
@@ -163,17 +163,20 @@ func (m *Module) summaries(plan monitor.Plan, from, to time.Time) ([]tmdoc.Summa
 		if !ok {
 			continue
 		}
-		st, err := m.monitor.Summarize(plan.Patient, code, from, to, t)
-		if err != nil {
-			return nil, err
+		var st monitor.Stats
+		if end.After(start) { // the plan's own readings only
+			var err error
+			if st, err = m.monitor.Summarize(plan.Patient, code, start, end, t); err != nil {
+				return nil, err
+			}
 		}
 		s := tmdoc.Summary{Code: code, Readings: st.Count, Min: st.Min, Max: st.Max, Breaches: st.Breaches,
 			DaysActive: st.Days, FirstMean: st.FirstDay, LastMean: st.LastDay}
 		if st.Count > 0 {
 			s.Mean = st.Sum / float64(st.Count)
 		}
-		if plan.Every > 0 && span > 0 {
-			s.Expected = max(1, int(span/plan.Every))
+		if plan.Every >= 24*time.Hour && span > 0 {
+			s.Expected = max(1, int(span/plan.Every)) // days (slots of the pace) that want a reading
 		}
 		out = append(out, s)
 	}

@@ -44,7 +44,9 @@ func isMonitoringID(id string) bool {
 }
 
 // monitoringRegion is the region whose node keeps a telemonitoring plan:
-// where it started, or where it moved with its patient.
+// where it started, or where it moved with its patient (followed over a
+// few moves). A plan this node kept and that moved on is followed here;
+// another node's is asked of it, under the policy.
 func (m *Module) monitoringRegion(w http.ResponseWriter, r *http.Request, id string) (string, bool) {
 	region, ok := regionOf(w, r, id, "CarePlan")
 	if !ok {
@@ -54,23 +56,33 @@ func (m *Module) monitoringRegion(w http.ResponseWriter, r *http.Request, id str
 		httpapi.Fail(w, r, httpapi.E(httpapi.ErrNotFound, "no such CarePlan"))
 		return "", false
 	}
-	if region == m.cfg.Region {
-		if st, err := m.monitorStore(); err == nil {
-			if p, err := st.Plan(id); err == nil && p.MovedTo != "" {
-				return p.MovedTo, true
+	if st, err := m.monitorStore(); err == nil {
+		if p, err := st.Plan(id); err == nil {
+			if p.MovedTo == "" {
+				return m.cfg.Region, true
 			}
+			region = p.MovedTo
 		}
-		return region, true
 	}
-	resp, ok := m.ask(w, r, region, Request{Op: opReadMonitoring, Plan: id}, "CarePlan.read.request")
-	if !ok {
-		return "", false
+	for range maxMoves {
+		if region == m.cfg.Region {
+			return region, true
+		}
+		resp, ok := m.ask(w, r, region, Request{Op: opReadMonitoring, Plan: id}, "CarePlan.read.request")
+		if !ok {
+			return "", false
+		}
+		if resp.Monitoring.MovedTo == "" {
+			return region, true
+		}
+		region = resp.Monitoring.MovedTo
 	}
-	if resp.Monitoring.MovedTo != "" {
-		return resp.Monitoring.MovedTo, true
-	}
-	return region, true
+	httpapi.Fail(w, r, httpapi.E(httpapi.ErrNotFound, "no such CarePlan"))
+	return "", false
 }
+
+// maxMoves bounds the moves of a plan followed to find it.
+const maxMoves = 4
 
 // registerDevice is POST /fhir/CarePlan/{id}/$register-device with a
 // Device: its id is the plan's name for it (readings come from

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -94,10 +95,43 @@ func validDevice(d Device) error {
 			return fmt.Errorf("%w: a device's text fields are at most %d bytes", ErrInvalid, maxDeviceText)
 		}
 	}
+	for _, s := range deviceTexts(d) {
+		if !printable(s) {
+			return fmt.Errorf("%w: a device's fields hold control characters", ErrInvalid)
+		}
+	}
 	if d.Type != nil && (d.Type.System == "" || d.Type.Code == "" || len(d.Type.System)+len(d.Type.Code)+len(d.Type.Display) > maxDeviceText) {
 		return fmt.Errorf("%w: a device's type needs a system and a code", ErrInvalid)
 	}
 	return nil
+}
+
+func deviceTexts(d Device) []string {
+	out := []string{d.ID, d.Name, d.Model, d.Manufacturer, d.Serial, d.Lot, d.By}
+	for _, id := range d.Identifiers {
+		out = append(out, id.System, id.Value)
+	}
+	for _, u := range d.UDI {
+		out = append(out, u.DeviceIdentifier, u.Issuer, u.CarrierHRF)
+	}
+	if d.Type != nil {
+		out = append(out, d.Type.System, d.Type.Code, d.Type.Display)
+	}
+	return out
+}
+
+// printable reports whether s is valid UTF-8 without control characters
+// other than tab, line feed and carriage return (what XML text carries).
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f || r == 0xfffe || r == 0xffff {
+			return false
+		}
+	}
+	return true
 }
 
 // sameDevice reports whether two registrations name the same device.
@@ -193,7 +227,7 @@ func heldBy(k, d Device) bool {
 // missing-measurement checks stop, and the closure is kept for the final
 // report. Closing a closed plan answers the first closure (dup).
 func (s *Store) ClosePlan(planID string, c Closure) (out Plan, dup bool, err error) {
-	if c.At.IsZero() || c.By == "" || strings.TrimSpace(c.Text) == "" || len(c.Text) > MaxClosure {
+	if c.At.IsZero() || c.By == "" || strings.TrimSpace(c.Text) == "" || len(c.Text) > MaxClosure || !printable(c.Text) {
 		return out, false, fmt.Errorf("%w: a closure needs its time, its author and a text of at most %d bytes", ErrInvalid, MaxClosure)
 	}
 	err = s.retry(func(tx *badger.Txn) error {

@@ -85,6 +85,9 @@ func TestClosePlan(t *testing.T) {
 	if _, _, err := s.ClosePlan("030-tm-1", Closure{At: time.Now(), By: "BNCLCU75A01H501T"}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("a closure without text: %v", err)
 	}
+	if _, _, err := s.ClosePlan("030-tm-1", Closure{At: time.Now(), By: "BNCLCU75A01H501T", Text: "fine\x00"}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a closure text with a NUL: %v", err)
+	}
 	c := Closure{At: time.Now().UTC(), By: "BNCLCU75A01H501T", Text: "Obiettivi raggiunti"}
 	p, dup, err := s.ClosePlan("030-tm-1", c)
 	if err != nil || dup || p.Active || p.Closed == nil || !p.End.Equal(c.At) {

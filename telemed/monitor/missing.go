@@ -55,6 +55,9 @@ func (s *Store) missing(p Plan, code string, now time.Time) (*Alert, error) {
 	var raised *Alert
 	err := s.retry(func(tx *badger.Txn) error {
 		raised = nil
+		if cur, err := getPlan(tx, p.ID); err != nil || !cur.Active {
+			return err // closed or moved meanwhile: nothing is missing
+		}
 		last, err := lastReading(tx, p.Patient, code)
 		if err != nil {
 			return err

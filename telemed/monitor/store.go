@@ -433,6 +433,10 @@ func (s *Store) ingest(batch []Reading) (Result, error) {
 }
 
 // checkReading refuses a reading its plan does not expect.
+// EarlyReadings is how long before a plan's start its readings are taken
+// (a device set up and tried before the enrolment was recorded).
+const EarlyReadings = 24 * time.Hour
+
 func checkReading(r Reading, p Plan, now time.Time) error {
 	if _, ok := p.Thresholds[r.Code]; !ok {
 		return fmt.Errorf("%w: the plan does not measure %s", ErrInvalid, r.Code)
@@ -445,7 +449,7 @@ func checkReading(r Reading, p Plan, now time.Time) error {
 		return fmt.Errorf("%w: %s outside the physiological range", ErrInvalid, r.Code)
 	case r.Time.After(now.Add(5 * time.Minute)):
 		return fmt.Errorf("%w: a reading from the future (%s)", ErrInvalid, r.Time.UTC().Format(time.RFC3339))
-	case r.Time.Before(p.Start.Add(-24 * time.Hour)):
+	case r.Time.Before(p.Start.Add(-EarlyReadings)):
 		return fmt.Errorf("%w: a reading from before the plan started", ErrInvalid)
 	case len(r.Identifier) > 128 || len(r.Device) > 128:
 		return fmt.Errorf("%w: identifiers are at most 128 bytes", ErrInvalid)

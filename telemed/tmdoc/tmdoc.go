@@ -97,19 +97,20 @@ type Summary struct {
 	Max        float64 `json:"max"`
 	Mean       float64 `json:"mean"`
 	Breaches   int     `json:"breaches"`  // readings beyond the plan's thresholds
-	Expected   int     `json:"expected"`  // readings the plan's pace asks for in the period (0: no pace)
+	Expected   int     `json:"expected"`  // slots of the plan's pace in the period, each wanting a reading (0: no pace)
 	FirstMean  float64 `json:"first_day"` // the mean of the first day with readings
 	LastMean   float64 `json:"last_day"`  // and of the last: the trend
 	DaysActive int     `json:"days"`      // days with at least one reading
 }
 
-// Adherence is the share of expected readings taken (1 when none is
-// expected).
-func (s Summary) Adherence() float64 {
+// Adherence is the share of the pace's slots that have a reading (days
+// with readings over the days the pace wants one); ok is false when the
+// plan sets no pace.
+func (s Summary) Adherence() (share float64, ok bool) {
 	if s.Expected <= 0 {
-		return 1
+		return 0, false
 	}
-	return math.Min(1, float64(s.Readings)/float64(s.Expected))
+	return math.Min(1, float64(s.DaysActive)/float64(s.Expected)), true
 }
 
 // Input is what every document is made of.
@@ -240,8 +241,16 @@ func (d *doc) bundle() ([]byte, error) {
 		return nil, d.err
 	}
 	b := fhir.Bundle{Type: fhir.BundleTypeDocument, Timestamp: fhirres.Ptr(stamp(d.in.At)),
-		Identifier: &fhir.Identifier{System: fhirres.Ptr("urn:ietf:rfc:3986"), Value: fhirres.Ptr(d.url("Bundle"))},
-		Entry:      append([]fhir.BundleEntry{{FullUrl: d.comp.Identifier.Value, Resource: comp}}, d.entries...)}
+		Entry: append([]fhir.BundleEntry{{FullUrl: d.comp.Identifier.Value, Resource: comp}}, d.entries...)}
+	// The Bundle's identifier names its content: the same document asked
+	// again is the same Bundle; anything changed (a late reading, the
+	// registry's name of the patient) makes another.
+	content, err := json.Marshal(b.Entry)
+	if err != nil {
+		return nil, err
+	}
+	d.seed = string(content)
+	b.Identifier = &fhir.Identifier{System: fhirres.Ptr("urn:ietf:rfc:3986"), Value: fhirres.Ptr(d.url("Bundle"))}
 	return json.Marshal(b)
 }
 
@@ -281,7 +290,11 @@ func (d *doc) tesserino() {
 	for _, k := range d.in.Plan.Kit {
 		dev, dus := d.url("Device/"+k.ID), d.url("DeviceUseStatement/"+k.ID)
 		d.add(dev, device(k))
-		d.add(dus, fhir.DeviceUseStatement{Status: fhir.DeviceUseStatementStatusActive,
+		status := fhir.DeviceUseStatementStatusActive
+		if d.in.Plan.Closed != nil {
+			status = fhir.DeviceUseStatementStatusCompleted
+		}
+		d.add(dus, fhir.DeviceUseStatement{Status: status,
 			Subject: fhir.Reference{Reference: fhirres.Ptr(d.patient)}, Device: fhir.Reference{Reference: fhirres.Ptr(dev)},
 			TimingPeriod: &fhir.Period{Start: fhirres.Ptr(stamp(k.Delivered))}, RecordedOn: fhirres.Ptr(stamp(k.Delivered))})
 		statements = append(statements, dus)
@@ -300,7 +313,7 @@ func (d *doc) report() {
 	cp := d.summaryPlan(plan)
 	d.add(plan, cp)
 	d.section(SectionPlan, "Riepilogo del piano e delle rilevazioni del periodo",
-		fmt.Sprintf("Rilevazioni dal %s al %s. %s", day(d.in.From), day(d.in.At), d.figures()), plan)
+		fmt.Sprintf("Rilevazioni dal %s al %s. %s", day(d.in.From), day(d.in.At.Add(-time.Nanosecond)), d.figures()), plan)
 }
 
 // relazione: the closure, with the whole plan's figures.
@@ -375,9 +388,12 @@ func (d *doc) summaryObservation(s Summary) fhir.Observation {
 		Component: []fhir.ObservationComponent{
 			{Code: stat("letture", "Letture"), ValueInteger: fhirres.Ptr(s.Readings)},
 			{Code: stat("fuori-soglia", "Letture fuori soglia"), ValueInteger: fhirres.Ptr(s.Breaches)},
-			{Code: stat("aderenza", "Aderenza (%)"), ValueQuantity: &fhir.Quantity{Value: jsonNumber(math.Round(s.Adherence()*1000) / 10),
-				Unit: fhirres.Ptr("%"), System: fhirres.Ptr(monitor.SystemUCUM), Code: fhirres.Ptr("%")}},
+			{Code: stat("giorni", "Giorni con letture"), ValueInteger: fhirres.Ptr(s.DaysActive)},
 		}}
+	if share, ok := s.Adherence(); ok {
+		o.Component = append(o.Component, fhir.ObservationComponent{Code: stat("aderenza", "Aderenza (%)"),
+			ValueQuantity: &fhir.Quantity{Value: jsonNumber(math.Round(share*1000) / 10), Unit: fhirres.Ptr("%"), System: fhirres.Ptr(monitor.SystemUCUM), Code: fhirres.Ptr("%")}})
+	}
 	if d.kind == Relazione {
 		o.EffectivePeriod.Start = fhirres.Ptr(stamp(d.in.Plan.Start))
 	}
@@ -403,9 +419,13 @@ func (d *doc) figures() string {
 			out = append(out, v.Display+": nessuna rilevazione")
 			continue
 		}
-		out = append(out, fmt.Sprintf("%s: %d letture in %d giorni, media %s %s (min %s, max %s; da %s a %s), %d fuori soglia, aderenza %s%%",
-			v.Display, s.Readings, s.DaysActive, num(s.Mean), v.Unit, num(s.Min), num(s.Max), num(s.FirstMean), num(s.LastMean), s.Breaches,
-			num(math.Round(s.Adherence()*1000)/10)))
+		line := fmt.Sprintf("%s: %d letture in %d giorni, media %s %s (min %s, max %s; da %s a %s), %d fuori soglia",
+			v.Display, s.Readings, s.DaysActive, num(math.Round(s.Mean*100)/100), v.Unit, num(s.Min), num(s.Max),
+			num(math.Round(s.FirstMean*100)/100), num(math.Round(s.LastMean*100)/100), s.Breaches)
+		if share, ok := s.Adherence(); ok {
+			line += fmt.Sprintf(", aderenza %s%%", num(math.Round(share*1000)/10))
+		}
+		out = append(out, line)
 	}
 	if len(out) == 0 {
 		return "Nessun parametro."
@@ -424,9 +444,14 @@ func observationDefinition(code string, t monitor.Threshold) fhir.ObservationDef
 	}
 	r.Low, r.High = q(t.Low), q(t.High)
 	od := fhir.ObservationDefinition{Code: fhirres.Coding(SystemLOINC, code, v.Display),
-		PermittedDataType: []fhir.ObservationDataType{fhir.ObservationDataTypeQuantity},
-		QualifiedInterval: []fhir.ObservationDefinitionQualifiedInterval{{Category: fhirres.Ptr(fhir.ObservationRangeCategoryCritical), Range: r,
-			Condition: fhirres.Ptr(sustained(t))}}}
+		PermittedDataType: []fhir.ObservationDataType{fhir.ObservationDataTypeQuantity}}
+	if r.Low != nil || r.High != nil {
+		// The range readings are expected in: outside it, the rule of
+		// Condition alerts (the guide's shape; "reference" as FHIR names a
+		// range that is not itself critical).
+		od.QualifiedInterval = []fhir.ObservationDefinitionQualifiedInterval{{Category: fhirres.Ptr(fhir.ObservationRangeCategoryReference), Range: r,
+			Condition: fhirres.Ptr(sustained(t))}}
+	}
 	return od
 }
 

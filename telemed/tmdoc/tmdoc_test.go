@@ -89,7 +89,7 @@ func TestDocumentsHaveTheGuidesShape(t *testing.T) {
 	}{
 		{Piano, fixture(), []string{SectionPlan}, "CarePlan", []string{`"ObservationDefinition"`, `"qualifiedInterval"`, `"CareTeam"`, "DBRCRL70A41F205E", "2 letture consecutive"}},
 		{Tesserino, tesserino, []string{SectionDevices}, "DeviceUseStatement", []string{`"udiCarrier"`, "08012345678901", `"Device"`}},
-		{Report, report, []string{SectionPlan}, "CarePlan", []string{`"outcomeReference"`, "fuori-soglia", "aderenza", `"dataAbsentReason"`}},
+		{Report, report, []string{SectionPlan}, "CarePlan", []string{`"outcomeReference"`, "fuori-soglia", "aderenza", `"dataAbsentReason"`, "dal 01/10/2026 al 31/10/2026"}},
 		{Relazione, closed, []string{SectionPlan, SectionConclude}, "CarePlan", []string{"Obiettivi raggiunti", `"completed"`}},
 	} {
 		t.Run(string(tt.kind), func(t *testing.T) {
@@ -171,9 +171,15 @@ func TestSummaryAdherence(t *testing.T) {
 	for _, tt := range []struct {
 		s    Summary
 		want float64
-	}{{Summary{Readings: 15, Expected: 30}, 0.5}, {Summary{Readings: 45, Expected: 30}, 1}, {Summary{Readings: 3}, 1}} {
-		if got := tt.s.Adherence(); got != tt.want {
-			t.Errorf("%+v: %g, want %g", tt.s, got, tt.want)
+		ok   bool
+	}{
+		{Summary{Readings: 15, DaysActive: 15, Expected: 30}, 0.5, true},
+		{Summary{Readings: 30, DaysActive: 1, Expected: 30}, 1.0 / 30, true}, // thirty readings on one day
+		{Summary{Readings: 45, DaysActive: 31, Expected: 30}, 1, true},
+		{Summary{Readings: 3, DaysActive: 3}, 0, false}, // no pace
+	} {
+		if got, ok := tt.s.Adherence(); ok != tt.ok || got != tt.want {
+			t.Errorf("%+v: %g %v, want %g %v", tt.s, got, ok, tt.want, tt.ok)
 		}
 	}
 }
