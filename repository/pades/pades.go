@@ -203,7 +203,6 @@ const (
 	RuleMultiple        = "FIRMA-11"
 	RuleTimestamp       = "FIRMA-12"
 	RuleConfiguration   = "FIRMA-13"
-	ruleCount           = 13
 	subFilterDetached   = "adbe.pkcs7.detached"
 	subFilterCAdES      = "ETSI.CAdES.detached"
 	subFilterDocTimeTST = "ETSI.RFC3161"
