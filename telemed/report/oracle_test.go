@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fsenet/fsenet/repository/cda/schematron"
 )
 
 // The oracle is the national schematrons run as the gateway runs them
@@ -324,8 +326,12 @@ func TestDifferential(t *testing.T) {
 			// A document with nothing in it.
 			docs["an empty ClinicalDocument"] = []byte(`<ClinicalDocument xmlns="urn:hl7-org:v3"/>`)
 			verdicts := o.judge(t, kind, docs)
-			agree := 0
+			agree, ported := 0, portOf(t, kind)
 			for name, doc := range docs {
+				// The port of every national schematron agrees as well.
+				if pf, err := ported.Validate(doc); err != nil || !slices.Equal(schematron.IDs(pf), slices.Sorted(slices.Values(verdicts[name]))) {
+					t.Errorf("%s: the ported schematron fails %v (%v), the national one %v", name, schematron.IDs(pf), err, verdicts[name])
+				}
 				fails, err := Check(kind, doc)
 				if err != nil {
 					t.Errorf("%s: Check: %v", name, err)
@@ -345,6 +351,18 @@ func TestDifferential(t *testing.T) {
 				len(docs), mutated, Schematron(kind), agree)
 		})
 	}
+}
+
+// portOf is the ported schematron of a kind.
+func portOf(t *testing.T, kind Kind) *schematron.Schema {
+	t.Helper()
+	for _, s := range schematron.All() {
+		if s.Source == Schematron(kind) {
+			return s
+		}
+	}
+	t.Fatalf("no ported schematron %s", Schematron(kind))
+	return nil
 }
 
 // On documents of other types (the national samples of lab reports,

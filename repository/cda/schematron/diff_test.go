@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fsenet/fsenet/repository/synth"
 )
 
 // The oracle: the national schematrons run as the national gateway runs
@@ -293,4 +295,40 @@ func TestDifferentialNationalSamples(t *testing.T) {
 			t.Logf("%d of %d variants judged alike", agree, total)
 		})
 	}
+}
+
+// TestDifferentialNational: a valid document of every national type the
+// synthetic generator makes, and its mutations, judged alike by fsenet
+// and by the national tool. FSENET_CONFORMANCE_REPORT names a file that
+// gets the agreement per type (docs/CONFORMANCE.md's table).
+func TestDifferentialNational(t *testing.T) {
+	if _, err := os.Stat(oracle); err != nil {
+		t.Skipf("the schematron oracle is not at %s", oracle)
+	}
+	var report strings.Builder
+	for _, name := range synth.NationalTypes() {
+		t.Run(name, func(t *testing.T) {
+			doc, err := synth.National(name, synth.Document{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			agree, total := differential(t, doc, 2*minVariant)
+			s, _ := schemaNamed(name)
+			fmt.Fprintf(&report, "| %s | %s | %d | %d | %.1f %% |\n", name, s.Source, total-1, agree, 100*float64(agree)/float64(total))
+		})
+	}
+	if p := os.Getenv("FSENET_CONFORMANCE_REPORT"); p != "" {
+		if err := os.WriteFile(p, []byte(report.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func schemaNamed(name string) (*Schema, bool) {
+	for _, s := range schemas {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return nil, false
 }
