@@ -30,6 +30,7 @@ const (
 	CNT Class = "CNT" // controlli (bilanci di salute)
 	TAC Class = "TAC" // taccuino
 	COL Class = "COL" // cartella clinica
+	LET Class = "LET" // lettera (di invito)
 )
 
 // Type is one document type of the table.
@@ -53,6 +54,11 @@ var table = []Type{
 	// 64296-7 (its value set vsTipologiaDocumentale); its Piano and
 	// Relazione finale are 53576-5 and its Tesserino 75496-0, listed here.
 	{"64296-7", "Report rilevazione di telemonitoraggio", REF, "hl7-it/telemonitoraggio"},
+	// Types the national gateway's own schematrons (it-fse-catalogs)
+	// judge under codes the national list does not carry.
+	{"60593-1", "Erogazione farmaceutica", PRE, "it-fse-catalogs schematronFSE_ErF, schematron_ErF_NoSSN"},
+	{"108276-7", "Lettera di invito allo screening", LET, "it-fse-catalogs schematron_Lettera_Screening"},
+	{"111490-9", "Lettera di invito alla vaccinazione", LET, "it-fse-catalogs schematron_Lettera_VACC"},
 	{"34105-7", "Lettera di dimissione ospedaliera", LDO, ""},
 	{"18842-5", "Lettera di dimissione non ospedaliera", LDO, ""},
 	{"60591-5", "Profilo sanitario sintetico", SUM, ""},

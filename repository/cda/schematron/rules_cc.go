@@ -7,6 +7,7 @@ var schemaCC = &Schema{
 	Source:   "schematron_CC_v1.0.sch",
 	Title:    "Schematron Cartella Clinica",
 	Template: "2.16.840.1.113883.2.9.10.1.18.1",
+	Code:     "100971-1",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

@@ -7,6 +7,7 @@ var schemacertificatoVACC = &Schema{
 	Source:   "schematron_certificato_VACC_v2.4.sch",
 	Title:    "Schematron Certificato Vaccinale v 1.1",
 	Template: "2.16.840.1.113883.2.9.10.1.11.1.2",
+	Code:     "82593-5",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

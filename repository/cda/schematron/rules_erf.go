@@ -7,6 +7,7 @@ var schemaErF = &Schema{
 	Source:   "schematronFSE_ErF_1.1.sch",
 	Title:    "Schematron Erogazione Farmaceutica 1.0",
 	Template: "2.16.840.1.113883.2.9.10.1.13.1.1",
+	Code:     "60593-1",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

@@ -7,6 +7,7 @@ var schemaErS = &Schema{
 	Source:   "schematronFSE_ErS_1.1.sch",
 	Title:    "Schematron Erogazione Specialistica 1.0",
 	Template: "2.16.840.1.113883.2.9.10.1.13.1.2",
+	Code:     "81223-0",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

@@ -7,6 +7,7 @@ var schemaLAB = &Schema{
 	Source:   "schematronFSE_LAB_v27.1.sch",
 	Title:    "Schematron Laboratorio Analisi 1.3",
 	Template: "2.16.840.1.113883.2.9.10.1.1",
+	Code:     "11502-2",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

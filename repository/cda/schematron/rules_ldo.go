@@ -7,6 +7,7 @@ var schemaLDO = &Schema{
 	Source:   "schematronFSE_LDO_v5.5.sch",
 	Title:    "Schematron Lettera Dimissione Ospedaliera V 1.2",
 	Template: "2.16.840.1.113883.2.9.10.1.5",
+	Code:     "34105-7",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

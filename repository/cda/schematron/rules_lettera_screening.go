@@ -7,6 +7,7 @@ var schemaLetteraScreening = &Schema{
 	Source:   "schematron_Lettera_Screening_v1.2.sch",
 	Title:    "Schematron Lettera di invito screening o ad altri percorsi di prevenzione",
 	Template: "2.16.840.1.113883.2.9.10.1.14.1",
+	Code:     "108276-7",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

@@ -7,6 +7,7 @@ var schemaLetteraVACC = &Schema{
 	Source:   "schematron_Lettera_VACC_v1.4.sch",
 	Title:    "Schematron Lettera di invito per Vaccinazioni",
 	Template: "2.16.840.1.113883.2.9.10.1.15.1",
+	Code:     "111490-9",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

@@ -7,6 +7,7 @@ var schemaPrF = &Schema{
 	Source:   "schematronFSE_PrF_4.6.sch",
 	Title:    "Schematron Prescrizione Farmaceutica 4.0",
 	Template: "2.16.840.1.113883.2.9.10.1.2.1",
+	Code:     "57833-6",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

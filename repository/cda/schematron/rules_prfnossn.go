@@ -7,6 +7,7 @@ var schemaPrFNoSSN = &Schema{
 	Source:   "schematron_PrFNoSSN_1.2.sch",
 	Title:    "Schematron Prescrizione Farmaceutica No SSN 1.1",
 	Template: "2.16.840.1.113883.2.9.10.1.3.1",
+	Code:     "57833-6",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

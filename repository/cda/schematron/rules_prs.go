@@ -7,6 +7,7 @@ var schemaPrS = &Schema{
 	Source:   "schematron_PrS_v2.7.sch",
 	Title:    "Schematron Prescrizione Specialistica 2.7",
 	Template: "2.16.840.1.113883.2.9.10.1.2.2",
+	Code:     "57832-8",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

@@ -7,6 +7,7 @@ var schemaPSS = &Schema{
 	Source:   "schematron_PSS_v4.0.sch",
 	Title:    "Schematron Profilo Sanitario Sintetico 1.5",
 	Template: "2.16.840.1.113883.2.9.10.1.4.1.1",
+	Code:     "60591-5",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

@@ -7,6 +7,7 @@ var schemaRAD = &Schema{
 	Source:   "schematronFSE_RAD_v4.1.sch",
 	Title:    "Schematron Referto di Radiologia 1.1",
 	Template: "2.16.840.1.113883.2.9.10.1.7.1",
+	Code:     "68604-8",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

@@ -7,6 +7,7 @@ var schemaRAP = &Schema{
 	Source:   "schematronFSE_RAP_1.4.sch",
 	Title:    "Schematron Referto di Anatomia Patologica 1.0",
 	Template: "2.16.840.1.113883.2.9.10.1.8.1",
+	Code:     "11526-1",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

@@ -7,6 +7,7 @@ var schemaRefertoTelevisita = &Schema{
 	Source:   "schematron_Referto_Televisita_v1.0.sch",
 	Title:    "Schematron Referto di Televisita",
 	Template: "2.16.840.1.113883.2.9.10.1.16.1.1",
+	Code:     "75496-0",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

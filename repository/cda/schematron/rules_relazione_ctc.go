@@ -7,6 +7,7 @@ var schemaRelazioneCTC = &Schema{
 	Source:   "schematron_Relazione_CTC_v1.0.sch",
 	Title:    "Schematron Relazione Collaborativa Teleconsulto",
 	Template: "2.16.840.1.113883.2.9.10.1.16.2.1",
+	Code:     "85208-7",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

@@ -7,6 +7,7 @@ var schemaRSA = &Schema{
 	Source:   "schematron_RSA_v8.3.sch",
 	Title:    "Schematron Referto di Specialistica Ambulatoriale",
 	Template: "2.16.840.1.113883.2.9.10.1.9.1",
+	Code:     "11488-4",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

@@ -7,6 +7,7 @@ var schemasingolaVACC = &Schema{
 	Source:   "schematron_singola_VACC_v3.3.sch",
 	Title:    "Schematron Scheda della Singola Vaccinazione 1.1",
 	Template: "2.16.840.1.113883.2.9.10.1.11.1.1",
+	Code:     "87273-9",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

@@ -7,6 +7,7 @@ var schemaTPI = &Schema{
 	Source:   "schematron_TPI_v1.1.sch",
 	Title:    "Schematron Tessera Portatore Di Impianto 1.1",
 	Template: "2.16.840.1.113883.2.9.10.1.17.1",
+	Code:     "101881-1",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

@@ -7,6 +7,7 @@ var schemaVPS = &Schema{
 	Source:   "schematron_VPS_v3.8.sch",
 	Title:    "Schematron Verbale di Pronto Soccorso V 1.0",
 	Template: "2.16.840.1.113883.2.9.10.1.6.1",
+	Code:     "59258-4",
 	NS:       map[string]string{"hl7": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"},
 	Patterns: []Pattern{
 		{ID: "all",

@@ -16,6 +16,7 @@ type Schema struct {
 	Source   string // the national file it was ported from
 	Title    string
 	Template string // the ClinicalDocument templateId root it judges
+	Code     string // the LOINC document type it judges
 	NS       map[string]string
 	Lets     []Let
 	Patterns []Pattern
