@@ -37,7 +37,11 @@ type prfData struct {
 	ASL, SubstCF          string
 }
 
-func buildPrF(d Document) []byte {
+func buildPrF(d Document) []byte { return prfRender(prfTemplate, newPrfData(d)) }
+
+// newPrfData is what a prescription's template needs of d (PrF's and
+// PrFNoSSN's).
+func newPrfData(d Document) prfData {
 	rome := time.FixedZone("", 3600)
 	t := d.Time.In(rome)
 	data := prfData{
@@ -55,9 +59,13 @@ func buildPrF(d Document) []byte {
 		root, ext, _ := strings.Cut(d.Replaces, "^")
 		data.ParentRoot, data.ParentExt, data.SetExt = root, ext, ext
 	}
+	return data
+}
+
+func prfRender(t *template.Template, data prfData) []byte {
 	var out bytes.Buffer
-	if err := prfTemplate.Execute(&out, data); err != nil {
-		panic(fmt.Sprintf("synth: PrF template: %v", err)) // a bug, not input
+	if err := t.Execute(&out, data); err != nil {
+		panic(fmt.Sprintf("synth: %s template: %v", t.Name(), err)) // a bug, not input
 	}
 	return out.Bytes()
 }
