@@ -62,7 +62,7 @@ func newPrfData(d Document) prfData {
 	return data
 }
 
-func prfRender(t *template.Template, data prfData) []byte {
+func prfRender(t *template.Template, data any) []byte {
 	var out bytes.Buffer
 	if err := t.Execute(&out, data); err != nil {
 		panic(fmt.Sprintf("synth: %s template: %v", t.Name(), err)) // a bug, not input
