@@ -62,6 +62,8 @@ func newPrfData(d Document) prfData {
 	return data
 }
 
+// prfRender executes a national builder's template (PrF's, PrFNoSSN's,
+// PrS's, RAD's, CC's) on its data.
 func prfRender(t *template.Template, data any) []byte {
 	var out bytes.Buffer
 	if err := t.Execute(&out, data); err != nil {
