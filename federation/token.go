@@ -2,11 +2,14 @@ package federation
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3"
@@ -229,6 +232,49 @@ type Verifier struct {
 	Skew        time.Duration    // allowed clock skew; zero means 30s, negative none
 	Now         func() time.Time // default time.Now
 	MaxLifetime time.Duration    // default 25h: a longer exp - iat is refused
+	// Cache, when set, keeps the tokens verified: one presented again is
+	// answered from it while unexpired and while its issuer still holds
+	// the very key that signed it (no signature check again).
+	Cache *TokenCache
+}
+
+// TokenCache holds verified tokens by their SHA-256, at most about Max
+// of them (two generations: when the newer is full, the older is
+// dropped).
+type TokenCache struct {
+	mu       sync.Mutex
+	max      int
+	cur, old map[[32]byte]verifiedToken
+}
+
+type verifiedToken struct {
+	claims Claims
+	kid    string
+	thumb  string // of the key that verified it
+}
+
+// NewTokenCache returns a cache of about max tokens.
+func NewTokenCache(max int) *TokenCache {
+	return &TokenCache{max: max, cur: map[[32]byte]verifiedToken{}}
+}
+
+func (tc *TokenCache) get(h [32]byte) (verifiedToken, bool) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if t, ok := tc.cur[h]; ok {
+		return t, true
+	}
+	t, ok := tc.old[h]
+	return t, ok
+}
+
+func (tc *TokenCache) put(h [32]byte, t verifiedToken) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if len(tc.cur) >= max(tc.max/2, 1) {
+		tc.old, tc.cur = tc.cur, make(map[[32]byte]verifiedToken, len(tc.cur))
+	}
+	tc.cur[h] = t
 }
 
 // Verify checks a compact JWS token and returns its claims. In order: the
@@ -240,42 +286,85 @@ type Verifier struct {
 // that subject_organization_id is the region the issuer speaks for. Every
 // refusal wraps ErrInvalidToken.
 func (v *Verifier) Verify(token string) (Claims, error) {
-	c, err := v.verify(token)
+	var h [32]byte
+	if v.Cache != nil {
+		h = sha256Of(token)
+		if t, ok := v.Cache.get(h); ok && v.stillValid(t) {
+			return t.claims, nil
+		}
+	}
+	c, vt, err := v.verify(token)
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	if v.Cache != nil {
+		v.Cache.put(h, vt)
 	}
 	return c, nil
 }
 
-func (v *Verifier) verify(token string) (Claims, error) {
+// stillValid reports whether a token verified before is valid now: in
+// its lifetime by the clock, and its issuer still holding the key that
+// verified it for the same region.
+func (v *Verifier) stillValid(t verifiedToken) bool {
+	now, skew := v.now(), v.skew()
+	c := t.claims
+	if now.After(c.Expiry.Add(skew)) || !c.NotBefore.IsZero() && now.Add(skew).Before(c.NotBefore) {
+		return false
+	}
+	ik, ok := v.Lookup(c.Issuer)
+	if !ok || ik.Keys == nil || ik.Region != c.OrganizationID {
+		return false
+	}
+	key, ok := ik.Keys.LookupKeyID(t.kid)
+	return ok && thumbprint(key) == t.thumb
+}
+
+func thumbprint(k jwk.Key) string {
+	b, err := k.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+func (v *Verifier) verify(token string) (Claims, verifiedToken, error) {
+	c, kid, key, err := v.verifyToken(token)
+	if err != nil {
+		return Claims{}, verifiedToken{}, err
+	}
+	return c, verifiedToken{claims: c, kid: kid, thumb: thumbprint(key)}, nil
+}
+
+func (v *Verifier) verifyToken(token string) (Claims, string, jwk.Key, error) {
 	if v.Lookup == nil {
-		return Claims{}, errors.New("verifier has no key lookup")
+		return Claims{}, "", nil, errors.New("verifier has no key lookup")
 	}
 	if len(token) == 0 || len(token) > maxTokenSize {
-		return Claims{}, fmt.Errorf("token of %d bytes, limit %d", len(token), maxTokenSize)
+		return Claims{}, "", nil, fmt.Errorf("token of %d bytes, limit %d", len(token), maxTokenSize)
 	}
 	msg, err := jws.Parse([]byte(token), jws.WithCompact())
 	if err != nil {
-		return Claims{}, fmt.Errorf("not a compact JWS: %w", err)
+		return Claims{}, "", nil, fmt.Errorf("not a compact JWS: %w", err)
 	}
 	sigs := msg.Signatures()
 	if len(sigs) != 1 || sigs[0].ProtectedHeaders() == nil {
-		return Claims{}, fmt.Errorf("%d signatures, want one", len(sigs))
+		return Claims{}, "", nil, fmt.Errorf("%d signatures, want one", len(sigs))
 	}
 	hdr := sigs[0].ProtectedHeaders()
 	alg, ok := hdr.Algorithm()
 	if !ok {
-		return Claims{}, errors.New("no alg in the protected header")
+		return Claims{}, "", nil, errors.New("no alg in the protected header")
 	}
 	if !slices.Contains(acceptedAlgorithms(), alg) {
-		return Claims{}, fmt.Errorf("alg %q is not accepted", alg)
+		return Claims{}, "", nil, fmt.Errorf("alg %q is not accepted", alg)
 	}
 	kid, _ := hdr.KeyID()
 	if kid == "" {
-		return Claims{}, errors.New("no kid in the protected header")
+		return Claims{}, "", nil, errors.New("no kid in the protected header")
 	}
 	if typ, ok := hdr.Type(); ok && !strings.EqualFold(typ, "JWT") {
-		return Claims{}, fmt.Errorf("typ %q, want JWT", typ)
+		return Claims{}, "", nil, fmt.Errorf("typ %q, want JWT", typ)
 	}
 
 	// The issuer chooses the keys; nothing else of the payload is read
@@ -284,29 +373,29 @@ func (v *Verifier) verify(token string) (Claims, error) {
 	// issuer.
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(msg.Payload(), &members); err != nil {
-		return Claims{}, fmt.Errorf("payload: %w", err)
+		return Claims{}, "", nil, fmt.Errorf("payload: %w", err)
 	}
 	var issuer string
 	if raw, ok := members[jwt.IssuerKey]; !ok || json.Unmarshal(raw, &issuer) != nil || issuer == "" {
-		return Claims{}, errors.New("no issuer")
+		return Claims{}, "", nil, errors.New("no issuer")
 	}
 	ik, ok := v.Lookup(issuer)
 	if !ok || ik.Keys == nil {
-		return Claims{}, fmt.Errorf("unknown issuer %q", issuer)
+		return Claims{}, "", nil, fmt.Errorf("unknown issuer %q", issuer)
 	}
 	if !ValidRegionCode(ik.Region) {
-		return Claims{}, fmt.Errorf("issuer %q is registered for region %q", issuer, ik.Region)
+		return Claims{}, "", nil, fmt.Errorf("issuer %q is registered for region %q", issuer, ik.Region)
 	}
 	key, ok := ik.Keys.LookupKeyID(kid)
 	if !ok {
-		return Claims{}, fmt.Errorf("issuer %q has no key %q", issuer, kid)
+		return Claims{}, "", nil, fmt.Errorf("issuer %q has no key %q", issuer, kid)
 	}
 	keyAlg, err := keyAlgorithm(key)
 	if err != nil {
-		return Claims{}, fmt.Errorf("issuer %q key %q: %w", issuer, kid, err)
+		return Claims{}, "", nil, fmt.Errorf("issuer %q key %q: %w", issuer, kid, err)
 	}
 	if keyAlg != alg {
-		return Claims{}, fmt.Errorf("alg %s, but key %q is %s", alg, kid, keyAlg)
+		return Claims{}, "", nil, fmt.Errorf("alg %s, but key %q is %s", alg, kid, keyAlg)
 	}
 	payload, err := jws.Verify([]byte(token),
 		jws.WithCompact(),
@@ -315,17 +404,17 @@ func (v *Verifier) verify(token string) (Claims, error) {
 		jws.WithCritValidation(true),
 	)
 	if err != nil {
-		return Claims{}, fmt.Errorf("signature: %w", err)
+		return Claims{}, "", nil, fmt.Errorf("signature: %w", err)
 	}
 
 	payload = bytes.TrimSpace(payload)
 	if jwx.GuessFormat(payload) != jwx.JWT {
 		// jwx reads a JSON object as a claims set only when it has "aud".
-		return Claims{}, errors.New("payload is not a JWT claims set with an audience")
+		return Claims{}, "", nil, errors.New("payload is not a JWT claims set with an audience")
 	}
 	t, err := jwt.Parse(payload, jwt.WithVerify(false), jwt.WithValidate(false), jwt.WithStrictStringClaims(true))
 	if err != nil {
-		return Claims{}, fmt.Errorf("claims: %w", err)
+		return Claims{}, "", nil, fmt.Errorf("claims: %w", err)
 	}
 	opts := []jwt.ValidateOption{
 		jwt.WithClock(jwt.ClockFunc(v.now)),
@@ -337,19 +426,19 @@ func (v *Verifier) verify(token string) (Claims, error) {
 		opts = append(opts, jwt.WithRequiredClaim(name))
 	}
 	if err := jwt.Validate(t, opts...); err != nil {
-		return Claims{}, err
+		return Claims{}, "", nil, err
 	}
 	c, err := claimsOf(t)
 	if err != nil {
-		return Claims{}, err
+		return Claims{}, "", nil, err
 	}
 	if err := c.validate(v.maxLifetime()); err != nil {
-		return Claims{}, err
+		return Claims{}, "", nil, err
 	}
 	if c.OrganizationID != ik.Region {
-		return Claims{}, fmt.Errorf("issuer %q speaks for region %s, token claims region %s", c.Issuer, ik.Region, c.OrganizationID)
+		return Claims{}, "", nil, fmt.Errorf("issuer %q speaks for region %s, token claims region %s", c.Issuer, ik.Region, c.OrganizationID)
 	}
-	return c, nil
+	return c, kid, key, nil
 }
 
 // claimsOf reads the claims of a parsed token. A claim of the wrong JSON
@@ -424,3 +513,5 @@ func (v *Verifier) maxLifetime() time.Duration {
 	}
 	return v.MaxLifetime
 }
+
+func sha256Of(token string) [32]byte { return sha256.Sum256([]byte(token)) }
