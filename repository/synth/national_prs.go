@@ -384,7 +384,7 @@ var prsTemplate = template.Must(template.New("PrS").Funcs(template.FuncMap{"x": 
 					<templateId root="2.16.840.1.113883.3.1937.777.63.10.270"/>
 					<code code="47420-5" codeSystem="2.16.840.1.113883.6.1" codeSystemName="LOINC" displayName="Stato del paziente"/>
 					<title>Stato del paziente</title>
-					<text><paragraph>Paziente autonomo; esiti di distorsione di caviglia in riabilitazione.</paragraph></text>
+					<text><paragraph>Autonomia conservata; esiti di distorsione di caviglia in riabilitazione.</paragraph></text>
 				</section>
 			</component>
 		</structuredBody>

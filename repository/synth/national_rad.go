@@ -323,7 +323,7 @@ var radTemplate = template.Must(template.New("RAD").Funcs(template.FuncMap{"x": 
 					<title>Storia clinica</title>
 					<text>
 						<paragraph>Anamnesi patologica: <content ID="asma">asma bronchiale intermittente</content>, in trattamento al bisogno.</paragraph>
-						<paragraph>Anamnesi fisiologica: <content ID="fumo">ex fumatore (circa 20 pacchetti/anno), ha smesso tre anni fa</content>.</paragraph>
+						<paragraph>Anamnesi fisiologica: <content ID="fumo">pregresso tabagismo (circa 20 pacchetti/anno), cessato tre anni fa</content>.</paragraph>
 						<paragraph>Anamnesi familiare: <content ID="familiare">padre con cardiopatia ischemica, insorta a 62 anni; deceduto a 75 anni</content>.</paragraph>
 					</text>
 					<entry>
