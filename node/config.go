@@ -16,6 +16,8 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/fsenet/fsenet/federation"
+
+	"github.com/fsenet/fsenet/repository/pades"
 )
 
 // Config is a region's node configuration. It is read from a TOML file,
@@ -83,6 +85,14 @@ type RepositoryConfig struct {
 	// ScrubMiBPerSec paces a scrub: the documents' bytes checked per
 	// second (uncompressed; the disk reads are fewer).
 	ScrubMiBPerSec int `toml:"scrub_mib_per_s"`
+	// Signature is the region's policy on the PAdES signatures of
+	// producers' PDFs: "required" (an unsigned PDF is refused) or
+	// "optional" (a signed one is still verified).
+	Signature string `toml:"signature"`
+	// TrustList is a PEM bundle of the CAs whose signers the region
+	// accepts; relative paths are under data_dir. Required with
+	// signature = "required".
+	TrustList string `toml:"trust_list"`
 }
 
 // AuditConfig places the node's audit spool: the events it has recorded
@@ -179,7 +189,7 @@ func DefaultConfig() Config {
 		Audit: AuditConfig{SpoolDir: "audit-spool"},
 		Repository: RepositoryConfig{Dir: "repository", MaxDocumentMiB: 64,
 			ValidationMaxAge: Duration(5 * 24 * time.Hour), WaitCommit: Duration(30 * time.Second), MaxFetches: 64,
-			ScrubInterval: Duration(24 * time.Hour), ScrubMiBPerSec: 32},
+			ScrubInterval: Duration(24 * time.Hour), ScrubMiBPerSec: 32, Signature: string(pades.Optional)},
 		Telemed: TelemedConfig{EscalateAfter: Duration(15 * time.Minute)},
 		Log:     LogConfig{Level: "info"},
 	}
@@ -211,6 +221,11 @@ func (c Config) Validate() error {
 	if c.Repository.ScrubInterval < 0 || c.Repository.ScrubMiBPerSec < 1 || c.Repository.ScrubMiBPerSec > 4096 {
 		add("repository.scrub_interval = %v, repository.scrub_mib_per_s = %d: want a duration (\"0s\" for never) and 1 to 4096",
 			time.Duration(c.Repository.ScrubInterval), c.Repository.ScrubMiBPerSec)
+	}
+	if _, err := pades.ParsePolicy(c.Repository.Signature); err != nil {
+		add("repository.signature = %q: want \"required\" or \"optional\"", c.Repository.Signature)
+	} else if c.Repository.Signature == string(pades.Required) && c.Repository.TrustList == "" {
+		add("repository.signature = \"required\" needs repository.trust_list (a PEM bundle of the CAs the region trusts)")
 	}
 	if c.Repository.MaxFetches < 1 || c.Repository.MaxFetches > 4096 {
 		add("repository.max_fetches = %d: want 1 to 4096", c.Repository.MaxFetches)

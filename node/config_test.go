@@ -73,6 +73,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"scrub pace", func(c *Config) { c.Repository.ScrubMiBPerSec = 0 }, "repository.scrub_mib_per_s"},
 		{"scrub interval", func(c *Config) { c.Repository.ScrubInterval = -1 }, "repository.scrub_interval"},
 		{"document size", func(c *Config) { c.Repository.MaxDocumentMiB = 0 }, "repository.max_document_mib"},
+		{"signature policy", func(c *Config) { c.Repository.Signature = "sometimes" }, "repository.signature"},
+		{"required signature without trust list", func(c *Config) { c.Repository.Signature = "required" }, "repository.trust_list"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,6 +26,8 @@ import (
 	"github.com/fsenet/fsenet/node/module"
 	"github.com/fsenet/fsenet/repository/reposvc"
 	"github.com/fsenet/fsenet/telemed"
+
+	"github.com/fsenet/fsenet/repository/pades"
 )
 
 // Node is one region's running node: the composition root that reads the
@@ -65,6 +67,15 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		log = slog.Default()
 	}
 	return &Node{cfg: cfg, log: log.With("region", cfg.Region)}, nil
+}
+
+// trustListPath is the repository's trust list, under data_dir when
+// relative ("" when none is set).
+func (n *Node) trustListPath() string {
+	if n.cfg.Repository.TrustList == "" {
+		return ""
+	}
+	return n.path(n.cfg.Repository.TrustList)
 }
 
 func (n *Node) path(p string) string {
@@ -194,7 +205,9 @@ func (n *Node) buildModules() error {
 	if err != nil {
 		return fmt.Errorf("admission: %w", err)
 	}
-	n.tokens = &federation.Verifier{Lookup: n.members.Members().IssuerKeys}
+	// A client presents its token on every request: verified once, then
+	// answered from the cache while valid.
+	n.tokens = &federation.Verifier{Lookup: n.members.Members().IssuerKeys, Cache: federation.NewTokenCache(1 << 14)}
 	idx, err := indexsvc.New(indexsvc.Config{Region: n.cfg.Region, SpoolDir: n.path(n.cfg.Audit.SpoolDir), PublicURL: n.cfg.HTTP.PublicURL,
 		MaxBatchBytes: n.consensusConfig().BatchMaxBytes / 2},
 		indexsvc.Deps{Replica: n.cons, Caller: callerOf, Regions: n.members.Regions, Log: n.log})
@@ -206,7 +219,7 @@ func (n *Node) buildModules() error {
 		MaxDocumentBytes: int64(n.cfg.Repository.MaxDocumentMiB) << 20, ValidationMaxAge: time.Duration(n.cfg.Repository.ValidationMaxAge),
 		WaitCommit: time.Duration(n.cfg.Repository.WaitCommit), MaxFetches: n.cfg.Repository.MaxFetches,
 		ScrubInterval: time.Duration(n.cfg.Repository.ScrubInterval), ScrubBytesPerSec: int64(n.cfg.Repository.ScrubMiBPerSec) << 20,
-		PublicURL: n.cfg.HTTP.PublicURL},
+		PublicURL: n.cfg.HTTP.PublicURL, Signature: pades.Policy(n.cfg.Repository.Signature), TrustList: n.trustListPath()},
 		reposvc.Deps{Replica: n.cons, Audit: idx, Caller: callerOf, Bearer: bearerClaims, Verify: n.tokens.Verify,
 			Host: n.host, RegionPeer: n.members.RegionPeer, Log: n.log})
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -107,6 +109,20 @@ func BenchmarkGatewayPublish(b *testing.B) {
 			})
 		}
 
+		// cpu is the CPU time (user and system) the three nodes used so
+		// far: the federation's whole cost of what it did.
+		cpu := func() time.Duration {
+			var sum time.Duration
+			for _, r := range regions {
+				sum += processCPU(b, r.cmd.Process.Pid)
+			}
+			return sum
+		}
+		reportCPU := func(name string, used time.Duration, n int) {
+			perDoc := float64(used.Microseconds()) / 1000 / float64(n)
+			b.Logf("%s: the three nodes used %v of CPU for %d documents = %.2f core-ms per document", name, used.Round(10*time.Millisecond), n, perDoc)
+			b.ReportMetric(perDoc, name+"-core-ms/doc")
+		}
 		publish := func(l *load, from, to int) (time.Duration, []time.Duration) {
 			var mu sync.Mutex
 			var lat []time.Duration
@@ -152,7 +168,9 @@ func BenchmarkGatewayPublish(b *testing.B) {
 			defer f.Close()
 			_, _ = io.Copy(f, resp.Body)
 		}()
+		c0 := cpu()
 		took, lat := publish(loads[0], 0, docs)
+		reportCPU("one-region", cpu()-c0, docs)
 		<-profiled
 		report("one-region", took, lat)
 		// The FHIR format (IHE MHD ITI-65), one region: FHIR document
@@ -175,7 +193,7 @@ func BenchmarkGatewayPublish(b *testing.B) {
 			b.Logf("FHIR document: %d bytes (transaction Bundle %d bytes)", len(docsF[0]), len(bundles[0]))
 			var mu sync.Mutex
 			var lat []time.Duration
-			start := time.Now()
+			start, c0 := time.Now(), cpu()
 			parallel(docs, func(i int) {
 				t0 := time.Now()
 				a, err := client.ProvideFHIR(context.Background(), bundles[i], docsF[i], "11502-2", l.pt.CF)
@@ -187,6 +205,7 @@ func BenchmarkGatewayPublish(b *testing.B) {
 				lat = append(lat, time.Since(t0))
 				mu.Unlock()
 			})
+			reportCPU("one-region-fhir", cpu()-c0, docs)
 			report("one-region-fhir", time.Since(start), lat)
 		}
 
@@ -196,6 +215,7 @@ func BenchmarkGatewayPublish(b *testing.B) {
 			took time.Duration
 			lat  []time.Duration
 		}, len(loads))
+		c0 = cpu()
 		for i, l := range loads {
 			wg.Add(1)
 			go func() {
@@ -208,6 +228,7 @@ func BenchmarkGatewayPublish(b *testing.B) {
 			}()
 		}
 		wg.Wait()
+		reportCPU("three-regions", cpu()-c0, len(loads)*docs)
 		for i, r := range res {
 			report("three-regions-"+regions[i].code, r.took, r.lat)
 		}
@@ -230,4 +251,19 @@ func BenchmarkGatewayPublish(b *testing.B) {
 			stats.Documents, stats.OriginalBytes, stats.StoredBytes, float64(stats.StoredBytes)/float64(stats.OriginalBytes))
 		b.ReportMetric(float64(stats.StoredBytes)/float64(stats.OriginalBytes), "stored/original")
 	}
+}
+
+// processCPU is a process's CPU time, user and system, from
+// /proc/<pid>/stat (in clock ticks of 10 ms).
+func processCPU(tb testing.TB, pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// Fields after the command (which may hold spaces) in parentheses.
+	rest := string(b[bytes.LastIndexByte(b, ')')+2:])
+	f := strings.Fields(rest)
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }

@@ -226,3 +226,30 @@ func FuzzReadHeader(f *testing.F) {
 		}
 	})
 }
+
+// fsenet's own rules beside a national schematron's: each broken header
+// fails with its HDR- id, and nothing else is judged.
+func TestCheckOwn(t *testing.T) {
+	if fs := CheckOwn(read(t, minimal)); len(fs) != 0 {
+		t.Fatalf("failures: %v", fs)
+	}
+	for _, tc := range []struct{ name, old, new, want string }{
+		{"invalid codice fiscale", `RSSMRA80A01H501U`, `RSSMRA80A01H501X`, "HDR-recordTarget.id"},
+		{"two recordTargets", `</recordTarget>`, `</recordTarget><recordTarget/>`, "HDR-recordTarget"},
+		{"unknown type", `code="11502-2"`, `code="12345-6"`, "HDR-code"},
+		{"no id extension", `<id root="2.16.840.1.113883.2.9.2.030.4.4" extension="DOC-1"/>`, `<id root="2.16.840.1.113883.2.9.2.030.4.4"/>`, "HDR-id"},
+		{"version 2 naming nothing", `<versionNumber value="1"/>`, `<versionNumber value="2"/>`, "HDR-relatedDocument"},
+		{"version zero", `<versionNumber value="1"/>`, `<versionNumber value="0"/>`, "HDR-versionNumber"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := strings.Replace(minimal, tc.old, tc.new, 1)
+			if got := rules(CheckOwn(read(t, doc))); got != tc.want {
+				t.Fatalf("failed rules %q, want %s", got, tc.want)
+			}
+		})
+	}
+	// A national rule is not fsenet's own: no realmCode passes CheckOwn.
+	if fs := CheckOwn(read(t, strings.Replace(minimal, `<realmCode code="IT"/>`, ``, 1))); len(fs) != 0 {
+		t.Fatalf("failures: %v", fs)
+	}
+}

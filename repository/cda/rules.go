@@ -280,3 +280,40 @@ func (h *Header) Patient() (ident.ID, error) {
 	}
 	return ident.ID{}, fmt.Errorf("%w: no patient identifier", ident.ErrInvalid)
 }
+
+// CheckOwn returns the header rules fsenet adds to a national
+// schematron's, which a document its schematron judges must also keep
+// (ids HDR-…): an id with a root and an extension (a prescription's is
+// its NRE, not a regional one), a document type FSE lists,
+// one patient with a valid identifier (the codice fiscale's check
+// character), a positive version that names the version it replaces.
+func CheckOwn(h *Header) []Failure {
+	var out []Failure
+	fail := func(check, format string, args ...any) {
+		out = append(out, Failure{Rule: "HDR-" + check, Message: fmt.Sprintf(format, args...)})
+	}
+	if h.ID == nil || strings.TrimSpace(h.ID.Root) == "" || strings.TrimSpace(h.ID.Extension) == "" {
+		fail(ckID, "the document must have an id with a root and an extension")
+	}
+	if h.Code == nil {
+		fail(ckCode, "the document must have a code")
+	} else if _, ok := doctype.Lookup(h.Code.Code); !ok || h.Code.CodeSystem != OIDLOINC {
+		fail(ckCode, "code %q is not an FSE document type (LOINC)", h.Code.Code)
+	}
+	if len(h.RecordTargets) != 1 {
+		fail(ckRecordTarget, "the document must have exactly one recordTarget")
+	} else if _, err := h.Patient(); err != nil {
+		fail(ckPatientID, "%v", err)
+	}
+	version := 0
+	if h.VersionNumber != nil {
+		version, _ = strconv.Atoi(h.VersionNumber.Value)
+	}
+	if version < 1 {
+		fail(ckVersion, "versionNumber must be a positive integer")
+	}
+	if version > 1 && !slices.ContainsFunc(h.RelatedDocuments, func(r RelatedDocument) bool { return len(r.Parents) > 0 }) {
+		fail(ckRelated, "a document of version %d must name the document it replaces (relatedDocument)", version)
+	}
+	return out
+}

@@ -38,6 +38,8 @@ import (
 	"github.com/fsenet/fsenet/node/httpapi"
 	"github.com/fsenet/fsenet/repository"
 	"github.com/fsenet/fsenet/repository/cda"
+	"github.com/fsenet/fsenet/repository/cda/schematron"
+	"github.com/fsenet/fsenet/repository/pades"
 	"github.com/fsenet/fsenet/repository/pdfcda"
 	"github.com/fsenet/fsenet/repository/store"
 )
@@ -145,12 +147,15 @@ type Config struct {
 	WaitCommit time.Duration
 	// Audience is the aud the FSE-JWT-Signature tokens must carry.
 	Audience string
+	// Signature is the region's policy on PAdES signatures of the PDFs
+	// (required or optional) and its trust list.
+	Signature pades.Config
 }
 
 // DefaultConfig returns the defaults for a region.
 func DefaultConfig(region string) Config {
 	return Config{Region: region, ValidationMaxAge: 5 * 24 * time.Hour, MaxFileBytes: 64 << 20,
-		InMemoryBytes: 1 << 20, WaitCommit: 30 * time.Second, Audience: federation.TokenAudience}
+		InMemoryBytes: 1 << 20, WaitCommit: 30 * time.Second, Audience: federation.TokenAudience, Signature: pades.DefaultConfig()}
 }
 
 // Validate refuses an unusable configuration.
@@ -164,6 +169,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxFileBytes <= 0 || c.InMemoryBytes <= 0 || c.InMemoryBytes > c.MaxFileBytes {
 		errs = append(errs, errors.New("gateway: want 0 < in-memory bytes <= max file bytes"))
+	}
+	if err := c.Signature.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("gateway: %w", err))
 	}
 	return errors.Join(errs...)
 }
@@ -407,6 +415,15 @@ func (g *Gateway) readContent(q *request, publication bool) (*content, bool) {
 		}
 		return nil, false
 	}
+	if fails, err := g.checkSignature(file); err != nil || len(fails) > 0 {
+		file.Close()
+		if err != nil {
+			q.problem(http.StatusInternalServerError, ptInternal, "Internal error", "the upload could not be read back")
+		} else {
+			g.invalidCDA(q, fails)
+		}
+		return nil, false
+	}
 	c.cdaSHA = sha256Hex(c.cda)
 	if publication && g.validated(c.cdaSHA) {
 		c.header, err = cda.ReadHeader(bytes.NewReader(c.cda))
@@ -418,7 +435,13 @@ func (g *Gateway) readContent(q *request, publication bool) (*content, bool) {
 		q.problem(http.StatusBadRequest, ptInvalidCDA, "CDA not well-formed", err.Error())
 		return nil, false
 	}
-	if fails := cda.Check(c.header); len(fails) > 0 {
+	fails, err := checkCDA(c, !(publication && g.validated(c.cdaSHA)))
+	switch {
+	case errors.Is(err, schematron.ErrNotXML):
+		file.Close()
+		q.problem(http.StatusBadRequest, ptInvalidCDA, "CDA not well-formed", err.Error())
+		return nil, false
+	case len(fails) > 0:
 		file.Close()
 		g.invalidCDA(q, fails)
 		return nil, false
@@ -440,6 +463,58 @@ func (g *Gateway) readContent(q *request, publication bool) (*content, bool) {
 		return nil, false
 	}
 	return c, true
+}
+
+// checkSignature verifies the PDF's PAdES signatures by the region's
+// policy (FIRMA-n problems). Under the optional policy a PDF whose bytes
+// hold no /ByteRange (no signature dictionary outside a compressed
+// object stream) is taken as unsigned without parsing it again; under
+// the required policy every PDF is verified.
+func (g *Gateway) checkSignature(u *upload) ([]cda.Failure, error) {
+	pdf := u.mem
+	if u.f != nil {
+		rs, err := u.reader()
+		if err != nil {
+			return nil, err
+		}
+		if pdf, err = io.ReadAll(io.LimitReader(rs, g.cfg.MaxFileBytes+1)); err != nil {
+			return nil, err
+		}
+	}
+	if g.cfg.Signature.Policy == pades.Optional && !bytes.Contains(pdf, []byte("/ByteRange")) {
+		return nil, nil
+	}
+	_, problems := pades.Verify(pdf, g.cfg.Signature)
+	var out []cda.Failure
+	for _, p := range problems {
+		out = append(out, cda.Failure{Rule: p.Rule, Message: p.Message})
+	}
+	return out, nil
+}
+
+// checkCDA judges a CDA as the national gateway does, by its type's
+// national schematron (every failed assertion, with its ERRORE id), and
+// by fsenet's own header rules (HDR-…); a type no schematron judges, by
+// the common header rules. full false (a CDA validated recently) checks
+// fsenet's own rules only.
+func checkCDA(c *content, full bool) ([]cda.Failure, error) {
+	if !full {
+		return cda.CheckOwn(c.header), nil
+	}
+	s, national, err := schematron.Check(c.cda)
+	switch {
+	case errors.Is(err, schematron.ErrNoSchema):
+		return cda.Check(c.header), nil
+	case errors.Is(err, schematron.ErrNotXML):
+		return nil, err
+	case err != nil:
+		return []cda.Failure{{Rule: "SCHEMATRON", Message: fmt.Sprintf("the rules of %s cannot be evaluated on the document: %v", s.Source, err)}}, nil
+	}
+	var out []cda.Failure
+	for _, f := range national {
+		out = append(out, cda.Failure{Rule: f.Rule, Message: f.Message})
+	}
+	return append(out, cda.CheckOwn(c.header)...), nil
 }
 
 // registeredPatient reports whether the document's patient is in the

@@ -103,3 +103,21 @@ func TestNoConfigDirWritten(t *testing.T) {
 		t.Fatalf("pdfcpu wrote %v under the home directory", entries)
 	}
 }
+
+// BenchmarkExtract reads the cda.xml of a PDF of about 20 KiB, as the
+// gateway does on every request.
+func BenchmarkExtract(b *testing.B) {
+	cda := bytes.Repeat([]byte("<observation>emoglobina 13,5 g/dL</observation>\n"), 3000)
+	var buf bytes.Buffer
+	if err := Embed(&buf, []string{"Referto di laboratorio (prova)"}, cda); err != nil {
+		b.Fatal(err)
+	}
+	pdf := buf.Bytes()
+	b.SetBytes(int64(len(pdf)))
+	for b.Loop() {
+		got, err := Extract(bytes.NewReader(pdf))
+		if err != nil || len(got) != len(cda) {
+			b.Fatal(err, len(got))
+		}
+	}
+}

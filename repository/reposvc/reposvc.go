@@ -33,6 +33,8 @@ import (
 	"github.com/fsenet/fsenet/repository/gateway"
 	"github.com/fsenet/fsenet/repository/mhd"
 	"github.com/fsenet/fsenet/repository/store"
+
+	"github.com/fsenet/fsenet/repository/pades"
 )
 
 // Config configures the module.
@@ -52,6 +54,10 @@ type Config struct {
 	ScrubBytesPerSec int64
 	// PublicURL is the node's public base URL (http.public_url).
 	PublicURL string
+	// Signature is the policy on producers' PDF signatures (default
+	// optional); TrustList the PEM bundle of the CAs trusted ("" none).
+	Signature pades.Policy
+	TrustList string
 }
 
 // Validate reports what makes the configuration unusable.
@@ -173,6 +179,14 @@ func New(cfg Config, d Deps) (_ *Module, err error) {
 	}
 	if cfg.WaitCommit > 0 {
 		gcfg.WaitCommit = cfg.WaitCommit
+	}
+	if cfg.Signature != "" {
+		gcfg.Signature.Policy = cfg.Signature
+	}
+	if cfg.TrustList != "" {
+		if gcfg.Signature.Roots, err = pades.LoadTrustList(cfg.TrustList); err != nil {
+			return nil, fmt.Errorf("repository: the trust list: %w", err)
+		}
 	}
 	m.gw, err = gateway.New(gcfg, gateway.Deps{Store: m.docs, Outbox: m.outbox, Patient: m.lookupPatient, Audit: d.Audit,
 		Bearer: d.Bearer, Log: d.Log.With("component", "gateway")})

@@ -78,8 +78,8 @@ func buildLDO(d Document) []byte {
 		Echo: ts(at(1, 11, 30)), Lab: ts(at(0, 6, 30)), Consult: ts(at(3, 15, 0)),
 		Therapy: ts(adm.Add(20 * time.Minute)), TherapyEnd: ts(at(3, 20, 0)),
 		Discharge: ts(end.Add(-time.Hour)), Entered: ts(end.Add(-20 * time.Minute)), Tomorrow: day(end.AddDate(0, 0, 1)),
-		Hypertension: day(end.AddDate(-8, 0, 0)), SmokeFrom: day(d.Patient.BirthDate.AddDate(18, 0, 0)),
-		SmokeTo: day(end.AddDate(-5, 0, 0)), Allergy: day(end.AddDate(-12, 0, 0)),
+		Hypertension: day(afterBirth(d, end.AddDate(-8, 0, 0))), SmokeFrom: day(smokeFrom(d, end)),
+		SmokeTo: day(smokeTo(d, end)), Allergy: day(afterBirth(d, end.AddDate(-12, 0, 0))),
 		StayDrugs: ldoStayDrugs, HomeDrugs: ldoHomeDrugs,
 	}
 	if len(d.Patient.CF) == 16 {
@@ -739,3 +739,31 @@ var ldoTemplate = template.Must(template.New("LDO").Funcs(template.FuncMap{"x": 
 	</component>
 </ClinicalDocument>
 `))
+
+// afterBirth is t, or the patient's birth day when t is earlier.
+func afterBirth(d Document, t time.Time) time.Time {
+	if t.Before(d.Patient.BirthDate) {
+		return d.Patient.BirthDate
+	}
+	return t
+}
+
+// smokeTo is when the patient stopped smoking: five years before the
+// discharge, or, for a young patient, half way from birth to it.
+func smokeTo(d Document, end time.Time) time.Time {
+	to := end.AddDate(-5, 0, 0)
+	if !to.After(d.Patient.BirthDate) {
+		to = d.Patient.BirthDate.Add(end.Sub(d.Patient.BirthDate) / 2)
+	}
+	return to
+}
+
+// smokeFrom is when the patient began smoking: at 18, or a year before
+// stopping for a younger patient (never before birth).
+func smokeFrom(d Document, end time.Time) time.Time {
+	from, to := d.Patient.BirthDate.AddDate(18, 0, 0), smokeTo(d, end)
+	if !from.Before(to) {
+		from = afterBirth(d, to.AddDate(-1, 0, 0))
+	}
+	return from
+}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -214,6 +215,11 @@ func xmlText(s string) string {
 
 // CDA returns the document as HL7 CDA R2 XML.
 func CDA(d Document) []byte {
+	if name, ok := nationalOf[d.Kind.LOINC]; ok {
+		if doc, err := National(name, d); err == nil {
+			return withPadding(doc, padding(d))
+		}
+	}
 	if d.Confidentiality == "" {
 		d.Confidentiality = "N"
 	}
@@ -233,26 +239,46 @@ func CDA(d Document) []byte {
 		root, ext, _ := strings.Cut(d.Replaces, "^")
 		data["ParentRoot"], data["ParentExt"], data["SetID"] = root, ext, ext
 	}
-	pad := ""
-	if d.Padding > 0 {
-		// Results that vary like a lab's, from a generator seeded by the
-		// document id: the same document always gets the same text.
-		h := fnv.New64a()
-		h.Write([]byte(d.ID()))
-		rng := rand.New(rand.NewPCG(h.Sum64(), 1))
-		var b strings.Builder
-		for i := 1; b.Len() < d.Padding; i++ {
-			fmt.Fprintf(&b, " Campione %d (prova): emoglobina %d,%d g/dL; leucociti %d,%d x10^3/uL; piastrine %d x10^3/uL; glicemia %d mg/dL.",
-				i, 10+rng.IntN(8), rng.IntN(10), 3+rng.IntN(9), rng.IntN(10), 120+rng.IntN(300), 60+rng.IntN(80))
-		}
-		pad = b.String()
-	}
-	data["Pad"] = pad
+	data["Pad"] = padding(d)
 	var out bytes.Buffer
 	if err := cdaTemplate.Execute(&out, data); err != nil {
 		panic(fmt.Sprintf("synth: CDA template: %v", err)) // a bug, not input
 	}
 	return out.Bytes()
+}
+
+// nationalOf names the national type of the kinds CDA makes: those are
+// made complete, as their schematron wants them.
+var nationalOf = map[string]string{"11502-2": "LAB", "34105-7": "LDO", "60591-5": "PSS", "59258-4": "VPS", "68604-8": "RAD"}
+
+// padding is d.Padding bytes of results that vary like a lab's, from a
+// generator seeded by the document id: the same document always gets the
+// same text.
+func padding(d Document) string {
+	if d.Padding <= 0 {
+		return ""
+	}
+	h := fnv.New64a()
+	h.Write([]byte(d.ID()))
+	rng := rand.New(rand.NewPCG(h.Sum64(), 1))
+	var b strings.Builder
+	for i := 1; b.Len() < d.Padding; i++ {
+		fmt.Fprintf(&b, " Campione %d (prova): emoglobina %d,%d g/dL; leucociti %d,%d x10^3/uL; piastrine %d x10^3/uL; glicemia %d mg/dL.",
+			i, 10+rng.IntN(8), rng.IntN(10), 3+rng.IntN(9), rng.IntN(10), 120+rng.IntN(300), 60+rng.IntN(80))
+	}
+	return b.String()
+}
+
+// withPadding adds pad as a paragraph of the first section's narrative.
+func withPadding(doc []byte, pad string) []byte {
+	if pad == "" {
+		return doc
+	}
+	i := bytes.Index(doc, []byte("</text>"))
+	if i < 0 {
+		return doc
+	}
+	return slices.Concat(doc[:i], []byte("<paragraph>"+xmlText(pad)+"</paragraph>"), doc[i:])
 }
 
 // PDF returns the document as the FSE gateway takes it: a PDF with the

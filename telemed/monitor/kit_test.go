@@ -62,7 +62,7 @@ func TestRegisterDevice(t *testing.T) {
 
 func TestClosePlan(t *testing.T) {
 	s := open(t)
-	start := time.Now().Add(-48 * time.Hour).UTC()
+	start := time.Date(2026, 11, 2, 7, 0, 0, 0, time.UTC) // 08:00 in Rome: two readings a day, on two days
 	if err := s.PutPlan(plan(start)); err != nil {
 		t.Fatal(err)
 	}

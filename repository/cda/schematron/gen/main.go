@@ -109,9 +109,9 @@ type pattern struct {
 
 type schema struct {
 	Name, Source, Title, Template, Code string
-	NS                            map[string]string
-	Lets                          []let
-	Patterns                      []pattern
+	NS                                  map[string]string
+	Lets                                []let
+	Patterns                            []pattern
 }
 
 func lets(e *elem) []let {
@@ -160,7 +160,9 @@ func message(a *elem) (string, []part) {
 	}
 	id, rest, ok := strings.Cut(parts[0].Text, "|")
 	if !ok {
-		return strings.TrimSpace(parts[0].Text), parts
+		// The national gateway names a rule by the text before "|"; a
+		// message without one has no id ("-"), its text says which.
+		return "-", parts
 	}
 	parts[0].Text = rest
 	return strings.TrimSpace(id), parts
