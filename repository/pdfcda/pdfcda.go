@@ -17,6 +17,7 @@ import (
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 )
 
 // AttachmentName is the name the FSE gateway gives the embedded CDA.
@@ -54,6 +55,12 @@ func Extract(rs io.ReadSeeker) ([]byte, error) {
 	if _, err := rs.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
+	if b, err := embeddedCDA(rs); err == nil || errors.Is(err, ErrTooLarge) {
+		return b, err
+	}
+	if _, err := rs.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
 	aa, err := api.ExtractAttachmentsRaw(rs, "", nil, config())
 	if err != nil {
 		if strings.Contains(err.Error(), "no attachments") {
@@ -73,6 +80,99 @@ func Extract(rs io.ReadSeeker) ([]byte, error) {
 			return nil, ErrTooLarge
 		}
 		return b, nil
+	}
+	return nil, ErrNoCDA
+}
+
+// embeddedCDA reads cda.xml by walking the catalog's EmbeddedFiles name
+// tree itself, without pdfcpu's validation pass over every object (which
+// also decodes the attachment twice): the way every PDF made as the
+// national gateway's format carries it. Anything it cannot walk is an
+// error, and Extract then tries pdfcpu's full reading.
+func embeddedCDA(rs io.ReadSeeker) (b []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			b, err = nil, fmt.Errorf("unreadable PDF structure: %v", r)
+		}
+	}()
+	ctx, err := api.ReadContext(rs, config())
+	if err != nil {
+		return nil, err
+	}
+	xt := ctx.XRefTable
+	cat, err := xt.Catalog()
+	if err != nil {
+		return nil, err
+	}
+	names, err := xt.DereferenceDict(cat["Names"])
+	if err != nil || names == nil {
+		return nil, errors.New("no Names dictionary")
+	}
+	tree, err := xt.DereferenceDict(names["EmbeddedFiles"])
+	if err != nil || tree == nil {
+		return nil, errors.New("no EmbeddedFiles")
+	}
+	spec, err := findSpec(xt, tree, 0)
+	if err != nil {
+		return nil, err
+	}
+	ef, err := xt.DereferenceDict(spec["EF"])
+	if err != nil || ef == nil {
+		return nil, errors.New("no EF in the file specification")
+	}
+	sd, _, err := xt.DereferenceStreamDict(ef["F"])
+	if err != nil || sd == nil {
+		return nil, errors.New("no embedded file stream")
+	}
+	out, err := sd.DecodeLengthWithLimit(-1, MaxCDABytes+1)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > MaxCDABytes {
+		return nil, ErrTooLarge
+	}
+	return out, nil
+}
+
+// findSpec finds cda.xml's file specification in a name tree node: its
+// Names pairs, then its Kids (a bounded walk).
+func findSpec(xt *model.XRefTable, node types.Dict, depth int) (types.Dict, error) {
+	if depth > 8 {
+		return nil, errors.New("name tree too deep")
+	}
+	pairs, _ := xt.DereferenceArray(node["Names"])
+	for i := 0; i+1 < len(pairs) && i < 512; i += 2 {
+		name, err := xt.DereferenceStringOrHexLiteral(pairs[i], model.V10, nil)
+		if err != nil {
+			continue
+		}
+		spec, err := xt.DereferenceDict(pairs[i+1])
+		if err != nil || spec == nil {
+			continue
+		}
+		file := name
+		for _, k := range []string{"UF", "F"} {
+			if f, err := xt.DereferenceStringOrHexLiteral(spec[k], model.V10, nil); err == nil && f != "" {
+				file = f
+				break
+			}
+		}
+		if strings.EqualFold(name, AttachmentName) || strings.EqualFold(file, AttachmentName) {
+			return spec, nil
+		}
+	}
+	kids, _ := xt.DereferenceArray(node["Kids"])
+	for i, k := range kids {
+		if i >= 64 {
+			break
+		}
+		kid, err := xt.DereferenceDict(k)
+		if err != nil || kid == nil {
+			continue
+		}
+		if spec, err := findSpec(xt, kid, depth+1); err == nil {
+			return spec, nil
+		}
 	}
 	return nil, ErrNoCDA
 }
