@@ -325,11 +325,15 @@ func (n *Node) Shutdown(ctx context.Context) error {
 // context has no deadline.
 const raftStopWait = 30 * time.Second
 
+// raftStopGrace is the most Raft's own shutdown is waited for before its
+// transport is closed under it.
+const raftStopGrace = 5 * time.Second
+
 // stopRaft shuts Raft down and waits for its goroutines. One blocked in
-// the transport would hold the shutdown forever: past the caller's
-// deadline the transport is closed under it, which ends the blocked
-// calls, and the wait goes on a little longer. It reports whether it
-// closed the transport.
+// the transport would hold the shutdown forever: after half the caller's
+// time (raftStopGrace at most) the transport is closed under it, which
+// ends the blocked calls, and the wait goes on for the rest of the
+// caller's time. It reports whether it closed the transport.
 func (n *Node) stopRaft(ctx context.Context) (trClosed bool, err error) {
 	done := make(chan error, 1)
 	go func() { done <- n.raft.Shutdown().Error() }()
@@ -337,21 +341,26 @@ func (n *Node) stopRaft(ctx context.Context) (trClosed bool, err error) {
 	if !ok {
 		deadline = time.Now().Add(raftStopWait)
 	}
-	wait := time.NewTimer(time.Until(deadline))
+	// Raft's own shutdown is given a part of the time; goroutines blocked
+	// on a peer's connection (a pipeline waiting for a stopped peer's
+	// answer) then end when the transport is closed under them, within
+	// the rest of it.
+	first := min(time.Until(deadline)/2, raftStopGrace)
+	wait := time.NewTimer(first)
 	defer wait.Stop()
 	select {
 	case err := <-done:
 		return false, raftStopErr(err)
 	case <-wait.C:
 	}
-	n.log.Error("raft did not stop in time: closing its transport to end blocked calls")
+	n.log.Warn("raft did not stop in time: closing its transport to end blocked calls", "after", first)
 	if err := n.tr.Close(); err != nil {
 		n.log.Warn("close the raft transport", "error", err)
 	}
 	select {
 	case err := <-done:
 		return true, raftStopErr(err)
-	case <-time.After(10 * time.Second):
+	case <-time.After(max(time.Until(deadline), 2*time.Second)):
 		return true, errors.New("raft: its goroutines did not stop, even with the transport closed")
 	}
 }
