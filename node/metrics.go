@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/fsenet/fsenet/consensus"
+	"github.com/fsenet/fsenet/federation"
 )
 
 // metrics registers the node's gauges, read from the replica at scrape time.
@@ -13,6 +14,11 @@ func (n *Node) metrics() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	labels := prometheus.Labels{"region": n.cfg.Region}
+	b := federation.BuildInfo()
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fsenet_build_info",
+		Help:        "The node's build: always 1, with the version, revision and Go version as labels.",
+		ConstLabels: prometheus.Labels{"region": n.cfg.Region, "version": b.Version, "revision": b.Revision, "go_version": b.GoVersion}},
+		func() float64 { return 1 }))
 	gauge := func(name, help string, f func(consensus.Status) float64) {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels},
 			func() float64 {

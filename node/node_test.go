@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +65,7 @@ func TestSingleRegionNodeServesHealthMetricsAndRefusesWithoutToken(t *testing.T)
 		`fsenet_audit_spooled_events{region="030"}`,
 		`fsenet_audit_quarantined_events{region="030"} 0`,
 		`fsenet_apply_duration_seconds_count{outcome="ok",region="030"}`,
+		`fsenet_build_info{go_version="` + runtime.Version() + `",region="030",`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
@@ -90,7 +93,8 @@ func TestSingleRegionNodeServesHealthMetricsAndRefusesWithoutToken(t *testing.T)
 	}
 	code, body := do(t, "GET", base+"/v1/cluster", op, "", "")
 	var cs admission.ClusterStatus
-	if code != http.StatusOK || json.Unmarshal([]byte(body), &cs) != nil || !cs.Agree || len(cs.Regions) != 1 || cs.Regions[0].Raft != "voter" {
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &cs) != nil || !cs.Agree || len(cs.Regions) != 1 || cs.Regions[0].Raft != "voter" ||
+		cs.Regions[0].Version != federation.BuildInfo().String() {
 		t.Fatalf("/v1/cluster = %d %s", code, body)
 	}
 }
@@ -106,7 +110,8 @@ func TestRegionsJoinArePromotedAndRevokedRegionIsCutOff(t *testing.T) {
 	auth := f.authorityToken()
 	code, body := do(t, "GET", base+"/v1/cluster", auth, "", "")
 	var cs admission.ClusterStatus
-	if code != http.StatusOK || json.Unmarshal([]byte(body), &cs) != nil || !cs.Agree || len(cs.Regions) != 3 {
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &cs) != nil || !cs.Agree || len(cs.Regions) != 3 ||
+		slices.ContainsFunc(cs.Regions, func(r admission.ClusterRegion) bool { return r.Version != federation.BuildInfo().String() }) {
 		t.Fatalf("/v1/cluster = %d %s", code, body)
 	}
 	// Any node verifies any region's tokens, once the region's IdP keys

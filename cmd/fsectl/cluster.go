@@ -37,6 +37,7 @@ type regionStatus struct {
 	Digest       string `json:"digest"` // hex SHA-256 of the store at digest_index
 	Error        string `json:"error"`  // why the region could not be asked
 	CertExpiry   string `json:"cert_expiry"`
+	Version      string `json:"version"` // the region's node's build, as it reports it
 }
 
 // label names a region for messages: "150 (Campania)".
@@ -93,7 +94,7 @@ func printStatus(w io.Writer, st *clusterStatus, now time.Time) error {
 	fmt.Fprintln(w)
 
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CODE\tNAME\tROLE\tRAFT\tSTATE\tLEADER\tTERM\tCOMMIT\tAPPLIED\tCERT EXPIRY\tPEER\tERROR")
+	fmt.Fprintln(tw, "CODE\tNAME\tROLE\tRAFT\tSTATE\tLEADER\tTERM\tCOMMIT\tAPPLIED\tCERT EXPIRY\tVERSION\tPEER\tERROR")
 	for i := range st.Regions {
 		r := &st.Regions[i]
 		lead := ""
@@ -110,9 +111,9 @@ func printStatus(w io.Writer, st *clusterStatus, now time.Time) error {
 			commit = strconv.FormatUint(r.CommitIndex, 10)
 			applied = strconv.FormatUint(r.AppliedIndex, 10)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			cell(r.Code), cell(r.Name), cell(r.Role), cell(raft), cell(r.State), cell(lead),
-			cell(term), cell(commit), cell(applied), cell(expiry(r.CertExpiry, now)), cell(r.Peer), cell(r.Error))
+			cell(term), cell(commit), cell(applied), cell(expiry(r.CertExpiry, now)), cell(r.Version), cell(r.Peer), cell(r.Error))
 	}
 	return tw.Flush()
 }

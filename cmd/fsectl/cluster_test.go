@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -18,11 +19,12 @@ func region(code, name, digest, errMsg string) string {
 	if code == "160" {
 		raft = ""
 	}
+	version := "v1.4.0"
 	if errMsg != "" {
-		state = ""
+		state, version = "", ""
 	}
-	return fmt.Sprintf(`{"code":%q,"name":%q,"peer":"12D3KooW%s","role":"voter","raft":%q,"leader":%t,"state":%q,"term":3,"commit_index":120,"applied_index":120,"digest":%q,"error":%q,"cert_expiry":"2027-11-27T00:00:00Z"}`,
-		code, name, code, raft, leader, state, digest, errMsg)
+	return fmt.Sprintf(`{"code":%q,"name":%q,"peer":"12D3KooW%s","role":"voter","raft":%q,"leader":%t,"state":%q,"term":3,"commit_index":120,"applied_index":120,"digest":%q,"error":%q,"cert_expiry":"2027-11-27T00:00:00Z","version":%q}`,
+		code, name, code, raft, leader, state, digest, errMsg, version)
 }
 
 // clusterJSON is the answer of GET /v1/cluster asked of region 030.
@@ -77,9 +79,9 @@ func TestClusterStatus(t *testing.T) {
 		}
 	}
 	for code, want := range map[string]string{
-		"030": "030 Lombardia voter voter Leader * 3 120 120 2027-11-27 12D3KooW030 -",
-		"150": "150 Campania voter voter Follower - 3 120 120 2027-11-27 12D3KooW150 -",
-		"160": "160 Puglia voter absent - - - - - 2027-11-27 12D3KooW160 dial backoff",
+		"030": "030 Lombardia voter voter Leader * 3 120 120 2027-11-27 v1.4.0 12D3KooW030 -",
+		"150": "150 Campania voter voter Follower - 3 120 120 2027-11-27 v1.4.0 12D3KooW150 -",
+		"160": "160 Puglia voter absent - - - - - 2027-11-27 - 12D3KooW160 dial backoff",
 	} {
 		if got := strings.Join(rows[code], " "); got != want {
 			t.Errorf("region %s row:\n got %s\nwant %s", code, got, want)
@@ -159,5 +161,14 @@ func TestClusterDigest(t *testing.T) {
 				t.Fatalf("no digest table: %v", r)
 			}
 		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, arg := range []string{"version", "--version"} {
+		r := fsectl(t, nil, arg)
+		if r.code != 0 || !strings.HasPrefix(r.stdout, "fsectl ") || !strings.Contains(r.stdout, runtime.Version()) {
+			t.Fatalf("%s: %+v", arg, r)
+		}
 	}
 }

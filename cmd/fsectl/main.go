@@ -31,6 +31,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/fsenet/fsenet/federation"
 )
 
 const defaultNode = "http://127.0.0.1:8030"
@@ -55,6 +57,8 @@ Commands:
   region revoke FILE      submit the authority's revocation of a region's node
   audit verify            recompute the audit trail's hash chain on the node; exit 1 if broken
   history CF --out DIR    save a patient's history from every region, with contents; exit 1 if partial
+
+  version                 this program's version (also --version)
 
 Global flags (also accepted after the command words):
   --node URL      the node's base URL (default $FSENET_NODE, else ` + defaultNode + `)
@@ -137,6 +141,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	opts := options{node: getenv("FSENET_NODE"), token: getenv("FSENET_TOKEN")}
 	if opts.node == "" {
 		opts.node = defaultNode
+	}
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "version") {
+		fmt.Fprintln(stdout, "fsectl "+federation.BuildInfo().String())
+		return 0
 	}
 	global := flag.NewFlagSet("fsectl", flag.ContinueOnError)
 	global.SetOutput(stderr)

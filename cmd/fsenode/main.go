@@ -16,6 +16,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/fsenet/fsenet/federation"
 )
 
 func usage() {
@@ -30,6 +32,8 @@ Usage:
                create a region's node key, IdP key and a commented sample configuration
   fsenode authority init|certify|revoke|promote|demote
                the national authority's key, membership certificates, revocations
+  fsenode version
+               this program's version (also --version)
   fsenode token (--idp-key FILE | --authority-key FILE) --sub CF [flags]
                issue a token from a key file, for development and tests
   fsenode restore [--config FILE] SNAPSHOT
@@ -60,6 +64,9 @@ func main() {
 		err = tokenCmd(os.Args[2:])
 	case "restore":
 		err = restoreCmd(ctx, os.Args[2:])
+	case "--version", "version":
+		fmt.Println("fsenode " + federation.BuildInfo().String())
+		return
 	case "-h", "--help", "help":
 		usage()
 		return

@@ -75,6 +75,7 @@ type ClusterRegion struct {
 	Digest       string    `json:"digest,omitempty"`
 	Error        string    `json:"error,omitempty"`
 	CertExpiry   time.Time `json:"cert_expiry,omitzero"`
+	Version      string    `json:"version,omitempty"` // the region's node's build, as it reports it
 }
 
 // handleCluster describes the federation as this node sees it, and asks
@@ -124,6 +125,7 @@ func (m *Module) handleCluster(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			row.State, row.Term, row.CommitIndex, row.AppliedIndex, row.Digest = ps.State, ps.Term, ps.CommitIndex, ps.AppliedIndex, ps.Digest
+			row.Version = ps.Version
 			row.Error = ps.DigestError
 		}()
 	}

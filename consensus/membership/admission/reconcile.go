@@ -118,11 +118,13 @@ type peerStatus struct {
 	AppliedIndex uint64 `json:"applied_index"`
 	Digest       string `json:"digest,omitempty"` // hex, at DigestIndex
 	DigestError  string `json:"digest_error,omitempty"`
+	Version      string `json:"version,omitempty"` // the node's build (federation.BuildInfo)
 }
 
 func (m *Module) localStatus(ctx context.Context, digestIndex uint64) peerStatus {
 	st := m.d.Replica.Status()
-	ps := peerStatus{Region: m.cfg.Region, State: st.State, Term: st.Term, Leader: st.LeaderID, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex}
+	ps := peerStatus{Region: m.cfg.Region, State: st.State, Term: st.Term, Leader: st.LeaderID, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex,
+		Version: federation.BuildInfo().String()}
 	if digestIndex > 0 {
 		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
