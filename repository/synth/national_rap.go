@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"hash/fnv"
-	"math/rand/v2"
 	"strings"
 	"text/template"
 	"time"
@@ -26,95 +25,24 @@ import (
 
 func init() { registerNational("RAP", buildRAP) }
 
-// rapPlace is a place as CDA addresses write it: ISTAT codes of region
-// and comune, the province's abbreviation.
-type rapPlace struct{ Region, City, Istat, Prov string }
-
-// rapCapitals are the regional capitals by FSE region code: the report's
-// organisations and the patient's home are in the custodian's region.
-var rapCapitals = map[string]rapPlace{
-	"010": {"010", "Torino", "001272", "TO"}, "020": {"020", "Aosta", "007003", "AO"},
-	"030": {"030", "Milano", "015146", "MI"}, "041": {"041", "Bolzano", "021008", "BZ"},
-	"042": {"042", "Trento", "022205", "TN"}, "050": {"050", "Venezia", "027042", "VE"},
-	"060": {"060", "Trieste", "032006", "TS"}, "070": {"070", "Genova", "010025", "GE"},
-	"080": {"080", "Bologna", "037006", "BO"}, "090": {"090", "Firenze", "048017", "FI"},
-	"100": {"100", "Perugia", "054039", "PG"}, "110": {"110", "Ancona", "042002", "AN"},
-	"120": {"120", "Roma", "058091", "RM"}, "130": {"130", "L'Aquila", "066049", "AQ"},
-	"140": {"140", "Campobasso", "070006", "CB"}, "150": {"150", "Napoli", "063049", "NA"},
-	"160": {"160", "Bari", "072006", "BA"}, "170": {"170", "Potenza", "076063", "PZ"},
-	"180": {"180", "Catanzaro", "079023", "CZ"}, "190": {"190", "Palermo", "082053", "PA"},
-	"200": {"200", "Cagliari", "092009", "CA"},
-}
-
-// rapBirthplaces are the comuni of the cadastral codes synth's patients
-// are born in (the codice fiscale's characters 12 to 15).
-var rapBirthplaces = map[string]rapPlace{
-	"H501": rapCapitals["120"], "F205": rapCapitals["030"], "F839": rapCapitals["150"],
-	"A662": rapCapitals["160"], "L219": rapCapitals["010"],
-}
-
-// rapAddr is an address: its use (H home, WP work place), place and
-// street.
-type rapAddr struct {
-	Use    string
-	P      rapPlace
-	Street string
-}
-
-// rapPerson is a professional named in the report.
-type rapPerson struct{ CF, Family, Given, Prefix string }
-
-// rapStaff is a synthetic professional of the report, of working age and
-// the same for the same document and role; gender, when not empty, is
-// the one they must have.
-func rapStaff(d Document, role, gender string) rapPerson {
-	h := fnv.New64a()
-	h.Write([]byte(d.ID() + "#RAP#" + role))
-	rng := rand.New(rand.NewPCG(h.Sum64(), 11))
-	for {
-		p := NewPatient(rng)
-		age := d.Time.Year() - p.BirthDate.Year()
-		if age < 30 || age > 66 || gender != "" && p.Gender != gender {
-			continue
-		}
-		prefix := "Dott."
-		if p.Gender == "F" {
-			prefix = "Dott.ssa"
-		}
-		return rapPerson{p.CF, p.Family, p.Given, prefix}
-	}
-}
-
-// rapGender is the gender a codice fiscale encodes (women's birth day
-// plus 40), or "" for a code of another shape.
-func rapGender(cf string) string {
-	if len(cf) != 16 || cf[9] < '0' || cf[9] > '7' {
-		return ""
-	}
-	if cf[9] >= '4' {
-		return "F"
-	}
-	return "M"
-}
-
 func buildRAP(d Document) []byte {
 	rome := time.FixedZone("", 3600)
 	ts := func(t time.Time) string { return t.In(rome).Format("20060102150405-0700") }
 	day := func(t time.Time) string { return t.In(rome).Format("20060102") }
-	home, ok := rapCapitals[d.Region]
+	home, ok := regionalCapitals[d.Region]
 	if !ok {
-		home = rapCapitals["120"]
+		home = regionalCapitals["120"]
 	}
-	var born *rapPlace
+	var born *reportPlace
 	if len(d.Patient.CF) == 16 {
-		if p, ok := rapBirthplaces[d.Patient.CF[11:15]]; ok {
+		if p, ok := cadastralBirthplaces[d.Patient.CF[11:15]]; ok {
 			born = &p
 		}
 	}
 	h := fnv.New64a()
 	h.Write([]byte(d.ID()))
 	n := h.Sum64()
-	author := rapStaff(d, "patologo", rapGender(d.AuthorCF))
+	author := reportStaff(d, "RAP", "patologo", genderOfCF(d.AuthorCF), 11)
 	author.CF = d.AuthorCF
 	setID := d.LocalID
 	var parentRoot, parentExt string
@@ -140,8 +68,8 @@ func buildRAP(d Document) []byte {
 		"D": d, "TS": ts(d.Time), "Birth": d.Patient.BirthDate.Format("20060102"), "SetID": setID,
 		"ParentRoot": parentRoot, "ParentExt": parentExt, "Home": home, "Born": born,
 		"Street": fmt.Sprintf("Via della Prova %d", 1+n%180), "Phone": fmt.Sprintf("%07d", n%10000000),
-		"Author": author, "Enterer": rapStaff(d, "tecnico", ""), "Checker": rapStaff(d, "patologo2", ""),
-		"Referrer": rapStaff(d, "chirurgo", ""), "Chief": rapStaff(d, "direttore", ""), "Recipient": rapStaff(d, "curante", ""),
+		"Author": author, "Enterer": reportStaff(d, "RAP", "tecnico", "", 11), "Checker": reportStaff(d, "RAP", "patologo2", "", 11),
+		"Referrer": reportStaff(d, "RAP", "chirurgo", "", 11), "Chief": reportStaff(d, "RAP", "direttore", "", 11), "Recipient": reportStaff(d, "RAP", "curante", "", 11),
 		"NRE":     fmt.Sprintf("%sA4%010d", d.Region, n%10000000000),
 		"Surgery": ts(surgery), "SurgeryEnd": ts(surgery.Add(150 * time.Minute)), "Accepted": ts(surgery.Add(20 * time.Hour)),
 		"Reported": ts(d.Time.Add(-time.Hour)), "Colonoscopy": past(surgery.AddDate(0, -1, -3)), "CT": past(surgery.AddDate(0, 0, -20)),
@@ -163,7 +91,7 @@ const rapImage = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNoAA
 var rapTemplate = template.Must(template.New("RAP").Funcs(template.FuncMap{
 	"x":   xmlText,
 	"img": func() string { return rapImage },
-	"at":  func(use string, p rapPlace, street string) rapAddr { return rapAddr{use, p, street} },
+	"at":  func(use string, p reportPlace, street string) reportAddr { return reportAddr{use, p, street} },
 }).Parse(`
 {{- define "addr"}}<addr use="{{.Use}}"><country>100</country><state>{{.P.Region}}</state><county>{{.P.Prov}}</county><city>{{x .P.City}}</city><censusTract>{{.P.Istat}}</censusTract>{{if .Street}}<streetAddressLine>{{x .Street}}</streetAddressLine>{{end}}</addr>{{end}}
 {{- define "org"}}<id root="2.16.840.1.113883.2.9.4.1.2" extension="{{x .D.Org}}" assigningAuthorityName="Ministero della Salute"/>

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"hash/fnv"
-	"math/rand/v2"
 	"strings"
 	"text/template"
 	"time"
@@ -24,95 +23,24 @@ import (
 
 func init() { registerNational("RSA", buildRSA) }
 
-// rsaPlace is a place as CDA addresses write it: ISTAT codes of region
-// and comune, the province's abbreviation.
-type rsaPlace struct{ Region, City, Istat, Prov string }
-
-// rsaCapitals are the regional capitals by FSE region code: the
-// clinic and the patient's home are in the custodian's region.
-var rsaCapitals = map[string]rsaPlace{
-	"010": {"010", "Torino", "001272", "TO"}, "020": {"020", "Aosta", "007003", "AO"},
-	"030": {"030", "Milano", "015146", "MI"}, "041": {"041", "Bolzano", "021008", "BZ"},
-	"042": {"042", "Trento", "022205", "TN"}, "050": {"050", "Venezia", "027042", "VE"},
-	"060": {"060", "Trieste", "032006", "TS"}, "070": {"070", "Genova", "010025", "GE"},
-	"080": {"080", "Bologna", "037006", "BO"}, "090": {"090", "Firenze", "048017", "FI"},
-	"100": {"100", "Perugia", "054039", "PG"}, "110": {"110", "Ancona", "042002", "AN"},
-	"120": {"120", "Roma", "058091", "RM"}, "130": {"130", "L'Aquila", "066049", "AQ"},
-	"140": {"140", "Campobasso", "070006", "CB"}, "150": {"150", "Napoli", "063049", "NA"},
-	"160": {"160", "Bari", "072006", "BA"}, "170": {"170", "Potenza", "076063", "PZ"},
-	"180": {"180", "Catanzaro", "079023", "CZ"}, "190": {"190", "Palermo", "082053", "PA"},
-	"200": {"200", "Cagliari", "092009", "CA"},
-}
-
-// rsaBirthplaces are the comuni of the cadastral codes synth's patients
-// are born in (the codice fiscale's characters 12 to 15).
-var rsaBirthplaces = map[string]rsaPlace{
-	"H501": rsaCapitals["120"], "F205": rsaCapitals["030"], "F839": rsaCapitals["150"],
-	"A662": rsaCapitals["160"], "L219": rsaCapitals["010"],
-}
-
-// rsaAddr is an address: its use (H home, WP work place), place and
-// street.
-type rsaAddr struct {
-	Use    string
-	P      rsaPlace
-	Street string
-}
-
-// rsaPerson is a professional named in the report.
-type rsaPerson struct{ CF, Family, Given, Prefix string }
-
-// rsaStaff is a synthetic professional of the report, of working age and
-// the same for the same document and role; gender, when not empty, is
-// the one they must have.
-func rsaStaff(d Document, role, gender string) rsaPerson {
-	h := fnv.New64a()
-	h.Write([]byte(d.ID() + "#RSA#" + role))
-	rng := rand.New(rand.NewPCG(h.Sum64(), 13))
-	for {
-		p := NewPatient(rng)
-		age := d.Time.Year() - p.BirthDate.Year()
-		if age < 30 || age > 66 || gender != "" && p.Gender != gender {
-			continue
-		}
-		prefix := "Dott."
-		if p.Gender == "F" {
-			prefix = "Dott.ssa"
-		}
-		return rsaPerson{p.CF, p.Family, p.Given, prefix}
-	}
-}
-
-// rsaGender is the gender a codice fiscale encodes (women's birth day
-// plus 40), or "" for a code of another shape.
-func rsaGender(cf string) string {
-	if len(cf) != 16 || cf[9] < '0' || cf[9] > '7' {
-		return ""
-	}
-	if cf[9] >= '4' {
-		return "F"
-	}
-	return "M"
-}
-
 func buildRSA(d Document) []byte {
 	rome := time.FixedZone("", 3600)
 	ts := func(t time.Time) string { return t.In(rome).Format("20060102150405-0700") }
 	day := func(t time.Time) string { return t.In(rome).Format("20060102") }
-	home, ok := rsaCapitals[d.Region]
+	home, ok := regionalCapitals[d.Region]
 	if !ok {
-		home = rsaCapitals["120"]
+		home = regionalCapitals["120"]
 	}
-	var born *rsaPlace
+	var born *reportPlace
 	if len(d.Patient.CF) == 16 {
-		if p, ok := rsaBirthplaces[d.Patient.CF[11:15]]; ok {
+		if p, ok := cadastralBirthplaces[d.Patient.CF[11:15]]; ok {
 			born = &p
 		}
 	}
 	h := fnv.New64a()
 	h.Write([]byte(d.ID()))
 	n := h.Sum64()
-	author := rsaStaff(d, "cardiologo", rsaGender(d.AuthorCF))
+	author := reportStaff(d, "RSA", "cardiologo", genderOfCF(d.AuthorCF), 13)
 	author.CF = d.AuthorCF
 	setID := d.LocalID
 	var parentRoot, parentExt string
@@ -138,7 +66,7 @@ func buildRSA(d Document) []byte {
 		"D": d, "TS": ts(d.Time), "Birth": d.Patient.BirthDate.Format("20060102"), "SetID": setID,
 		"ParentRoot": parentRoot, "ParentExt": parentExt, "Home": home, "Born": born,
 		"Street": fmt.Sprintf("Via della Prova %d", 1+n%180), "Phone": fmt.Sprintf("%07d", n%10000000),
-		"Author": author, "Nurse": rsaStaff(d, "infermiere", ""), "GP": rsaStaff(d, "curante", ""),
+		"Author": author, "Nurse": reportStaff(d, "RSA", "infermiere", "", 13), "GP": reportStaff(d, "RSA", "curante", "", 13),
 		"NRE":   fmt.Sprintf("%sA4%010d", d.Region, n%10000000000),
 		"Visit": ts(visit), "VisitEnd": ts(visit.Add(time.Hour)), "ECG": ts(visit.Add(25 * time.Minute)),
 		"Request": ts(visit.AddDate(0, -1, 0)), "Hypertension": past(visit.AddDate(-6, -2, 0)),
@@ -156,7 +84,7 @@ func buildRSA(d Document) []byte {
 
 var rsaTemplate = template.Must(template.New("RSA").Funcs(template.FuncMap{
 	"x":  xmlText,
-	"at": func(use string, p rsaPlace, street string) rsaAddr { return rsaAddr{use, p, street} },
+	"at": func(use string, p reportPlace, street string) reportAddr { return reportAddr{use, p, street} },
 }).Parse(`
 {{- define "addr"}}<addr use="{{.Use}}"><country>100</country><state>{{.P.Region}}</state><county>{{.P.Prov}}</county><city>{{x .P.City}}</city><censusTract>{{.P.Istat}}</censusTract><streetAddressLine>{{x .Street}}</streetAddressLine></addr>{{end}}
 {{- define "org"}}<id root="2.16.840.1.113883.2.9.4.1.2" extension="{{x .D.Org}}" assigningAuthorityName="Ministero della Salute"/>
