@@ -425,7 +425,8 @@ func (g *Gateway) readContent(q *request, publication bool) (*content, bool) {
 		return nil, false
 	}
 	c.cdaSHA = sha256Hex(c.cda)
-	if publication && g.validated(c.cdaSHA) {
+	validated := publication && g.validated(c.cdaSHA)
+	if validated {
 		c.header, err = cda.ReadHeader(bytes.NewReader(c.cda))
 	} else {
 		c.header, err = cda.Read(bytes.NewReader(c.cda))
@@ -435,7 +436,7 @@ func (g *Gateway) readContent(q *request, publication bool) (*content, bool) {
 		q.problem(http.StatusBadRequest, ptInvalidCDA, "CDA not well-formed", err.Error())
 		return nil, false
 	}
-	fails, err := checkCDA(c, !(publication && g.validated(c.cdaSHA)))
+	fails, err := checkCDA(c, !validated)
 	switch {
 	case errors.Is(err, schematron.ErrNotXML):
 		file.Close()
