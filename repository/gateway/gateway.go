@@ -366,8 +366,10 @@ type content struct {
 	body   []byte
 	cda    []byte
 	cdaSHA string
-	header *cda.Header
-	pid    ident.ID
+	// validated: (a publication's) CDA passed validation recently.
+	validated bool
+	header    *cda.Header
+	pid       ident.ID
 }
 
 // readContent reads the form, extracts and checks the CDA, and checks
@@ -425,8 +427,8 @@ func (g *Gateway) readContent(q *request, publication bool) (*content, bool) {
 		return nil, false
 	}
 	c.cdaSHA = sha256Hex(c.cda)
-	validated := publication && g.validated(c.cdaSHA)
-	if validated {
+	c.validated = publication && g.validated(c.cdaSHA)
+	if c.validated {
 		c.header, err = cda.ReadHeader(bytes.NewReader(c.cda))
 	} else {
 		c.header, err = cda.Read(bytes.NewReader(c.cda))
@@ -436,7 +438,7 @@ func (g *Gateway) readContent(q *request, publication bool) (*content, bool) {
 		q.problem(http.StatusBadRequest, ptInvalidCDA, "CDA not well-formed", err.Error())
 		return nil, false
 	}
-	fails, err := checkCDA(c, !validated)
+	fails, err := checkCDA(c, !c.validated)
 	switch {
 	case errors.Is(err, schematron.ErrNotXML):
 		file.Close()
@@ -708,7 +710,7 @@ func (g *Gateway) publishVersion(w http.ResponseWriter, r *http.Request, replace
 		q.docs = append(q.docs, replaces)
 	}
 	// Validation before publication, as the national gateway enforces it.
-	if !g.validated(c.cdaSHA) {
+	if !c.validated {
 		q.problem(http.StatusUnprocessableEntity, ptNotValidated, "Document not validated",
 			fmt.Sprintf("this CDA has not passed validation in the last %s: call POST /v1/documents/validation first", g.cfg.ValidationMaxAge))
 		return
