@@ -83,6 +83,8 @@ func TestTelemonitoringKitAndDocuments(t *testing.T) {
 		{"a report of two years", planURL + "/$report-rilevazione?start=2023-01-01&end=2025-01-01", c.lomDoc, "", http.StatusBadRequest},
 		{"a report of garbage dates", planURL + "/$report-rilevazione?start=ieri&end=oggi", c.lomDoc, "", http.StatusBadRequest},
 		{"the Relazione of a running plan", planURL + "/$relazione-finale", c.lomDoc, "", http.StatusConflict},
+		{"closing with garbage", planURL + "/$relazione-finale", c.lomDoc, "{not json", http.StatusBadRequest},
+		{"closing without a relazione", planURL + "/$relazione-finale", c.lomDoc, `{"resourceType":"Parameters","parameter":[{"name":"altro","valueString":"x"}]}`, http.StatusBadRequest},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			method := "GET"
