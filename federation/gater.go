@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 
@@ -36,8 +37,16 @@ type Gater struct {
 	members   map[peer.ID]struct{}
 	known     bool // members holds the replicated membership
 	revoked   map[peer.ID]struct{}
+	pinned    map[peer.ID]struct{} // revoked for good, whatever SetMembers says
 	net       network.Network
+
+	// refusedSeen holds the peers whose refusal was logged: a refused peer
+	// that keeps dialling is logged once, not at every attempt.
+	refusedSeen map[peer.ID]struct{}
 }
+
+// maxRefusedSeen bounds the peers remembered as already logged.
+const maxRefusedSeen = 1024
 
 var _ interface {
 	InterceptPeerDial(peer.ID) bool
@@ -58,6 +67,9 @@ func NewGater(bootstrap []peer.ID, log *slog.Logger) *Gater {
 		bootstrap: make(map[peer.ID]struct{}, len(bootstrap)),
 		members:   map[peer.ID]struct{}{},
 		revoked:   map[peer.ID]struct{}{},
+		pinned:    map[peer.ID]struct{}{},
+
+		refusedSeen: map[peer.ID]struct{}{},
 	}
 	for _, p := range bootstrap {
 		g.bootstrap[p] = struct{}{}
@@ -89,6 +101,19 @@ func (g *Gater) SetMembers(members, revoked []peer.ID) {
 
 	g.mu.Lock()
 	g.members, g.revoked, g.known = next, rev, true
+	g.mu.Unlock()
+	g.closeDisallowed()
+}
+
+// Revoke refuses peers for good: unlike the revoked peers of SetMembers,
+// which follow the replicated state, a later SetMembers does not lift
+// them (the node's own revocation list, which a restored state from before
+// a revocation must not undo). Their open connections are closed.
+func (g *Gater) Revoke(peers ...peer.ID) {
+	g.mu.Lock()
+	for _, p := range peers {
+		g.pinned[p] = struct{}{}
+	}
 	g.mu.Unlock()
 	g.closeDisallowed()
 }
@@ -126,7 +151,7 @@ func (g *Gater) Allowed(p peer.ID) bool {
 	if p == g.self && p != "" {
 		return true
 	}
-	if _, ok := g.revoked[p]; ok {
+	if g.isRevoked(p) {
 		return false
 	}
 	if _, ok := g.members[p]; ok {
@@ -137,6 +162,12 @@ func (g *Gater) Allowed(p peer.ID) bool {
 		return ok
 	}
 	return false
+}
+
+func (g *Gater) isRevoked(p peer.ID) bool {
+	_, rev := g.revoked[p]
+	_, pin := g.pinned[p]
+	return rev || pin
 }
 
 // InterceptPeerDial refuses to dial peers that are not members.
@@ -155,7 +186,21 @@ func (g *Gater) InterceptSecured(dir network.Direction, p peer.ID, addrs network
 	if g.Allowed(p) {
 		return true
 	}
-	g.log.Warn("refused connection from non-member peer", "peer", p, "direction", dir.String(), "remote", addrs.RemoteMultiaddr().String())
+	g.mu.Lock()
+	revoked := g.isRevoked(p)
+	_, seen := g.refusedSeen[p]
+	if !seen && len(g.refusedSeen) < maxRefusedSeen {
+		g.refusedSeen[p] = struct{}{}
+	}
+	g.mu.Unlock()
+	level, msg := slog.LevelWarn, "refused connection from non-member peer"
+	if revoked {
+		msg = "refused connection from revoked peer"
+	}
+	if seen {
+		level = slog.LevelDebug // logged at WARN once already
+	}
+	g.log.Log(context.Background(), level, msg, "peer", p, "direction", dir.String(), "remote", addrs.RemoteMultiaddr().String())
 	return false
 }
 

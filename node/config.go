@@ -127,11 +127,16 @@ type P2PConfig struct {
 	Join []string `toml:"join"`
 }
 
-// AuthorityConfig names the national authority's public key and this
-// node's membership certificate.
+// AuthorityConfig names the national authority's public key, this node's
+// membership certificate and its revocation list.
 type AuthorityConfig struct {
 	PublicKeyFile   string `toml:"public_key_file"`
 	CertificateFile string `toml:"certificate_file"`
+	// RevocationsFile is every revocation the node has seen, one
+	// authority-signed token per line, kept outside the replicated state so
+	// that no restore undoes one. The authority's own list (fsenode
+	// authority revoke appends to it) may be copied here as it is.
+	RevocationsFile string `toml:"revocations_file"`
 }
 
 // IdPConfig is the region's identity provider, whose public keys the node
@@ -186,7 +191,8 @@ func DefaultConfig() Config {
 			Listen:  []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"},
 			KeyFile: "node.key",
 		},
-		Audit: AuditConfig{SpoolDir: "audit-spool"},
+		Authority: AuthorityConfig{RevocationsFile: "revocations"},
+		Audit:     AuditConfig{SpoolDir: "audit-spool"},
 		Repository: RepositoryConfig{Dir: "repository", MaxDocumentMiB: 64,
 			ValidationMaxAge: Duration(5 * 24 * time.Hour), WaitCommit: Duration(30 * time.Second), MaxFetches: 64,
 			ScrubInterval: Duration(24 * time.Hour), ScrubMiBPerSec: 32, Signature: string(pades.Optional)},
@@ -281,6 +287,9 @@ func (c Config) Validate() error {
 	}
 	if c.Authority.PublicKeyFile == "" {
 		add("authority.public_key_file is empty: set the path of the national authority's public key (authority.pub, from fsenode authority init)")
+	}
+	if c.Authority.RevocationsFile == "" {
+		add("authority.revocations_file is empty: set the path of this node's revocation list (default \"revocations\")")
 	}
 	if c.Authority.CertificateFile == "" {
 		add("authority.certificate_file is empty: set the path of this node's membership certificate (from fsenode authority certify)")

@@ -201,13 +201,13 @@ func (n *Node) buildModules() error {
 	n.members, err = admission.New(admission.Config{Region: n.cfg.Region, Bootstrap: n.cfg.Raft.Bootstrap, Join: n.cfg.P2P.Join,
 		IdPIssuer: n.cfg.IdP.Issuer, IdPKeysFile: n.path(n.cfg.IdP.PublicKeysFile)},
 		admission.Deps{Identity: n.trust.identity(), Replica: n.cons, Host: n.host, Gater: n.gater, Caller: callerOf,
-			Log: n.log.With("component", "admission")})
+			Revocations: n.trust.revoked, Log: n.log.With("component", "admission")})
 	if err != nil {
 		return fmt.Errorf("admission: %w", err)
 	}
 	// A client presents its token on every request: verified once, then
 	// answered from the cache while valid.
-	n.tokens = &federation.Verifier{Lookup: n.members.Members().IssuerKeys, Cache: federation.NewTokenCache(1 << 14)}
+	n.tokens = &federation.Verifier{Lookup: n.members.IssuerKeys, Cache: federation.NewTokenCache(1 << 14)}
 	idx, err := indexsvc.New(indexsvc.Config{Region: n.cfg.Region, SpoolDir: n.path(n.cfg.Audit.SpoolDir), PublicURL: n.cfg.HTTP.PublicURL,
 		MaxBatchBytes: n.consensusConfig().BatchMaxBytes / 2},
 		indexsvc.Deps{Replica: n.cons, Caller: callerOf, Regions: n.members.Regions, Log: n.log})
@@ -252,7 +252,8 @@ func (n *Node) serveHTTP() error {
 		return fmt.Errorf("http.listen: %w", err)
 	}
 	n.httpSrv = &http.Server{ReadHeaderTimeout: 10 * time.Second,
-		Handler: httpapi.Handler(n.routes, httpapi.Config{Log: n.log, Metrics: n.reg, ProblemPaths: gatewayPath, Inner: n.authenticate})}
+		Handler: httpapi.Handler(n.routes, httpapi.Config{Log: n.log, Metrics: n.reg, ProblemPaths: gatewayPath,
+			Inner: func(h http.Handler) http.Handler { return n.unlessRevoked(n.authenticate(h)) }})}
 	if addr := n.cfg.Debug.PprofListen; addr != "" {
 		if err := n.servePprof(addr); err != nil {
 			return fmt.Errorf("debug.pprof_listen: %w", err)

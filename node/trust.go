@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/consensus/membership/admission"
 	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/node/httpapi"
 )
 
 // trust is the node's standing in the federation, read from its files
@@ -27,6 +29,7 @@ type trust struct {
 	authority ed25519.PublicKey
 	certToken string
 	cert      federation.Certificate
+	revoked   *federation.RevocationList
 }
 
 // loadTrust reads the node key, the authority's public key and the node's
@@ -55,6 +58,9 @@ func (n *Node) loadTrust() error {
 	t.cert, err = federation.VerifyCertificateFor(t.certToken, t.authority, t.peer, time.Now())
 	if err != nil {
 		return fmt.Errorf("authority.certificate_file: not a valid certificate for this node (peer %s) from the authority key in authority.public_key_file: %w", t.peer, err)
+	}
+	if t.revoked, err = federation.OpenRevocationList(n.path(n.cfg.Authority.RevocationsFile), t.authority); err != nil {
+		return fmt.Errorf("authority.revocations_file: %w", err)
 	}
 	if t.cert.Region != n.cfg.Region {
 		return fmt.Errorf("authority.certificate_file: the certificate is for region %s, this node is region %s", t.cert.Region, n.cfg.Region)
@@ -97,4 +103,28 @@ func Restore(cfg Config, r io.Reader, log *slog.Logger) (uint64, error) {
 		return 0, err
 	}
 	return consensus.RestoreSnapshot(filepath.Join(cfg.DataDir, "consensus"), consensus.Server{ID: cfg.Region, Peer: id, Voter: true}, r, log)
+}
+
+// unlessRevoked stops a revoked node serving anything but its health,
+// readiness, metrics and the federation's own routes: its data stays on
+// disk for the operator, and every other request is answered 503 saying
+// why.
+func (n *Node) unlessRevoked(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, revoked := n.members.Revoked(); revoked && !servedWhenRevoked(r.URL.Path) {
+			httpapi.Fail(w, r, httpapi.E(httpapi.ErrUnavailable,
+				"the national authority revoked this node's membership of the federation: it no longer serves clinical data"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// servedWhenRevoked are the paths a revoked node still answers.
+func servedWhenRevoked(path string) bool {
+	switch path {
+	case "/healthz", "/readyz", "/metrics", "/fhir/metadata", "/v1/cluster":
+		return true
+	}
+	return strings.HasPrefix(path, "/v1/federation/")
 }

@@ -112,7 +112,7 @@ func authorityCertify(args []string) error {
 			c.Addrs = append(c.Addrs, a)
 		}
 	}
-	return certifyAndWrite(priv, c, *out)
+	return certifyAndWrite(priv, *keyPath, c, *out)
 }
 
 func authorityRevoke(args []string) error {
@@ -122,10 +122,15 @@ func authorityRevoke(args []string) error {
 	peerID := fs.String("peer", "", "the revoked node's peer ID")
 	reason := fs.String("reason", "", "why, for the audit trail")
 	out := fs.String("out", "", "write the revocation here (default: standard output)")
+	list := fs.String("revocations", "", "the authority's revocation list, appended to (default: revocations beside --key)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
 	priv, err := federation.LoadPrivateKeyFile(*keyPath)
+	if err != nil {
+		return err
+	}
+	revs, err := authorityRevocations(priv, *keyPath, *list)
 	if err != nil {
 		return err
 	}
@@ -136,8 +141,15 @@ func authorityRevoke(args []string) error {
 	if *reason == "" {
 		return errors.New("--reason is required: it goes into the audit trail")
 	}
+	if old, ok := revs.Has(p); ok {
+		fmt.Fprintf(os.Stderr, "peer %s was already revoked on %s (id %s): the same revocation follows\n", p, old.IssuedAt.Format(time.RFC3339), old.ID)
+		return writeOut(*out, old.Token)
+	}
 	tok, issued, err := federation.IssueRevocation(priv, federation.Revocation{Region: *region, Peer: p, Reason: *reason})
 	if err != nil {
+		return err
+	}
+	if _, _, err := revs.Add(tok); err != nil {
 		return err
 	}
 	if err := writeOut(*out, tok); err != nil {
@@ -175,12 +187,20 @@ func authorityRole(args []string, verb, role string) error {
 	}
 	c := federation.Certificate{Region: old.Region, Name: old.Name, Peer: old.Peer, Role: role, Addrs: old.Addrs,
 		Expiry: time.Now().Add(*valid).UTC().Truncate(time.Second)}
-	return certifyAndWrite(priv, c, *out)
+	return certifyAndWrite(priv, *keyPath, c, *out)
 }
 
 // certifyAndWrite signs c, writes the certificate to out (standard output
 // when empty) and says what was certified on standard error.
-func certifyAndWrite(priv ed25519.PrivateKey, c federation.Certificate, out string) error {
+func certifyAndWrite(priv ed25519.PrivateKey, keyPath string, c federation.Certificate, out string) error {
+	revs, err := authorityRevocations(priv, keyPath, "")
+	if err != nil {
+		return err
+	}
+	if r, ok := revs.Has(c.Peer); ok {
+		return fmt.Errorf("peer %s of region %s was revoked on %s (%s): a revoked node key is never certified again; certify the region's new node key",
+			c.Peer, r.Region, r.IssuedAt.Format(time.RFC3339), r.Reason)
+	}
 	tok, issued, err := federation.IssueCertificate(priv, c)
 	if err != nil {
 		return err
@@ -198,4 +218,15 @@ func writeOut(path, text string) error {
 		return nil
 	}
 	return os.WriteFile(path, []byte(text+"\n"), 0o644)
+}
+
+// authorityRevocations opens the authority's revocation list: every
+// revocation it signed, one per line, appended and never rewritten (the
+// file a node's authority.revocations_file takes as it is). Its default
+// place is beside the authority's key.
+func authorityRevocations(priv ed25519.PrivateKey, keyPath, path string) (*federation.RevocationList, error) {
+	if path == "" {
+		path = filepath.Join(filepath.Dir(keyPath), "revocations")
+	}
+	return federation.OpenRevocationList(path, priv.Public().(ed25519.PublicKey))
 }

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -82,6 +83,7 @@ type Replica interface {
 // Gater is the host's connection gater (federation.Gater).
 type Gater interface {
 	SetMembers(members, revoked []peer.ID)
+	Revoke(peers ...peer.ID)
 	AddBootstrap(peers []peer.ID)
 }
 
@@ -91,6 +93,9 @@ type Deps struct {
 	Replica  Replica
 	Host     host.Host
 	Gater    Gater
+	// Revocations is the node's revocation list, kept outside the
+	// replicated state (see revocation.go).
+	Revocations *federation.RevocationList
 	// Caller is the policy's view of a request's authenticated caller.
 	Caller func(*http.Request) (index.Caller, bool)
 	Log    *slog.Logger
@@ -114,6 +119,7 @@ type Module struct {
 	// membership change instead of at their next tick.
 	wakeRegister, wakeReconcile chan struct{}
 	followMu                    sync.Mutex
+	revokedLogged               atomic.Bool // the node's own revocation was logged
 	stop                        chan struct{}
 	wg                          sync.WaitGroup
 }
@@ -125,8 +131,8 @@ func New(cfg Config, d Deps) (*Module, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if d.Replica == nil || d.Host == nil || d.Gater == nil || d.Caller == nil {
-		return nil, errors.New("replica, host, gater and caller are required")
+	if d.Replica == nil || d.Host == nil || d.Gater == nil || d.Caller == nil || d.Revocations == nil {
+		return nil, errors.New("replica, host, gater, revocation list and caller are required")
 	}
 	if d.Log == nil {
 		d.Log = slog.Default()
@@ -161,6 +167,10 @@ func (m *Module) Regions() []string {
 // Ready reports whether the replicated membership holds this node and its
 // identity provider's keys.
 func (m *Module) Ready() (bool, string) {
+	if rv, ok := m.Revoked(); ok {
+		return false, fmt.Sprintf("revoked: the national authority revoked this node's membership on %s (%s); it no longer serves clinical data",
+			rv.IssuedAt.UTC().Format(time.RFC3339), rv.Reason)
+	}
 	v := m.members.View()
 	if r, ok := v.Region(m.cfg.Region); !ok || r.Peer != m.id.Peer {
 		return false, "not yet recorded as a member"
@@ -183,7 +193,7 @@ func (m *Module) Register(r *module.Registrar) error {
 	r.Routes.HandleFunc("POST /v1/federation/revocations", m.handleRevoke)
 	r.Routes.HandleFunc("GET /v1/cluster", m.handleCluster)
 	m.serveStatus(r.Protocols)
-	return nil
+	return m.registerRevocations(r)
 }
 
 // Start founds the federation if this node is configured to, then runs
@@ -191,6 +201,7 @@ func (m *Module) Register(r *module.Registrar) error {
 // leader, keep Raft's configuration in line with the certified
 // membership.
 func (m *Module) Start(ctx context.Context) error {
+	m.applyLocalRevocations()
 	if m.cfg.Bootstrap {
 		if err := m.found(ctx); err != nil {
 			return fmt.Errorf("founding the federation: %w", err)
@@ -205,6 +216,7 @@ func (m *Module) Start(ctx context.Context) error {
 		defer m.wg.Done()
 		every(stop, nil, 5*time.Second, func(ctx context.Context) {
 			m.followMembership(m.members.View())
+			m.restoreRevocations(ctx)
 			m.connectMembers(ctx)
 		})
 	}()
@@ -276,6 +288,8 @@ func (m *Module) followMembership(membership.View) {
 	if v.Authority == nil || len(v.Regions) == 0 {
 		return
 	}
+	m.recordRevocations(v)
+	m.applyLocalRevocations()
 	m.d.Gater.SetMembers(v.Members(time.Now()), v.RevokedPeers())
 	for _, r := range v.Regions {
 		m.addAddrs(r.Peer, r.Addrs)

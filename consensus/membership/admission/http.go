@@ -185,6 +185,14 @@ func (m *Module) handleJoin(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, httpapi.E(httpapi.ErrForbidden, "the join request is not signed by the certified node"))
 		return
 	}
+	if rv, revoked := m.d.Revocations.Has(cert.Peer); revoked {
+		// The node proved it holds the revoked key: it is told why, with
+		// the authority's signed revocation, so it stops asking.
+		m.log.Info("refused join of a revoked peer", "code", cert.Region, "peer", cert.Peer)
+		w.Header().Set(revocationHeader, rv.Token)
+		httpapi.Fail(w, r, httpapi.E(httpapi.ErrForbidden, "the national authority revoked this node's membership"))
+		return
+	}
 	region, err := m.putCertificate(r.Context(), req.Certificate, cert)
 	if err != nil {
 		httpapi.Fail(w, r, err)
@@ -201,6 +209,9 @@ func (m *Module) handleJoin(w http.ResponseWriter, r *http.Request) {
 // putCertificate records a verified certificate unless it is already the
 // region's current one.
 func (m *Module) putCertificate(ctx context.Context, token string, c federation.Certificate) (membership.Region, error) {
+	if err := m.refuseRevoked(c.Peer); err != nil {
+		return membership.Region{}, httpapi.Wrap(httpapi.ErrForbidden, "the national authority revoked this peer's membership: certify a new node key", err)
+	}
 	if cur, ok := m.members.View().Region(c.Region); ok && cur.CertID == c.ID {
 		return cur, nil
 	}
@@ -269,11 +280,23 @@ func (m *Module) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok := strings.TrimSpace(string(b))
-	rv, err := federation.VerifyRevocation(tok, m.members.Authority())
-	if err != nil {
+	if _, err := federation.VerifyRevocation(tok, m.members.Authority()); err != nil {
 		httpapi.Fail(w, r, httpapi.E(httpapi.ErrInvalid, "not a valid revocation of this federation's authority"))
 		return
 	}
+	// Kept first, outside the state: the revocation holds on this node
+	// even if the state is later restored from before it.
+	rv, _, err := m.d.Revocations.Add(tok)
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	m.applyLocalRevocations()
+	if rv.Peer == m.id.Peer {
+		httpapi.JSON(w, http.StatusOK, map[string]string{"revoked": rv.Peer.String(), "region": rv.Region, "reason": rv.Reason})
+		return
+	}
+	m.notifyRevoked(r.Context(), rv)
 	cmd := membership.Revoke(tok)
 	cmd.Key = attemptKey("revoke-" + rv.ID)
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)

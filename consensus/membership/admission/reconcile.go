@@ -36,10 +36,7 @@ func (m *Module) reconcile(ctx context.Context) {
 	for _, s := range servers {
 		inRaft[s.ID] = s
 	}
-	revoked := map[peer.ID]bool{}
-	for _, p := range v.RevokedPeers() {
-		revoked[p] = true
-	}
+	revoked := m.revokedPeers(v)
 	now := time.Now()
 	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -60,6 +60,9 @@ func (m *Module) found(ctx context.Context) error {
 // promoted, demoted) submits it; the IdP key file is published when it
 // changes.
 func (m *Module) register(ctx context.Context) {
+	if _, revoked := m.Revoked(); revoked {
+		return // a revoked node asks nothing of the federation
+	}
 	v := m.members.View()
 	if v.Authority != nil && !v.Authority.Equal(m.id.Authority) {
 		m.log.Error("the federation's authority key differs from authority.public_key_file; not registering")
@@ -160,6 +163,9 @@ func (m *Module) join(ctx context.Context) {
 	body, _ := json.Marshal(JoinRequest{Certificate: m.id.CertToken, At: at, Signature: base64.StdEncoding.EncodeToString(sig)})
 	for _, base := range m.cfg.Join {
 		resp, err := m.postJoin(ctx, base, body)
+		if errors.Is(err, federation.ErrRevoked) {
+			return
+		}
 		if err != nil {
 			m.log.Warn("join request failed", "url", base, "err", err)
 			if errors.Is(err, errRefused) {
@@ -209,6 +215,8 @@ func (m *Module) postJoin(ctx context.Context, base string, body []byte) (JoinRe
 	}
 	switch {
 	case resp.StatusCode == http.StatusOK:
+	case resp.StatusCode == http.StatusForbidden && m.learnRevocation(resp.Header.Get(revocationHeader)):
+		return out, federation.ErrRevoked
 	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusConflict:
 		return out, fmt.Errorf("%w: %s: %s", errRefused, resp.Status, outcomeText(b))
 	default:
