@@ -86,12 +86,25 @@ func patientFromResource(b []byte) (index.Patient, string, error) {
 	}
 	deceased := ""
 	if res.DeceasedDateTime != nil {
-		deceased = *res.DeceasedDateTime
-		if len(deceased) > 10 {
-			deceased = deceased[:10]
+		if deceased, err = deceasedDate(*res.DeceasedDateTime); err != nil {
+			return p, "", err
 		}
 	}
 	return p, deceased, nil
+}
+
+// deceasedDate is the day the registry records of a FHIR deceasedDateTime:
+// a full date, alone or opening a dateTime with its time and zone. A
+// partial date (a year, a month) is refused here, before the record is
+// written, rather than by the registry after it.
+func deceasedDate(v string) (string, error) {
+	if _, err := time.Parse(time.DateOnly, v); err == nil {
+		return v, nil
+	}
+	if _, err := time.Parse(time.RFC3339, v); err == nil && len(v) > len(time.DateOnly) {
+		return v[:len(time.DateOnly)], nil
+	}
+	return "", errors.New("deceasedDateTime: want a date (YYYY-MM-DD) or a dateTime with its time zone")
 }
 
 // apply replicates a registry write; a refusal is answered as the error
