@@ -78,7 +78,11 @@ var actionIDs = []string{"CREATE", "READ", "UPDATE", "DELETE"}
 var ErrInvalidToken = errors.New("federation: invalid token")
 
 // Claims are a token's claims, with the claim names of IHE IUA and the FSE
-// 2.0 gateway.
+// 2.0 gateway. subject_organization is a name, which authorship never
+// rests on; what identifies the subject's organisation is the region
+// (subject_organization_id, bound to the issuer by Verifier) and the
+// locality: the code of the structure or ASL (e.g. the Ministry's code of
+// a hospital or of an ASL) as the region's identity provider asserts it.
 type Claims struct {
 	Issuer         string    // iss: the region's IdP (or AuthorityIssuer)
 	Subject        string    // sub: the person's codice fiscale
@@ -89,7 +93,8 @@ type Claims struct {
 	ID             string    // jti
 	SubjectRole    string    // subject_role (AAS, APR, PSS, INF, FAR, ...)
 	OrganizationID string    // subject_organization_id: region code
-	Organization   string    // subject_organization
+	Organization   string    // subject_organization: the organisation's name
+	Locality       string    // locality: the code of the subject's structure or ASL (optional; ValidLocality)
 	PurposeOfUse   string    // purpose_of_use: TREATMENT, EMERGENCY, ...
 	PersonID       string    // person_id: the patient (optional)
 	PatientConsent bool      // patient_consent
@@ -100,7 +105,6 @@ type Claims struct {
 	// the gateway.
 	AttachmentHash     string // attachment_hash: SHA-256 of the file, hex
 	ResourceHL7Type    string // resource_hl7_type: the document type
-	Locality           string // locality: the organisation's place
 	ApplicationID      string // subject_application_id
 	ApplicationVendor  string // subject_application_vendor
 	ApplicationVersion string // subject_application_version
@@ -137,8 +141,40 @@ func (c Claims) validate(maxLifetime time.Duration) error {
 		return fmt.Errorf("purpose_of_use %q is unknown", c.PurposeOfUse)
 	case c.ActionID != "" && !slices.Contains(actionIDs, c.ActionID):
 		return fmt.Errorf("action_id %q is unknown", c.ActionID)
+	case c.Locality != "" && !ValidLocality(c.Locality):
+		return fmt.Errorf("locality %q: want a structure or ASL code of 1 to %d letters, digits, '.', '-' or '_'", clip(c.Locality), MaxLocalityLen)
 	}
 	return nil
+}
+
+// MaxLocalityLen bounds the locality claim.
+const MaxLocalityLen = 64
+
+// ValidLocality reports whether s is a well-formed locality: a structure
+// or ASL code of 1 to MaxLocalityLen ASCII letters, digits, '.', '-' or
+// '_', starting with a letter or a digit. No spaces: a name is never a
+// locality.
+func ValidLocality(s string) bool {
+	if s == "" || len(s) > MaxLocalityLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case b >= '0' && b <= '9', b >= 'A' && b <= 'Z', b >= 'a' && b <= 'z':
+		case i > 0 && (b == '.' || b == '-' || b == '_'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// clip shortens a refused claim value for the error that names it.
+func clip(s string) string {
+	if len(s) > MaxLocalityLen+8 {
+		return s[:MaxLocalityLen+8] + "..."
+	}
+	return s
 }
 
 // IssueToken signs c with an IdP private key (a jwk.Key with kid and alg
