@@ -58,6 +58,7 @@ func TestAuthorizeMatrix(t *testing.T) {
 		{"a workflow of 030-ASST-01 at 030's node", ActReadWorkflow, Target{Region: "030", Organization: "030-ASST-01"}, [9]Decision{H, H, H, H, A, A, H, H, H}},
 		{"register a producer at 030's node", ActRegisterProducer, Target{Region: "030"}, [9]Decision{D, D, D, D, D, A, D, D, D}},
 		{"snapshot of 030's node", ActSnapshot, Target{Region: "030"}, [9]Decision{D, D, D, D, D, A, D, D, A}},
+		{"backup of 030's node with its documents", ActBackup, Target{Region: "030"}, [9]Decision{D, D, D, D, D, A, D, D, D}},
 		{"federation status", ActClusterStatus, Target{Region: "030"}, [9]Decision{D, D, D, D, D, A, A, D, A}},
 		{"verify the audit chain", ActVerifyAudit, Target{Region: "030"}, [9]Decision{D, D, D, D, D, A, A, D, A}},
 		{"feeding statistics", ActFeeding, Target{}, [9]Decision{D, D, D, D, D, D, D, D, A}},

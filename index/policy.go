@@ -164,6 +164,7 @@ const (
 	// The region's node.
 	ActRegisterProducer Action = "producer.register" // Region: this node's
 	ActSnapshot         Action = "node.snapshot"     // Region: this node's
+	ActBackup           Action = "node.backup"       // Region: this node's (its documents too)
 
 	// Telemedicine's national catalogue.
 	ActReadCatalogue  Action = "telemed.catalogue.read"  // any authenticated caller: nothing clinical
@@ -347,6 +348,9 @@ func Authorize(c Caller, a Action, t Target) Decision {
 		return allowIf(c.OperatorOf(t.Region))
 	case ActSnapshot:
 		return allowIf(c.Authority || c.OperatorOf(t.Region))
+	case ActBackup:
+		// The region's documents stay in the region: only its operator.
+		return allowIf(c.OperatorOf(t.Region))
 	case ActClusterStatus, ActVerifyAudit:
 		return allowIf(c.Authority || c.OperatorOf(c.Region))
 	case ActFeeding, ActCertify, ActRevoke, ActCatalogueReuse:
