@@ -2,8 +2,6 @@ package main
 
 import (
 	"crypto/ed25519"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,7 +50,7 @@ func authorityCmd(args []string) error {
 		return authorityRole(args[1:], "promote", federation.RoleVoter)
 	case "demote":
 		return authorityRole(args[1:], "demote", federation.RoleNonvoter)
-	case "-h", "--help", "help":
+	case "-h", "-help", "--help", "help":
 		authorityUsage()
 		return nil
 	}
@@ -62,10 +60,13 @@ func authorityCmd(args []string) error {
 }
 
 func authorityInit(args []string) error {
-	fs := flag.NewFlagSet("authority init", flag.ContinueOnError)
-	dir := fs.String("dir", ".", "directory for authority.key (private, 0600) and authority.pub (give this one to every region)")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	cl := newCmdLine("authority init", "[--dir DIR]", `
+Creates the national authority's key pair: authority.key (private, 0600; kept
+offline) and authority.pub (given to every region). An existing key is never
+overwritten.`)
+	dir := cl.fs.String("dir", ".", "directory for authority.key (private, 0600) and authority.pub (give this one to every region)")
+	if _, err := cl.parse(args); err != nil {
+		return err
 	}
 	priv, err := federation.GenerateKeyFile(filepath.Join(*dir, "authority.key"))
 	if err != nil {
@@ -80,30 +81,34 @@ func authorityInit(args []string) error {
 }
 
 func authorityCertify(args []string) error {
-	fs := flag.NewFlagSet("authority certify", flag.ContinueOnError)
-	keyPath := fs.String("key", "authority.key", "the authority's private key")
-	region := fs.String("region", "", "region code (ISTAT), e.g. 030")
-	peerID := fs.String("peer", "", "the region node's libp2p peer ID (printed by fsenode init)")
-	role := fs.String("role", federation.RoleNonvoter, "voter or nonvoter")
-	addrs := fs.String("addrs", "", "comma-separated multiaddrs where the node listens")
-	valid := fs.Duration("valid", 365*24*time.Hour, "validity from now")
-	out := fs.String("out", "", "write the certificate here (default: standard output)")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	cl := newCmdLine("authority certify", "--region CODE --peer PEERID [--role voter|nonvoter] [--addrs MULTIADDRS] [flags]", `
+Signs a region's membership certificate for its node's peer ID (printed by
+"fsenode init"). The region's node presents it when it joins; the authority
+can also record it with "fsectl region add".`)
+	keyPath := cl.fs.String("key", "authority.key", "the authority's private key")
+	region := cl.fs.String("region", "", "region code (ISTAT), e.g. 030")
+	peerID := cl.fs.String("peer", "", "the region node's libp2p peer ID (printed by fsenode init)")
+	role := cl.fs.String("role", federation.RoleNonvoter, "voter or nonvoter (the founding region and the first 3 or 5 regions are voters)")
+	addrs := cl.fs.String("addrs", "", "comma-separated multiaddrs where the node listens, e.g. /ip4/10.0.0.1/tcp/4001")
+	valid := cl.fs.Duration("valid", 365*24*time.Hour, "validity from now")
+	out := cl.fs.String("out", "", "write the certificate here (default: standard output)")
+	cl.require("region", "peer")
+	if _, err := cl.parse(args); err != nil {
+		return err
 	}
 	priv, err := federation.LoadPrivateKeyFile(*keyPath)
 	if err != nil {
 		return err
 	}
 	if federation.RegionNames[*region] == "" {
-		return fmt.Errorf("--region %q: not a region code (e.g. 030 for Lombardia)", *region)
+		return usagef("authority certify", "--region %q: not a region code (e.g. 030 for Lombardia)", *region)
 	}
 	p, err := peer.Decode(*peerID)
 	if err != nil {
-		return fmt.Errorf("--peer %q: %w", *peerID, err)
+		return usagef("authority certify", "--peer %q: not a peer ID: %v", *peerID, err)
 	}
 	if *valid <= 0 {
-		return errors.New("--valid must be positive")
+		return usagef("authority certify", "--valid must be positive")
 	}
 	c := federation.Certificate{Region: *region, Name: federation.RegionNames[*region], Peer: p, Role: *role,
 		Expiry: time.Now().Add(*valid).UTC().Truncate(time.Second)}
@@ -116,15 +121,20 @@ func authorityCertify(args []string) error {
 }
 
 func authorityRevoke(args []string) error {
-	fs := flag.NewFlagSet("authority revoke", flag.ContinueOnError)
+	cl := newCmdLine("authority revoke", "--region CODE --peer PEERID --reason TEXT [flags]", `
+Signs the revocation of a region's node key and appends it to the authority's
+revocation list. It takes effect when it reaches the federation:
+"fsectl region revoke FILE".`)
+	fs := cl.fs
 	keyPath := fs.String("key", "authority.key", "the authority's private key")
 	region := fs.String("region", "", "region code (ISTAT)")
 	peerID := fs.String("peer", "", "the revoked node's peer ID")
 	reason := fs.String("reason", "", "why, for the audit trail")
 	out := fs.String("out", "", "write the revocation here (default: standard output)")
 	list := fs.String("revocations", "", "the authority's revocation list, appended to (default: revocations beside --key)")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	cl.require("region", "peer", "reason")
+	if _, err := cl.parse(args); err != nil {
+		return err
 	}
 	priv, err := federation.LoadPrivateKeyFile(*keyPath)
 	if err != nil {
@@ -136,10 +146,10 @@ func authorityRevoke(args []string) error {
 	}
 	p, err := peer.Decode(*peerID)
 	if err != nil {
-		return fmt.Errorf("--peer %q: %w", *peerID, err)
+		return usagef("authority revoke", "--peer %q: not a peer ID: %v", *peerID, err)
 	}
 	if *reason == "" {
-		return errors.New("--reason is required: it goes into the audit trail")
+		return usagef("authority revoke", "--reason is empty: it goes into the audit trail")
 	}
 	if old, ok := revs.Has(p); ok {
 		fmt.Fprintf(os.Stderr, "peer %s was already revoked on %s (id %s): the same revocation follows\n", p, old.IssuedAt.Format(time.RFC3339), old.ID)
@@ -162,13 +172,16 @@ func authorityRevoke(args []string) error {
 // authorityRole re-issues a certificate with another Raft role: same
 // region, peer and addresses, a new ID and validity.
 func authorityRole(args []string, verb, role string) error {
-	fs := flag.NewFlagSet("authority "+verb, flag.ContinueOnError)
-	keyPath := fs.String("key", "authority.key", "the authority's private key")
-	certPath := fs.String("cert", "", "the region's current certificate")
-	valid := fs.Duration("valid", 365*24*time.Hour, "validity from now")
-	out := fs.String("out", "", "write the new certificate here (default: standard output)")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	cl := newCmdLine("authority "+verb, "--cert FILE [flags]", fmt.Sprintf(`
+Re-issues a region's certificate with the %s role: the same region, peer and
+addresses, a new id and validity.`, role))
+	keyPath := cl.fs.String("key", "authority.key", "the authority's private key")
+	certPath := cl.fs.String("cert", "", "the region's current certificate")
+	valid := cl.fs.Duration("valid", 365*24*time.Hour, "validity from now")
+	out := cl.fs.String("out", "", "write the new certificate here (default: standard output)")
+	cl.require("cert")
+	if _, err := cl.parse(args); err != nil {
+		return err
 	}
 	priv, err := federation.LoadPrivateKeyFile(*keyPath)
 	if err != nil {

@@ -3,11 +3,11 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -19,19 +19,23 @@ import (
 // region's identity-provider key and its public JWKS, and a commented
 // sample configuration. It prints the peer ID the authority certifies.
 func initCmd(args []string) error {
-	fs := flag.NewFlagSet("init", flag.ContinueOnError)
-	dir := fs.String("dir", "", "the region's data directory")
-	region := fs.String("region", "", "region code (ISTAT), e.g. 030")
-	issuer := fs.String("issuer", "", "the iss of the region's tokens (default urn:fsenet:idp:CODE)")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
-	}
-	if *dir == "" {
-		return fmt.Errorf("--dir is required")
+	cl := newCmdLine("init", "--dir DIR --region CODE [--founder] [--issuer ISS]", `
+Prepares a region's data directory: the node's identity key (node.key), the
+region's identity-provider key (idp.key) and its public keys (idp.jwks), and
+a commented configuration (region.toml). Existing files are kept. It prints
+the node's peer ID, which the national authority certifies, and what to do
+next.`)
+	dir := cl.fs.String("dir", "", "the region's data directory (created if missing)")
+	region := cl.fs.String("region", "", "the region's ISTAT code, e.g. 030 for Lombardia")
+	founder := cl.fs.Bool("founder", false, "this region founds the federation: its configuration bootstraps Raft, and it is certified as a voter")
+	issuer := cl.fs.String("issuer", "", "the iss of the region's tokens (default urn:fsenet:idp:CODE)")
+	cl.require("dir", "region")
+	if _, err := cl.parse(args); err != nil {
+		return err
 	}
 	name := federation.RegionNames[*region]
 	if name == "" {
-		return fmt.Errorf("--region %q: not a region code (e.g. 030 for Lombardia)", *region)
+		return usagef("init", "--region %q: not a region code (e.g. 030 for Lombardia)", *region)
 	}
 	abs, err := filepath.Abs(*dir)
 	if err != nil {
@@ -77,13 +81,13 @@ issuer = %[5]q
 public_keys_file = "idp.jwks"
 
 [raft]
-bootstrap = false           # true on the one region that founds the federation
+bootstrap = %[6]t           # true on the one region that founds the federation
 # heartbeat_timeout = "1s"
 # election_timeout = "1s"
 
 [log]
 level = "info"              # debug, info, warn, error
-`, name, *region, abs, id, *issuer)
+`, name, *region, abs, id, *issuer, *founder)
 	f, err := os.OpenFile(cfgPath, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	switch {
 	case os.IsExist(err):
@@ -101,8 +105,34 @@ level = "info"              # debug, info, warn, error
 	}
 	fmt.Printf("region %s (%s)\npeer ID %s\nconfiguration %s\nIdP signing key %s (keep it with the region's identity provider)\n",
 		*region, name, id, cfgPath, filepath.Join(abs, "idp.key"))
-	fmt.Printf("next: the authority runs\n  fsenode authority certify --region %s --peer %s --role nonvoter --addrs /ip4/HOST/tcp/4001 --out region.cert\nand sends region.cert and authority.pub to this directory\n", *region, id)
+	fmt.Print(initNextSteps(*region, id, abs, cfgPath, *founder))
 	return nil
+}
+
+// initNextSteps is what a region does after init: the authority certifies
+// its peer ID (a founder as a voter: the founding node must be one), the
+// region receives the certificate and the authority's public key, a
+// region that does not found the federation names a member to join
+// through, and the node starts.
+func initNextSteps(region string, id peer.ID, dir, cfgPath string, founder bool) string {
+	var b strings.Builder
+	role := "nonvoter"
+	if founder {
+		role = "voter"
+	}
+	fmt.Fprintf(&b, "\nnext:\n1. the authority certifies this node (where authority.key is kept):\n")
+	fmt.Fprintf(&b, "     fsenode authority certify --key authority.key --region %s --peer %s --role %s --addrs /ip4/HOST/tcp/4001 --out region.cert\n", region, id, role)
+	if !founder {
+		fmt.Fprintf(&b, "   (--role voter for one of the federation's first 3 or 5 regions)\n")
+	}
+	fmt.Fprintf(&b, "2. copy region.cert and the authority's authority.pub into %s\n", dir)
+	if founder {
+		fmt.Fprintf(&b, "3. start the node; it founds the federation ([raft] bootstrap = true in %s):\n", filepath.Base(cfgPath))
+	} else {
+		fmt.Fprintf(&b, "3. in %s, set [p2p] join to a member's URL, e.g. join = [\"http://10.0.0.1:8080\"]; then start the node:\n", filepath.Base(cfgPath))
+	}
+	fmt.Fprintf(&b, "     fsenode run --config %s\n", cfgPath)
+	return b.String()
 }
 
 func defaultIssuer(code string) string { return "urn:fsenet:idp:" + code }

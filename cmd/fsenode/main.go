@@ -12,6 +12,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -44,44 +45,99 @@ Run "fsenode COMMAND -h" for a command's flags.
 }
 
 func main() {
-	if len(os.Args) < 2 {
+	ctx, stop := signalContext()
+	code := mainCode(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// mainCode runs the command of args and returns the exit status: 0 on
+// success and for help, 1 when the command fails, 2 on a usage error.
+func mainCode(ctx context.Context, args []string) int {
+	if len(args) < 1 {
 		usage()
-		os.Exit(2)
+		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	var err error
-	switch os.Args[1] {
+	switch args[0] {
 	case "run":
-		err = runCmd(ctx, os.Args[2:])
+		err = runCmd(ctx, args[1:])
 	case "demo":
-		err = demoCmd(ctx, os.Args[2:])
+		err = demoCmd(ctx, args[1:])
 	case "init":
-		err = initCmd(os.Args[2:])
+		err = initCmd(args[1:])
 	case "authority":
-		err = authorityCmd(os.Args[2:])
+		err = authorityCmd(args[1:])
 	case "token":
-		err = tokenCmd(os.Args[2:])
+		err = tokenCmd(args[1:])
 	case "restore":
-		err = restoreCmd(ctx, os.Args[2:])
-	case "--version", "version":
+		err = restoreCmd(ctx, args[1:])
+	case "--version", "-version", "version":
 		fmt.Println("fsenode " + federation.BuildInfo().String())
-		return
-	case "-h", "--help", "help":
+		return 0
+	case "-h", "-help", "--help", "help":
 		usage()
-		return
+		return 0
 	default:
-		fmt.Fprintf(os.Stderr, "fsenode: unknown command %q\n\n", os.Args[1])
+		fmt.Fprintf(os.Stderr, "fsenode: unknown command %q\n\n", args[0])
 		usage()
-		os.Exit(2)
+		return 2
 	}
-	if err != nil {
-		if errors.Is(err, errUsage) {
-			os.Exit(2)
+	var ue *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(os.Stderr, "fsenode %s: %s\nRun \"fsenode %s -h\" for its flags.\n", ue.cmd, ue.msg, ue.cmd)
+		return 2
+	case errors.Is(err, errUsage):
+		if wantsHelp(args[1:]) {
+			return 0 // a command that reports -h as a usage error
 		}
-		fmt.Fprintf(os.Stderr, "fsenode %s: %v\n", os.Args[1], err)
-		os.Exit(1)
+		return 2 // what was wrong is printed already
+	}
+	fmt.Fprintf(os.Stderr, "fsenode %s: %v\n", args[0], err)
+	return 1
+}
+
+// stopSignals stop fsenode cleanly: Ctrl-C, a supervisor's SIGTERM, and
+// the hang-up of the terminal it runs in. A second one ends the process
+// at once.
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
+// signalled is the cause of the context's end when a signal stopped
+// the process.
+type signalled struct{ sig os.Signal }
+
+func (s signalled) Error() string { return "signal: " + s.sig.String() }
+
+// signalContext is cancelled, with a signalled cause, by the first stop
+// signal; after it the signals take their default action again.
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, stopSignals...)
+	go func() {
+		select {
+		case s := <-ch:
+			signal.Reset(stopSignals...)
+			cancel(signalled{s})
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		cancel(nil)
 	}
 }
 
-var errUsage = errors.New("usage")
+// stopSignal is the signal that ended ctx, or nil.
+func stopSignal(ctx context.Context) os.Signal {
+	var s signalled
+	if errors.As(context.Cause(ctx), &s) {
+		return s.sig
+	}
+	return nil
+}

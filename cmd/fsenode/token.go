@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"time"
 
@@ -15,12 +13,16 @@ import (
 // come from the region's identity provider (SPID/CIE login, the regional
 // IdP); this command only signs with a key file.
 func tokenCmd(args []string) error {
-	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	cl := newCmdLine("token", "(--idp-key FILE | --authority-key FILE) --sub CF [flags]", `
+Issues a bearer token for development and tests: it signs the claims given
+here with a key file. Real tokens come from the region's identity provider.`)
+	fs := cl.fs
 	idpKey := fs.String("idp-key", "", "the region's IdP signing key (idp.key, from fsenode init)")
 	authorityKey := fs.String("authority-key", "", "sign as the national authority instead (authority.key)")
 	issuer := fs.String("issuer", "", "iss: the region's IdP issuer as in its configuration (default urn:fsenet:idp:REGION)")
 	region := fs.String("region", "", "subject_organization_id: the region code (950 with --authority-key)")
-	organization := fs.String("organization", "", "subject_organization, e.g. the ASL's name")
+	organization := fs.String("organization", "", "subject_organization, e.g. the ASL's name (a name: it grants nothing)")
+	locality := fs.String("locality", "", "locality: the code of the structure or ASL (e.g. 030901), which the author organisation's rights rest on")
 	sub := fs.String("sub", "", "sub: the person's codice fiscale")
 	role := fs.String("role", "AAS", "subject_role: AAS, APR, PSS, INF, FAR, ASS (patient), TUT, DRS, MDS...")
 	purpose := fs.String("purpose", "TREATMENT", "purpose_of_use: TREATMENT, EMERGENCY, PUBLICHEALTH, SYSADMIN, PERSONAL, UPDATE")
@@ -28,21 +30,17 @@ func tokenCmd(args []string) error {
 	consent := fs.Bool("consent", false, "patient_consent")
 	action := fs.String("action", "", "action_id: CREATE, READ, UPDATE, DELETE")
 	ttl := fs.Duration("ttl", time.Hour, "validity (at most 25h)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `Usage: fsenode token (--idp-key FILE | --authority-key FILE) --sub CF [flags]
-
-Issues a bearer token for development and tests: it signs the claims given
-here with a key file. Real tokens come from the region's identity provider.`)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	cl.require("sub")
+	if _, err := cl.parse(args); err != nil {
+		return err
 	}
 	var key jwk.Key
 	var err error
 	switch {
 	case (*idpKey == "") == (*authorityKey == ""):
-		return errors.New("give exactly one of --idp-key and --authority-key")
+		return usagef("token", "give exactly one of --idp-key and --authority-key")
+	case *idpKey != "" && *region == "":
+		return usagef("token", "--region is required with --idp-key: the region whose IdP signs")
 	case *authorityKey != "":
 		priv, lerr := federation.LoadPrivateKeyFile(*authorityKey)
 		if lerr != nil {
@@ -67,7 +65,7 @@ here with a key file. Real tokens come from the region's identity provider.`)
 	}
 	tok, err := federation.IssueToken(key, federation.Claims{
 		Issuer: *issuer, Subject: *sub, Expiry: time.Now().Add(*ttl).Truncate(time.Second),
-		SubjectRole: *role, OrganizationID: *region, Organization: *organization,
+		SubjectRole: *role, OrganizationID: *region, Organization: *organization, Locality: *locality,
 		PurposeOfUse: *purpose, PersonID: *person, PatientConsent: *consent, ActionID: *action,
 	})
 	if err != nil {
