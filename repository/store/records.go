@@ -135,6 +135,7 @@ func (s *Store) Submit(sub Submission) (Op, error) {
 		return op, errors.New("store: submitted content must belong to the submitted document")
 	}
 	var dup bool
+	s.submits.RLock()
 	err := s.db.Update(func(tx *badger.Txn) error {
 		if _, err := tx.Get(wfKey(sub.Workflow.ID, sub.Workflow.Operation)); err == nil {
 			return fmt.Errorf("%w: workflow %s %s", ErrExists, sub.Workflow.ID, sub.Workflow.Operation)
@@ -176,6 +177,7 @@ func (s *Store) Submit(sub Submission) (Op, error) {
 		}
 		return setJSON(tx, wfKey(sub.Workflow.ID, sub.Workflow.Operation), sub.Workflow)
 	})
+	s.submits.RUnlock()
 	if errors.Is(err, badger.ErrConflict) {
 		err = fmt.Errorf("%w: workflow %s (concurrent request)", ErrExists, sub.Workflow.ID)
 	}

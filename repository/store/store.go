@@ -131,6 +131,9 @@ type Store struct {
 	chunks  sync.Pool
 	blobSeq *badger.Sequence
 	opSeq   *badger.Sequence
+	// submits is held shared by every Submit and exclusively while a
+	// backup opens its view (see OpenBackup).
+	submits sync.RWMutex
 	closed  chan struct{}
 	wg      sync.WaitGroup
 }
