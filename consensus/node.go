@@ -23,6 +23,15 @@ import (
 type Deps struct {
 	Host host.Host
 	Log  *slog.Logger
+	// RegionPeer, if set, returns the peer the replicated membership
+	// records for a region. An inbound Raft RPC naming a server that
+	// Raft's configuration does not know is refused when it comes from
+	// another peer than this one.
+	RegionPeer func(code string) (peer.ID, bool)
+	// ObserveRefusedRPC, if set, is told the reason (Refused*) of each
+	// inbound Raft RPC refused for naming a sender other than its
+	// stream's peer. For metrics.
+	ObserveRefusedRPC func(reason string)
 	// ObserveApply, if set, is told how long each Apply took and how it
 	// ended ("ok", "refused" for a domain error, "failed"). For metrics.
 	ObserveApply func(d time.Duration, outcome string)
@@ -39,8 +48,8 @@ type Node struct {
 	wal     *wal.WAL
 	walMeta *metadb.BoltMetaDB
 	snap    *raft.FileSnapshotStore
-	ly      *streamLayer
-	tr      *raft.NetworkTransport
+	tr      *transport
+	trDeps  transportDeps
 	raft    *raft.Raft
 
 	batch   *batcher
@@ -81,6 +90,7 @@ func New(cfg Config, deps Deps) (*Node, error) {
 		return nil, fmt.Errorf("consensus: data directory: %w", err)
 	}
 	n := &Node{cfg: cfg, h: deps.Host, log: log, observe: deps.ObserveApply, notify: make(chan bool, 16), readyCh: make(chan struct{}), stop: make(chan struct{})}
+	n.trDeps = transportDeps{Log: log, RegionPeer: deps.RegionPeer, Refused: deps.ObserveRefusedRPC}
 
 	st, err := openStateDir(filepath.Join(cfg.DataDir, "state"), badgerOptions{MemTableSize: cfg.MemTableSize, MemTables: cfg.MemTables, BlockCacheSize: cfg.BlockCacheSize}, log)
 	if err != nil {
@@ -147,16 +157,10 @@ func (n *Node) Start() (err error) {
 	if err != nil {
 		return fmt.Errorf("consensus: open snapshot store: %w", err)
 	}
-	n.ly, err = newStreamLayer(n.h)
+	n.tr, err = newTransport(n.h, n.trDeps)
 	if err != nil {
 		return fmt.Errorf("consensus: %w", err)
 	}
-	n.tr = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  n.ly,
-		MaxPool: 4,
-		Timeout: 10 * time.Second,
-		Logger:  newHclog(n.log, "raft-net"),
-	})
 	undo = append(undo, func() { _ = n.tr.Close() })
 
 	rc := raft.DefaultConfig()
@@ -186,6 +190,8 @@ func (n *Node) Start() (err error) {
 	if err != nil {
 		return fmt.Errorf("consensus: start raft: %w", err)
 	}
+	r := n.raft
+	n.tr.serve(func() raft.Configuration { return r.GetConfiguration().Configuration() })
 	n.batch = newBatcher(n, n.cfg.BatchMaxCommands, n.cfg.BatchMaxBytes, n.cfg.BatchInflight)
 	n.wg.Add(2)
 	go func() { defer n.wg.Done(); n.batch.run(n.stop) }()
