@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -43,6 +44,8 @@ type Gater struct {
 	// refusedSeen holds the peers whose refusal was logged: a refused peer
 	// that keeps dialling is logged once, not at every attempt.
 	refusedSeen map[peer.ID]struct{}
+	// refusedRevoked and refusedOther count the refused connections.
+	refusedRevoked, refusedOther atomic.Uint64
 }
 
 // maxRefusedSeen bounds the peers remembered as already logged.
@@ -196,12 +199,21 @@ func (g *Gater) InterceptSecured(dir network.Direction, p peer.ID, addrs network
 	level, msg := slog.LevelWarn, "refused connection from non-member peer"
 	if revoked {
 		msg = "refused connection from revoked peer"
+		g.refusedRevoked.Add(1)
+	} else {
+		g.refusedOther.Add(1)
 	}
 	if seen {
 		level = slog.LevelDebug // logged at WARN once already
 	}
 	g.log.Log(context.Background(), level, msg, "peer", p, "direction", dir.String(), "remote", addrs.RemoteMultiaddr().String())
 	return false
+}
+
+// Refused counts the connections refused since the gater was made: those
+// of revoked peers, and those of other non-members.
+func (g *Gater) Refused() (revoked, other uint64) {
+	return g.refusedRevoked.Load(), g.refusedOther.Load()
 }
 
 // InterceptUpgraded allows the connection: the decision was taken at

@@ -351,6 +351,9 @@ func (n *Node) Status() consensus.Status { return n.cons.Status() }
 // knows to be committed, and finds itself and its IdP keys in the
 // replicated membership.
 func (n *Node) Ready() (bool, string) {
+	if _, revoked := n.members.Revoked(); revoked {
+		return n.members.Ready() // says why, whatever else holds
+	}
 	st := n.cons.Status()
 	switch {
 	case st.LeaderID == "":

@@ -85,6 +85,7 @@ type Gater interface {
 	SetMembers(members, revoked []peer.ID)
 	Revoke(peers ...peer.ID)
 	AddBootstrap(peers []peer.ID)
+	Refused() (revoked, other uint64)
 }
 
 // Deps are what the module needs from the node.

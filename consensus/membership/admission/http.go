@@ -291,12 +291,14 @@ func (m *Module) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	m.applyLocalRevocations()
 	if rv.Peer == m.id.Peer {
+		m.applyLocalRevocations()
 		httpapi.JSON(w, http.StatusOK, map[string]string{"revoked": rv.Peer.String(), "region": rv.Region, "reason": rv.Reason})
 		return
 	}
+	// The revoked node is told while it is still connected, then cut off.
 	m.notifyRevoked(r.Context(), rv)
+	m.applyLocalRevocations()
 	cmd := membership.Revoke(tok)
 	cmd.Key = attemptKey("revoke-" + rv.ID)
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)

@@ -48,6 +48,9 @@ func (m *Module) reconcile(ctx context.Context) {
 		}
 	}
 	for _, r := range v.Regions {
+		if revoked[r.Peer] {
+			continue // the state may not know yet (restored from before it); the list does
+		}
 		s, in := inRaft[r.Code]
 		switch {
 		case in && s.Peer != r.Peer:

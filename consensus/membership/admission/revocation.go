@@ -61,7 +61,16 @@ func (m *Module) registerRevocations(r *module.Registrar) error {
 		}
 		return 0
 	})
-	return r.Metrics.Register(revoked)
+	refused := func(reason string, pick func(revoked, other uint64) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "fsenet_p2p_refused_connections_total",
+			Help:        "Connections this node's gater refused, by reason: a revoked peer, or another non-member.",
+			ConstLabels: prometheus.Labels{"reason": reason},
+		}, func() float64 { return float64(pick(m.d.Gater.Refused())) })
+	}
+	return errors.Join(r.Metrics.Register(revoked),
+		r.Metrics.Register(refused("revoked", func(r, _ uint64) uint64 { return r })),
+		r.Metrics.Register(refused("not_member", func(_, o uint64) uint64 { return o })))
 }
 
 // Revoked reports whether this node's own membership was revoked, and the
