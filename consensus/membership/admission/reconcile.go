@@ -18,8 +18,9 @@ import (
 // non-voter; one whose certificate says voter is promoted once it has
 // caught up; one whose certificate says non-voter is demoted; a server
 // whose region is revoked or unknown is removed. A region whose
-// certificate expired is not added, but is not removed either: the gaters
-// already refuse its connections, and a renewed certificate lets it back.
+// certificate expired is not added, and a voter's is demoted (unless it is
+// the last voter), but it is not removed: the gaters already refuse its
+// connections, and a renewed certificate lets it back.
 func (m *Module) reconcile(ctx context.Context) {
 	if !m.d.Replica.IsLeader() {
 		return
@@ -60,6 +61,11 @@ func (m *Module) reconcile(ctx context.Context) {
 		case !in && r.ValidAt(now):
 			m.change("add non-voter", r.Code, m.d.Replica.AddNonvoter(actx, r.Code, r.Peer))
 			return
+		case in && s.Voter && !r.ValidAt(now) && voters(servers) > 1:
+			// An expired certificate keeps no vote: the region stays a
+			// non-voter until the authority renews it.
+			m.change("demote to non-voter (certificate expired)", r.Code, m.d.Replica.DemoteVoter(actx, r.Code))
+			return
 		case in && r.Role == membership.Voter && !s.Voter && r.ValidAt(now):
 			if err := m.caughtUp(actx, r.Peer); err != nil {
 				m.log.Debug("not promoting yet", "to", r.Code, "why", err)
@@ -72,6 +78,16 @@ func (m *Module) reconcile(ctx context.Context) {
 			return
 		}
 	}
+}
+
+func voters(servers []consensus.Server) int {
+	n := 0
+	for _, s := range servers {
+		if s.Voter {
+			n++
+		}
+	}
+	return n
 }
 
 func (m *Module) change(what, code string, err error) {

@@ -68,7 +68,7 @@ func (m *Module) registerRevocations(r *module.Registrar) error {
 			ConstLabels: prometheus.Labels{"reason": reason},
 		}, func() float64 { return float64(pick(m.d.Gater.Refused())) })
 	}
-	return errors.Join(r.Metrics.Register(revoked),
+	return errors.Join(r.Metrics.Register(revoked), r.Metrics.Register(newExpiryCollector(m)),
 		r.Metrics.Register(refused("revoked", func(r, _ uint64) uint64 { return r })),
 		r.Metrics.Register(refused("not_member", func(_, o uint64) uint64 { return o })))
 }
