@@ -19,6 +19,10 @@ import (
 // length, so a replica never half-reads a newer entry.
 
 // entryWire is the CBOR form of an Entry, one array element per field.
+// The last two, the author organisation's identifier, were appended to
+// the 25 of entryWireV1: an entry without that identifier is still
+// written in the 25 fields, and an entry of 25 fields reads as one
+// without it (entries indexed before the identifier was kept).
 type entryWire struct {
 	_               struct{} `cbor:",toarray"`
 	ID              string
@@ -46,7 +50,60 @@ type entryWire struct {
 	Appends         string
 	Transforms      string
 	Indexed         int64
+	AuthorOrgSystem string
+	AuthorOrgID     string
 }
+
+// entryWireV1 is entryWire without the author organisation's identifier.
+type entryWireV1 struct {
+	_               struct{} `cbor:",toarray"`
+	ID              string
+	Chain           string
+	Version         int
+	Patient         string
+	Type            string
+	Class           string
+	Setting         string
+	Facility        string
+	ServiceStart    int64
+	ServiceStop     int64
+	Created         int64
+	Author          string
+	AuthorOrg       string
+	Custodian       string
+	Repository      string
+	Hash            []byte
+	Size            int64
+	MIME            string
+	Confidentiality string
+	Events          []string
+	Status          string
+	Replaces        string
+	Appends         string
+	Transforms      string
+	Indexed         int64
+}
+
+// v1 is the entry in the 25 fields, without the identifier.
+func (w *entryWire) v1() *entryWireV1 {
+	return &entryWireV1{ID: w.ID, Chain: w.Chain, Version: w.Version, Patient: w.Patient, Type: w.Type, Class: w.Class,
+		Setting: w.Setting, Facility: w.Facility, ServiceStart: w.ServiceStart, ServiceStop: w.ServiceStop,
+		Created: w.Created, Author: w.Author, AuthorOrg: w.AuthorOrg, Custodian: w.Custodian, Repository: w.Repository,
+		Hash: w.Hash, Size: w.Size, MIME: w.MIME, Confidentiality: w.Confidentiality, Events: w.Events, Status: w.Status,
+		Replaces: w.Replaces, Appends: w.Appends, Transforms: w.Transforms, Indexed: w.Indexed}
+}
+
+// wire is the entry of 25 fields as one without the identifier.
+func (v *entryWireV1) wire() entryWire {
+	return entryWire{ID: v.ID, Chain: v.Chain, Version: v.Version, Patient: v.Patient, Type: v.Type, Class: v.Class,
+		Setting: v.Setting, Facility: v.Facility, ServiceStart: v.ServiceStart, ServiceStop: v.ServiceStop,
+		Created: v.Created, Author: v.Author, AuthorOrg: v.AuthorOrg, Custodian: v.Custodian, Repository: v.Repository,
+		Hash: v.Hash, Size: v.Size, MIME: v.MIME, Confidentiality: v.Confidentiality, Events: v.Events, Status: v.Status,
+		Replaces: v.Replaces, Appends: v.Appends, Transforms: v.Transforms, Indexed: v.Indexed}
+}
+
+// entryV1Head is the CBOR head of a 25-element array: an entryWireV1.
+var entryV1Head = [2]byte{0x98, 25}
 
 // noTime stands for an unset time.Time.
 const noTime = math.MinInt64
@@ -115,7 +172,13 @@ func EncodeEntry(e *Entry) []byte {
 		// on the replica reports it rather than the encoder losing it.
 		w.Hash = append([]byte{0}, e.Hash...)
 	}
-	b, err := encMode.Marshal(&w)
+	var v any = &w
+	if e.AuthorOrgSystem == "" && e.AuthorOrgID == "" {
+		v = w.v1()
+	} else {
+		w.AuthorOrgSystem, w.AuthorOrgID = e.AuthorOrgSystem, e.AuthorOrgID
+	}
+	b, err := encMode.Marshal(v)
 	if err != nil {
 		panic(fmt.Sprintf("index: encoding entry: %v", err)) // strings, ints and slices always encode
 	}
@@ -123,11 +186,19 @@ func EncodeEntry(e *Entry) []byte {
 }
 
 // DecodeEntry parses the CBOR form of an entry (a publish command's
-// payload or answer, or a stored version). It refuses anything else:
-// trailing bytes, arrays of another length, invalid UTF-8.
+// payload or answer, or a stored version): an array of 27 fields, or of
+// the first 25 for an entry without its author organisation's
+// identifier. It refuses anything else: trailing bytes, arrays of another
+// length, invalid UTF-8.
 func DecodeEntry(b []byte) (Entry, error) {
 	var w entryWire
-	if err := decMode.Unmarshal(b, &w); err != nil {
+	if len(b) >= 2 && [2]byte(b[:2]) == entryV1Head {
+		var v1 entryWireV1
+		if err := decMode.Unmarshal(b, &v1); err != nil {
+			return Entry{}, fmt.Errorf("index entry: %w", err)
+		}
+		w = v1.wire()
+	} else if err := decMode.Unmarshal(b, &w); err != nil {
 		return Entry{}, fmt.Errorf("index entry: %w", err)
 	}
 	e := Entry{
@@ -136,6 +207,7 @@ func DecodeEntry(b []byte) (Entry, error) {
 		Created: fromWireTime(w.Created), Author: w.Author, AuthorOrg: w.AuthorOrg, Custodian: w.Custodian, Repository: w.Repository,
 		Size: w.Size, MIME: w.MIME, Confidentiality: w.Confidentiality, Events: w.Events, Status: w.Status,
 		Replaces: w.Replaces, Appends: w.Appends, Transforms: w.Transforms, Indexed: fromWireTime(w.Indexed),
+		AuthorOrgSystem: w.AuthorOrgSystem, AuthorOrgID: w.AuthorOrgID,
 	}
 	switch {
 	case len(w.Hash) == 32:

@@ -53,6 +53,18 @@ const (
 )
 
 // Entry is one document version in the national index (INI).
+//
+// Its author organisation is named by AuthorOrg, for display only (the
+// gateway keeps there the organisation its producer is registered for),
+// and identified by AuthorOrgID: the code of the structure or ASL (of the
+// form of a token's locality, federation.ValidLocality), as the document
+// gives it (a CDA's author/assignedAuthor/representedOrganization
+// id extension, a DocumentReference's author Organization identifier
+// value), in the system AuthorOrgSystem (urn:oid:<the CDA id's root>, the
+// FHIR identifier's system). A caller acts as the author organisation only
+// by that identifier (Caller.IsAuthor). A version indexed before
+// identifiers were kept has none, and so no author organisation, whatever
+// its name.
 type Entry struct {
 	ID              string        `json:"id"`    // 2.16.840.1.113883.2.9.2.<region>.4.4^<local id>
 	Chain           string        `json:"chain"` // id of the chain's first version
@@ -66,8 +78,10 @@ type Entry struct {
 	ServiceStop     time.Time     `json:"service_stop,omitzero"`
 	Created         time.Time     `json:"created"`
 	Author          string        `json:"author,omitempty"`
-	AuthorOrg       string        `json:"author_org"`
-	Custodian       string        `json:"custodian"` // region code holding the content
+	AuthorOrg       string        `json:"author_org"`                  // the author organisation's name, for display
+	AuthorOrgSystem string        `json:"author_org_system,omitempty"` // its identifier's system
+	AuthorOrgID     string        `json:"author_org_id,omitempty"`     // its identifier: the structure or ASL code
+	Custodian       string        `json:"custodian"`                   // region code holding the content
 	Repository      string        `json:"repository,omitempty"`
 	Hash            string        `json:"hash"` // SHA-256, hex
 	Size            int64         `json:"size"`
@@ -180,7 +194,14 @@ func (e *Entry) validate() error {
 	for name, v := range map[string]string{"setting": e.Setting, "facility": e.Facility, "author": e.Author, "repository": e.Repository} {
 		errs = append(errs, checkText(name, v, false))
 	}
-	errs = append(errs, checkText("author_org", e.AuthorOrg, true), checkText("mime", e.MIME, true))
+	errs = append(errs, checkText("author_org", e.AuthorOrg, true), checkText("mime", e.MIME, true),
+		checkText("author_org_system", e.AuthorOrgSystem, false))
+	switch {
+	case e.AuthorOrgID != "" && !federation.ValidLocality(e.AuthorOrgID):
+		errs = append(errs, errors.New("author_org_id: want a structure or ASL code, of the form of a token's locality"))
+	case e.AuthorOrgSystem != "" && e.AuthorOrgID == "":
+		errs = append(errs, errors.New("author_org_system without author_org_id"))
+	}
 	if !hashRe.MatchString(e.Hash) {
 		errs = append(errs, errors.New("hash: want the SHA-256 of the content, 64 lower-case hex digits"))
 	}

@@ -729,10 +729,12 @@ func (g *Gateway) publishVersion(w http.ResponseWriter, r *http.Request, replace
 		q.problem(http.StatusInternalServerError, ptInternal, "Internal error", "the upload could not be read back")
 		return
 	}
+	orgSystem, orgID := q.authorOrgID(cdaAuthorOrg(c.header))
 	g.commit(q, storeEntry{
 		entry: index.Entry{ID: req.IdentificativoDoc, Patient: c.pid.String(), Type: c.header.Code.Code,
 			Class: doctype.Class(req.TipoDocumentoLivAlto), Setting: req.AssettoOrganizzativo, Facility: req.TipologiaStruttura,
 			ServiceStart: start, ServiceStop: stop, Created: created.UTC(), Author: firstAuthor(c.header), AuthorOrg: organization(q),
+			AuthorOrgSystem: orgSystem, AuthorOrgID: orgID,
 			Custodian: g.cfg.Region, Repository: req.IdentificativoRep, Hash: c.file.SHA, Size: c.file.Size, MIME: "application/pdf",
 			Confidentiality: c.header.Confidentiality.Code, Events: slices.Clone(req.AttiCliniciRegoleAccesso), Replaces: replaces},
 		content: rs, change: ch,

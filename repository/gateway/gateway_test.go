@@ -159,12 +159,12 @@ func newEnvTB(t testing.TB) *env {
 			if err != nil {
 				return index.Caller{}, false
 			}
-			return index.Caller{Subject: c.Subject, Role: c.SubjectRole, Purpose: c.PurposeOfUse, Region: c.OrganizationID, Organization: c.Organization}, true
+			return index.CallerFromClaims(c), true
 		}})
 	e.docs.Register(mux)
 	e.verify = func(tok string) (index.Caller, error) {
 		c, err := bearerV.Verify(tok)
-		return index.Caller{Subject: c.Subject, Role: c.SubjectRole, Purpose: c.PurposeOfUse, Region: c.OrganizationID, Organization: c.Organization}, err
+		return index.CallerFromClaims(c), err
 	}
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
@@ -257,7 +257,7 @@ type call struct {
 func (e *env) bearerClaims() federation.Claims {
 	now := time.Now().UTC().Truncate(time.Second)
 	return federation.Claims{Issuer: idpIssuer, Subject: operatorCF, IssuedAt: now, Expiry: now.Add(time.Hour),
-		SubjectRole: "PSS", OrganizationID: region, Organization: producerOrg, PurposeOfUse: "UPDATE"}
+		SubjectRole: "PSS", OrganizationID: region, Organization: producerOrg, Locality: producerOrg, PurposeOfUse: "UPDATE"}
 }
 
 func (e *env) do(c call) (*http.Response, []byte) {
@@ -739,13 +739,17 @@ func TestBinaryRead(t *testing.T) {
 	if code != http.StatusOK || !bytes.Equal(b, pdf) || h.Get("Content-Type") != "application/pdf" {
 		t.Fatalf("author: %d, %d bytes (%s)", code, len(b), h.Get("Content-Type"))
 	}
-	code, b, _ = get(rid, func(c *federation.Claims) { c.Subject, c.SubjectRole, c.Organization = samplePatient, "ASS", "" })
+	code, b, _ = get(rid, func(c *federation.Claims) {
+		c.Subject, c.SubjectRole, c.Organization, c.Locality = samplePatient, "ASS", "", ""
+	})
 	if code != http.StatusOK || !bytes.Equal(b, pdf) {
 		t.Fatalf("the patient: %d", code)
 	}
 	// Another organisation's clinician, the patient not consenting: the
 	// same answer as for an id that does not exist.
-	other, absentBody, _ := get(rid, func(c *federation.Claims) { c.Organization, c.SubjectRole = "030-ALTRO", "AAS" })
+	other, absentBody, _ := get(rid, func(c *federation.Claims) {
+		c.Organization, c.Locality, c.SubjectRole = "030-ALTRO", "030-ALTRO", "AAS"
+	})
 	absent, absentBody2, _ := get(index.ResourceID("nothing"), nil)
 	if other != http.StatusNotFound || absent != http.StatusNotFound || !bytes.Equal(absentBody, absentBody2) {
 		t.Fatalf("not allowed %d %s / absent %d %s", other, absentBody, absent, absentBody2)
@@ -795,9 +799,11 @@ func TestPatientBlinding(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	patient := func(c *federation.Claims) { c.Subject, c.SubjectRole, c.Organization = samplePatient, "ASS", "" }
+	patient := func(c *federation.Claims) {
+		c.Subject, c.SubjectRole, c.Organization, c.Locality = samplePatient, "ASS", "", ""
+	}
 	stranger := func(c *federation.Claims) {
-		c.Subject, c.SubjectRole, c.Organization = "VRDLGU75C12H501Y", "AAS", "030-ALTRO"
+		c.Subject, c.SubjectRole, c.Organization, c.Locality = "VRDLGU75C12H501Y", "AAS", "030-ALTRO", "030-ALTRO"
 	}
 	if code, b := post("$blind", stranger); code != http.StatusNotFound {
 		t.Fatalf("a stranger blinding: %d %s", code, b)
@@ -945,7 +951,7 @@ func TestCustodianSource(t *testing.T) {
 		t.Fatalf("author's fetch: %d bytes (%v), size %d, zstd %v", len(got), derr, c.Size, c.Zstd)
 	}
 	var ref *fetch.Refusal
-	_, err = src(context.Background(), "", fetch.Request{V: 1, Doc: id, Token: token(func(c *federation.Claims) { c.Organization, c.SubjectRole = "030-ALTRO", "AAS" })})
+	_, err = src(context.Background(), "", fetch.Request{V: 1, Doc: id, Token: token(func(c *federation.Claims) { c.Organization, c.Locality, c.SubjectRole = "030-ALTRO", "030-ALTRO", "AAS" })})
 	if !errors.As(err, &ref) || ref.Code != fetch.CodeNotFound {
 		t.Fatalf("another organisation without consent: %v", err)
 	}

@@ -292,9 +292,11 @@ func (g *Gateway) provide(w http.ResponseWriter, r *http.Request) {
 		q.problem(http.StatusBadRequest, ptBadRequest, "Bad request", err.Error())
 		return
 	}
+	orgSystem, orgID := q.authorOrgID(docRefAuthorOrg(tx.docRef))
 	g.commit(q, storeEntry{
 		entry: index.Entry{ID: docID, Patient: fd.Patient.String(), Type: fd.Type, Class: class, Setting: m.setting, Facility: m.facility,
 			ServiceStart: m.start.UTC(), ServiceStop: m.stop.UTC(), Created: fd.Date.UTC(), AuthorOrg: organization(q), Custodian: g.cfg.Region,
+			AuthorOrgSystem: orgSystem, AuthorOrgID: orgID,
 			Hash: sum, Size: int64(len(tx.doc)), MIME: "application/fhir+json", Confidentiality: m.conf, Replaces: replaces},
 		content: bytes.NewReader(tx.doc), change: changeProvide,
 	})

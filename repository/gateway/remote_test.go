@@ -361,7 +361,9 @@ func TestBinaryFromAnotherRegion(t *testing.T) {
 	// custodian is told of the attempt (for it to decide and audit),
 	// after the answer and without any content being asked for.
 	before := q.calls.Load()
-	other := e.token(func(c *federation.Claims) { c.Organization, c.SubjectRole = "030-ALTRO", "AAS" })
+	other := e.token(func(c *federation.Claims) {
+		c.Organization, c.Locality, c.SubjectRole = "030-ALTRO", "030-ALTRO", "AAS"
+	})
 	if code, _ := get(t, url, other); code != http.StatusNotFound {
 		t.Fatalf("refused caller: %d", code)
 	}
