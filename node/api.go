@@ -35,6 +35,8 @@ func (n *Node) routeNode() {
 	n.routes.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
 	n.routes.HandleFunc("GET /fhir/metadata", n.handleMetadata)
 	n.routes.HandleFunc("GET /v1/snapshot", n.handleSnapshot)
+	n.routes.HandleFunc("GET /v1/backup", n.handleBackup)            // backup.go
+	n.routes.HandleFunc("GET /v1/backup/check", n.handleBackupCheck) // backup.go
 }
 
 // handleMetadata is the FHIR CapabilityStatement: exactly what the
