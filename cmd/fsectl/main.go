@@ -7,6 +7,8 @@
 //	fsectl [--node URL] [--token TOKEN] [--json] cluster status
 //	fsectl [--node URL] [--token TOKEN] [--json] cluster digest
 //	fsectl [--node URL] [--token TOKEN] [--json] snapshot save [--force] FILE
+//	fsectl [--node URL] [--token TOKEN] [--json] backup save [--force] DIR
+//	fsectl [--node URL] [--token TOKEN] [--json] backup check
 //	fsectl [--node URL] [--token TOKEN] [--json] region add CERTFILE
 //	fsectl [--node URL] [--token TOKEN] [--json] region revoke FILE
 //	fsectl [--node URL] [--token TOKEN] [--json] audit verify
@@ -18,7 +20,7 @@
 // Exit status: 0 on success, 1 when a command fails (the node refused it,
 // could not be reached, or the replicas do not agree), 2 on a usage error.
 // fsectl holds no state and never writes anywhere but the FILE of
-// "snapshot save".
+// "snapshot save" and the DIR of "backup save".
 package main
 
 import (
@@ -53,6 +55,8 @@ Commands:
   cluster status          the Raft leader, term, indexes and every region's state
   cluster digest          every region's store digest; exit status 1 unless all agree
   snapshot save FILE      save the node's snapshot into FILE (--force overwrites)
+  backup save DIR         save the region's backup (state and documents) into DIR
+  backup check            list the region's index entries without their document; exit 1 if any
   region add CERTFILE     admit a region with its membership certificate
   region revoke FILE      submit the authority's revocation of a region's node
   audit verify            recompute the audit trail's hash chain on the node; exit 1 if broken
@@ -117,6 +121,8 @@ var commands = []*command{
 		summary: "Print every region's store digest at the cluster's digest index and say\nwhether the replicas agree. Exit status 1 when they do not, or when a region\ncould not be asked; the message on stderr names the region."},
 	{group: "snapshot", name: "save", args: []string{"FILE"}, force: true, run: snapshotSaveCmd,
 		summary: "Stream the node's snapshot into FILE. The data goes to a temporary file in\nFILE's directory, is synced, then renamed: FILE is whole or absent, never\npartial. An existing FILE is kept unless --force is given."},
+	{group: "backup", name: "save", args: []string{"DIR"}, force: true, run: backupSaveCmd, summary: backupSaveSummary},
+	{group: "backup", name: "check", run: backupCheckCmd, summary: backupCheckSummary},
 	{group: "region", name: "add", args: []string{"CERTFILE"}, run: regionAddCmd,
 		summary: "Submit a region's membership certificate (a JWT signed by the national\nauthority, as written by \"fsenode authority certify\") and print the\nregion's record as the federation accepted it."},
 	{group: "audit", name: "verify", run: auditVerifyCmd,

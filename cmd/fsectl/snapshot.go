@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -166,3 +171,244 @@ func (t *readTracker) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// The files of a region backup (node.Backup*File), in the order the node
+// streams them.
+var backupFiles = []string{"state.snap", "repository.badger", "manifest.json"}
+
+const backupFormat = "fsenet-region-backup/1"
+
+// backupManifest is what fsectl reads of a backup's manifest.
+type backupManifest struct {
+	Format string `json:"format"`
+	Region string `json:"region"`
+	Index  uint64 `json:"index"`
+	Files  map[string]struct {
+		SHA256 string `json:"sha256"`
+		Bytes  int64  `json:"bytes"`
+	} `json:"files"`
+	Repository struct {
+		Documents int `json:"documents"`
+		Contents  int `json:"contents"`
+		Outbox    int `json:"outbox"`
+	} `json:"repository"`
+}
+
+func backupSaveCmd(ctx context.Context, a *app, args []string) error {
+	dir := args[0]
+	man, err := a.client.saveBackup(ctx, dir, a.opts.force)
+	if err != nil {
+		return err
+	}
+	if a.opts.json {
+		out, err := json.Marshal(struct {
+			Dir      string          `json:"dir"`
+			Manifest *backupManifest `json:"manifest"`
+		}{dir, man})
+		if err != nil {
+			return err
+		}
+		return printJSON(a.stdout, out)
+	}
+	fmt.Fprintf(a.stdout, "wrote the backup of region %s at index %d to %s: the state (%d bytes) and %d documents, %d contents, %d in the outbox (%d bytes)\n",
+		clean(man.Region), man.Index, dir, man.Files["state.snap"].Bytes, man.Repository.Documents, man.Repository.Contents,
+		man.Repository.Outbox, man.Files["repository.badger"].Bytes)
+	return nil
+}
+
+// saveBackup streams the node's region backup into the directory dir:
+// each part into its file in a temporary directory beside dir, checked
+// against the manifest the node sends last, synced, then renamed to dir,
+// so dir is whole or absent. Without force an existing dir is kept and an
+// error returned.
+func (c *client) saveBackup(ctx context.Context, dir string, force bool) (*backupManifest, error) {
+	if fi, err := os.Lstat(dir); err == nil {
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("%s exists and is not a directory", dir)
+		}
+		if !force {
+			return nil, fmt.Errorf("%s already exists (--force replaces it)", dir)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	target := filepath.Clean(dir)
+	parent, base := filepath.Split(target)
+	if parent == "" {
+		parent = "."
+	}
+	// Mode 0700, files 0600: a backup holds health data.
+	tmp, err := os.MkdirTemp(parent, base+".tmp*")
+	if err != nil {
+		return nil, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(tmp)
+		}
+	}()
+
+	const path = "/v1/backup"
+	resp, err := c.do(ctx, c.stream, http.MethodGet, path, "multipart/mixed", "", nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	fail := func(msg string, err error) error {
+		if ctx.Err() != nil {
+			msg = "interrupted"
+		}
+		return &requestError{Method: http.MethodGet, Path: path, Status: resp.StatusCode, Err: err,
+			Msg: fmt.Sprintf("%s; %s not written", msg, dir)}
+	}
+	mt, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/mixed" || params["boundary"] == "" {
+		return nil, fail(fmt.Sprintf("the node's answer is not a backup (Content-Type %q)", clean(resp.Header.Get("Content-Type"))), err)
+	}
+	mr := multipart.NewReader(resp.Body, params["boundary"])
+	type got struct {
+		sha string
+		n   int64
+	}
+	received := map[string]got{}
+	var manifestRaw []byte
+	for i := 0; ; i++ {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fail(fmt.Sprintf("the backup stream broke after %d parts", i), err)
+		}
+		name := part.FileName()
+		if i >= len(backupFiles) || name != backupFiles[i] {
+			return nil, fail(fmt.Sprintf("unexpected part %q in the backup", clean(name)), nil)
+		}
+		f, err := os.OpenFile(filepath.Join(tmp, name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		h := sha256.New()
+		var w io.Writer = io.MultiWriter(f, h)
+		var mbuf bytes.Buffer
+		if name == "manifest.json" {
+			w = io.MultiWriter(w, &mbuf)
+		}
+		body := &readTracker{r: part}
+		n, err := io.Copy(w, body)
+		if body.err != nil {
+			f.Close()
+			return nil, fail(fmt.Sprintf("the backup stream broke in %s after %d bytes (%v)", name, n, body.err), body.err)
+		}
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("writing %s: %w", filepath.Join(tmp, name), err)
+		}
+		received[name] = got{sha: hex.EncodeToString(h.Sum(nil)), n: n}
+		manifestRaw = mbuf.Bytes()
+	}
+	if _, ok := received["manifest.json"]; !ok {
+		return nil, fail(fmt.Sprintf("the backup stream ended after %d of its %d parts", len(received), len(backupFiles)), nil)
+	}
+	var man backupManifest
+	if err := json.Unmarshal(manifestRaw, &man); err != nil || man.Format != backupFormat {
+		return nil, fail(fmt.Sprintf("the backup's manifest is not a %s manifest", backupFormat), err)
+	}
+	for _, name := range backupFiles[:2] {
+		want, r := man.Files[name], received[name]
+		if want.SHA256 != r.sha || want.Bytes != r.n {
+			return nil, fail(fmt.Sprintf("%s: received %d bytes with SHA-256 %s, the manifest says %d bytes, %s", name, r.n, r.sha, want.Bytes, clean(want.SHA256)), nil)
+		}
+	}
+	if err := syncDir(tmp); err != nil {
+		return nil, err
+	}
+	if err := publishDir(tmp, target, force); err != nil {
+		return nil, err
+	}
+	done = true
+	if err := syncDir(parent); err != nil {
+		return nil, fmt.Errorf("%s written, but syncing its directory failed: %w", dir, err)
+	}
+	return &man, nil
+}
+
+// publishDir moves the complete temporary directory tmp to dir. With
+// force an existing dir is replaced (it is moved aside, then removed);
+// without, an existing dir is an error.
+func publishDir(tmp, dir string, force bool) error {
+	if _, err := os.Lstat(dir); err == nil {
+		if !force {
+			return fmt.Errorf("%s already exists (--force replaces it)", dir)
+		}
+		old := tmp + ".old"
+		if err := os.Rename(dir, old); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, dir); err != nil {
+			return err
+		}
+		return os.RemoveAll(old)
+	}
+	return os.Rename(tmp, dir)
+}
+
+// backupCheck is the answer of GET /v1/backup/check.
+type backupCheck struct {
+	Region    string   `json:"region"`
+	Index     uint64   `json:"index"`
+	Entries   int      `json:"entries"`
+	Missing   []string `json:"missing"`
+	Unindexed []string `json:"unindexed"`
+	Pending   int      `json:"pending"`
+}
+
+// errMissingDocuments: the check found index entries without their
+// document.
+var errMissingDocuments = errors.New("index entries of the region have no document")
+
+func backupCheckCmd(ctx context.Context, a *app, _ []string) error {
+	var c backupCheck
+	raw, err := a.client.getJSON(ctx, "/v1/backup/check", &c)
+	if err != nil {
+		return err
+	}
+	if a.opts.json {
+		if err := printJSON(a.stdout, raw); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(a.stdout, "region %s at log index %d: %d index entries, %d without their document, %d documents not in the index, %d in the outbox\n",
+			clean(c.Region), c.Index, c.Entries, len(c.Missing), len(c.Unindexed), c.Pending)
+		for _, id := range c.Missing {
+			fmt.Fprintf(a.stdout, "missing %s\n", clean(id))
+		}
+		for _, id := range c.Unindexed {
+			fmt.Fprintf(a.stdout, "unindexed %s\n", clean(id))
+		}
+	}
+	if len(c.Missing) > 0 {
+		return fmt.Errorf("%w: %d of %d (region %s)", errMissingDocuments, len(c.Missing), c.Entries, clean(c.Region))
+	}
+	return nil
+}
+
+const backupSaveSummary = `Save the region's backup into the directory DIR: the replicated state and the
+region's document store, taken together so that every index entry of the
+region in the state has its document, and manifest.json (region, log index,
+the SHA-256 of each file). The parts go to a temporary directory beside DIR,
+are checked against the manifest and synced, then renamed: DIR is whole or
+absent. An existing DIR is kept unless --force is given. Restore it with
+"fsenode restore". Only the region's own operator may take it.`
+
+const backupCheckSummary = `List the index entries of the node's region whose document the region's store
+does not hold (after a restore there should be none: documents published after
+the backup are listed here, for their producers to send again), and the stored
+documents the index does not know. Exit status 1 when an entry misses its
+document.`
