@@ -11,14 +11,14 @@ import (
 func TestAuthorizeMatrix(t *testing.T) {
 	lombardia := &Patient{ID: "CF:RSSMRA80A01H501U", HomeRegion: "030"}
 	campania := &Patient{ID: "CF:VRDLGU85M41F839J", HomeRegion: "150"}
-	entry030 := &Entry{ID: "x", Patient: lombardia.ID, Custodian: "030", AuthorOrg: "030-ASST-01"}
+	entry030 := &Entry{ID: "x", Patient: lombardia.ID, Custodian: "030", AuthorOrg: "030-ASST-01", AuthorOrgID: "030901"}
 
 	callers := map[string]Caller{
 		"patient":           {Subject: "RSSMRA80A01H501U", Role: RolePatient, Purpose: PurposePersonal, Region: "160"},
 		"other patient":     {Subject: "MRTMTT25D09F205Z", Role: RolePatient, Purpose: PurposePersonal, Region: "030"},
 		"clinician 030":     {Subject: "BNCLCU75A01H501Z", Role: "AAS", Purpose: PurposeTreatment, Region: "030", Organization: "030-ASL-1"},
 		"emergency 160":     {Subject: "DBRCRL70A41F205K", Role: "AAS", Purpose: PurposeEmergency, Region: "160", Organization: "160-ASL-BA"},
-		"author 030":        {Subject: "VRDGPP70A01F205X", Role: "PSS", Purpose: PurposeTreatment, Region: "030", Organization: "030-ASST-01"},
+		"author 030":        {Subject: "VRDGPP70A01F205X", Role: "PSS", Purpose: PurposeTreatment, Region: "030", Organization: "030-ASST-01", Locality: "030901"},
 		"operator 030":      {Subject: "BNCLCU75A01H501Z", Role: "DRS", Purpose: PurposeSysadmin, Region: "030"},
 		"operator 150":      {Subject: "BNCLCU75A01H501Z", Role: "DRS", Purpose: PurposeSysadmin, Region: "150"},
 		"public health 030": {Subject: "BNCLCU75A01H501Z", Role: "DRS", Purpose: PurposePublicHealth, Region: "030"},

@@ -11,18 +11,27 @@ import (
 
 // Caller is who asks, as their verified token says.
 type Caller struct {
-	Subject      string // sub: the person's codice fiscale
-	Role         string // subject_role
-	Purpose      string // purpose_of_use
-	Region       string // subject_organization_id
-	Organization string // subject_organization: the caller's organisation id
-	Authority    bool   // the national authority
+	Subject string // sub: the person's codice fiscale
+	Role    string // subject_role
+	Purpose string // purpose_of_use
+	// Region is subject_organization_id: the region whose identity
+	// provider issued the token (the verifier refuses a token whose
+	// region is not its issuer's).
+	Region string
+	// Organization is subject_organization: the organisation's name, for
+	// the audit trail and display. Authorship never rests on it.
+	Organization string
+	// Locality is the code of the caller's structure or ASL, as the
+	// region's identity provider asserts it: with Region, the identifier
+	// of the caller's organisation.
+	Locality  string
+	Authority bool // the national authority
 }
 
 // CallerFromClaims is the policy's view of a verified token.
 func CallerFromClaims(c federation.Claims) Caller {
 	return Caller{Subject: c.Subject, Role: c.SubjectRole, Purpose: c.PurposeOfUse, Region: c.OrganizationID,
-		Organization: c.Organization, Authority: c.Issuer == federation.AuthorityIssuer}
+		Organization: c.Organization, Locality: c.Locality, Authority: c.Issuer == federation.AuthorityIssuer}
 }
 
 // OperatorOf reports whether the caller is an operator of region: a
@@ -81,10 +90,18 @@ func (c Caller) IsPatient(p Patient) bool {
 	return id.String() == p.ID || slices.Contains(p.Merged, id.String())
 }
 
-// IsAuthor reports whether the caller belongs to the organisation that
-// wrote the version.
+// IsAuthor reports whether the caller speaks for the organisation that
+// wrote the version: the token was issued by the identity provider of the
+// region that keeps the version (its subject_organization_id is the
+// custodian region, which the verifier binds to the issuer) and its
+// locality is the identifier of the version's author organisation
+// (Entry.AuthorOrgID). Names count for nothing: neither the token's
+// subject_organization nor the entry's AuthorOrg. A version without an
+// author organisation identifier (one indexed before identifiers were
+// kept) has no author organisation.
 func (c Caller) IsAuthor(e Entry) bool {
-	return c.Organization != "" && c.Organization == e.AuthorOrg && c.Region == e.Custodian && !c.Authority
+	return !c.Authority && c.Region != "" && c.Region == e.Custodian &&
+		c.Locality != "" && e.AuthorOrgID != "" && c.Locality == e.AuthorOrgID
 }
 
 // EntryAccess is the one access policy over role, purpose of use,

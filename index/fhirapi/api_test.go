@@ -35,7 +35,7 @@ const (
 var callers = map[string]index.Caller{
 	"clinician": {Subject: "BNCLCU75A01H501Z", Role: "AAS", Purpose: "TREATMENT", Region: "160", Organization: "160-ASL-BA"},
 	"emergency": {Subject: "BNCLCU75A01H501Z", Role: "AAS", Purpose: "EMERGENCY", Region: "160", Organization: "160-ASL-BA"},
-	"author":    {Subject: "VRDGPP70A01F205X", Role: "PSS", Purpose: "TREATMENT", Region: "030", Organization: "030-ASST-01"},
+	"author":    {Subject: "VRDGPP70A01F205X", Role: "PSS", Purpose: "TREATMENT", Region: "030", Organization: "030-ASST-01", Locality: "030901"},
 	"mario":     {Subject: "RSSMRA80A01H501U", Role: "ASS", Purpose: "PERSONAL", Region: "030"},
 	"authority": {Subject: "BNCLCU75A01H501Z", Role: "MDS", Purpose: "SYSADMIN", Region: "950", Authority: true},
 	"op030":     {Subject: "VRDGPP70A01F205X", Role: "DRS", Purpose: "SYSADMIN", Region: "030"},
@@ -138,7 +138,7 @@ func (e *env) apply(cmd consensus.Command, err error) {
 func entry(local, patient, loinc, class string, created time.Time) index.Entry {
 	sum := sha256.Sum256([]byte(local))
 	return index.Entry{ID: index.DocumentID("030", local), Patient: patient, Type: loinc, Class: doctype.Class(class), Created: created,
-		AuthorOrg: "030-ASST-01", Custodian: "030", Hash: hex.EncodeToString(sum[:]), Size: 10, MIME: "application/pdf"}
+		AuthorOrg: "030-ASST-01", AuthorOrgID: "030901", Custodian: "030", Hash: hex.EncodeToString(sum[:]), Size: 10, MIME: "application/pdf"}
 }
 
 func (e *env) get(path, who string, header ...string) (int, string, http.Header) {
