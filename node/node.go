@@ -163,11 +163,30 @@ func (n *Node) newReplica() error {
 		Buckets:     []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5, 10},
 	}, []string{"outcome"})
 	n.reg.MustRegister(applyLatency)
+	refusedRPC := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name:        "fsenet_raft_rpc_refused_total",
+		Help:        "Raft RPCs from other nodes refused because they named a sender other than the peer of their stream, by reason.",
+		ConstLabels: prometheus.Labels{"region": n.cfg.Region},
+	}, []string{"reason"})
+	for _, r := range []string{consensus.RefusedNoIdentity, consensus.RefusedAddress, consensus.RefusedServerID} {
+		refusedRPC.WithLabelValues(r)
+	}
+	n.reg.MustRegister(refusedRPC)
 	var err error
 	n.cons, err = consensus.New(cc, consensus.Deps{Host: n.host, Log: n.log, ObserveApply: func(d time.Duration, outcome string) {
 		applyLatency.WithLabelValues(outcome).Observe(d.Seconds())
-	}})
+	}, RegionPeer: n.regionPeer, ObserveRefusedRPC: func(reason string) { refusedRPC.WithLabelValues(reason).Inc() }})
 	return err
+}
+
+// regionPeer is the peer the replicated membership records for a region.
+// The Raft transport asks it about servers not yet in Raft's
+// configuration; the membership is built before the replica starts.
+func (n *Node) regionPeer(code string) (peer.ID, bool) {
+	if n.members == nil {
+		return "", false
+	}
+	return n.members.RegionPeer(code)
 }
 
 func (n *Node) consensusConfig() consensus.Config {
