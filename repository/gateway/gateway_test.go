@@ -951,7 +951,9 @@ func TestCustodianSource(t *testing.T) {
 		t.Fatalf("author's fetch: %d bytes (%v), size %d, zstd %v", len(got), derr, c.Size, c.Zstd)
 	}
 	var ref *fetch.Refusal
-	_, err = src(context.Background(), "", fetch.Request{V: 1, Doc: id, Token: token(func(c *federation.Claims) { c.Organization, c.Locality, c.SubjectRole = "030-ALTRO", "030-ALTRO", "AAS" })})
+	_, err = src(context.Background(), "", fetch.Request{V: 1, Doc: id, Token: token(func(c *federation.Claims) {
+		c.Organization, c.Locality, c.SubjectRole = "030-ALTRO", "030-ALTRO", "AAS"
+	})})
 	if !errors.As(err, &ref) || ref.Code != fetch.CodeNotFound {
 		t.Fatalf("another organisation without consent: %v", err)
 	}
