@@ -39,6 +39,7 @@ type Node struct {
 
 	trust   trust
 	gater   *federation.Gater
+	dups    *federation.DuplicateGuard
 	host    host.Host
 	cons    *consensus.Node
 	tokens  *federation.Verifier
@@ -148,6 +149,7 @@ func (n *Node) startHost() error {
 	for _, f := range founders {
 		n.host.Peerstore().AddAddrs(f.ID, f.Addrs, peerstore.PermanentAddrTTL)
 	}
+	n.dups = federation.GuardDuplicates(n.host, n.log)
 	return nil
 }
 
@@ -372,6 +374,9 @@ func (n *Node) Status() consensus.Status { return n.cons.Status() }
 func (n *Node) Ready() (bool, string) {
 	if _, revoked := n.members.Revoked(); revoked {
 		return n.members.Ready() // says why, whatever else holds
+	}
+	if why := n.dups.Copy(); why != "" {
+		return false, "refused as a copy of another node's identity: " + why
 	}
 	st := n.cons.Status()
 	switch {
