@@ -36,6 +36,9 @@ type demoProducer struct {
 	client   *gateway.Client
 	org      string
 	operator string
+	// structure is the hospital's structure code: the locality of its
+	// tokens and the author organisation its documents name.
+	structure string
 }
 
 // loadDemoData gives each region a producer (a hospital's software with
@@ -53,10 +56,11 @@ func loadDemoData(ctx context.Context, regions []*demoRegion) ([]demoLoaded, []*
 		if err != nil {
 			return nil, nil, err
 		}
-		org := "ASST demo " + r.Code
+		org, structure := "ASST demo "+r.Code, r.Code+"901"
 		token := func(role, purpose string) (string, error) {
 			return federation.IssueToken(idp, federation.Claims{Issuer: defaultIssuer(r.Code), Subject: "VRDGPP70A01F205X",
-				Expiry: time.Now().Add(time.Hour), SubjectRole: role, OrganizationID: r.Code, Organization: org, PurposeOfUse: purpose})
+				Expiry: time.Now().Add(time.Hour), SubjectRole: role, OrganizationID: r.Code, Organization: org, Locality: structure,
+				PurposeOfUse: purpose})
 		}
 		operator, err := token("DSA", index.PurposeSysadmin)
 		if err != nil {
@@ -80,8 +84,8 @@ func loadDemoData(ctx context.Context, regions []*demoRegion) ([]demoLoaded, []*
 			return nil, nil, err
 		}
 		client := &gateway.Client{BaseURL: url, Bearer: bearer, Key: key, Issuer: issuer, Subject: "VRDGPP70A01F205X",
-			Role: "PSS", Region: r.Code, Organization: org}
-		producers = append(producers, &demoProducer{region: r, url: url, client: client, org: org, operator: operator})
+			Role: "PSS", Region: r.Code, Organization: org, Locality: structure}
+		producers = append(producers, &demoProducer{region: r, url: url, client: client, org: org, structure: structure, operator: operator})
 		rng := rand.New(rand.NewPCG(uint64(ri)+1, 2026))
 		for p := range 2 {
 			pt := synth.NewPatient(rng)
@@ -104,7 +108,7 @@ func loadDemoData(ctx context.Context, regions []*demoRegion) ([]demoLoaded, []*
 // directory published is left as it is.
 func (p *demoProducer) publish(ctx context.Context, pt synth.Patient, local, loinc string, at time.Time) error {
 	kind, _ := synth.KindOf(loinc)
-	doc := synth.Document{Kind: kind, Region: p.region.Code, LocalID: local, Patient: pt, AuthorCF: "VRDGPP70A01F205X", Org: p.org, Time: at}
+	doc := synth.Document{Kind: kind, Region: p.region.Code, LocalID: local, Patient: pt, AuthorCF: "VRDGPP70A01F205X", Org: p.structure, Time: at}
 	pdf, err := synth.PDF(doc)
 	if err != nil {
 		return err

@@ -29,9 +29,11 @@ type Client struct {
 	Key    jwk.Key
 	Issuer string
 	// Claims of the signature tokens: the operator's codice fiscale,
-	// role, region and organisation (as in the bearer token).
-	Subject, Role, Region, Organization string
-	HTTP                                *http.Client
+	// role, region and organisation (as in the bearer token), and the
+	// locality: the producer's structure code, which the gateway keeps as
+	// the author organisation of a document that names none.
+	Subject, Role, Region, Organization, Locality string
+	HTTP                                          *http.Client
 }
 
 // Answer is a gateway answer: its status and body.
@@ -66,7 +68,7 @@ type Request struct {
 func (c *Client) signature(b Request) (string, error) {
 	now := time.Now().UTC().Truncate(time.Second)
 	cl := federation.Claims{Issuer: c.Issuer, Subject: c.Subject, IssuedAt: now, Expiry: now.Add(10 * time.Minute),
-		SubjectRole: c.Role, OrganizationID: c.Region, Organization: c.Organization, PurposeOfUse: "TREATMENT", ActionID: b.Action}
+		SubjectRole: c.Role, OrganizationID: c.Region, Organization: c.Organization, Locality: c.Locality, PurposeOfUse: "TREATMENT", ActionID: b.Action}
 	if b.Content != nil {
 		h := sha256.Sum256(b.Content)
 		cl.AttachmentHash = hex.EncodeToString(h[:])
