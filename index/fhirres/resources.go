@@ -142,7 +142,16 @@ func DocumentReference(e index.Entry, content bool, base string) fhir.DocumentRe
 	if e.Author != "" {
 		d.Author = append(d.Author, fhir.Reference{Display: Ptr(e.Author)})
 	}
-	d.Author = append(d.Author, fhir.Reference{Type: Ptr("Organization"), Identifier: &fhir.Identifier{Value: Ptr(e.AuthorOrg)}})
+	// The author organisation: its name for display, and its identifier
+	// (the structure or ASL code) when the index has one.
+	org := fhir.Reference{Type: Ptr("Organization"), Display: Ptr(e.AuthorOrg)}
+	if e.AuthorOrgID != "" {
+		org.Identifier = &fhir.Identifier{Value: Ptr(e.AuthorOrgID)}
+		if e.AuthorOrgSystem != "" {
+			org.Identifier.System = Ptr(e.AuthorOrgSystem)
+		}
+	}
+	d.Author = append(d.Author, org)
 	for code, target := range map[fhir.DocumentRelationshipType]string{
 		fhir.DocumentRelationshipTypeReplaces:   e.Replaces,
 		fhir.DocumentRelationshipTypeAppends:    e.Appends,
