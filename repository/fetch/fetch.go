@@ -26,6 +26,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -111,6 +112,11 @@ var (
 	ErrMismatch = errors.New("fetch: content does not match the index")
 	// ErrProtocol: the custodian's answer is not the protocol's.
 	ErrProtocol = errors.New("fetch: malformed answer")
+	// ErrNoAnswer: the custodian did not answer within the requester's
+	// first-byte limit, or fell silent longer than its idle limit in the
+	// middle of the content; the stream was reset, so a custodian that
+	// hangs holds nothing of the requester's past the limit.
+	ErrNoAnswer = errors.New("fetch: the custodian did not answer in time")
 )
 
 // Refusal is a custodian's error answer.
@@ -253,13 +259,33 @@ type Want struct {
 	Size   int64
 }
 
+// Requester fetches documents from custodians, on a host, within
+// limits on how long it waits for them.
+type Requester struct {
+	Host host.Host
+	// FirstByte bounds the wait for the custodian's answer, from the
+	// opening of the stream (a dial included) to its header; past it the
+	// stream is reset and Fetch fails with ErrNoAnswer. Zero: only the
+	// context bounds it.
+	FirstByte time.Duration
+	// Idle bounds each wait for more of the content once the answer
+	// began; past it the stream is reset and the read fails with
+	// ErrNoAnswer. Zero: only the context bounds it.
+	Idle time.Duration
+}
+
 // Fetch asks peer p for document doc on behalf of the caller whose token
 // is given, and returns the content as a stream checked against want: a
 // Read past want.Size, or the final Read when the bytes do not hash to
 // want.SHA256, fails with ErrMismatch. Closing the reader (or ctx ending)
-// ends the transfer.
+// ends the transfer. It waits on the custodian as long as ctx allows.
 func Fetch(ctx context.Context, h host.Host, p peer.ID, doc, token string, want Want) (io.ReadCloser, error) {
-	s, hd, stop, err := exchange(ctx, h, p, Request{V: version, Doc: doc, Token: token})
+	return Requester{Host: h}.Fetch(ctx, p, doc, token, want)
+}
+
+// Fetch is the package's Fetch within the requester's limits.
+func (q Requester) Fetch(ctx context.Context, p peer.ID, doc, token string, want Want) (io.ReadCloser, error) {
+	s, hd, stop, err := exchange(ctx, q.Host, p, Request{V: version, Doc: doc, Token: token}, q.FirstByte)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +301,13 @@ func Fetch(ctx context.Context, h host.Host, p peer.ID, doc, token string, want 
 	// Compressed, the content is never much larger than itself: a
 	// custodian that sends more (skippable frames, say) is refused
 	// rather than read until the deadline.
-	src := &streamErr{r: s, left: want.Size + want.Size/32 + 64<<10}
+	src := &streamErr{r: s, left: want.Size + want.Size/32 + 64<<10, idle: q.Idle}
+	if q.Idle > 0 {
+		// Reset (not a deadline, which some transports ignore) ends a
+		// read the custodian leaves waiting.
+		src.watch = time.AfterFunc(time.Hour, func() { src.quiet.Store(true); _ = s.Reset() })
+		src.watch.Stop()
+	}
 	if err := zr.Reset(src); err != nil {
 		decoders.Put(zr)
 		return fail(err)
@@ -288,7 +320,7 @@ func Fetch(ctx context.Context, h host.Host, p peer.ID, doc, token string, want 
 // once the custodian has answered "not-found", its answer to an attempt
 // it audited; any other refusal is returned.
 func Attempt(ctx context.Context, h host.Host, p peer.ID, doc, token string) error {
-	s, _, stop, err := exchange(ctx, h, p, Request{V: versionAttempt, Doc: doc, Token: token, Attempt: true})
+	s, _, stop, err := exchange(ctx, h, p, Request{V: versionAttempt, Doc: doc, Token: token, Attempt: true}, 0)
 	var ref *Refusal
 	if errors.As(err, &ref) && ref.Code == CodeNotFound {
 		return nil
@@ -301,23 +333,50 @@ func Attempt(ctx context.Context, h host.Host, p peer.ID, doc, token string) err
 	return err
 }
 
-// exchange sends req on a new stream and reads the custodian's header. A
-// refusal is returned as a *Refusal with the stream closed; on "ok" the
-// stream is left open for the content, stop ending the context's hold on
-// it.
-func exchange(ctx context.Context, h host.Host, p peer.ID, req Request) (network.Stream, header, func() bool, error) {
+// exchange sends req on a new stream and reads the custodian's header,
+// within firstByte of starting (0: as long as ctx allows). A refusal is
+// returned as a *Refusal with the stream closed; on "ok" the stream is
+// left open for the content, stop ending the context's hold on it.
+func exchange(ctx context.Context, h host.Host, p peer.ID, req Request, firstByte time.Duration) (network.Stream, header, func() bool, error) {
 	var hd header
-	s, err := h.NewStream(ctx, p, Protocol)
+	until, _ := ctx.Deadline()
+	octx := ctx
+	var answerBy time.Time
+	if firstByte > 0 {
+		answerBy = time.Now().Add(firstByte)
+		var cancel context.CancelFunc
+		octx, cancel = context.WithDeadline(ctx, answerBy)
+		defer cancel()
+	}
+	// late reports whether a failure is the first-byte limit's doing.
+	late := func() bool { return !answerBy.IsZero() && ctx.Err() == nil && !time.Now().Before(answerBy) }
+	noAnswer := fmt.Errorf("%w: no answer within %v", ErrNoAnswer, firstByte)
+	s, err := h.NewStream(octx, p, Protocol)
 	if err != nil {
+		if late() {
+			return nil, hd, nil, noAnswer
+		}
 		return nil, hd, nil, fmt.Errorf("fetch: open a stream to %s: %w", p, err)
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = s.SetDeadline(dl)
+	if !until.IsZero() {
+		_ = s.SetDeadline(until)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
+	// Past the first-byte limit the stream is reset (a deadline alone is
+	// not enough: some transports ignore it), which ends the wait.
+	var silent atomic.Bool
+	watch := func() bool { return true } // stops the limit's watch; false once it fired
+	if !answerBy.IsZero() {
+		t := time.AfterFunc(time.Until(answerBy), func() { silent.Store(true); _ = s.Reset() })
+		watch = t.Stop
+	}
 	fail := func(err error) (network.Stream, header, func() bool, error) {
+		watch()
 		stop()
 		_ = s.Reset()
+		if silent.Load() || late() {
+			err = noAnswer
+		}
 		return nil, hd, nil, err
 	}
 	b, _ := json.Marshal(req)
@@ -337,6 +396,10 @@ func exchange(ctx context.Context, h host.Host, p peer.ID, req Request) (network
 	if err := json.Unmarshal(frame, &hd); err != nil || hd.Status == "" {
 		return fail(fmt.Errorf("%w: header", ErrProtocol))
 	}
+	if !watch() {
+		// The answer came as the limit passed: the stream is reset.
+		return fail(noAnswer)
+	}
 	if hd.Status != "ok" {
 		stop()
 		_ = s.Close()
@@ -348,11 +411,16 @@ func exchange(ctx context.Context, h host.Host, p peer.ID, req Request) (network
 // streamErr remembers whether the stream itself failed (a reset, a
 // deadline), which tells a cut transfer from a custodian that sent bytes
 // that are not the content — it ends a stream cleanly only after
-// sending everything — and bounds the compressed bytes read.
+// sending everything — and bounds the compressed bytes read. With idle
+// set, watch resets the stream when a read waits longer than that for
+// the custodian, and quiet says it did.
 type streamErr struct {
-	r    io.Reader
-	left int64
-	err  error
+	r     io.Reader
+	left  int64
+	err   error
+	idle  time.Duration
+	watch *time.Timer
+	quiet atomic.Bool
 }
 
 var errTooLong = errors.New("more compressed bytes than the content could need")
@@ -364,12 +432,28 @@ func (s *streamErr) Read(p []byte) (int, error) {
 	if int64(len(p)) > s.left {
 		p = p[:s.left]
 	}
+	if s.watch != nil {
+		s.watch.Reset(s.idle)
+	}
 	n, err := s.r.Read(p)
+	if s.watch != nil {
+		s.watch.Stop()
+	}
 	s.left -= int64(n)
 	if err != nil && err != io.EOF {
 		s.err = err
+		if s.quiet.Load() {
+			s.err = fmt.Errorf("%w: nothing more of the content for %v", ErrNoAnswer, s.idle)
+		}
 	}
 	return n, err
+}
+
+// close stops the watch.
+func (s *streamErr) close() {
+	if s.watch != nil {
+		s.watch.Stop()
+	}
 }
 
 // checked is the requester's view of a transfer.
@@ -414,7 +498,7 @@ func (c *checked) Read(p []byte) (int, error) {
 		c.err = fmt.Errorf("%w: the compressed stream is invalid: %v", ErrMismatch, err)
 		return n, c.err
 	case err != nil:
-		c.err = fmt.Errorf("fetch: transfer cut: %w", err)
+		c.err = fmt.Errorf("fetch: transfer cut: %w", c.src.err)
 		return n, c.err
 	}
 	return n, nil
@@ -422,6 +506,7 @@ func (c *checked) Read(p []byte) (int, error) {
 
 func (c *checked) Close() error {
 	c.stop()
+	c.src.close()
 	if c.zr != nil {
 		_ = c.zr.Reset(nil)
 		decoders.Put(c.zr)

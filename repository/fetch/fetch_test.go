@@ -474,3 +474,102 @@ func TestLargeDocumentStreams(t *testing.T) {
 		t.Fatalf("heap grew by %d MiB for a 50 MiB document: something holds it whole", growth>>20)
 	}
 }
+
+// blockingReader yields nothing until release is closed, then fails.
+type blockingReader struct{ release chan struct{} }
+
+func (b blockingReader) Read([]byte) (int, error) {
+	<-b.release
+	return 0, errors.New("released")
+}
+
+// streamsTo counts the requester's open streams to the custodian.
+func streamsTo(r host.Host, c peer.ID) int {
+	n := 0
+	for _, conn := range r.Network().ConnsToPeer(c) {
+		n += len(conn.GetStreams())
+	}
+	return n
+}
+
+// A custodian that does not answer holds the requester no longer than
+// its first-byte limit: the stream is reset and the error says that the
+// custodian did not answer, while a custodian that answers within the
+// limit is read whole.
+func TestFetchFirstByteLimit(t *testing.T) {
+	release := make(chan struct{})
+	content := random(100 << 10)
+	var hang atomic.Bool
+	c, r := pair(t, func(ctx context.Context, from peer.ID, req Request) (Content, error) {
+		if hang.Load() {
+			<-release
+			return Content{}, errors.New("released")
+		}
+		return plain(content, int64(len(content))), nil
+	})
+	// Released before the hosts close, which waits for the handlers.
+	t.Cleanup(func() { close(release) })
+	q := Requester{Host: r, FirstByte: 300 * time.Millisecond, Idle: 300 * time.Millisecond}
+	rc, err := q.Fetch(context.Background(), c.ID(), "d", "t", want(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("an answering custodian: %d bytes (%v)", len(got), err)
+	}
+
+	hang.Store(true)
+	start := time.Now()
+	_, err = q.Fetch(context.Background(), c.ID(), "d", "t", want(content))
+	if !errors.Is(err, ErrNoAnswer) || errors.Is(err, ErrProtocol) {
+		t.Fatalf("a custodian that does not answer: %v, want ErrNoAnswer", err)
+	}
+	if took := time.Since(start); took < q.FirstByte {
+		t.Fatalf("gave up after %v, before the %v limit", took, q.FirstByte)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for streamsTo(r, c.ID()) != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := streamsTo(r, c.ID()); n != 0 {
+		t.Fatalf("%d streams to the silent custodian still open", n)
+	}
+	// Without a limit the context alone bounds the wait, and its end is
+	// not taken for the custodian's silence.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := Fetch(ctx, r, c.ID(), "d", "t", want(content)); err == nil || errors.Is(err, ErrNoAnswer) {
+		t.Fatalf("no limit, the context's deadline passed: %v", err)
+	}
+}
+
+// A custodian that falls silent in the middle of the content holds the
+// requester no longer than its idle limit: the read fails, saying so.
+func TestFetchIdleLimit(t *testing.T) {
+	release := make(chan struct{})
+	content := random(2 << 20)
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := enc.EncodeAll(content[:1<<20], nil)
+	c, r := pair(t, func(context.Context, peer.ID, Request) (Content, error) {
+		return Content{Body: io.NopCloser(io.MultiReader(bytes.NewReader(first), blockingReader{release})), Size: int64(len(content)), Zstd: true}, nil
+	})
+	t.Cleanup(func() { close(release) })
+	q := Requester{Host: r, FirstByte: 5 * time.Second, Idle: 300 * time.Millisecond}
+	rc, err := q.Fetch(context.Background(), c.ID(), "d", "t", want(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	got, err := io.ReadAll(rc)
+	if !errors.Is(err, ErrNoAnswer) || errors.Is(err, ErrMismatch) {
+		t.Fatalf("a custodian silent after %d bytes: %v, want ErrNoAnswer", len(got), err)
+	}
+	if !bytes.Equal(got, content[:len(got)]) || len(got) < 1<<20 {
+		t.Fatalf("read %d bytes before the silence, want the first MiB", len(got))
+	}
+}
