@@ -27,11 +27,14 @@ package mhd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
@@ -91,6 +94,11 @@ const maxAttemptsInFlight = 32
 type API struct {
 	d        Deps
 	attempts chan struct{} // slots for attempts being told to custodians
+	told     sync.WaitGroup
+	refused  *refusals // refused reads' audit records, off the answers' path
+	// decoy is the resource id of the last version a read found, read
+	// again for an id that names none (lookup).
+	decoy atomic.Pointer[string]
 }
 
 // New returns the endpoint.
@@ -104,7 +112,25 @@ func New(d Deps) *API {
 	if d.Mismatch == nil {
 		d.Mismatch = func() {}
 	}
-	return &API{d: d, attempts: make(chan struct{}, maxAttemptsInFlight)}
+	return &API{d: d, attempts: make(chan struct{}, maxAttemptsInFlight), refused: newRefusals(d.Audit, d.Log)}
+}
+
+// Close waits, until ctx ends, for the work refused reads left behind
+// their answers: their audit records and the custodians being told. The
+// node calls it after the routes stopped and before the audit stops.
+func (a *API) Close(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		a.refused.wait()
+		a.told.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("refused reads still being audited or told to their custodians: %w", ctx.Err())
+	}
 }
 
 // openLocal opens the content of a version this region keeps; on failure
@@ -190,30 +216,35 @@ func (a *API) openRemote(w http.ResponseWriter, r *http.Request, c index.Caller,
 	return &cancelOnClose{ReadCloser: rc, cancel: cancel}, true
 }
 
-// tellCustodian tells the custodian of a read this node refused, in the
-// background: the caller's answer does not wait for it (nor tells, by
-// taking longer, that the document exists). The custodian decides on its
-// own replica, audits the attempt and sends no content.
-func (a *API) tellCustodian(r *http.Request, e index.Entry) {
-	if a.d.Attempt == nil {
-		return
-	}
-	select {
-	case a.attempts <- struct{}{}:
-	default:
-		a.d.Log.Warn("too many refused attempts being told to custodians; this one is audited here only", "doc", e.ID, "custodian", e.Custodian)
-		return
+// teller returns what tells the custodian of a read this node refused,
+// in the background (the refusals' worker calls it after the answer, so
+// that the answer neither waits for it nor tells, by taking longer, that
+// the document exists); nil when nobody is to be told. The custodian
+// decides on its own replica, audits the attempt and sends no content.
+func (a *API) teller(r *http.Request, e index.Entry) func() {
+	if a.d.Attempt == nil || e.Custodian == a.d.Region {
+		return nil
 	}
 	_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	tok = strings.TrimSpace(tok)
-	go func() {
-		defer func() { <-a.attempts }()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.d.Attempt(ctx, e.Custodian, e.ID, tok); err != nil {
-			a.d.Log.Info("the custodian could not be told of a refused attempt", "doc", e.ID, "custodian", e.Custodian, "err", err)
+	return func() {
+		select {
+		case a.attempts <- struct{}{}:
+		default:
+			a.d.Log.Warn("too many refused attempts being told to custodians; this one is audited here only", "doc", e.ID, "custodian", e.Custodian)
+			return
 		}
-	}()
+		a.told.Add(1)
+		go func() {
+			defer a.told.Done()
+			defer func() { <-a.attempts }()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := a.d.Attempt(ctx, e.Custodian, e.ID, tok); err != nil {
+				a.d.Log.Info("the custodian could not be told of a refused attempt", "doc", e.ID, "custodian", e.Custodian, "err", err)
+			}
+		}()
+	}
 }
 
 type cancelOnClose struct {
@@ -322,15 +353,29 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) {
 }
 
 // lookup reads the version the request names and the policy's verdict
-// on it for the caller, from the local replica.
+// on it for the caller, from the local replica. An id that names no
+// version costs what one that does costs: reading a version that exists
+// costs more than finding that a key does not (badger's bloom filters
+// answer that), so for an absent id the last version found is read too,
+// its verdict thrown away. Otherwise the time of a 404 would tell a
+// document the caller may not open from one that does not exist.
 func (a *API) lookup(r *http.Request, c index.Caller) (e index.Entry, acc index.Access, found bool, err error) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
+	rid := r.PathValue("id")
 	err = a.d.Read(ctx, func(rd index.Reader) error {
 		var err error
-		e, _, acc, found, err = index.EntryFor(rd, r.PathValue("id"), c)
+		e, _, acc, found, err = index.EntryFor(rd, rid, c)
+		if err == nil && !found {
+			if decoy := a.decoy.Load(); decoy != nil {
+				_, _, _, _, _ = index.EntryFor(rd, *decoy, c)
+			}
+		}
 		return err
 	})
+	if found {
+		a.decoy.Store(&rid)
+	}
 	return e, acc, found, err
 }
 
@@ -341,21 +386,19 @@ func readEvent(c index.Caller, e index.Entry, outcome index.AuditOutcome) index.
 }
 
 // refuseRead answers a read the caller may not make. Absent, not visible
-// and not allowed the content are one answer: nothing tells a caller that
-// a document it may not open exists. An attempt on a document that exists
-// is audited as refused, so the patient sees who tried; on a document
-// another region keeps, that region is told too, so it decides and audits
-// the attempt on its own replica.
+// and not allowed the content are one answer, which costs the same:
+// nothing tells a caller that a document it may not open exists, not even
+// the time the answer takes. The answer is written first; then an
+// attempt on a document that exists is queued for the audit as refused
+// (recorded durably just after the answer, so the patient sees who
+// tried), and for a document another region keeps that region is told in
+// the background, so it decides and audits the attempt on its own
+// replica.
 func (a *API) refuseRead(w http.ResponseWriter, r *http.Request, c index.Caller, e index.Entry, found bool) {
-	if found && e.Custodian != a.d.Region {
-		a.tellCustodian(r, e)
-	}
-	if found {
-		if err := a.d.Audit.Record(r.Context(), readEvent(c, e, index.OutcomeRefused)); err != nil {
-			httpapi.With(r, a.d.Log).Error("audit record failed", "err", err)
-		}
-	}
 	httpapi.Outcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Binary")
+	if found {
+		a.refused.add(context.WithoutCancel(r.Context()), refusal{ev: readEvent(c, e, index.OutcomeRefused), tell: a.teller(r, e)})
+	}
 }
 
 // open opens the content: from this region's store, or from its

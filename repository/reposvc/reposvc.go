@@ -251,8 +251,12 @@ func (m *Module) Start(context.Context) error {
 }
 
 // Stop ends the scrub and the outbox (what is not committed stays in it)
-// and closes the store.
-func (m *Module) Stop(context.Context) error {
+// and closes the store. The refused reads' audit records are made first,
+// while the audit still runs (it stops after this module).
+func (m *Module) Stop(ctx context.Context) error {
+	if err := m.mhd.Close(ctx); err != nil {
+		m.log.Warn("stopping the document reads", "err", err)
+	}
 	if m.stop != nil {
 		m.stop()
 		m.wg.Wait()
