@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -32,25 +31,32 @@ type demoRegion struct {
 	HTTPPort int    `json:"http_port"` // API
 	Peer     string `json:"peer"`
 
-	dir string
-	cmd *exec.Cmd
+	dir     string
+	cmd     *exec.Cmd
+	exitErr error // how the process ended, once it has
 }
 
 func demoCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	dir := fs.String("dir", "", "keep the federation's state in this directory across runs (default: a temporary directory, removed at exit)")
-	regionsFlag := fs.String("regions", "030,150,160", "comma-separated region codes; the first bootstraps the federation")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	cl := newCmdLine("demo", "[--dir DIR] [--regions 030,150,160]", `
+Runs a whole federation on this machine, one "fsenode run" process per
+region, loads synthetic data and plays the demo's scenarios. With --dir the
+federation is kept: a later run on the same directory resumes it (keys,
+certificates, ports, data) and loads nothing twice. Ctrl-C, SIGTERM or SIGHUP
+stops every region in order; if the demo itself is killed, its regions stop
+too.`)
+	dir := cl.fs.String("dir", "", "keep the federation's state in this directory across runs (default: a temporary directory, removed at exit)")
+	regionsFlag := cl.fs.String("regions", "030,150,160", "comma-separated region codes; the first bootstraps the federation")
+	if _, err := cl.parse(args); err != nil {
+		return err
 	}
 	codes := strings.Split(*regionsFlag, ",")
 	seen := map[string]bool{}
 	for _, c := range codes {
 		if federation.RegionNames[c] == "" {
-			return fmt.Errorf("--regions: %q is not a region code (e.g. 030 Lombardia, 150 Campania, 160 Puglia)", c)
+			return usagef("demo", "--regions: %q is not a region code (e.g. 030 Lombardia, 150 Campania, 160 Puglia)", c)
 		}
 		if seen[c] {
-			return fmt.Errorf("--regions: %s given twice", c)
+			return usagef("demo", "--regions: %s given twice", c)
 		}
 		seen[c] = true
 	}
@@ -62,6 +68,20 @@ func demoCmd(ctx context.Context, args []string) error {
 		defer os.RemoveAll(tmp)
 		*dir = tmp
 	}
+	// The regions' configurations name files by absolute paths: each
+	// node resolves relative ones against its own data directory.
+	abs, err := filepath.Abs(*dir)
+	if err != nil {
+		return err
+	}
+	*dir = abs
+	release, err := lockDir(*dir, "demo directory")
+	if err != nil {
+		return err
+	}
+	defer release()
+	_, statErr := os.Stat(filepath.Join(*dir, "demo.json"))
+	resumed := statErr == nil
 	regions, err := prepareDemo(*dir, codes)
 	if err != nil {
 		return err
@@ -70,10 +90,18 @@ func demoCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("fsenet demo: %d regions, state in %s\n", len(regions), *dir)
+	if resumed {
+		fmt.Printf("fsenet demo: %d regions, state in %s (resumed)\n", len(regions), *dir)
+	} else {
+		fmt.Printf("fsenet demo: %d regions, state in %s\n", len(regions), *dir)
+	}
 
+	sp := newSpawner()
+	defer sp.close() // after stopRegions: deferred calls run last first
 	ready := make(chan string, len(regions))
+	exited := make(chan *demoRegion, len(regions))
 	var wg sync.WaitGroup
+	defer stopRegions(regions, &wg)
 	for i, r := range regions {
 		cfgPath, err := writeDemoConfig(*dir, r, regions[0], i == 0)
 		if err != nil {
@@ -87,32 +115,35 @@ func demoCmd(ctx context.Context, args []string) error {
 		defer logf.Close()
 		r.cmd = exec.Command(self, args...)
 		r.cmd.Stderr = logf
-		// Own process group: Ctrl-C in the terminal reaches the demo,
-		// which stops the regions in order.
-		r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		out, err := r.cmd.StdoutPipe()
 		if err != nil {
 			return err
 		}
-		if err := r.cmd.Start(); err != nil {
+		if err := sp.start(r.cmd); err != nil {
 			return fmt.Errorf("start region %s: %w", r.Code, err)
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			followRegion(r, out, ready)
+			wasReady, stopped := followRegion(r, out, ready)
 			// Only after the last line was read: Wait closes the pipe.
-			_ = r.cmd.Wait()
+			r.exitErr = r.cmd.Wait()
+			if wasReady && !stopped {
+				fmt.Printf("  %-24s exited (%v); its log: %s\n", demoName(r), r.exitErr, filepath.Join(r.dir, "node.log"))
+			}
+			exited <- r
 		}()
 	}
-	defer stopRegions(regions, &wg)
 
 	timeout := time.After(90 * time.Second)
 	for n := 0; n < len(regions); n++ {
 		select {
 		case <-ready:
+		case r := <-exited:
+			return fmt.Errorf("region %s stopped before it was ready (%v): %s\n(its log: %s)",
+				r.Code, r.exitErr, lastLogLine(filepath.Join(r.dir, "node.log")), filepath.Join(r.dir, "node.log"))
 		case <-ctx.Done():
-			return nil
+			return demoStopping(ctx)
 		case <-timeout:
 			return fmt.Errorf("the federation was not ready within 90s; see the node.log files in %s", *dir)
 		}
@@ -124,6 +155,9 @@ func demoCmd(ctx context.Context, args []string) error {
 	fmt.Printf("fsenet demo: federation ready (%s).\n", strings.Join(codes, ", "))
 	fmt.Printf("  tokens and URLs: source %s\n", envPath)
 	loaded, producers, err := loadDemoData(ctx, regions)
+	if ctx.Err() != nil {
+		return demoStopping(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("load the demo's synthetic documents: %w", err)
 	}
@@ -136,17 +170,34 @@ func demoCmd(ctx context.Context, args []string) error {
 		fmt.Printf("                   curl -H \"Authorization: Bearer $FSENET_%s_TOKEN\" \"$FSENET_%s_URL/fhir/DocumentReference?patient=Patient/CF-%s\"\n", other, other, loaded[0].PatientCF)
 	}
 	migrant, err := migrantScenario(ctx, os.Stdout, regions, producers)
+	if ctx.Err() != nil {
+		return demoStopping(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("the migrant scenario: %w", err)
 	}
-	if err := telemedScenario(ctx, os.Stdout, producers, migrant); err != nil {
+	err = telemedScenario(ctx, os.Stdout, producers, migrant)
+	if ctx.Err() != nil {
+		return demoStopping(ctx)
+	}
+	if err != nil {
 		return fmt.Errorf("the telemedicine scenario: %w", err)
 	}
 	fmt.Printf("  then e.g.:       curl -H \"Authorization: Bearer $FSENET_%s_TOKEN\" $FSENET_%s_URL/fhir/metadata\n", codes[0], codes[0])
 	fmt.Printf("                   go run ./cmd/fsectl cluster status\n")
 	fmt.Println("Press Ctrl-C to stop.")
 	<-ctx.Done()
-	fmt.Println("\nfsenet demo: stopping")
+	return demoStopping(ctx)
+}
+
+// demoStopping says that a signal stops the demo, which then stops its
+// regions: a stop asked for is a clean end, whatever step it cut short.
+func demoStopping(ctx context.Context) error {
+	if sig := stopSignal(ctx); sig != nil {
+		fmt.Printf("\nfsenet demo: stopping (%v)\n", sig)
+	} else {
+		fmt.Println("\nfsenet demo: stopping")
+	}
 	return nil
 }
 
@@ -344,33 +395,42 @@ func freePort() (int, error) {
 }
 
 // followRegion prints a region's status lines for people and signals when
-// it is ready.
-func followRegion(r *demoRegion, out io.Reader, ready chan<- string) {
+// it is ready. It returns, once the region's output ends, whether the
+// region said it was ready and whether it said it stopped.
+func followRegion(r *demoRegion, out io.Reader, ready chan<- string) (wasReady, stopped bool) {
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		var s statusLine
 		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
 			continue
 		}
-		name := fmt.Sprintf("%s (%s)", federation.RegionNames[r.Code], r.Code)
 		switch s.Event {
 		case "ready":
-			fmt.Printf("  %-24s ready at %s (%s, leader %s, term %d)\n", name, s.URL, strings.ToLower(s.State), s.Leader, s.Term)
+			fmt.Printf("  %-24s ready at %s (%s, leader %s, term %d)\n", demoName(r), s.URL, strings.ToLower(s.State), s.Leader, s.Term)
+			wasReady = true
 			ready <- r.Code
 		case "status":
-			fmt.Printf("  %-24s now %s, leader %s, term %d\n", name, strings.ToLower(s.State), s.Leader, s.Term)
+			fmt.Printf("  %-24s now %s, leader %s, term %d\n", demoName(r), strings.ToLower(s.State), s.Leader, s.Term)
 		case "stopped":
-			fmt.Printf("  %-24s stopped\n", name)
+			fmt.Printf("  %-24s stopped\n", demoName(r))
+			stopped = true
 		}
 	}
+	return wasReady, stopped
+}
+
+// demoName names a region for people: "Lombardia (030)".
+func demoName(r *demoRegion) string {
+	return fmt.Sprintf("%s (%s)", federation.RegionNames[r.Code], r.Code)
 }
 
 // stopRegions asks every region to stop (SIGTERM: a leader hands over
-// leadership first) and kills those still running after 15 seconds.
+// leadership first), the last region first, and kills any still running
+// a few seconds after their own shutdown timeout.
 func stopRegions(regions []*demoRegion, wg *sync.WaitGroup) {
 	for i := len(regions) - 1; i >= 0; i-- {
-		if p := regions[i].cmd.Process; p != nil {
-			_ = p.Signal(syscall.SIGTERM)
+		if regions[i].cmd != nil && regions[i].cmd.Process != nil {
+			_ = regions[i].cmd.Process.Signal(syscall.SIGTERM)
 		}
 	}
 	done := make(chan struct{})
@@ -380,12 +440,27 @@ func stopRegions(regions []*demoRegion, wg *sync.WaitGroup) {
 	}()
 	select {
 	case <-done:
-	case <-time.After(15 * time.Second):
+	case <-time.After(defaultShutdownTimeout + 5*time.Second):
 		for _, r := range regions {
-			if r.cmd.Process != nil {
+			if r.cmd != nil && r.cmd.Process != nil {
 				_ = r.cmd.Process.Kill() // harmless for one already gone
 			}
 		}
 		<-done
 	}
+}
+
+// lastLogLine is the last line of a region's log: when the process ended
+// early, the error it ended with.
+func lastLogLine(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	l := lines[len(lines)-1]
+	if len(l) > 1000 {
+		l = l[:1000] + "..."
+	}
+	return l
 }
