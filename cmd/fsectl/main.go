@@ -197,7 +197,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fs.BoolVar(&opts.force, "force", false, "overwrite FILE if it exists")
 	}
 	if cmd.out {
-		fs.StringVar(&opts.out, "out", "", "the directory to save into")
+		fs.StringVar(&opts.out, "out", "", "the directory to save into (required)")
 	}
 	words := 2
 	if cmd.name == "" {
@@ -212,6 +212,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if len(pos) != len(cmd.args) {
 		fmt.Fprintf(stderr, "fsectl %s: want %d argument(s) (%s), got %d\n\n", cmd.words(), len(cmd.args), strings.Join(cmd.args, " "), len(pos))
+		fs.Usage()
+		return 2
+	}
+	if cmd.out && opts.out == "" {
+		fmt.Fprintf(stderr, "fsectl %s: missing required flag --out DIR (the directory to save into)\n\n", cmd.words())
 		fs.Usage()
 		return 2
 	}
