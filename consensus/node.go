@@ -359,7 +359,7 @@ func (n *Node) stopRaft(ctx context.Context) (trClosed bool, err error) {
 		return false, raftStopErr(err)
 	case <-wait.C:
 	}
-	n.log.Warn("raft did not stop in time: closing its transport to end blocked calls", "after", first)
+	n.log.Warn("raft did not stop in time: closing its transport to end blocked calls", "after", first.String())
 	if err := n.tr.Close(); err != nil {
 		n.log.Warn("close the raft transport", "error", err)
 	}

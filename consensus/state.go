@@ -257,14 +257,14 @@ func (s *stateDir) close() {
 type badgerLogger struct{ log *slog.Logger }
 
 func (l badgerLogger) Errorf(f string, a ...any) {
-	l.log.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+	l.log.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "subsystem", "badger")
 }
 func (l badgerLogger) Warningf(f string, a ...any) {
-	l.log.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+	l.log.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "subsystem", "badger")
 }
 func (l badgerLogger) Infof(f string, a ...any) {
-	l.log.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+	l.log.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "subsystem", "badger")
 }
 func (l badgerLogger) Debugf(f string, a ...any) {
-	l.log.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+	l.log.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "subsystem", "badger")
 }

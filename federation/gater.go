@@ -191,8 +191,12 @@ func (g *Gater) InterceptSecured(dir network.Direction, p peer.ID, addrs network
 	}
 	g.mu.Lock()
 	revoked := g.isRevoked(p)
+	// A joining node does not know the members before the join's answer,
+	// and the leader adds it, then dials it, before it answers: info, and
+	// not counted as logged.
+	joining := !revoked && !g.known
 	_, seen := g.refusedSeen[p]
-	if !seen && len(g.refusedSeen) < maxRefusedSeen {
+	if !seen && !joining && len(g.refusedSeen) < maxRefusedSeen {
 		g.refusedSeen[p] = struct{}{}
 	}
 	g.mu.Unlock()
@@ -203,8 +207,11 @@ func (g *Gater) InterceptSecured(dir network.Direction, p peer.ID, addrs network
 	} else {
 		g.refusedOther.Add(1)
 	}
-	if seen {
+	switch {
+	case seen:
 		level = slog.LevelDebug // logged at WARN once already
+	case joining:
+		level = slog.LevelInfo
 	}
 	g.log.Log(context.Background(), level, msg, "peer", p, "direction", dir.String(), "remote", addrs.RemoteMultiaddr().String())
 	return false

@@ -132,11 +132,11 @@ func New(cfg Config, d Deps) (*Module, error) {
 			return nil, errors.New("a schedule needs token verification, audit, a host and the members' peers")
 		}
 		var err error
-		if m.store, err = booking.Open(cfg.Dir, cfg.Region, d.Log.With("component", "telemed-schedule")); err != nil {
+		if m.store, err = booking.Open(cfg.Dir, cfg.Region, d.Log.With("subsystem", "schedule")); err != nil {
 			return nil, err
 		}
 		if cfg.MonitorDir != "" {
-			if m.monitor, err = monitor.Open(cfg.MonitorDir, d.Log.With("component", "telemonitoring")); err != nil {
+			if m.monitor, err = monitor.Open(cfg.MonitorDir, d.Log.With("subsystem", "telemonitoring")); err != nil {
 				_ = m.store.Close()
 				return nil, err
 			}

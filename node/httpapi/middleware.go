@@ -133,7 +133,7 @@ func Handler(mux Routes, cfg Config) http.Handler {
 			requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
 		}
 		q.log.Info("http", "method", r.Method, "route", route, "status", rec.code,
-			"duration", time.Since(start).Round(time.Microsecond), "caller", q.subject)
+			"duration_s", time.Since(start).Round(time.Microsecond).Seconds(), "caller", q.subject)
 	})
 }
 

@@ -374,7 +374,7 @@ func (m *Module) scrub(ctx context.Context) bool {
 		return false
 	}
 	m.scrubbed.Set(float64(time.Now().Unix()))
-	m.log.Info("scrubbed the stored documents", "contents", rep.Contents, "bytes", rep.Bytes, "corrupt", rep.Corrupt, "took", time.Since(start).Round(time.Millisecond))
+	m.log.Info("scrubbed the stored documents", "contents", rep.Contents, "bytes", rep.Bytes, "corrupt", rep.Corrupt, "took", time.Since(start).Round(time.Millisecond).String())
 	return true
 }
 

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -167,7 +169,14 @@ func (m *Module) join(ctx context.Context) {
 			return
 		}
 		if err != nil {
-			m.log.Warn("join request failed", "url", base, "err", err)
+			// A member not listening yet (the federation starting at once)
+			// is asked again each second, and /readyz says the node waits:
+			// info. An answer that refuses or fails is a warning.
+			level, unanswered := slog.LevelWarn, (*url.Error)(nil)
+			if errors.As(err, &unanswered) {
+				level = slog.LevelInfo
+			}
+			m.log.Log(ctx, level, "join request failed", "url", base, "err", err)
 			if errors.Is(err, errRefused) {
 				m.refused, m.refusedAt = m.id.Cert.ID, time.Now()
 				return
