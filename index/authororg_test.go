@@ -2,11 +2,14 @@ package index
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fsenet/fsenet/consensus"
 )
 
 // An entry with its author organisation's identifier is 27 fields; one
@@ -94,5 +97,44 @@ func TestAuthorOrgIDValidation(t *testing.T) {
 				t.Fatalf("Publish: %v, want ok %v", err, tt.ok)
 			}
 		})
+	}
+}
+
+// A publication whose entry carries an identifier is version 2 of its
+// command, which a node knowing only version 1 refuses to apply with a
+// plain error (it stops) instead of refusing the entry while the others
+// index it; one without is version 1, as before.
+func TestPublishVersionWithAuthorOrgID(t *testing.T) {
+	r := newReplica(t)
+	r.must(PutPatient(patient(mario, "030")))
+	plain := doc("lab-v1", mario, "11502-2", "REF")
+	withID := doc("lab-v2", mario, "11502-2", "REF")
+	withID.AuthorOrgSystem, withID.AuthorOrgID = "urn:oid:2.16.840.1.113883.2.9.4.1.2", "030901"
+	for _, tt := range []struct {
+		e    Entry
+		want uint16
+	}{{plain, version1}, {withID, version2}} {
+		cmd, err := Publish(tt.e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cmd.Version != tt.want {
+			t.Fatalf("%s: version %d, want %d", tt.e.ID, cmd.Version, tt.want)
+		}
+		r.must(cmd, nil)
+		if got := r.entry(tt.e.ID); got.AuthorOrgID != tt.e.AuthorOrgID || got.AuthorOrgSystem != tt.e.AuthorOrgSystem {
+			t.Fatalf("indexed %q|%q, want %q|%q", got.AuthorOrgSystem, got.AuthorOrgID, tt.e.AuthorOrgSystem, tt.e.AuthorOrgID)
+		}
+	}
+	m := New()
+	if !m.SupportsVersion(TypePublish, version2) || m.SupportsVersion(TypeConsent, version2) || m.SupportsVersion(TypePublish, 3) {
+		t.Fatal("supported versions")
+	}
+	// Another command type in version 2: this node does not know it and
+	// stops (a plain error, not a domain refusal).
+	_, err := m.Apply(nil, consensus.Command{Type: TypeConsent, Version: version2, Payload: []byte(`{}`)})
+	var de *consensus.Error
+	if err == nil || errors.As(err, &de) {
+		t.Fatalf("version 2 of %s: %v, want a plain error", TypeConsent, err)
 	}
 }

@@ -23,6 +23,12 @@ const (
 
 const version1 uint16 = 1
 
+// version2 is TypePublish's version for an entry that carries its author
+// organisation's identifier (27 CBOR fields; version 1 has the first 25).
+// A node that knows only version 1 stops at it rather than refuse it
+// while the others index it.
+const version2 uint16 = 2
+
 // Key layout. Every key starts with "ix/"; the parts after a prefix are
 // separated by 0x00, which no id or code may contain.
 var (
@@ -110,7 +116,9 @@ func (m *Machine) Register(r interface {
 }
 
 // SupportsVersion implements consensus.VersionedHandler.
-func (m *Machine) SupportsVersion(_ string, v uint16) bool { return v == version1 }
+func (m *Machine) SupportsVersion(typ string, v uint16) bool {
+	return v == version1 || typ == TypePublish && v == version2
+}
 
 func command(typ string, v any) (consensus.Command, error) {
 	b, err := json.Marshal(v)
@@ -207,7 +215,11 @@ func Publish(e Entry) (consensus.Command, error) {
 	if err := e.validate(); err != nil {
 		return consensus.Command{}, err
 	}
-	return consensus.Command{Type: TypePublish, Version: version1, Payload: EncodeEntry(&e)}, nil
+	v := version1
+	if e.AuthorOrgSystem != "" || e.AuthorOrgID != "" {
+		v = version2
+	}
+	return consensus.Command{Type: TypePublish, Version: v, Payload: EncodeEntry(&e)}, nil
 }
 
 // EntryUpdate changes the metadata of a version in place: its events
@@ -255,7 +267,7 @@ func put(tx *consensus.Tx, k []byte, v any) {
 
 // Apply implements consensus.Handler.
 func (m *Machine) Apply(tx *consensus.Tx, cmd consensus.Command) ([]byte, error) {
-	if cmd.Version != version1 {
+	if !m.SupportsVersion(cmd.Type, cmd.Version) {
 		return nil, fmt.Errorf("%s version %d is not supported by this node: upgrade it", cmd.Type, cmd.Version)
 	}
 	switch cmd.Type {
