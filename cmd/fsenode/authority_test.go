@@ -74,14 +74,6 @@ func TestAuthorityAndInitCommands(t *testing.T) {
 		t.Fatalf("certificate %+v", c)
 	}
 
-	revPath := filepath.Join(dir, "030.rev")
-	run(t, "authority", "revoke", "--key", filepath.Join(authDir, "authority.key"), "--region", "030",
-		"--peer", m[1], "--reason", "test", "--out", revPath)
-	rtok, _ := os.ReadFile(revPath)
-	if r, err := federation.VerifyRevocation(strings.TrimSpace(string(rtok)), pub); err != nil || r.Peer != pid {
-		t.Fatalf("revocation: %+v %v", r, err)
-	}
-
 	// Promote and demote re-issue the certificate with the other role.
 	if out, err := exec.Command(fsenodeBin, "authority", "promote", "--key", filepath.Join(authDir, "authority.key"), "--cert", certPath).CombinedOutput(); err == nil {
 		t.Fatalf("promoting a voter succeeded:\n%s", out)
@@ -92,6 +84,19 @@ func TestAuthorityAndInitCommands(t *testing.T) {
 	d, err := federation.VerifyCertificateFor(strings.TrimSpace(string(dtok)), pub, pid, time.Now())
 	if err != nil || d.Role != federation.RoleNonvoter || d.ID == c.ID || d.Region != "030" {
 		t.Fatalf("demoted certificate %+v %v", d, err)
+	}
+
+	revPath := filepath.Join(dir, "030.rev")
+	run(t, "authority", "revoke", "--key", filepath.Join(authDir, "authority.key"), "--region", "030",
+		"--peer", m[1], "--reason", "test", "--out", revPath)
+	rtok, _ := os.ReadFile(revPath)
+	if r, err := federation.VerifyRevocation(strings.TrimSpace(string(rtok)), pub); err != nil || r.Peer != pid {
+		t.Fatalf("revocation: %+v %v", r, err)
+	}
+
+	// A revoked node key is never certified again.
+	if out, err := exec.Command(fsenodeBin, "authority", "promote", "--key", filepath.Join(authDir, "authority.key"), "--cert", demoted).CombinedOutput(); err == nil || !strings.Contains(string(out), "revoked") {
+		t.Fatalf("promoting a revoked peer: %v\n%s", err, out)
 	}
 
 	// token signs with the region's IdP key; the region's published JWKS

@@ -223,3 +223,52 @@ func TestCmdLineParse(t *testing.T) {
 		})
 	}
 }
+
+// init's next steps are the right ones for the region: a founder is
+// certified as a voter and its configuration bootstraps the federation;
+// any other region is told to set join; both end with the command that
+// starts the node.
+func TestInitNextSteps(t *testing.T) {
+	tests := []struct {
+		name    string
+		founder bool
+		want    []string
+		not     []string
+	}{
+		{"founder", true, []string{"--role voter", "bootstrap = true", "fsenode run --config "}, []string{"join"}},
+		{"joining region", false, []string{"--role nonvoter", "set [p2p] join", "fsenode run --config "}, []string{"bootstrap = true"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "region")
+			args := []string{"init", "--dir", dir, "--region", "030"}
+			if tt.founder {
+				args = append(args, "--founder")
+			}
+			code, out := fsenodeExit(t, args...)
+			if code != 0 {
+				t.Fatalf("exit %d:\n%s", code, out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("the next steps do not say %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(out, w) {
+					t.Errorf("the next steps say %q:\n%s", w, out)
+				}
+			}
+			if !strings.Contains(out, "fsenode run --config "+filepath.Join(dir, "region.toml")) {
+				t.Errorf("the next steps do not start this region's configuration:\n%s", out)
+			}
+			cfg, err := node.Load(filepath.Join(dir, "region.toml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Raft.Bootstrap != tt.founder {
+				t.Fatalf("region.toml: bootstrap = %v, want %v", cfg.Raft.Bootstrap, tt.founder)
+			}
+		})
+	}
+}
