@@ -19,7 +19,9 @@ type Caller struct {
 	// region is not its issuer's).
 	Region string
 	// Organization is subject_organization: the organisation's name, for
-	// the audit trail and display. Authorship never rests on it.
+	// the audit trail and display. Authorship never rests on it; the one
+	// decision that still reads it is ActReadWorkflow, which matches it
+	// against the organisation a producer is registered for.
 	Organization string
 	// Locality is the code of the caller's structure or ASL, as the
 	// region's identity provider asserts it: with Region, the identifier
