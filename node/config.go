@@ -77,6 +77,15 @@ type RepositoryConfig struct {
 	// of decompression state); a fetch past it waits for a slot within
 	// its own deadline.
 	MaxFetches int `toml:"max_fetches"`
+	// MaxFetchesPerRegion bounds the fetches from any one region among
+	// them (0: a quarter of max_fetches, at least 1), so that a region
+	// whose node does not answer holds only its share of the slots.
+	MaxFetchesPerRegion int `toml:"max_fetches_per_region"`
+	// FetchFirstByteTimeout bounds a fetch's wait for a free slot (then
+	// Binary answers 503), then its wait for the custodian's first
+	// answer (then 504 naming the region), and any silence of the
+	// custodian in the middle of the content (then the transfer is cut).
+	FetchFirstByteTimeout Duration `toml:"fetch_first_byte_timeout"`
 	// ScrubInterval is how often every stored document is read whole and
 	// checked against its hash ("0s": never). This node sends its stored
 	// chunks to other regions without decompressing them, so without a
@@ -194,7 +203,7 @@ func DefaultConfig() Config {
 		Authority: AuthorityConfig{RevocationsFile: "revocations"},
 		Audit:     AuditConfig{SpoolDir: "audit-spool"},
 		Repository: RepositoryConfig{Dir: "repository", MaxDocumentMiB: 64,
-			ValidationMaxAge: Duration(5 * 24 * time.Hour), WaitCommit: Duration(30 * time.Second), MaxFetches: 64,
+			ValidationMaxAge: Duration(5 * 24 * time.Hour), WaitCommit: Duration(30 * time.Second), MaxFetches: 64, FetchFirstByteTimeout: Duration(5 * time.Second),
 			ScrubInterval: Duration(24 * time.Hour), ScrubMiBPerSec: 32, Signature: string(pades.Optional)},
 		Telemed: TelemedConfig{EscalateAfter: Duration(15 * time.Minute)},
 		Log:     LogConfig{Level: "info"},
@@ -235,6 +244,12 @@ func (c Config) Validate() error {
 	}
 	if c.Repository.MaxFetches < 1 || c.Repository.MaxFetches > 4096 {
 		add("repository.max_fetches = %d: want 1 to 4096", c.Repository.MaxFetches)
+	}
+	if c.Repository.MaxFetchesPerRegion < 0 || c.Repository.MaxFetchesPerRegion > c.Repository.MaxFetches {
+		add("repository.max_fetches_per_region = %d: want 0 (a quarter of max_fetches) to max_fetches (%d)", c.Repository.MaxFetchesPerRegion, c.Repository.MaxFetches)
+	}
+	if d := time.Duration(c.Repository.FetchFirstByteTimeout); d < 100*time.Millisecond || d > 5*time.Minute {
+		add("repository.fetch_first_byte_timeout = %v: want 100ms to 5m", d)
 	}
 	if c.Repository.ValidationMaxAge <= 0 || c.Repository.WaitCommit <= 0 {
 		add("repository.validation_max_age and repository.wait_commit must be positive durations, e.g. \"120h\" and \"30s\"")

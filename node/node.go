@@ -239,6 +239,7 @@ func (n *Node) buildModules() error {
 	repo, err := reposvc.New(reposvc.Config{Region: n.cfg.Region, Dir: n.path(n.cfg.Repository.Dir),
 		MaxDocumentBytes: int64(n.cfg.Repository.MaxDocumentMiB) << 20, ValidationMaxAge: time.Duration(n.cfg.Repository.ValidationMaxAge),
 		WaitCommit: time.Duration(n.cfg.Repository.WaitCommit), MaxFetches: n.cfg.Repository.MaxFetches,
+		MaxFetchesPerRegion: n.cfg.Repository.MaxFetchesPerRegion, FetchFirstByte: time.Duration(n.cfg.Repository.FetchFirstByteTimeout),
 		ScrubInterval: time.Duration(n.cfg.Repository.ScrubInterval), ScrubBytesPerSec: int64(n.cfg.Repository.ScrubMiBPerSec) << 20,
 		PublicURL: n.cfg.HTTP.PublicURL, Signature: pades.Policy(n.cfg.Repository.Signature), TrustList: n.trustListPath()},
 		reposvc.Deps{Replica: n.cons, Audit: idx, Caller: callerOf, Bearer: bearerClaims, Verify: n.tokens.Verify,

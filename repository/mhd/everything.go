@@ -387,8 +387,8 @@ func reason(err error) string {
 	var ref *fetch.Refusal
 	switch {
 	case errors.Is(err, fetch.ErrBusy):
-		return "was not asked: this node is fetching as many documents as it may (retry)"
-	case errors.Is(err, context.DeadlineExceeded):
+		return "was not asked: this node is fetching as many documents as it may, from that region or in all (retry)"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, fetch.ErrNoAnswer):
 		return "did not answer within the deadline"
 	case errors.As(err, &ref):
 		return "refused (" + ref.Code + ")"

@@ -24,7 +24,9 @@ func TestReason(t *testing.T) {
 		{&fetch.Refusal{Code: fetch.CodeNotFound, Message: "no such document"}, "refused (not-found)"},
 		{fmt.Errorf("x: %w", &fetch.Refusal{Code: fetch.CodeUnauth}), "refused (unauthenticated)"},
 		{fmt.Errorf("%w: 3 bytes", fetch.ErrMismatch), "sent content that does not match the index (refused)"},
-		{fmt.Errorf("%w (all 64 fetch slots stayed busy)", fetch.ErrBusy), "was not asked: this node is fetching as many documents as it may (retry)"},
+		{fmt.Errorf("%w (all 64 fetch slots stayed busy)", fetch.ErrBusy), "was not asked: this node is fetching as many documents as it may, from that region or in all (retry)"},
+		{fmt.Errorf("%w: no answer within 5s", fetch.ErrNoAnswer), "did not answer within the deadline"},
+		{fmt.Errorf("fetch: transfer cut: %w", fmt.Errorf("%w: nothing more of the content for 5s", fetch.ErrNoAnswer)), "did not answer within the deadline"},
 		{errTooMuch, errTooMuch.Error()},
 		{errors.New("dial backoff"), "could not be reached"},
 	} {

@@ -177,8 +177,8 @@ func issueFor(status int) fhir.IssueType {
 
 // openRemote fetches a version another region keeps, on the caller's
 // behalf (their token goes along). A refusal by the custodian is audited
-// here too and answered as an absent document; a custodian that cannot
-// be reached is named.
+// here too and answered as an absent document; any other failure is
+// answered with the status remoteStatus gives it, naming the region.
 func (a *API) openRemote(w http.ResponseWriter, r *http.Request, c index.Caller, e index.Entry) (io.ReadCloser, bool) {
 	if a.d.Fetch == nil {
 		httpapi.Outcome(w, http.StatusNotImplemented, fhir.IssueTypeNotSupported, "this node does not fetch documents from other regions")
@@ -188,32 +188,64 @@ func (a *API) openRemote(w http.ResponseWriter, r *http.Request, c index.Caller,
 	// A caller that goes away ends the fetch (or its wait for a slot).
 	ctx, cancel := context.WithTimeout(r.Context(), a.fetchTimeout())
 	rc, err := a.d.Fetch(ctx, e.Custodian, e.ID, strings.TrimSpace(tok), fetch.Want{SHA256: e.Hash, Size: e.Size})
-	if err != nil {
-		cancel()
-		if errors.Is(err, fetch.ErrRefused) {
-			ev := index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
-				Action: index.ActionRead, What: "Binary.read", Patient: e.Patient, Documents: []string{e.ID}, Outcome: index.OutcomeRefused}
-			if aerr := a.d.Audit.Record(r.Context(), ev); aerr != nil {
-				a.d.Log.Error("audit record failed", "err", aerr)
-			}
-			a.d.Log.Info("the custodian refused a fetch", "doc", e.ID, "custodian", e.Custodian, "reason", err.Error())
-			httpapi.Outcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Binary")
-			return nil, false
-		}
-		if errors.Is(err, fetch.ErrMismatch) {
-			a.d.Mismatch()
-		}
-		if errors.Is(err, fetch.ErrBusy) {
-			httpapi.Outcome(w, http.StatusServiceUnavailable, fhir.IssueTypeTransient,
-				"this node is fetching as many documents from other regions as it may; retry")
-			return nil, false
-		}
-		a.d.Log.Warn("fetch from the custodian failed", "doc", e.ID, "custodian", e.Custodian, "err", err)
-		httpapi.Outcome(w, http.StatusBadGateway, fhir.IssueTypeTransient,
-			"region "+e.Custodian+", which keeps this document, could not be reached or did not answer; retry")
-		return nil, false
+	if err == nil {
+		return &cancelOnClose{ReadCloser: rc, cancel: cancel}, true
 	}
-	return &cancelOnClose{ReadCloser: rc, cancel: cancel}, true
+	cancel()
+	status, issue, msg := remoteStatus(err, e.Custodian)
+	switch {
+	case status == http.StatusNotFound:
+		ev := readEvent(c, e, index.OutcomeRefused)
+		if aerr := a.d.Audit.Record(r.Context(), ev); aerr != nil {
+			a.d.Log.Error("audit record failed", "err", aerr)
+		}
+		a.d.Log.Info("the custodian refused a fetch", "doc", e.ID, "custodian", e.Custodian, "reason", err.Error())
+	case errors.Is(err, fetch.ErrMismatch):
+		a.d.Mismatch()
+		a.d.Log.Error("content from the custodian does not match the index", "doc", e.ID, "custodian", e.Custodian, "err", err)
+	case status != http.StatusServiceUnavailable || !errors.Is(err, fetch.ErrBusy):
+		a.d.Log.Warn("fetch from the custodian failed", "doc", e.ID, "custodian", e.Custodian, "status", status, "err", err)
+	}
+	httpapi.Outcome(w, status, issue, msg)
+	return nil, false
+}
+
+// remoteStatus is the answer to a read whose fetch from region, the
+// custodian, failed with err:
+//   - 404: the custodian refused (absent, or not for this caller there:
+//     the replicas disagree for now), or did not accept the caller's
+//     token — as for an absent document;
+//   - 503: this node is fetching as many documents as it may, in all or
+//     from that region, and did not ask it; or the custodian answered
+//     that it cannot serve now (its index or its audit unavailable);
+//   - 504: the custodian did not answer within the first-byte limit (or
+//     the fetch's whole time passed);
+//   - 502: the custodian could not be reached, answered outside the
+//     protocol, failed, or announced content that does not match the
+//     index.
+func remoteStatus(err error, region string) (int, fhir.IssueType, string) {
+	var ref *fetch.Refusal
+	switch {
+	case errors.As(err, &ref) && (ref.Code == fetch.CodeNotFound || ref.Code == fetch.CodeUnauth):
+		return http.StatusNotFound, fhir.IssueTypeNotFound, "no such Binary"
+	case errors.As(err, &ref) && ref.Code == fetch.CodeBusy:
+		return http.StatusServiceUnavailable, fhir.IssueTypeTransient,
+			"region " + region + ", which keeps this document, cannot serve it now; retry"
+	case errors.Is(err, fetch.ErrBusy):
+		return http.StatusServiceUnavailable, fhir.IssueTypeTransient,
+			"region " + region + " was not asked: this node is fetching as many documents (from that region, or in all) as it may; retry"
+	case errors.Is(err, fetch.ErrNoAnswer), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout, fhir.IssueTypeTimeout,
+			"region " + region + ", which keeps this document, did not answer in time; retry"
+	case errors.Is(err, fetch.ErrMismatch):
+		return http.StatusBadGateway, fhir.IssueTypeTransient,
+			"region " + region + ", which keeps this document, sent content that does not match the index"
+	case ref != nil:
+		return http.StatusBadGateway, fhir.IssueTypeTransient,
+			"region " + region + ", which keeps this document, failed to serve it (" + ref.Code + "); retry"
+	}
+	return http.StatusBadGateway, fhir.IssueTypeTransient,
+		"region " + region + ", which keeps this document, could not be reached; retry"
 }
 
 // teller returns what tells the custodian of a read this node refused,

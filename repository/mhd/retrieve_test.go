@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/consensus/consensustest"
@@ -226,5 +230,44 @@ func refusedReads(t *testing.T, n *node, told int64) {
 	// documents; Lombardia's own node has nobody to tell.
 	if got := n.attempts.Load(); got != told {
 		t.Fatalf("custodians told of %d attempts, want %d", got, told)
+	}
+}
+
+// Every way a fetch from the custodian fails has its status, and every
+// answer but the refusal names the region.
+func TestRemoteFailureStatuses(t *testing.T) {
+	n := newNode(t, "160")
+	close(n.rec.gate)
+	for _, tc := range []struct {
+		name  string
+		err   error
+		want  int
+		issue fhir.IssueType
+	}{
+		{"refused", &fetch.Refusal{Code: fetch.CodeNotFound, Message: "no such document"}, http.StatusNotFound, fhir.IssueTypeNotFound},
+		{"token not accepted", &fetch.Refusal{Code: fetch.CodeUnauth}, http.StatusNotFound, fhir.IssueTypeNotFound},
+		{"custodian cannot serve now", &fetch.Refusal{Code: fetch.CodeBusy}, http.StatusServiceUnavailable, fhir.IssueTypeTransient},
+		{"custodian failed", &fetch.Refusal{Code: fetch.CodeInternal}, http.StatusBadGateway, fhir.IssueTypeTransient},
+		{"no slot of this node", fmt.Errorf("%w: region 030's share of 16 stayed busy", fetch.ErrBusy), http.StatusServiceUnavailable, fhir.IssueTypeTransient},
+		{"no first byte in time", fmt.Errorf("%w: no answer within 5s", fetch.ErrNoAnswer), http.StatusGatewayTimeout, fhir.IssueTypeTimeout},
+		{"the fetch's whole time", fmt.Errorf("fetch: %w", context.DeadlineExceeded), http.StatusGatewayTimeout, fhir.IssueTypeTimeout},
+		{"announced size not the index's", fmt.Errorf("%w: the custodian announces 3 bytes", fetch.ErrMismatch), http.StatusBadGateway, fhir.IssueTypeTransient},
+		{"malformed answer", fmt.Errorf("%w: header", fetch.ErrProtocol), http.StatusBadGateway, fhir.IssueTypeTransient},
+		{"unreachable", errors.New("fetch: open a stream: dial backoff"), http.StatusBadGateway, fhir.IssueTypeTransient},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n.setFetch(func(context.Context, string, string, string, fetch.Want) (io.ReadCloser, error) { return nil, tc.err })
+			w := n.read("open")
+			var oo fhir.OperationOutcome
+			if err := json.Unmarshal(w.Body.Bytes(), &oo); err != nil || len(oo.Issue) != 1 || oo.Issue[0].Diagnostics == nil {
+				t.Fatalf("%d: not an OperationOutcome: %s", w.Code, w.Body)
+			}
+			if w.Code != tc.want || oo.Issue[0].Code != tc.issue {
+				t.Fatalf("%d %v, want %d %v: %s", w.Code, oo.Issue[0].Code, tc.want, tc.issue, w.Body)
+			}
+			if names := strings.Contains(*oo.Issue[0].Diagnostics, "region 030"); names != (tc.want != http.StatusNotFound) {
+				t.Fatalf("the answer names the region: %v; %s", names, *oo.Issue[0].Diagnostics)
+			}
+		})
 	}
 }

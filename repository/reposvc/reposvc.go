@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -46,8 +45,16 @@ type Config struct {
 	ValidationMaxAge time.Duration
 	WaitCommit       time.Duration
 	// MaxFetches bounds the documents this node fetches from other
-	// regions at once, for all callers together.
-	MaxFetches int
+	// regions at once, for all callers together; MaxFetchesPerRegion
+	// those from any one region among them (0: a quarter of MaxFetches,
+	// at least 1), so that a region that does not answer holds only its
+	// share.
+	MaxFetches          int
+	MaxFetchesPerRegion int
+	// FetchFirstByte bounds a fetch's wait for a free slot, then its wait
+	// for the custodian's answer, and then any silence of the custodian
+	// in the middle of the content (0: DefaultFetchFirstByte).
+	FetchFirstByte time.Duration
 	// ScrubInterval is how often every stored document is read whole and
 	// checked against its hash (0: never), at ScrubBytesPerSec.
 	ScrubInterval    time.Duration
@@ -71,6 +78,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxFetches < 1 {
 		errs = append(errs, errors.New("max fetches must be at least 1"))
+	}
+	if c.MaxFetchesPerRegion < 0 || c.MaxFetchesPerRegion > c.MaxFetches {
+		errs = append(errs, fmt.Errorf("max fetches per region %d: want 0 (a quarter of max fetches) to max fetches (%d)", c.MaxFetchesPerRegion, c.MaxFetches))
+	}
+	if c.FetchFirstByte < 0 {
+		errs = append(errs, errors.New("the fetch first-byte timeout must not be negative"))
 	}
 	if c.ScrubInterval > 0 && c.ScrubBytesPerSec <= 0 {
 		errs = append(errs, errors.New("a scrub needs a positive pace"))
@@ -116,11 +129,13 @@ type Module struct {
 	outbox *repository.Outbox
 	gw     *gateway.Gateway
 	mhd    *mhd.API
-	// fetchSlots bounds the documents fetched from other regions at once.
-	fetchSlots chan struct{}
-	corrupt    prometheus.Counter // stored content that does not match its hash
-	mismatch   prometheus.Counter // fetched content that does not match the index
-	scrubbed   prometheus.Gauge   // end of the last whole scrub
+	// slots bound the documents fetched from other regions at once, in
+	// all and from each region.
+	slots    *fetchSlots
+	fetches  *fetchMetrics
+	corrupt  prometheus.Counter // stored content that does not match its hash
+	mismatch prometheus.Counter // fetched content that does not match the index
+	scrubbed prometheus.Gauge   // end of the last whole scrub
 
 	stop context.CancelFunc // ends the scrub
 	wg   sync.WaitGroup
@@ -137,7 +152,13 @@ func New(cfg Config, d Deps) (_ *Module, err error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	m := &Module{cfg: cfg, d: d, log: d.Log, fetchSlots: make(chan struct{}, cfg.MaxFetches),
+	if cfg.MaxFetchesPerRegion == 0 {
+		cfg.MaxFetchesPerRegion = perRegionDefault(cfg.MaxFetches)
+	}
+	if cfg.FetchFirstByte == 0 {
+		cfg.FetchFirstByte = DefaultFetchFirstByte
+	}
+	m := &Module{cfg: cfg, d: d, log: d.Log, slots: newFetchSlots(cfg.MaxFetches, cfg.MaxFetchesPerRegion), fetches: newFetchMetrics(),
 		corrupt: prometheus.NewCounter(prometheus.CounterOpts{Name: "fsenet_repository_corrupt_content_total",
 			Help: "Reads (and scrubs) of this region's stored content that did not match its hash."}),
 		mismatch: prometheus.NewCounter(prometheus.CounterOpts{Name: "fsenet_repository_fetch_mismatch_total",
@@ -230,7 +251,7 @@ func (m *Module) Register(r *module.Registrar) error {
 			}
 			return float64(k)
 		})
-	for _, c := range []prometheus.Collector{m.corrupt, m.mismatch, m.scrubbed, pending} {
+	for _, c := range append([]prometheus.Collector{m.corrupt, m.mismatch, m.scrubbed, pending}, m.fetches.collectors()...) {
 		if err := r.Metrics.Register(c); err != nil {
 			return err
 		}
@@ -291,40 +312,6 @@ func (m *Module) lookupPatient(ctx context.Context, id string) (index.Patient, b
 		return err
 	})
 	return p, ok, err
-}
-
-// fetchDocument fetches a document's content from the region that keeps
-// it, on a caller's behalf, holding one of the node's fetch slots until
-// the content is closed.
-func (m *Module) fetchDocument(ctx context.Context, region, doc, token string, want fetch.Want) (io.ReadCloser, error) {
-	p, ok := m.d.RegionPeer(region)
-	if !ok {
-		return nil, fmt.Errorf("region %s is not a member of the federation", region)
-	}
-	select {
-	case m.fetchSlots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%w (all %d fetch slots stayed busy)", fetch.ErrBusy, cap(m.fetchSlots))
-	}
-	rc, err := fetch.Fetch(ctx, m.d.Host, p, doc, token, want)
-	if err != nil {
-		<-m.fetchSlots
-		return nil, err
-	}
-	return &slotReader{ReadCloser: rc, release: func() { <-m.fetchSlots }}, nil
-}
-
-// slotReader gives its fetch slot back when closed (once).
-type slotReader struct {
-	io.ReadCloser
-	once    sync.Once
-	release func()
-}
-
-func (s *slotReader) Close() error {
-	err := s.ReadCloser.Close()
-	s.once.Do(s.release)
-	return err
 }
 
 // tellAttempt tells a region's node of a read of its document that this
