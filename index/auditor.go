@@ -238,7 +238,10 @@ func (a *Auditor) number() error {
 
 func (a *Auditor) shipper() {
 	defer a.wg.Done()
-	t := time.NewTicker(shipRetry)
+	// The first pass ships what an earlier run left in the spool; after
+	// that the shipper sleeps until the writer spools events, unless a
+	// shipment left some behind (retried after shipRetry).
+	t := time.NewTimer(0)
 	defer t.Stop()
 	// A shipment in progress when Stop comes (a federation without a
 	// quorum retries until its deadline) is cut at once: Stop makes its
@@ -263,6 +266,9 @@ func (a *Auditor) shipper() {
 			return
 		}
 		a.shipAll(running)
+		if a.cfg.Spool.Len() > 0 {
+			t.Reset(shipRetry)
+		}
 	}
 }
 
