@@ -166,12 +166,23 @@ func (o *Outbox) settled(op store.Op) (Outcome, bool, error) {
 	return Outcome{}, false, nil
 }
 
+// outboxIdleCheck is how often an idle worker reads the outbox anyway. New
+// operations and ended attempts wake it at once (Kick); this only bounds
+// how long a wake-up that never came could leave an operation waiting.
+const outboxIdleCheck = time.Minute
+
 func (o *Outbox) loop() {
 	defer o.wg.Done()
-	tick := time.NewTicker(o.cfg.Retry)
-	defer tick.Stop()
+	t := time.NewTimer(outboxIdleCheck)
+	defer t.Stop()
 	for {
-		o.dispatch()
+		// A worker with nothing to retry sleeps until kicked: an idle
+		// node does not poll its outbox.
+		if o.dispatch() {
+			t.Reset(o.cfg.Retry)
+		} else {
+			t.Reset(outboxIdleCheck)
+		}
 		select {
 		case <-o.stop:
 			// Let the attempts in flight end: their outcomes reach the store.
@@ -180,24 +191,44 @@ func (o *Outbox) loop() {
 			}
 			return
 		case <-o.wake:
-		case <-tick.C:
+		case <-t.C:
 		}
 	}
 }
 
 // dispatch sends every waiting operation not already in flight or
-// pausing after a failure.
-func (o *Outbox) dispatch() {
+// pausing after a failure. It reports whether an operation pauses after a
+// failure, or could not be read: then the outbox must be read again after
+// Retry.
+func (o *Outbox) dispatch() (again bool) {
 	now := time.Now()
-	ops, err := o.cfg.Store.Outbox(4*cap(o.sem), func(seq uint64) bool {
+	limit := 4 * cap(o.sem)
+	ops, err := o.cfg.Store.Outbox(limit, func(seq uint64) bool {
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		return o.inflight[seq] || now.Before(o.retryAt[seq])
 	})
 	if err != nil {
 		o.log.Error("read the outbox", "err", err)
-		return
+		return true
 	}
+	full := len(ops) == limit
+	o.mu.Lock()
+	if !full {
+		// A pause that has ended for an operation the read did not return
+		// belongs to one no longer in the outbox.
+		read := make(map[uint64]bool, len(ops))
+		for _, op := range ops {
+			read[op.Seq] = true
+		}
+		for seq, at := range o.retryAt {
+			if !now.Before(at) && !read[seq] && !o.inflight[seq] {
+				delete(o.retryAt, seq)
+			}
+		}
+	}
+	again = len(o.retryAt) > 0
+	o.mu.Unlock()
 	for _, op := range ops {
 		select {
 		case o.sem <- struct{}{}:
@@ -208,20 +239,27 @@ func (o *Outbox) dispatch() {
 		o.inflight[op.Seq] = true
 		o.mu.Unlock()
 		go func() {
-			defer func() { <-o.sem }()
-			o.send(op)
+			final := o.send(op)
+			<-o.sem
+			// A failed attempt must be retried; after a full read, more
+			// operations wait for the slot this one freed.
+			if !final || full {
+				o.Kick()
+			}
 		}()
 	}
+	return again
 }
 
-func (o *Outbox) send(op store.Op) {
+// send attempts one operation and reports whether it is settled.
+func (o *Outbox) send(op store.Op) (final bool) {
 	out, final := o.attempt(op)
 	o.mu.Lock()
 	delete(o.inflight, op.Seq)
 	if !final {
 		o.retryAt[op.Seq] = time.Now().Add(o.cfg.Retry)
 		o.mu.Unlock()
-		return
+		return false
 	}
 	delete(o.retryAt, op.Seq)
 	ws := o.waiters[op.Seq]
@@ -230,6 +268,7 @@ func (o *Outbox) send(op store.Op) {
 	for _, w := range ws {
 		w <- out
 	}
+	return true
 }
 
 // command builds the index command of an operation.
