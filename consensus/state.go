@@ -124,7 +124,10 @@ func (s *stateDir) open(name string) (*dbHandle, error) {
 		WithMetricsEnabled(false).
 		// One writer (the FSM goroutine) applies everything in log order:
 		// transaction conflict tracking would only cost time.
-		WithDetectConflicts(false)
+		WithDetectConflicts(false).
+		// Each compactor wakes every 50 ms even when idle; two (the
+		// minimum: one for level 0, one for the rest) keep up with the FSM.
+		WithNumCompactors(2)
 	if s.opts.MemTableSize > 0 {
 		o = o.WithMemTableSize(s.opts.MemTableSize)
 		// Badger refuses a value threshold above its largest batch (15% of

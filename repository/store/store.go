@@ -154,7 +154,10 @@ func Open(cfg Config) (*Store, error) {
 		WithSyncWrites(true).
 		WithMetricsEnabled(false).
 		// Chunks go to the value log, keys and records stay in the LSM.
-		WithValueThreshold(16 << 10)
+		WithValueThreshold(16 << 10).
+		// Each compactor wakes every 50 ms even when idle; two are the
+		// minimum (one for level 0, one for the rest) and plenty here.
+		WithNumCompactors(2)
 	db, err := badger.Open(o)
 	if err != nil {
 		return nil, fmt.Errorf("open document store %s: %w", cfg.Dir, err)
