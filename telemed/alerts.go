@@ -35,10 +35,11 @@ type alertMessage struct {
 }
 
 // Escalation after an alert is left unacknowledged, and the dispatcher's
-// pace.
+// pace: a new alert wakes it at once; the tick retries sends that failed
+// and escalates, so it bounds how late an escalation can be.
 const (
 	defaultEscalateAfter = 15 * time.Minute
-	dispatchEvery        = time.Second
+	dispatchEvery        = 5 * time.Second
 	missingEvery         = time.Minute
 )
 
