@@ -429,7 +429,9 @@ func readEvent(c index.Caller, e index.Entry, outcome index.AuditOutcome) index.
 func (a *API) refuseRead(w http.ResponseWriter, r *http.Request, c index.Caller, e index.Entry, found bool) {
 	httpapi.Outcome(w, http.StatusNotFound, fhir.IssueTypeNotFound, "no such Binary")
 	if found {
-		a.refused.add(context.WithoutCancel(r.Context()), refusal{ev: readEvent(c, e, index.OutcomeRefused), tell: a.teller(r, e)})
+		ev := readEvent(c, e, index.OutcomeRefused)
+		ev.Time = time.Now().UTC() // the attempt's, not the record's
+		a.refused.add(context.WithoutCancel(r.Context()), refusal{ev: ev, tell: a.teller(r, e)})
 	}
 }
 

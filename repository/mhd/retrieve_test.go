@@ -204,6 +204,7 @@ func refusedReads(t *testing.T, n *node, told int64) {
 	if got := n.rec.recorded(); len(got) != 0 {
 		t.Fatalf("recorded through a closed gate: %v", got)
 	}
+	answered := time.Now()
 	close(n.rec.gate)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -214,6 +215,9 @@ func refusedReads(t *testing.T, n *node, told int64) {
 	for _, ev := range n.rec.recorded() {
 		if ev.What != "Binary.read" || ev.Outcome != index.OutcomeRefused || len(ev.Documents) != 1 || ev.Actor != "VRDLGU75C12H501Y" {
 			t.Fatalf("recorded %+v, want refused Binary.read events", ev)
+		}
+		if ev.Time.IsZero() || ev.Time.After(answered) {
+			t.Fatalf("a refusal recorded at %v, not at its read (answered by %v)", ev.Time, answered)
 		}
 		docs = append(docs, index.ResourceID(ev.Documents[0]))
 	}
