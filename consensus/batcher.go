@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -175,11 +176,13 @@ func (b *batcher) propose(ps []*pending) {
 	for i, p := range ps {
 		cmds[i] = p.cmd
 	}
+	start := time.Now()
 	f := b.n.raft.Apply(EncodeBatch(cmds), b.n.cfg.ApplyTimeout)
 	if err := f.Error(); err != nil {
 		failAll(ps, mapApplyError(err))
 		return
 	}
+	b.n.metrics.observeCommit(time.Since(start))
 	results, ok := f.Response().([]Result)
 	if !ok || len(results) != len(ps) {
 		failAll(ps, fmt.Errorf("consensus: entry %d: unexpected apply response %T", f.Index(), f.Response()))

@@ -77,6 +77,46 @@ var actionIDs = []string{"CREATE", "READ", "UPDATE", "DELETE"}
 // token is invalid.
 var ErrInvalidToken = errors.New("federation: invalid token")
 
+// Why a token is refused: a short, fixed set, for the node's count of
+// refused tokens (RefusalReason).
+const (
+	RefusedMalformed     = "malformed"      // not a compact JWS with a JWT claims set, or too large
+	RefusedAlgorithm     = "algorithm"      // an algorithm not accepted, or not the key's
+	RefusedUnknownIssuer = "unknown_issuer" // an issuer the federation has no keys for
+	RefusedUnknownKey    = "unknown_key"    // a kid the issuer has no key for
+	RefusedSignature     = "signature"      // the signature does not verify
+	RefusedExpired       = "expired"        // past exp
+	RefusedNotYetValid   = "not_yet_valid"  // before nbf, or issued in the future
+	RefusedAudience      = "audience"       // not for fsenet
+	RefusedClaims        = "claims"         // a required claim missing, or a value the gateway does not define
+	RefusedRegion        = "region"         // a region the issuer does not speak for
+	RefusedOther         = "other"
+)
+
+// TokenRefusalReasons lists every reason RefusalReason returns.
+var TokenRefusalReasons = []string{RefusedMalformed, RefusedAlgorithm, RefusedUnknownIssuer, RefusedUnknownKey,
+	RefusedSignature, RefusedExpired, RefusedNotYetValid, RefusedAudience, RefusedClaims, RefusedRegion, RefusedOther}
+
+// refusal is a refused token's error with its reason.
+type refusal struct {
+	reason string
+	err    error
+}
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+func refuse(reason string, err error) error { return &refusal{reason: reason, err: err} }
+
+// RefusalReason is why Verify refused a token: one of TokenRefusalReasons.
+func RefusalReason(err error) string {
+	var r *refusal
+	if errors.As(err, &r) {
+		return r.reason
+	}
+	return RefusedOther
+}
+
 // Claims are a token's claims, with the claim names of IHE IUA and the FSE
 // 2.0 gateway. subject_organization is a name, which authorship never
 // rests on; what identifies the subject's organisation is the region
@@ -272,6 +312,9 @@ type Verifier struct {
 	// answered from it while unexpired and while its issuer still holds
 	// the very key that signed it (no signature check again).
 	Cache *TokenCache
+	// Refused, if set, is told why each token was refused (one of
+	// TokenRefusalReasons). For metrics.
+	Refused func(reason string)
 }
 
 // TokenCache holds verified tokens by their SHA-256, at most about Max
@@ -331,7 +374,10 @@ func (v *Verifier) Verify(token string) (Claims, error) {
 	}
 	c, vt, err := v.verify(token)
 	if err != nil {
-		return Claims{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		if v.Refused != nil {
+			v.Refused(RefusalReason(err))
+		}
+		return Claims{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	if v.Cache != nil {
 		v.Cache.put(h, vt)
@@ -377,30 +423,30 @@ func (v *Verifier) verifyToken(token string) (Claims, string, jwk.Key, error) {
 		return Claims{}, "", nil, errors.New("verifier has no key lookup")
 	}
 	if len(token) == 0 || len(token) > maxTokenSize {
-		return Claims{}, "", nil, fmt.Errorf("token of %d bytes, limit %d", len(token), maxTokenSize)
+		return Claims{}, "", nil, refuse(RefusedMalformed, fmt.Errorf("token of %d bytes, limit %d", len(token), maxTokenSize))
 	}
 	msg, err := jws.Parse([]byte(token), jws.WithCompact())
 	if err != nil {
-		return Claims{}, "", nil, fmt.Errorf("not a compact JWS: %w", err)
+		return Claims{}, "", nil, refuse(RefusedMalformed, fmt.Errorf("not a compact JWS: %w", err))
 	}
 	sigs := msg.Signatures()
 	if len(sigs) != 1 || sigs[0].ProtectedHeaders() == nil {
-		return Claims{}, "", nil, fmt.Errorf("%d signatures, want one", len(sigs))
+		return Claims{}, "", nil, refuse(RefusedMalformed, fmt.Errorf("%d signatures, want one", len(sigs)))
 	}
 	hdr := sigs[0].ProtectedHeaders()
 	alg, ok := hdr.Algorithm()
 	if !ok {
-		return Claims{}, "", nil, errors.New("no alg in the protected header")
+		return Claims{}, "", nil, refuse(RefusedMalformed, errors.New("no alg in the protected header"))
 	}
 	if !slices.Contains(acceptedAlgorithms(), alg) {
-		return Claims{}, "", nil, fmt.Errorf("alg %q is not accepted", alg)
+		return Claims{}, "", nil, refuse(RefusedAlgorithm, fmt.Errorf("alg %q is not accepted", alg))
 	}
 	kid, _ := hdr.KeyID()
 	if kid == "" {
-		return Claims{}, "", nil, errors.New("no kid in the protected header")
+		return Claims{}, "", nil, refuse(RefusedMalformed, errors.New("no kid in the protected header"))
 	}
 	if typ, ok := hdr.Type(); ok && !strings.EqualFold(typ, "JWT") {
-		return Claims{}, "", nil, fmt.Errorf("typ %q, want JWT", typ)
+		return Claims{}, "", nil, refuse(RefusedMalformed, fmt.Errorf("typ %q, want JWT", typ))
 	}
 
 	// The issuer chooses the keys; nothing else of the payload is read
@@ -409,29 +455,29 @@ func (v *Verifier) verifyToken(token string) (Claims, string, jwk.Key, error) {
 	// issuer.
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(msg.Payload(), &members); err != nil {
-		return Claims{}, "", nil, fmt.Errorf("payload: %w", err)
+		return Claims{}, "", nil, refuse(RefusedMalformed, fmt.Errorf("payload: %w", err))
 	}
 	var issuer string
 	if raw, ok := members[jwt.IssuerKey]; !ok || json.Unmarshal(raw, &issuer) != nil || issuer == "" {
-		return Claims{}, "", nil, errors.New("no issuer")
+		return Claims{}, "", nil, refuse(RefusedMalformed, errors.New("no issuer"))
 	}
 	ik, ok := v.Lookup(issuer)
 	if !ok || ik.Keys == nil {
-		return Claims{}, "", nil, fmt.Errorf("unknown issuer %q", issuer)
+		return Claims{}, "", nil, refuse(RefusedUnknownIssuer, fmt.Errorf("unknown issuer %q", issuer))
 	}
 	if !ValidRegionCode(ik.Region) {
-		return Claims{}, "", nil, fmt.Errorf("issuer %q is registered for region %q", issuer, ik.Region)
+		return Claims{}, "", nil, refuse(RefusedUnknownIssuer, fmt.Errorf("issuer %q is registered for region %q", issuer, ik.Region))
 	}
 	key, ok := ik.Keys.LookupKeyID(kid)
 	if !ok {
-		return Claims{}, "", nil, fmt.Errorf("issuer %q has no key %q", issuer, kid)
+		return Claims{}, "", nil, refuse(RefusedUnknownKey, fmt.Errorf("issuer %q has no key %q", issuer, kid))
 	}
 	keyAlg, err := keyAlgorithm(key)
 	if err != nil {
-		return Claims{}, "", nil, fmt.Errorf("issuer %q key %q: %w", issuer, kid, err)
+		return Claims{}, "", nil, refuse(RefusedAlgorithm, fmt.Errorf("issuer %q key %q: %w", issuer, kid, err))
 	}
 	if keyAlg != alg {
-		return Claims{}, "", nil, fmt.Errorf("alg %s, but key %q is %s", alg, kid, keyAlg)
+		return Claims{}, "", nil, refuse(RefusedAlgorithm, fmt.Errorf("alg %s, but key %q is %s", alg, kid, keyAlg))
 	}
 	payload, err := jws.Verify([]byte(token),
 		jws.WithCompact(),
@@ -440,17 +486,17 @@ func (v *Verifier) verifyToken(token string) (Claims, string, jwk.Key, error) {
 		jws.WithCritValidation(true),
 	)
 	if err != nil {
-		return Claims{}, "", nil, fmt.Errorf("signature: %w", err)
+		return Claims{}, "", nil, refuse(RefusedSignature, fmt.Errorf("signature: %w", err))
 	}
 
 	payload = bytes.TrimSpace(payload)
 	if jwx.GuessFormat(payload) != jwx.JWT {
 		// jwx reads a JSON object as a claims set only when it has "aud".
-		return Claims{}, "", nil, errors.New("payload is not a JWT claims set with an audience")
+		return Claims{}, "", nil, refuse(RefusedMalformed, errors.New("payload is not a JWT claims set with an audience"))
 	}
 	t, err := jwt.Parse(payload, jwt.WithVerify(false), jwt.WithValidate(false), jwt.WithStrictStringClaims(true))
 	if err != nil {
-		return Claims{}, "", nil, fmt.Errorf("claims: %w", err)
+		return Claims{}, "", nil, refuse(RefusedMalformed, fmt.Errorf("claims: %w", err))
 	}
 	opts := []jwt.ValidateOption{
 		jwt.WithClock(jwt.ClockFunc(v.now)),
@@ -462,19 +508,32 @@ func (v *Verifier) verifyToken(token string) (Claims, string, jwk.Key, error) {
 		opts = append(opts, jwt.WithRequiredClaim(name))
 	}
 	if err := jwt.Validate(t, opts...); err != nil {
-		return Claims{}, "", nil, err
+		return Claims{}, "", nil, refuse(validateReason(err), err)
 	}
 	c, err := claimsOf(t)
 	if err != nil {
-		return Claims{}, "", nil, err
+		return Claims{}, "", nil, refuse(RefusedClaims, err)
 	}
 	if err := c.validate(v.maxLifetime()); err != nil {
-		return Claims{}, "", nil, err
+		return Claims{}, "", nil, refuse(RefusedClaims, err)
 	}
 	if c.OrganizationID != ik.Region {
-		return Claims{}, "", nil, fmt.Errorf("issuer %q speaks for region %s, token claims region %s", c.Issuer, ik.Region, c.OrganizationID)
+		return Claims{}, "", nil, refuse(RefusedRegion, fmt.Errorf("issuer %q speaks for region %s, token claims region %s", c.Issuer, ik.Region, c.OrganizationID))
 	}
 	return c, kid, key, nil
+}
+
+// validateReason is the reason of a refusal by jwt.Validate.
+func validateReason(err error) string {
+	switch {
+	case errors.Is(err, jwt.TokenExpiredError()):
+		return RefusedExpired
+	case errors.Is(err, jwt.TokenNotYetValidError()), errors.Is(err, jwt.InvalidIssuedAtError()):
+		return RefusedNotYetValid
+	case errors.Is(err, jwt.InvalidAudienceError()):
+		return RefusedAudience
+	}
+	return RefusedClaims
 }
 
 // claimsOf reads the claims of a parsed token. A claim of the wrong JSON

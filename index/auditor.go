@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fsenet/fsenet/consensus"
 )
 
@@ -61,6 +63,21 @@ type AuditorConfig struct {
 	MaxBatchBytes int
 	// Log receives the auditor's errors; nil means slog.Default.
 	Log *slog.Logger
+	// ShipDelay, if set, observes for each event the trail took the
+	// seconds from the event to its shipment (ShipDelayHistogram).
+	ShipDelay prometheus.Observer
+}
+
+// ShipDelayHistogram is the histogram of AuditorConfig.ShipDelay: seconds
+// from an audit event to its shipment into the replicated trail. It
+// spans a normal shipment (milliseconds) and a node cut off from the
+// quorum for an hour.
+func ShipDelayHistogram() prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "fsenet_audit_shipment_delay_seconds",
+		Help:    "Seconds from an audit event on this node to its shipment into the replicated trail.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600},
+	})
 }
 
 // StateReader reads the replicated state (a consensus.Node).
@@ -292,6 +309,7 @@ func (a *Auditor) shipAll(ctx context.Context) {
 		err = a.commit(ctx, events)
 		switch {
 		case err == nil:
+			a.observeShipped(events)
 			if err := a.cfg.Spool.ack(events[len(events)-1].NodeSeq); err != nil {
 				a.log.Error("removing replicated events from the audit spool", "err", err)
 				return
@@ -314,6 +332,17 @@ func (a *Auditor) shipAll(ctx context.Context) {
 			a.log.Warn("audit batch not replicated yet; kept in the spool", "events", len(events), "err", err)
 			return
 		}
+	}
+}
+
+// observeShipped observes the delay of each event the trail took.
+func (a *Auditor) observeShipped(events []Event) {
+	if a.cfg.ShipDelay == nil {
+		return
+	}
+	now := time.Now()
+	for _, e := range events {
+		a.cfg.ShipDelay.Observe(max(now.Sub(e.Time), 0).Seconds())
 	}
 }
 

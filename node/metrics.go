@@ -9,10 +9,14 @@ import (
 	"github.com/fsenet/fsenet/federation"
 )
 
-// metrics registers the node's gauges, read from the replica at scrape time.
+// metrics makes the node's registry and registers the node's gauges, read
+// from the replica at scrape time. Every series carries the region label:
+// the node's own gauges set it, everything else registers through
+// registerer, which adds it (the Go runtime and process collectors too).
 func (n *Node) metrics() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	prometheus.WrapRegistererWith(prometheus.Labels{"region": n.cfg.Region}, reg).MustRegister(
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	labels := prometheus.Labels{"region": n.cfg.Region}
 	b := federation.BuildInfo()
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fsenet_build_info",
@@ -70,4 +74,25 @@ func (n *Node) metrics() *prometheus.Registry {
 			return float64(len(n.host.Network().Conns()))
 		}))
 	return reg
+}
+
+// registerer is the node's registry with the region label added to every
+// series registered through it.
+func (n *Node) registerer() prometheus.Registerer {
+	return prometheus.WrapRegistererWith(prometheus.Labels{"region": n.cfg.Region}, n.reg)
+}
+
+// tokenRefusals counts the bearer tokens the node refused, by reason (a
+// fixed set, each series present from the start), and returns the
+// verifier's hook.
+func (n *Node) tokenRefusals() func(reason string) {
+	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fsenet_tokens_refused_total",
+		Help: "Bearer tokens refused by this node, by reason (malformed, algorithm, unknown_issuer, unknown_key, signature, expired, not_yet_valid, audience, claims, region, other).",
+	}, []string{"reason"})
+	for _, r := range federation.TokenRefusalReasons {
+		refused.WithLabelValues(r)
+	}
+	n.registerer().MustRegister(refused)
+	return func(reason string) { refused.WithLabelValues(reason).Inc() }
 }

@@ -175,7 +175,7 @@ func (n *Node) newReplica() error {
 	}
 	n.reg.MustRegister(refusedRPC)
 	var err error
-	n.cons, err = consensus.New(cc, consensus.Deps{Host: n.host, Log: n.log, ObserveApply: func(d time.Duration, outcome string) {
+	n.cons, err = consensus.New(cc, consensus.Deps{Host: n.host, Log: n.log, Metrics: n.registerer(), ObserveApply: func(d time.Duration, outcome string) {
 		applyLatency.WithLabelValues(outcome).Observe(d.Seconds())
 	}, RegionPeer: n.regionPeer, ObserveRefusedRPC: func(reason string) { refusedRPC.WithLabelValues(reason).Inc() }})
 	return err
@@ -228,7 +228,7 @@ func (n *Node) buildModules() error {
 	}
 	// A client presents its token on every request: verified once, then
 	// answered from the cache while valid.
-	n.tokens = &federation.Verifier{Lookup: n.members.IssuerKeys, Cache: federation.NewTokenCache(1 << 14)}
+	n.tokens = &federation.Verifier{Lookup: n.members.IssuerKeys, Cache: federation.NewTokenCache(1 << 14), Refused: n.tokenRefusals()}
 	idx, err := indexsvc.New(indexsvc.Config{Region: n.cfg.Region, SpoolDir: n.path(n.cfg.Audit.SpoolDir), PublicURL: n.cfg.HTTP.PublicURL,
 		MaxBatchBytes: n.consensusConfig().BatchMaxBytes / 2},
 		indexsvc.Deps{Replica: n.cons, Caller: callerOf, Regions: n.members.Regions, Log: n.log})
@@ -274,7 +274,7 @@ func (n *Node) serveHTTP() error {
 		return fmt.Errorf("http.listen: %w", err)
 	}
 	n.httpSrv = &http.Server{ReadHeaderTimeout: 10 * time.Second,
-		Handler: httpapi.Handler(n.routes, httpapi.Config{Log: n.log, Metrics: n.reg, ProblemPaths: gatewayPath,
+		Handler: httpapi.Handler(n.routes, httpapi.Config{Log: n.log, Metrics: n.registerer(), ProblemPaths: gatewayPath,
 			Inner: func(h http.Handler) http.Handler { return n.unlessRevoked(n.authenticate(h)) }})}
 	if addr := n.cfg.Debug.PprofListen; addr != "" {
 		if err := n.servePprof(addr); err != nil {

@@ -59,7 +59,7 @@ func TestSingleRegionNodeServesHealthMetricsAndRefusesWithoutToken(t *testing.T)
 		`fsenet_raft_state{region="030"} 2`,
 		`fsenet_raft_term{region="030"}`,
 		`fsenet_raft_applied_index{region="030"}`,
-		`fsenet_http_requests_total{code="200",route="GET /readyz"}`,
+		`fsenet_http_requests_total{code="200",region="030",route="GET /readyz"}`,
 		`fsenet_libp2p_peers_connected{region="030"} 0`,
 		`fsenet_libp2p_connections{region="030"} 0`,
 		`fsenet_audit_spooled_events{region="030"}`,

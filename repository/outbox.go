@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/repository/store"
@@ -345,3 +347,26 @@ func (o *Outbox) refuse(op store.Op, log *slog.Logger, de *consensus.Error) (Out
 
 // Pending counts the operations waiting, for metrics.
 func (o *Outbox) Pending() (int, error) { return o.cfg.Store.OutboxLen() }
+
+// OldestAge is how long the oldest operation in the outbox has waited
+// for the federation's commit (0 when the outbox is empty), for metrics.
+func (o *Outbox) OldestAge() (time.Duration, error) {
+	ops, err := o.cfg.Store.Outbox(1, nil)
+	if err != nil || len(ops) == 0 || ops[0].Queued.IsZero() {
+		return 0, err
+	}
+	return max(time.Since(ops[0].Queued), 0), nil
+}
+
+// AgeGauge is the gauge of OldestAge, read at scrape time.
+func (o *Outbox) AgeGauge() prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fsenet_repository_outbox_oldest_seconds",
+		Help: "Seconds the oldest index command of this region's documents has waited in the outbox for the federation's commit (0: none waits)."},
+		func() float64 {
+			d, err := o.OldestAge()
+			if err != nil {
+				return 0
+			}
+			return d.Seconds()
+		})
+}

@@ -75,6 +75,8 @@ type Module struct {
 	api     *fhirapi.API
 	spool   atomic.Pointer[index.Spool]
 	auditor atomic.Pointer[index.Auditor]
+	// shipDelay is the audit events' delay to the trail.
+	shipDelay prometheus.Histogram
 }
 
 var _ module.Module = (*Module)(nil)
@@ -87,7 +89,7 @@ func New(cfg Config, d Deps) (*Module, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	m := &Module{cfg: cfg, d: d, log: d.Log, machine: index.New()}
+	m := &Module{cfg: cfg, d: d, log: d.Log, machine: index.New(), shipDelay: index.ShipDelayHistogram()}
 	m.api = fhirapi.New(fhirapi.Deps{
 		Read: func(ctx context.Context, strong bool, fn func(index.Reader) error) (uint64, error) {
 			c := consensus.Local
@@ -130,6 +132,7 @@ func (m *Module) Register(r *module.Registrar) error {
 	for _, c := range []prometheus.Collector{
 		spool("fsenet_audit_spooled_events", "Audit events of this node durable in its spool and not yet in the replicated trail.", (*index.Spool).Len),
 		spool("fsenet_audit_quarantined_events", "Audit events the trail refused for good, set aside in this node's spool.", (*index.Spool).Quarantined),
+		m.shipDelay,
 	} {
 		if err := r.Metrics.Register(c); err != nil {
 			return err
@@ -151,6 +154,7 @@ func (m *Module) Start(context.Context) error {
 		Node: m.cfg.Region, Apply: m.d.Replica, Spool: spool,
 		LastSeq:       index.TrailLastSeq(m.d.Replica, m.cfg.Region),
 		MaxBatchBytes: m.cfg.MaxBatchBytes,
+		ShipDelay:     m.shipDelay,
 		Log:           m.log.With("component", "audit"),
 	})
 	if err != nil {

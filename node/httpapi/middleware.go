@@ -18,7 +18,9 @@ import (
 type Config struct {
 	// Log is the node's logger; each request's lines carry its id.
 	Log *slog.Logger
-	// Metrics, if set, gets the request counter by route and status.
+	// Metrics, if set, gets the request counter by route and status and
+	// the request duration histogram by route and status class. Routes
+	// are the registered patterns (a bounded set), never the paths.
 	Metrics prometheus.Registerer
 	// ProblemPaths reports the paths whose errors are problem+json (the
 	// producer gateway's); every other error is an OperationOutcome.
@@ -95,18 +97,25 @@ func SetCaller(ctx context.Context, issuer, subject string) {
 // X-Request-Id), runs cfg.Inner, answers what no route matches with an
 // OperationOutcome (or a problem) whose 404 or 405 — with Allow — comes
 // from the patterns registered on mux, counts every request by route
-// pattern and status, and logs one line per request.
+// pattern and status, times it by route pattern and status class, and
+// logs one line per request.
 func Handler(mux Routes, cfg Config) http.Handler {
 	log := cfg.Log
 	if log == nil {
 		log = slog.Default()
 	}
 	var requests *prometheus.CounterVec
+	var durations *prometheus.HistogramVec
 	if cfg.Metrics != nil {
 		requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fsenet_http_requests_total", Help: "HTTP requests by route and status code.",
 		}, []string{"route", "code"})
-		cfg.Metrics.MustRegister(requests)
+		durations = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "fsenet_http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request (until the handler returns: a streamed answer is timed whole), by route pattern and status class.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route", "class"})
+		cfg.Metrics.MustRegister(requests, durations)
 	}
 	var routes http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern == "" {
@@ -129,12 +138,22 @@ func Handler(mux Routes, cfg Config) http.Handler {
 		if route == "" {
 			route = "other"
 		}
+		took := time.Since(start)
 		if requests != nil {
 			requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
+			durations.WithLabelValues(route, statusClass(rec.code)).Observe(took.Seconds())
 		}
 		q.log.Info("http", "method", r.Method, "route", route, "status", rec.code,
-			"duration_s", time.Since(start).Round(time.Microsecond).Seconds(), "caller", q.subject)
+			"duration_s", took.Round(time.Microsecond).Seconds(), "caller", q.subject)
 	})
+}
+
+// statusClass is a status code's class: "2xx", "4xx", ...
+func statusClass(code int) string {
+	if code < 100 || code > 599 {
+		return "other"
+	}
+	return strconv.Itoa(code/100) + "xx"
 }
 
 // incomingID is the client's request id if it is a sane one: X-Request-Id

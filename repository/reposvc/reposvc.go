@@ -251,7 +251,7 @@ func (m *Module) Register(r *module.Registrar) error {
 			}
 			return float64(k)
 		})
-	for _, c := range append([]prometheus.Collector{m.corrupt, m.mismatch, m.scrubbed, pending}, m.fetches.collectors()...) {
+	for _, c := range append([]prometheus.Collector{m.corrupt, m.mismatch, m.scrubbed, pending, m.outbox.AgeGauge()}, m.fetches.collectors()...) {
 		if err := r.Metrics.Register(c); err != nil {
 			return err
 		}
