@@ -62,6 +62,14 @@ type Config struct {
 	MemTableSize   int64
 	MemTables      int
 	BlockCacheSize int64
+
+	// ScrubInterval is how often the leader has every replica hash its
+	// stored state at one log index and compare it with the others' (see
+	// scrub.go); a replica also does once after it starts. Zero: this
+	// node never asks (it still scans and compares when another does).
+	// ScrubBytesPerSec paces a scan: keys and values read per second.
+	ScrubInterval    time.Duration
+	ScrubBytesPerSec int64
 }
 
 // DefaultConfig returns settings for regions connected over a WAN.
@@ -84,6 +92,8 @@ func DefaultConfig() Config {
 		MemTableSize:       32 << 20,
 		MemTables:          2,
 		BlockCacheSize:     64 << 20,
+		ScrubInterval:      time.Hour,
+		ScrubBytesPerSec:   32 << 20,
 	}
 }
 
@@ -116,6 +126,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("consensus: MemTableSize %d is too small for BatchMaxBytes %d: one Raft batch must fit one state transaction (about 15%% of a memtable); use at least 16 x BatchMaxBytes", c.MemTableSize, c.BatchMaxBytes)
 	case c.ApplyTimeout <= 0 || c.RPCTimeout <= 0:
 		return errors.New("consensus: ApplyTimeout and RPCTimeout must be positive")
+	case c.ScrubInterval < 0 || c.ScrubBytesPerSec < 1<<20:
+		return errors.New("consensus: ScrubInterval must not be negative (0: never) and ScrubBytesPerSec must be at least 1 MiB")
 	}
 	return nil
 }

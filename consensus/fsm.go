@@ -131,6 +131,15 @@ type FSM struct {
 	recent  [digestHistory]appliedMeta
 
 	restores atomic.Uint64 // snapshots restored since start
+
+	// applyMu is held while entries are applied and while the state is
+	// replaced (a restore, a repair), so that neither sees the other half
+	// done.
+	applyMu sync.Mutex
+	// integ is what the replica knows of its stored state's soundness;
+	// scans hands the scrubber a view of the state at each scrub marker.
+	integ *integrity
+	scans scanQueue
 }
 
 // digestHistory is how many recent (index, digest) pairs a replica
@@ -141,7 +150,7 @@ const digestHistory = 4096
 var _ raft.BatchingFSM = (*FSM)(nil)
 
 func newFSM(state *stateDir, log *slog.Logger) (*FSM, error) {
-	f := &FSM{log: log, state: state, handlers: map[string]Handler{}, advance: make(chan struct{})}
+	f := &FSM{log: log, state: state, handlers: map[string]Handler{}, advance: make(chan struct{}), integ: newIntegrity()}
 	if err := f.loadMeta(); err != nil {
 		return nil, err
 	}
@@ -176,6 +185,9 @@ func readAppliedMeta(txn *badger.Txn) (appliedMeta, error) {
 	v, err := item.ValueCopy(nil)
 	if err != nil {
 		return appliedMeta{}, err
+	}
+	if v, err = unseal(keyApplied, v); err != nil {
+		return appliedMeta{}, fmt.Errorf("applied index record: %w", err)
 	}
 	return decodeAppliedMeta(v)
 }
@@ -259,28 +271,48 @@ func (f *FSM) waitApplied(ctx context.Context, index uint64) error {
 	}
 }
 
-// view runs fn on a consistent read-only view of the state and returns the
-// applied index that view reflects.
+// view runs fn on a consistent read-only view of the state, even a
+// damaged one (the framework's own reads: reloading handlers).
 func (f *FSM) view(fn func(Reader) error) error {
-	_, err := f.viewAt(fn)
+	_, err := f.read(false, fn)
 	return err
 }
 
+// viewAt runs fn on a consistent read-only view of the state and returns
+// the applied index that view reflects. While the replica knows its state
+// is damaged it refuses with ErrDamaged rather than answer from it.
 func (f *FSM) viewAt(fn func(Reader) error) (uint64, error) {
+	return f.read(true, fn)
+}
+
+func (f *FSM) read(guard bool, fn func(Reader) error) (uint64, error) {
+	if guard {
+		if err := f.integ.refusal(); err != nil {
+			return 0, err
+		}
+	}
 	h, err := f.state.acquire()
 	if err != nil {
 		return 0, err
 	}
 	defer h.release()
 	var index uint64
+	var damaged error
 	err = h.db.View(func(txn *badger.Txn) error {
 		m, err := readAppliedMeta(txn)
 		if err != nil {
 			return err
 		}
 		index = m.Index
-		return fn(txnReader{txn})
+		return fn(txnReader{txn: txn, seen: &damaged})
 	})
+	if damaged != nil {
+		// Whatever fn made of it, the answer was read from damaged
+		// state: it is not given.
+		f.noticeDamage(damaged)
+		return index, damaged
+	}
+	f.noticeDamage(err)
 	return index, err
 }
 
@@ -306,6 +338,33 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 // applyRange applies as many of logs as fit in one badger transaction
 // (always at least one) and commits them. It returns how many it applied.
 func (f *FSM) applyRange(logs []*raft.Log, out []any) int {
+	for {
+		n, err := f.tryApplyRange(logs, out)
+		if err == nil {
+			return n
+		}
+		// A value read back did not match its seal: the entries are not
+		// applied to a damaged state. They are applied once the state
+		// is repaired, to what the repair left (entries the restored
+		// state already holds are skipped).
+		f.log.Error("an entry read a damaged value of the state; applying waits for the repair",
+			"index", logs[0].Index, "error", err)
+		if !f.integ.waitRepaired() {
+			// The node is stopping: the entries stay unapplied here
+			// and are applied from the log at the next start.
+			for i := range out {
+				out[i] = fmt.Errorf("consensus: entry %d not applied: %w", logs[i].Index, ErrDamaged)
+			}
+			return len(logs)
+		}
+	}
+}
+
+// tryApplyRange applies as many of logs as fit in one transaction, or
+// returns an ErrDamaged error having applied none.
+func (f *FSM) tryApplyRange(logs []*raft.Log, out []any) (int, error) {
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
 	f.mu.Lock()
 	meta := f.meta
 	f.mu.Unlock()
@@ -319,11 +378,20 @@ func (f *FSM) applyRange(logs []*raft.Log, out []any) int {
 	defer h.release()
 
 	// Try all entries; if the transaction overflows, retry with the
-	// entries before the one that did not fit.
+	// entries before the one that did not fit. A scrub marker ends the
+	// transaction, so that the state right after it can be scanned.
 	limit := len(logs)
+	if i := scrubMarkerIn(logs, meta.Index); i >= 0 {
+		limit = i + 1
+	}
 	for {
 		txn := h.db.NewTransaction(true)
 		metas, hooks, applied, err := f.applyEntries(txn, meta, logs[:limit], out)
+		if errors.Is(err, ErrDamaged) {
+			txn.Discard()
+			f.noticeDamage(err)
+			return 0, err
+		}
 		if errors.Is(err, badger.ErrTxnTooBig) {
 			txn.Discard()
 			if applied == 0 {
@@ -341,7 +409,7 @@ func (f *FSM) applyRange(logs []*raft.Log, out []any) int {
 			next = metas[len(metas)-1]
 		}
 		if next.Index != meta.Index {
-			if err := txn.Set(keyApplied, next.encode()); err != nil {
+			if err := txn.Set(keyApplied, seal(keyApplied, next.encode())); err != nil {
 				txn.Discard()
 				if errors.Is(err, badger.ErrTxnTooBig) && limit > 1 {
 					limit--
@@ -353,11 +421,17 @@ func (f *FSM) applyRange(logs []*raft.Log, out []any) int {
 		if err := txn.Commit(); err != nil {
 			panic(fmt.Sprintf("consensus: committing log entries %d..%d: %v", logs[0].Index, logs[limit-1].Index, err))
 		}
+		// The view at a scrub marker is offered before the index is
+		// published, so that whoever waits for the marker's index finds
+		// the scan pending.
+		if last := logs[limit-1]; isScrubMarker(last) && last.Index == next.Index {
+			f.scans.offer(h, next)
+		}
 		f.setMeta(next, metas)
 		for _, hook := range hooks {
 			hook()
 		}
-		return limit
+		return limit, nil
 	}
 }
 
@@ -418,6 +492,11 @@ func (f *FSM) applyCommandEntry(txn *badger.Txn, l *raft.Log) ([]Result, []func(
 		}
 		tx := &Tx{txn: txn, index: l.Index, appendedAt: l.AppendedAt, origin: c.Origin, writes: map[string]*[]byte{}}
 		value, err := h.Apply(tx, c)
+		if tx.damaged != nil {
+			// Whatever the handler made of it, its answer came from
+			// damaged state.
+			return nil, nil, tx.damaged
+		}
 		res := Result{Index: l.Index}
 		var derr *Error
 		switch {
@@ -465,6 +544,9 @@ func getIdempotent(txn *badger.Txn, key string) (Result, bool, error) {
 	if err != nil {
 		return Result{}, false, err
 	}
+	if v, err = unseal(item.Key(), v); err != nil {
+		return Result{}, false, fmt.Errorf("stored result of idempotency key: %w", err)
+	}
 	d := &decoder{b: v}
 	r := d.result()
 	if d.err != nil {
@@ -474,10 +556,12 @@ func getIdempotent(txn *badger.Txn, key string) (Result, bool, error) {
 }
 
 func putIdempotent(txn *badger.Txn, key string, r Result) error {
-	if err := txn.Set(append(bytes.Clone(idemPrefix), key...), appendResult(nil, r)); err != nil {
+	k := append(bytes.Clone(idemPrefix), key...)
+	if err := txn.Set(k, seal(k, appendResult(nil, r))); err != nil {
 		return err
 	}
-	return txn.Set(idemxKey(r.Index, key), nil)
+	x := idemxKey(r.Index, key)
+	return txn.Set(x, seal(x, nil))
 }
 
 func idemxKey(index uint64, key string) []byte {
@@ -526,6 +610,7 @@ type Tx struct {
 	writes     map[string]*[]byte // nil value: delete
 	order      []string
 	hooks      []func()
+	damaged    error // the first value read that did not match its seal
 }
 
 // Index returns the Raft log index of the entry being applied. It is the
@@ -559,17 +644,17 @@ func (t *Tx) Get(key []byte) ([]byte, bool, error) {
 		}
 		return *v, true, nil
 	}
-	return txnReader{t.txn}.Get(key)
+	return txnReader{txn: t.txn, seen: &t.damaged}.Get(key)
 }
 
 // Iterate reads the state under prefix as it was before this command.
 func (t *Tx) Iterate(prefix []byte, fn func(key, value []byte) error) error {
-	return txnReader{t.txn}.Iterate(prefix, fn)
+	return txnReader{txn: t.txn, seen: &t.damaged}.Iterate(prefix, fn)
 }
 
 // IterateFrom is Iterate from the first key >= start.
 func (t *Tx) IterateFrom(prefix, start []byte, fn func(key, value []byte) error) error {
-	return txnReader{t.txn}.IterateFrom(prefix, start, fn)
+	return txnReader{txn: t.txn, seen: &t.damaged}.IterateFrom(prefix, start, fn)
 }
 
 // Set writes key. Keys starting with 0x00 are reserved for the framework.
@@ -607,7 +692,7 @@ func (t *Tx) flush() error {
 		if v == nil {
 			err = t.txn.Delete([]byte(k))
 		} else {
-			err = t.txn.Set([]byte(k), *v)
+			err = t.txn.Set([]byte(k), seal([]byte(k), *v))
 		}
 		if err != nil {
 			return err
@@ -616,7 +701,22 @@ func (t *Tx) flush() error {
 	return nil
 }
 
-type txnReader struct{ txn *badger.Txn }
+// txnReader reads sealed values from a badger transaction; a value that
+// does not match its seal is an ErrDamaged error, never a value. The
+// first such error is also kept in *seen, if set, so that the caller
+// learns of it even if the reader's user drops the error.
+type txnReader struct {
+	txn  *badger.Txn
+	seen *error
+}
+
+func (r txnReader) unseal(key, stored []byte) ([]byte, error) {
+	v, err := unseal(key, stored)
+	if err != nil && r.seen != nil && *r.seen == nil {
+		*r.seen = err
+	}
+	return v, err
+}
 
 func (r txnReader) Get(key []byte) ([]byte, bool, error) {
 	item, err := r.txn.Get(key)
@@ -628,6 +728,9 @@ func (r txnReader) Get(key []byte) ([]byte, bool, error) {
 	}
 	v, err := item.ValueCopy(nil)
 	if err != nil {
+		return nil, false, err
+	}
+	if v, err = r.unseal(key, v); err != nil {
 		return nil, false, err
 	}
 	return v, true, nil
@@ -648,7 +751,13 @@ func (r txnReader) IterateFrom(prefix, start []byte, fn func(key, value []byte) 
 		if len(prefix) == 0 && bytes.HasPrefix(item.Key(), sysPrefix) {
 			continue
 		}
-		err := item.Value(func(v []byte) error { return fn(item.Key(), v) })
+		err := item.Value(func(stored []byte) error {
+			v, err := r.unseal(item.Key(), stored)
+			if err != nil {
+				return err
+			}
+			return fn(item.Key(), v)
+		})
 		if err != nil {
 			return err
 		}

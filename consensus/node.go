@@ -17,7 +17,6 @@ import (
 	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Deps are the parts a Node is built on.
@@ -36,8 +35,6 @@ type Deps struct {
 	// ObserveApply, if set, is told how long each Apply took and how it
 	// ended ("ok", "refused" for a domain error, "failed"). For metrics.
 	ObserveApply func(d time.Duration, outcome string)
-	// Metrics, if set, gets the replica's series (metrics.go).
-	Metrics prometheus.Registerer
 }
 
 // Node is one replica of the federation's state: a Raft server, its FSM and
@@ -57,12 +54,13 @@ type Node struct {
 
 	batch   *batcher
 	observe func(time.Duration, string)
-	metrics *replicaMetrics
 
 	notify    chan bool
 	readyTerm atomic.Uint64 // term whose leader marker this node applied as leader
 	readyCh   chan struct{}
 	readyMu   sync.Mutex
+
+	scrub *scrubber // scans, compares and repairs the stored state (scrub.go)
 
 	started  atomic.Bool
 	stopping atomic.Bool
@@ -93,10 +91,7 @@ func New(cfg Config, deps Deps) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("consensus: data directory: %w", err)
 	}
-	n := &Node{cfg: cfg, h: deps.Host, log: log, observe: deps.ObserveApply, metrics: newReplicaMetrics(), notify: make(chan bool, 16), readyCh: make(chan struct{}), stop: make(chan struct{})}
-	if err := n.metrics.register(deps.Metrics, n); err != nil {
-		return nil, fmt.Errorf("consensus: metrics: %w", err)
-	}
+	n := &Node{cfg: cfg, h: deps.Host, log: log, observe: deps.ObserveApply, notify: make(chan bool, 16), readyCh: make(chan struct{}), stop: make(chan struct{})}
 	n.trDeps = transportDeps{Log: log, RegionPeer: deps.RegionPeer, Refused: deps.ObserveRefusedRPC}
 
 	st, err := openStateDir(filepath.Join(cfg.DataDir, "state"), badgerOptions{MemTableSize: cfg.MemTableSize, MemTables: cfg.MemTables, BlockCacheSize: cfg.BlockCacheSize}, log)
@@ -197,8 +192,6 @@ func (n *Node) Start() (err error) {
 	if err != nil {
 		return fmt.Errorf("consensus: start raft: %w", err)
 	}
-	n.raft.RegisterObserver(n.metrics.observer())
-	n.metrics.started.Store(time.Now().UnixNano())
 	r := n.raft
 	n.tr.serve(func() raft.Configuration { return r.GetConfiguration().Configuration() })
 	n.batch = newBatcher(n, n.cfg.BatchMaxCommands, n.cfg.BatchMaxBytes, n.cfg.BatchInflight)
@@ -206,6 +199,7 @@ func (n *Node) Start() (err error) {
 	go func() { defer n.wg.Done(); n.batch.run(n.stop) }()
 	go func() { defer n.wg.Done(); n.watchLeadership() }()
 	n.serveProtocols()
+	n.startScrub()
 	applied, digest := n.fsm.Applied()
 	n.log.Info("replica started", "id", n.cfg.ID, "peer", n.h.ID(), "applied_index", applied, "digest", fmt.Sprintf("%x", digest[:8]))
 	return nil

@@ -23,6 +23,9 @@ import (
 //
 // The end marker and count make a truncated stream detectable even when it
 // ends on a record boundary; zstd's checksum catches corrupted bytes.
+// Values travel without their seals (see seal); the writer checks each seal
+// as it reads the value, so a replica never ships a value it cannot vouch
+// for, and the reader seals each value again as it stores it.
 var snapshotMagic = []byte("FSENSNP1")
 
 // ErrBadSnapshot is returned by Restore for a stream that is not a complete
@@ -46,13 +49,14 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.Lock()
 	meta := f.meta
 	f.mu.Unlock()
-	return &fsmSnapshot{h: h, txn: txn, meta: meta}, nil
+	return &fsmSnapshot{h: h, txn: txn, meta: meta, f: f}, nil
 }
 
 type fsmSnapshot struct {
 	h    *dbHandle
 	txn  *badger.Txn
 	meta appliedMeta
+	f    *FSM // told of damage met while streaming; may be nil
 }
 
 // Persist streams the captured view, zstd-compressed, into sink.
@@ -84,9 +88,19 @@ func (s *fsmSnapshot) write(w io.Writer) error {
 	var scratch []byte
 	for it.Rewind(); it.Valid(); it.Next() {
 		item := it.Item()
+		if bytes.Equal(item.Key(), keyFormat) {
+			continue // a property of this node's storage, not of the state
+		}
 		scratch = binary.AppendUvarint(scratch[:0], uint64(len(item.Key())))
 		scratch = append(scratch, item.Key()...)
-		err := item.Value(func(v []byte) error {
+		err := item.Value(func(stored []byte) error {
+			v, err := unseal(item.Key(), stored)
+			if err != nil {
+				if s.f != nil {
+					s.f.noticeDamage(err)
+				}
+				return err
+			}
 			scratch = binary.AppendUvarint(scratch, uint64(len(v)))
 			scratch = append(scratch, v...)
 			return nil
@@ -125,11 +139,19 @@ func (s *fsmSnapshot) Release() {
 // synced; on any error the old state stays live.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	return f.restoreLocked(rc, "snapshot")
+}
+
+// restoreLocked replaces the state with the snapshot in r; applyMu is
+// held. from says where the snapshot came from, for the log.
+func (f *FSM) restoreLocked(r io.Reader, from string) error {
 	h, name, err := f.state.prepare()
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	meta, err := loadSnapshot(rc, h.db)
+	meta, err := loadSnapshot(r, h.db)
 	if err != nil {
 		f.state.abort(h)
 		return fmt.Errorf("restore: %w", err)
@@ -140,8 +162,11 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	f.setMeta(meta, nil)
 	f.restores.Add(1)
+	// The whole state was replaced: whatever damage the old one had is
+	// gone with it (the next scrub verifies the new one).
+	f.integ.restored(meta.Index)
 	debug.FreeOSMemory() // see fsmSnapshot.Release
-	f.log.Info("restored state from snapshot", "index", meta.Index, "term", meta.Term)
+	f.log.Info("restored state from snapshot", "index", meta.Index, "term", meta.Term, "from", from)
 	if err := f.reloadHandlers(); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -213,8 +238,10 @@ func loadSnapshot(r io.Reader, db *badger.DB) (appliedMeta, error) {
 			}
 			sawMeta = true
 		}
-		if wb != nil {
-			if err := wb.Set(key, val); err != nil {
+		// Each database records its own format; the stream's values are
+		// unsealed whatever the writer's storage.
+		if wb != nil && !bytes.Equal(key, keyFormat) {
+			if err := wb.Set(key, seal(key, val)); err != nil {
 				return meta, err
 			}
 		}

@@ -1,8 +1,11 @@
 package consensus
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -50,6 +53,9 @@ type dbHandle struct {
 	remove    atomic.Bool // delete the directory once closed
 	closeOnce sync.Once
 	log       *slog.Logger
+	// legacy: the database predates sealed values (see seal) and must be
+	// upgraded before it is used.
+	legacy bool
 }
 
 func (h *dbHandle) release() {
@@ -110,6 +116,12 @@ func openStateDir(dir string, opts badgerOptions, log *slog.Logger) (*stateDir, 
 		return nil, err
 	}
 	s.cur = h
+	if h.legacy {
+		if err := s.upgrade(); err != nil {
+			h.release()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -149,9 +161,145 @@ func (s *stateDir) open(name string) (*dbHandle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state database %s: %w", path, err)
 	}
-	h := &dbHandle{db: db, path: path, log: s.log}
+	legacy, err := checkFormat(db)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open state database %s: %w", path, err)
+	}
+	h := &dbHandle{db: db, path: path, log: s.log, legacy: legacy}
 	h.refs.Store(1)
 	return h, nil
+}
+
+// Every value in the state database is sealed: stored followed by a
+// CRC-32C of its key and value. Badger checks its own files only in part
+// (by default it verifies neither table blocks nor value-log entries when
+// it reads them), so a byte altered on disk would otherwise be read back as
+// if it had been written. A value whose seal does not match is never
+// handed to a reader: the read fails with ErrDamaged and the replica
+// repairs itself (see scrub.go). Snapshots carry values unsealed, so the
+// stream is the same whatever the nodes' storage.
+//
+// keyFormat records that the database's values are sealed; a database
+// without it was written before seals and is upgraded when opened.
+var keyFormat = []byte("\x00meta/format")
+
+const (
+	stateFormat = "sealed-crc32c"
+	sealLen     = 4
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// checksum is the seal of value stored under key.
+func checksum(key, value []byte) uint32 {
+	var n [binary.MaxVarintLen64]byte
+	c := crc32.Update(0, castagnoli, n[:binary.PutUvarint(n[:], uint64(len(key)))])
+	c = crc32.Update(c, castagnoli, key)
+	return crc32.Update(c, castagnoli, value)
+}
+
+// seal returns value as stored under key: the value, then its checksum.
+func seal(key, value []byte) []byte {
+	out := make([]byte, len(value)+sealLen)
+	copy(out, value)
+	binary.BigEndian.PutUint32(out[len(value):], checksum(key, value))
+	return out
+}
+
+// unseal returns the value stored under key without its seal (a slice of
+// stored), or a *DamageError when the bytes read back are not those that
+// were written.
+func unseal(key, stored []byte) ([]byte, error) {
+	if len(stored) < sealLen {
+		return nil, &DamageError{Range: rangeOf(key), What: "a stored value shorter than its seal"}
+	}
+	v := stored[:len(stored)-sealLen]
+	if binary.BigEndian.Uint32(stored[len(v):]) != checksum(key, v) {
+		return nil, &DamageError{Range: rangeOf(key), What: "a stored value that does not match its seal"}
+	}
+	return v, nil
+}
+
+// checkFormat reports whether db holds values written before seals (it
+// must then be upgraded); a new, empty database is marked sealed.
+func checkFormat(db *badger.DB) (legacy bool, err error) {
+	var format []byte
+	empty := true
+	err = db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(keyFormat)
+		if err == nil {
+			format, err = item.ValueCopy(nil)
+			return err
+		}
+		if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		it := txn.NewIterator(badger.IteratorOptions{})
+		defer it.Close()
+		it.Rewind()
+		empty = !it.Valid()
+		return nil
+	})
+	switch {
+	case err != nil:
+		return false, err
+	case format != nil && string(format) != stateFormat:
+		return false, fmt.Errorf("the state is stored in format %q, which this node does not know: is it older than the node that wrote it?", format)
+	case format != nil:
+		return false, nil
+	case empty:
+		return false, db.Update(func(txn *badger.Txn) error { return txn.Set(keyFormat, []byte(stateFormat)) })
+	}
+	return true, nil
+}
+
+// upgrade seals the values of a database written before seals. It copies
+// them into a new database and switches CURRENT to it, as a restore does,
+// so a crash midway leaves the old database and the upgrade starts again.
+func (s *stateDir) upgrade() error {
+	old := s.cur
+	s.log.Info("sealing the state's values with checksums (once, after an upgrade)", "path", old.path)
+	h, name, err := s.prepare()
+	if err != nil {
+		return fmt.Errorf("upgrade state: %w", err)
+	}
+	wb := h.db.NewWriteBatch()
+	n := 0
+	err = old.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			k := item.KeyCopy(nil)
+			if bytes.Equal(k, keyFormat) {
+				continue
+			}
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if err := wb.Set(k, seal(k, v)); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err == nil {
+		err = wb.Flush()
+	} else {
+		wb.Cancel()
+	}
+	if err == nil {
+		err = s.commit(h, name)
+	}
+	if err != nil {
+		s.abort(h)
+		return fmt.Errorf("upgrade state: %w", err)
+	}
+	s.log.Info("state values sealed", "keys", n)
+	return nil
 }
 
 // acquire returns the live database with a reference the caller releases,
