@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Deps are the parts a Node is built on.
@@ -35,6 +36,8 @@ type Deps struct {
 	// ObserveApply, if set, is told how long each Apply took and how it
 	// ended ("ok", "refused" for a domain error, "failed"). For metrics.
 	ObserveApply func(d time.Duration, outcome string)
+	// Metrics, if set, gets the replica's series (metrics.go).
+	Metrics prometheus.Registerer
 }
 
 // Node is one replica of the federation's state: a Raft server, its FSM and
@@ -54,6 +57,7 @@ type Node struct {
 
 	batch   *batcher
 	observe func(time.Duration, string)
+	metrics *replicaMetrics
 
 	notify    chan bool
 	readyTerm atomic.Uint64 // term whose leader marker this node applied as leader
@@ -91,7 +95,10 @@ func New(cfg Config, deps Deps) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("consensus: data directory: %w", err)
 	}
-	n := &Node{cfg: cfg, h: deps.Host, log: log, observe: deps.ObserveApply, notify: make(chan bool, 16), readyCh: make(chan struct{}), stop: make(chan struct{})}
+	n := &Node{cfg: cfg, h: deps.Host, log: log, observe: deps.ObserveApply, metrics: newReplicaMetrics(), notify: make(chan bool, 16), readyCh: make(chan struct{}), stop: make(chan struct{})}
+	if err := n.metrics.register(deps.Metrics, n); err != nil {
+		return nil, fmt.Errorf("consensus: metrics: %w", err)
+	}
 	n.trDeps = transportDeps{Log: log, RegionPeer: deps.RegionPeer, Refused: deps.ObserveRefusedRPC}
 
 	st, err := openStateDir(filepath.Join(cfg.DataDir, "state"), badgerOptions{MemTableSize: cfg.MemTableSize, MemTables: cfg.MemTables, BlockCacheSize: cfg.BlockCacheSize}, log)
@@ -192,6 +199,8 @@ func (n *Node) Start() (err error) {
 	if err != nil {
 		return fmt.Errorf("consensus: start raft: %w", err)
 	}
+	n.raft.RegisterObserver(n.metrics.observer())
+	n.metrics.started.Store(time.Now().UnixNano())
 	r := n.raft
 	n.tr.serve(func() raft.Configuration { return r.GetConfiguration().Configuration() })
 	n.batch = newBatcher(n, n.cfg.BatchMaxCommands, n.cfg.BatchMaxBytes, n.cfg.BatchInflight)
