@@ -37,6 +37,8 @@ func (n *Node) routeNode() {
 	n.routes.HandleFunc("GET /v1/snapshot", n.handleSnapshot)
 	n.routes.HandleFunc("GET /v1/backup", n.handleBackup)            // backup.go
 	n.routes.HandleFunc("GET /v1/backup/check", n.handleBackupCheck) // backup.go
+
+	n.routeIntegrity() // integrity.go: GET /v1/cluster/scrub, fsenet_state_* metrics
 }
 
 // handleMetadata is the FHIR CapabilityStatement: exactly what the

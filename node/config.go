@@ -168,6 +168,14 @@ type RaftConfig struct {
 	SnapshotInterval  Duration `toml:"snapshot_interval"`
 	SnapshotThreshold int      `toml:"snapshot_threshold"`
 	TrailingLogs      int      `toml:"trailing_logs"`
+	// ScrubInterval is how often, while this node leads, every replica
+	// hashes its stored state at one log index and compares it with the
+	// others'; a replica found different repairs itself from them. Each
+	// node also asks once after it starts. "0s": this node never asks
+	// (it still takes part when another does). ScrubMiBPerSec paces the
+	// scan: keys and values read per second.
+	ScrubInterval  Duration `toml:"scrub_interval"`
+	ScrubMiBPerSec int      `toml:"scrub_mib_per_s"`
 }
 
 // LogConfig selects what the node logs.
@@ -206,6 +214,7 @@ func DefaultConfig() Config {
 			ValidationMaxAge: Duration(5 * 24 * time.Hour), WaitCommit: Duration(30 * time.Second), MaxFetches: 64, FetchFirstByteTimeout: Duration(5 * time.Second),
 			ScrubInterval: Duration(24 * time.Hour), ScrubMiBPerSec: 32, Signature: string(pades.Optional)},
 		Telemed: TelemedConfig{EscalateAfter: Duration(15 * time.Minute)},
+		Raft:    RaftConfig{ScrubInterval: Duration(time.Hour), ScrubMiBPerSec: 32},
 		Log:     LogConfig{Level: "info"},
 	}
 }
@@ -320,6 +329,10 @@ func (c Config) Validate() error {
 	}
 	if c.Raft.HeartbeatTimeout > 0 && c.Raft.ElectionTimeout > 0 && c.Raft.ElectionTimeout < c.Raft.HeartbeatTimeout {
 		add("raft.election_timeout (%s) must not be shorter than raft.heartbeat_timeout (%s)", time.Duration(c.Raft.ElectionTimeout), time.Duration(c.Raft.HeartbeatTimeout))
+	}
+	if c.Raft.ScrubInterval < 0 || c.Raft.ScrubMiBPerSec < 1 || c.Raft.ScrubMiBPerSec > 4096 {
+		add("raft.scrub_interval = %v, raft.scrub_mib_per_s = %d: want a duration (\"0s\": this node never asks for a check) and 1 to 4096",
+			time.Duration(c.Raft.ScrubInterval), c.Raft.ScrubMiBPerSec)
 	}
 	if c.Raft.SnapshotThreshold < 0 || c.Raft.TrailingLogs < 0 {
 		add("raft.snapshot_threshold and raft.trailing_logs must not be negative (0 keeps the default)")

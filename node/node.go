@@ -211,6 +211,10 @@ func (n *Node) consensusConfig() consensus.Config {
 	if v := n.cfg.Raft.TrailingLogs; v > 0 {
 		cc.TrailingLogs = uint64(v)
 	}
+	cc.ScrubInterval = time.Duration(n.cfg.Raft.ScrubInterval)
+	if v := n.cfg.Raft.ScrubMiBPerSec; v > 0 {
+		cc.ScrubBytesPerSec = int64(v) << 20
+	}
 	return cc
 }
 
@@ -370,8 +374,8 @@ func (n *Node) PeerID() peer.ID { return n.host.ID() }
 func (n *Node) Status() consensus.Status { return n.cons.Status() }
 
 // Ready reports whether the node knows a leader, has applied what it
-// knows to be committed, and finds itself and its IdP keys in the
-// replicated membership.
+// knows to be committed, knows of no damage in its stored state, and
+// finds itself and its IdP keys in the replicated membership.
 func (n *Node) Ready() (bool, string) {
 	if _, revoked := n.members.Revoked(); revoked {
 		return n.members.Ready() // says why, whatever else holds
@@ -385,6 +389,9 @@ func (n *Node) Ready() (bool, string) {
 		return false, "no leader known"
 	case st.AppliedIndex+1 < st.CommitIndex:
 		return false, fmt.Sprintf("catching up: applied %d of %d", st.AppliedIndex, st.CommitIndex)
+	}
+	if ok, why := n.integrityReady(); !ok {
+		return false, why
 	}
 	return n.members.Ready()
 }

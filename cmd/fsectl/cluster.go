@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -155,7 +158,18 @@ func clusterDigestCmd(ctx context.Context, a *app, _ []string) error {
 	if err != nil {
 		return err
 	}
+	stored, storedRaw, err := a.client.storedState(ctx)
+	if err != nil {
+		return err
+	}
 	if a.opts.json {
+		if storedRaw != nil {
+			var m map[string]json.RawMessage
+			if json.Unmarshal(raw, &m) == nil {
+				m["stored_state"] = storedRaw
+				raw, _ = json.Marshal(m)
+			}
+		}
 		if err := printJSON(a.stdout, raw); err != nil {
 			return err
 		}
@@ -174,12 +188,149 @@ func clusterDigestCmd(ctx context.Context, a *app, _ []string) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		if err := printStoredState(a.stdout, st, stored); err != nil {
+			return err
+		}
 	}
 	if err := checkAgreement(st); err != nil {
 		return err
 	}
+	if err := checkStoredState(st, stored); err != nil {
+		return err
+	}
 	if !a.opts.json {
 		fmt.Fprintf(a.stdout, "\nall %d regions agree at index %d\n", len(st.Regions), st.DigestIndex)
+		if r := stored.report(); r != nil {
+			fmt.Fprintf(a.stdout, "all %d regions' stored states agree at index %d\n", len(r.Regions), r.Index)
+		}
+	}
+	return nil
+}
+
+// storedStatus is the answer of GET /v1/cluster/scrub: whether the asked
+// node's stored state is sound as far as it knows, and its last
+// comparison of every replica's stored state (hashed as read back from
+// disk) at one log index.
+type storedStatus struct {
+	Region string `json:"region"`
+	Sound  bool   `json:"sound"`
+	Damage *struct {
+		Index  uint64 `json:"index"`
+		Ranges []int  `json:"ranges"`
+		Reason string `json:"reason"`
+	} `json:"damage"`
+	Report *storedReport `json:"report"`
+}
+
+type storedReport struct {
+	Index   uint64    `json:"index"`
+	Checked time.Time `json:"checked"`
+	Keys    uint64    `json:"keys"`
+	Agree   bool      `json:"agree"`
+	Regions []struct {
+		ID     string `json:"id"`
+		State  string `json:"state"` // agrees, differs, damaged, undecided, no-result, unreachable
+		Root   string `json:"root"`
+		Ranges []int  `json:"ranges"`
+		Note   string `json:"note"`
+	} `json:"regions"`
+}
+
+func (s *storedStatus) report() *storedReport {
+	if s == nil {
+		return nil
+	}
+	return s.Report
+}
+
+// storedState asks the node for its comparison of the stored states; a
+// node that does not make one (an older version) answers nil.
+func (c *client) storedState(ctx context.Context) (*storedStatus, []byte, error) {
+	var s storedStatus
+	raw, err := c.getJSON(ctx, "/v1/cluster/scrub", &s)
+	var re *requestError
+	if errors.As(err, &re) && re.Status == http.StatusNotFound {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return &s, raw, nil
+}
+
+// printStoredState prints the node's last comparison of the stored
+// states.
+func printStoredState(w io.Writer, st *clusterStatus, s *storedStatus) error {
+	switch {
+	case s == nil:
+		fmt.Fprintf(w, "\nstored state: %s does not compare the replicas' stored states\n", st.regionLabel(st.Region))
+		return nil
+	case s.Report == nil:
+		fmt.Fprintf(w, "\nstored state: %s has made no comparison yet\n", st.regionLabel(s.Region))
+		return nil
+	}
+	r := s.Report
+	fmt.Fprintf(w, "\nstored state index: %d (%d keys, compared by %s at %s)\n\n", r.Index, r.Keys,
+		st.regionLabel(s.Region), r.Checked.UTC().Format(time.RFC3339))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CODE\tNAME\tSTORED STATE\tROOT\tRANGES\tNOTE")
+	for _, g := range r.Regions {
+		name := ""
+		for i := range st.Regions {
+			if st.Regions[i].Code == g.ID {
+				name = st.Regions[i].Name
+			}
+		}
+		root := g.Root
+		if len(root) > 16 {
+			root = root[:16]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cell(g.ID), cell(name), cell(g.State), cell(root), cell(rangeList(g.Ranges)), cell(g.Note))
+	}
+	return tw.Flush()
+}
+
+// rangeList is ranges as "3,17,200", at most 32 of them.
+func rangeList(rs []int) string {
+	var parts []string
+	for i, r := range rs {
+		if i == 32 {
+			parts = append(parts, fmt.Sprintf("… (%d)", len(rs)))
+			break
+		}
+		parts = append(parts, strconv.Itoa(r))
+	}
+	return strings.Join(parts, ",")
+}
+
+// checkStoredState fails when the asked node knows its stored state is
+// damaged, or its last comparison found a region whose stored state
+// differs, or one that could not be compared; the message names the
+// region and the ranges.
+func checkStoredState(st *clusterStatus, s *storedStatus) error {
+	if s == nil {
+		return nil
+	}
+	if !s.Sound && s.Damage != nil {
+		return fmt.Errorf("region %s reports its stored state damaged (%s) in ranges %s; it refuses reads while it repairs itself",
+			st.regionLabel(s.Region), clean(s.Damage.Reason), rangeList(s.Damage.Ranges))
+	}
+	r := s.Report
+	if r == nil {
+		return nil
+	}
+	for _, g := range r.Regions {
+		switch g.State {
+		case "agrees":
+		case "differs", "damaged":
+			return fmt.Errorf("region %s: stored state %s at index %d in ranges %s (%s)",
+				st.regionLabel(g.ID), g.State, r.Index, rangeList(g.Ranges), clean(g.Note))
+		default:
+			return fmt.Errorf("region %s: stored state %s at index %d: %s", st.regionLabel(g.ID), g.State, r.Index, clean(g.Note))
+		}
+	}
+	if !r.Agree {
+		return fmt.Errorf("the node reports that the stored states do not agree at index %d", r.Index)
 	}
 	return nil
 }

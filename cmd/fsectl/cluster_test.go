@@ -172,3 +172,88 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+// storedJSON is the answer of GET /v1/cluster/scrub asked of region 030.
+func storedJSON(sound bool, damage string, regions ...string) string {
+	d := ""
+	if damage != "" {
+		d = `,"damage":` + damage
+	}
+	return fmt.Sprintf(`{"region":"030","sound":%t%s,"report":{"index":240,"checked":"2026-12-04T10:00:00Z","keys":51234,"bytes":9000000,"took_ns":1000000,"agree":%t,"regions":[%s]}}`,
+		sound, d, len(regions) > 0 && !strings.Contains(strings.Join(regions, ""), `"state":"d`), strings.Join(regions, ","))
+}
+
+func storedRegion(code, state string, ranges ...int) string {
+	rs, _ := json.Marshal(ranges)
+	note := ""
+	if state != "agrees" {
+		note = "differs from the root of 2 of 3 replicas"
+	}
+	return fmt.Sprintf(`{"id":%q,"state":%q,"root":"%s","ranges":%s,"note":%q}`, code, state, strings.Repeat(code[:1], 64), rs, note)
+}
+
+func serveClusterAndStored(t *testing.T, cluster, stored string) *fakeNode {
+	return newFakeNode(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/v1/cluster":
+			w.Write([]byte(cluster))
+		case r.Method == http.MethodGet && r.URL.Path == "/v1/cluster/scrub":
+			w.Write([]byte(stored))
+		default:
+			writeOutcome(w, http.StatusNotFound, "not-found", "no route "+r.Method+" "+r.URL.Path)
+		}
+	})
+}
+
+func TestClusterDigestStoredState(t *testing.T) {
+	cluster := clusterJSON(true, region("030", "Lombardia", digestA, ""), region("150", "Campania", digestA, ""), region("160", "Puglia", digestA, ""))
+	tests := []struct {
+		name   string
+		stored string
+		json   bool
+		code   int
+		want   string // in stderr when code is 1, in stdout when 0
+	}{
+		{"agree", storedJSON(true, "", storedRegion("030", "agrees"), storedRegion("150", "agrees"), storedRegion("160", "agrees")),
+			false, 0, "all 3 regions' stored states agree at index 240"},
+		{"agree json", storedJSON(true, "", storedRegion("030", "agrees"), storedRegion("150", "agrees")),
+			true, 0, `"stored_state": {`},
+		{"one differs", storedJSON(true, "", storedRegion("030", "agrees"), storedRegion("150", "differs", 3, 17), storedRegion("160", "agrees")),
+			false, 1, "fsectl cluster digest: region 150 (Campania): stored state differs at index 240 in ranges 3,17"},
+		{"one damaged json", storedJSON(true, "", storedRegion("030", "agrees"), storedRegion("160", "damaged", 200)),
+			true, 1, "region 160 (Puglia): stored state damaged at index 240 in ranges 200"},
+		{"asked node damaged", storedJSON(false, `{"index":0,"ranges":[42],"reason":"a stored value that does not match its seal","since":"2026-12-04T10:00:00Z"}`,
+			storedRegion("030", "agrees"), storedRegion("150", "agrees")),
+			false, 1, "region 030 (Lombardia) reports its stored state damaged (a stored value that does not match its seal) in ranges 42"},
+		{"not compared", storedJSON(true, "", storedRegion("030", "agrees"), `{"id":"150","state":"no-result","note":"this replica did not scan at that index"}`),
+			false, 1, "region 150 (Campania): stored state no-result at index 240: this replica did not scan at that index"},
+		{"no comparison yet", `{"region":"030","sound":true}`,
+			false, 0, "stored state: 030 (Lombardia) has made no comparison yet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{"cluster", "digest"}
+			if tt.json {
+				args = append([]string{"--json"}, args...)
+			}
+			r := fsectl(t, serveClusterAndStored(t, cluster, tt.stored).env(), args...)
+			out := r.stdout
+			if tt.code != 0 {
+				out = r.stderr
+			}
+			if r.code != tt.code || !strings.Contains(out, tt.want) {
+				t.Fatalf("want exit %d and %q, got %v", tt.code, tt.want, r)
+			}
+			if !tt.json && tt.stored != `{"region":"030","sound":true}` && !strings.Contains(r.stdout, "stored state index: 240 (51234 keys") {
+				t.Fatalf("no stored state table: %v", r)
+			}
+		})
+	}
+	t.Run("older node", func(t *testing.T) {
+		r := fsectl(t, serveCluster(t, cluster).env(), "cluster", "digest")
+		if r.code != 0 || !strings.Contains(r.stdout, "does not compare the replicas' stored states") {
+			t.Fatal(r)
+		}
+	})
+}

@@ -163,8 +163,12 @@ func TestToken(t *testing.T) {
 				}
 				return
 			}
-			if len(reqs) != 1 {
-				t.Fatalf("want 1 request, got %d", len(reqs))
+			want := 1
+			if tt.args[1] == "digest" {
+				want = 2 // the replicas' digests, then their stored states
+			}
+			if len(reqs) != want {
+				t.Fatalf("want %d requests, got %d", want, len(reqs))
 			}
 			if tt.code == 0 {
 				if got := reqs[0].header.Get("Authorization"); got != "Bearer "+token {
