@@ -271,8 +271,84 @@ type AuditQuery struct {
 	Limit   int       // at most this many; zero: no limit
 }
 
-// SearchAudit returns the events a query selects.
-func SearchAudit(r Reader, q AuditQuery) ([]Event, error) {
+// AuditHit is one event a search found, with what checking its batch
+// against the hash chain found. An event is never given as if intact when
+// its batch is not: a patient or the authority reading the log must be
+// able to tell a record that was altered on a replica's disk.
+type AuditHit struct {
+	Event
+	Batch uint64 // the sequence number of the batch holding it
+	// Broken says why the batch fails verification (its content does not
+	// match its hash, or the chain does not lead through it); "" when it
+	// is intact.
+	Broken string
+	// Withheld: the batch could not be read at all (or lacks the event
+	// the index names), so there is no event to show, only Broken.
+	Withheld bool
+}
+
+// batchLink is what the chain check needs of a neighbouring batch.
+type batchLink struct {
+	Seq  uint64 `json:"seq"`
+	Prev string `json:"prev"`
+	Hash string `json:"hash"`
+}
+
+// checkBatch verifies batch seq as the chain holds it: its content
+// matches its hash, it follows the batch before it, and the batch after it
+// (or the head) follows it. It returns "" when intact, else why not.
+func checkBatch(r Reader, seq uint64, b Batch) (string, error) {
+	if b.Seq != seq {
+		return fmt.Sprintf("batch %d is stored as batch %d", seq, b.Seq), nil
+	}
+	if hashBatch(b) != b.Hash {
+		return fmt.Sprintf("batch %d: its content does not match its hash", seq), nil
+	}
+	link := func(k []byte) (batchLink, bool, error) {
+		var l batchLink
+		v, ok, err := r.Get(k)
+		if err != nil || !ok {
+			return l, ok, err
+		}
+		if err := json.Unmarshal(v, &l); err != nil {
+			return l, true, fmt.Errorf("audit batch link at %x: %w", k, err)
+		}
+		return l, true, nil
+	}
+	if seq == 0 {
+		if b.Prev != "" {
+			return "batch 0 names a batch before it", nil
+		}
+	} else if prev, ok, err := link(batchKey(seq - 1)); err != nil {
+		return fmt.Sprintf("batch %d: the batch before it cannot be read", seq), nil
+	} else if !ok || prev.Hash != b.Prev {
+		return fmt.Sprintf("batch %d: it does not follow batch %d", seq, seq-1), nil
+	}
+	next, ok, err := link(batchKey(seq + 1))
+	if err != nil {
+		return fmt.Sprintf("batch %d: the batch after it cannot be read", seq), nil
+	}
+	if ok {
+		if next.Prev != b.Hash {
+			return fmt.Sprintf("batch %d: batch %d does not follow it", seq, seq+1), nil
+		}
+		return "", nil
+	}
+	head, ok, err := link(auditHead)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("batch %d: the chain's head cannot be read", seq), nil
+	case ok && head.Seq > seq:
+		return fmt.Sprintf("batch %d: batch %d after it is missing", seq, seq+1), nil
+	case !ok || head.Seq != seq || head.Hash != b.Hash:
+		return fmt.Sprintf("batch %d: the chain's head does not end at it", seq), nil
+	}
+	return "", nil
+}
+
+// SearchAudit returns the events a query selects, each with the result of
+// checking its batch against the hash chain (see AuditHit).
+func SearchAudit(r Reader, q AuditQuery) ([]AuditHit, error) {
 	name, value := auditByActor, q.Actor
 	if q.Patient != "" {
 		name, value = auditByPatient, q.Patient
@@ -281,9 +357,14 @@ func SearchAudit(r Reader, q AuditQuery) ([]Event, error) {
 		return nil, errors.New("audit search needs a patient or an actor")
 	}
 	prefix := append([]byte("ix/a/x/"+name+"/"+value), 0)
-	var out []Event
+	var out []AuditHit
 	skipped := 0
-	cache := map[uint64]Batch{}
+	type checked struct {
+		b      Batch
+		broken string
+		read   bool // the batch could be read
+	}
+	cache := map[uint64]*checked{}
 	stop := errors.New("stop")
 	err := r.Iterate(prefix, func(k, _ []byte) error {
 		rest := k[len(prefix):]
@@ -291,29 +372,46 @@ func SearchAudit(r Reader, q AuditQuery) ([]Event, error) {
 			return fmt.Errorf("malformed audit index key %x", k)
 		}
 		seq, i := binary.BigEndian.Uint64(rest), int(binary.BigEndian.Uint32(rest[8:]))
-		b, ok := cache[seq]
+		c, ok := cache[seq]
 		if !ok {
+			c = &checked{}
 			v, found, err := r.Get(batchKey(seq))
-			if err != nil || !found {
-				return fmt.Errorf("audit batch %d: %v", seq, err)
+			switch {
+			case err != nil:
+				return fmt.Errorf("audit batch %d: %w", seq, err)
+			case !found:
+				c.broken = fmt.Sprintf("batch %d is missing from the chain", seq)
+			case json.Unmarshal(v, &c.b) != nil:
+				c.broken = fmt.Sprintf("batch %d cannot be read", seq)
+			default:
+				c.read = true
+				if c.broken, err = checkBatch(r, seq, c.b); err != nil {
+					return err
+				}
 			}
-			if err := json.Unmarshal(v, &b); err != nil {
-				return err
+			cache[seq] = c
+		}
+		hit := AuditHit{Batch: seq, Broken: c.broken}
+		switch {
+		case !c.read:
+			hit.Withheld = true
+		case i >= len(c.b.Events):
+			hit.Withheld = true
+			if hit.Broken == "" {
+				hit.Broken = fmt.Sprintf("batch %d has no event %d", seq, i)
 			}
-			cache[seq] = b
-		}
-		if i >= len(b.Events) {
-			return fmt.Errorf("audit batch %d has no event %d", seq, i)
-		}
-		e := b.Events[i]
-		if (!q.From.IsZero() && e.Time.Before(q.From)) || (!q.To.IsZero() && !e.Time.Before(q.To)) {
-			return nil
+		default:
+			hit.Event = c.b.Events[i]
+			e := hit.Event
+			if (!q.From.IsZero() && e.Time.Before(q.From)) || (!q.To.IsZero() && !e.Time.Before(q.To)) {
+				return nil
+			}
 		}
 		if skipped < q.Offset {
 			skipped++
 			return nil
 		}
-		out = append(out, e)
+		out = append(out, hit)
 		if q.Limit > 0 && len(out) >= q.Limit {
 			return stop
 		}

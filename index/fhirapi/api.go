@@ -206,7 +206,7 @@ func (a *API) searchPatient(w http.ResponseWriter, r *http.Request) {
 	for _, p := range found {
 		events = append(events, event(c, "Patient.search", index.ActionExecute, p.ID))
 		res := fhirres.Patient(p)
-		resources = append(resources, bundled{"Patient", deref(res.Id), res})
+		resources = append(resources, bundled{typ: "Patient", id: deref(res.Id), res: res})
 	}
 	a.writeBundle(w, r, applied, s, resources, total, start, events...)
 }
@@ -416,7 +416,7 @@ func (a *API) searchDocuments(w http.ResponseWriter, r *http.Request) {
 		ev.Documents = append(ev.Documents, e.ID)
 		ev.Override = ev.Override || access[i].Override
 		res := fhirres.DocumentReference(e, access[i].Content, a.base(r))
-		resources = append(resources, bundled{"DocumentReference", deref(res.Id), res})
+		resources = append(resources, bundled{typ: "DocumentReference", id: deref(res.Id), res: res})
 	}
 	a.writeBundle(w, r, applied, s, resources, total, start, ev)
 }
@@ -497,6 +497,7 @@ func matchDocument(e index.Entry, s *search) bool {
 type bundled struct {
 	typ, id string
 	res     json.Marshaler
+	mode    string // search.mode: "match" when empty, or "outcome" (no fullUrl)
 }
 
 func deref(p *string) string {
@@ -572,6 +573,12 @@ func (a *API) bundleBody(r *http.Request, s *search, resources []bundled, total,
 			if i > 0 {
 				out.WriteByte(',')
 			}
+			if res.mode == "outcome" {
+				out.WriteString(`{"resource":`)
+				out.Write(raw)
+				out.WriteString(`,"search":{"mode":"outcome"}}`)
+				continue
+			}
 			out.WriteString(`{"fullUrl":`)
 			u, _ := json.Marshal(fhirres.FullURL(base, res.typ, res.id))
 			out.Write(u)
@@ -592,7 +599,11 @@ const maxPatientCandidates = 10_000
 var auditParams = map[string]paramType{"patient": pReference, "date": pDate, "agent": pToken}
 
 // searchAudit serves the access log: patients their own, the authority
-// anyone's (by patient or by agent).
+// anyone's (by patient or by agent). Each event's batch is checked against
+// the hash chain: an event whose batch fails is shown tagged
+// urn:fsenet:audit-integrity|failed, one whose batch cannot be read is
+// withheld, and either way an OperationOutcome entry names the batch and
+// why.
 func (a *API) searchAudit(w http.ResponseWriter, r *http.Request) {
 	c, ok := a.caller(w, r)
 	if !ok {
@@ -637,27 +648,44 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request) {
 	// counting every match of a busy agent is not worth a scan, so the
 	// Bundle has no total and pages with next links.
 	q.Offset, q.Limit = s.offset, s.count+1
-	var events []index.Event
+	var hits []index.AuditHit
 	applied, ok := a.read(w, r, func(rd index.Reader) error {
 		var err error
-		events, err = index.SearchAudit(rd, q)
+		hits, err = index.SearchAudit(rd, q)
 		return err
 	})
 	if !ok {
 		return
 	}
-	more := len(events) > s.count
-	events = events[:min(len(events), s.count)]
+	more := len(hits) > s.count
+	hits = hits[:min(len(hits), s.count)]
 	var resources []bundled
-	for _, e := range events {
-		res := fhirres.AuditEvent(e)
-		resources = append(resources, bundled{"AuditEvent", deref(res.Id), res})
+	var problems []string
+	reported := map[uint64]bool{}
+	for _, h := range hits {
+		if h.Broken != "" && !reported[h.Batch] {
+			reported[h.Batch] = true
+			what := "its events are shown tagged " + fhirres.SystemAuditIntegrity + "|failed"
+			if h.Withheld {
+				what = "its events are withheld"
+			}
+			problems = append(problems, fmt.Sprintf("audit batch %d fails the hash-chain verification (%s): %s", h.Batch, h.Broken, what))
+		}
+		if h.Withheld {
+			continue
+		}
+		res := fhirres.AuditHit(h)
+		resources = append(resources, bundled{typ: "AuditEvent", id: deref(res.Id), res: res})
 	}
 	// The total is known only on a last page that holds something: past
 	// the end, the offset says nothing about how many events there are.
 	total := s.offset + len(resources)
 	if more || len(resources) == 0 && s.offset > 0 {
 		total = -1
+	}
+	if len(problems) > 0 {
+		httpapi.With(r, a.d.Log).Warn("access log search met audit batches that fail the hash-chain verification", "batches", len(problems))
+		resources = append(resources, bundled{typ: "OperationOutcome", res: fhirres.AuditIntegrity(problems), mode: "outcome"})
 	}
 	a.writeBundle(w, r, applied, s, resources, total, s.offset, event(c, "AuditEvent.search", index.ActionExecute, q.Patient))
 }

@@ -239,3 +239,32 @@ func AuditEvent(e index.Event) fhir.AuditEvent {
 	}
 	return ae
 }
+
+// SystemAuditIntegrity is the system of the tag that marks an AuditEvent
+// whose record fails the audit trail's hash-chain verification.
+const SystemAuditIntegrity = "urn:fsenet:audit-integrity"
+
+// AuditHit is the FHIR AuditEvent of an event an access-log search found.
+// An event whose batch fails the hash chain's verification is still shown
+// (hiding it would hide the tampering) but tagged: meta.tag
+// urn:fsenet:audit-integrity|failed, whose display says why.
+func AuditHit(h index.AuditHit) fhir.AuditEvent {
+	ae := AuditEvent(h.Event)
+	if h.Broken != "" {
+		ae.Meta = &fhir.Meta{Tag: []fhir.Coding{{System: Ptr(SystemAuditIntegrity), Code: Ptr("failed"),
+			Display: Ptr("fails the audit trail's hash-chain verification: " + h.Broken)}}}
+	}
+	return ae
+}
+
+// AuditIntegrity is the OperationOutcome entry of an access-log search
+// that met batches failing the hash chain's verification: one warning
+// (security) per batch, saying why, and whether its events are shown
+// (tagged) or withheld (unreadable).
+func AuditIntegrity(problems []string) fhir.OperationOutcome {
+	var oo fhir.OperationOutcome
+	for _, p := range problems {
+		oo.Issue = append(oo.Issue, fhir.OperationOutcomeIssue{Severity: fhir.IssueSeverityWarning, Code: fhir.IssueTypeSecurity, Diagnostics: Ptr(p)})
+	}
+	return oo
+}
