@@ -83,7 +83,9 @@ func TestCommandLine(t *testing.T) {
 		{"token idp key without region", []string{"token", "--sub", "X", "--idp-key", "idp.key"}, 2, []string{"--region is required with --idp-key"}},
 
 		{"restore -h", []string{"restore", "-h"}, 0, []string{"Usage: fsenode restore"}},
-		{"restore without snapshot", []string{"restore"}, 2, []string{"Usage: fsenode restore"}},
+		{"restore without snapshot", []string{"restore"}, 2, []string{"missing argument BACKUP|SNAPSHOT"}},
+		{"restore two arguments", []string{"restore", "a.snap", "b.snap"}, 2, []string{`unexpected argument "b.snap"`}},
+		{"restore flag after the argument", []string{"restore", filepath.Join(dir, "a.snap"), "--config", filepath.Join(dir, "absent.toml")}, 1, []string{"absent.toml"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,11 +14,12 @@ import (
 // snapshot save), into an empty data directory, then checks that every
 // index entry of the region has its document.
 func restoreCmd(_ context.Context, args []string) error {
-	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	cl := newCmdLine("restore", "[--config FILE] [--documents-only] [--KEY VALUE]... BACKUP|SNAPSHOT", "", "BACKUP|SNAPSHOT")
+	fs := cl.fs
 	configPath := fs.String("config", "", "the node's TOML configuration (its data_dir must not hold a replica nor documents)")
 	documentsOnly := fs.Bool("documents-only", false, "restore only the region's documents from BACKUP: the node rejoins a running federation, which gives it the state")
 	var cfg node.Config
-	applyFlags := node.RegisterFlags(fs, &cfg)
+	applyFlags := registerConfigFlags(fs, &cfg)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: fsenode restore [--config FILE] [--documents-only] [--KEY VALUE]... BACKUP|SNAPSHOT
 
@@ -42,18 +42,15 @@ once the node is ready: the federation's state may name documents published
 after the backup.`)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return errUsage
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errUsage
+	pos, err := cl.parse(args)
+	if err != nil {
+		return err
 	}
 	if err := loadConfig(*configPath, &cfg, applyFlags); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	src := fs.Arg(0)
+	src := pos[0]
 	fi, err := os.Stat(src)
 	if err != nil {
 		return err
