@@ -3,7 +3,7 @@
 //
 //	fsenode run [--config FILE] [--KEY VALUE]...
 //	fsenode demo [--dir DIR] [--regions 030,150,160]
-//	fsenode init --dir DIR --region CODE
+//	fsenode init --dir DIR --region CODE [--founder]
 //	fsenode authority init|certify|revoke|promote|demote
 //	fsenode token (--idp-key FILE | --authority-key FILE) --sub CF ...
 //	fsenode restore [--config FILE] SNAPSHOT
@@ -29,7 +29,7 @@ Usage:
                run one region's node (every configuration key is also a flag)
   fsenode demo [--dir DIR] [--regions 030,150,160]
                run a whole federation on this machine, one process per region
-  fsenode init --dir DIR --region CODE
+  fsenode init --dir DIR --region CODE [--founder]
                create a region's node key, IdP key and a commented sample configuration
   fsenode authority init|certify|revoke|promote|demote
                the national authority's key, membership certificates, revocations
@@ -40,7 +40,8 @@ Usage:
   fsenode restore [--config FILE] SNAPSHOT
                build a node's state from a snapshot into an empty data directory
 
-Run "fsenode COMMAND -h" for a command's flags.
+Run "fsenode COMMAND -h" for a command's flags. Exit status: 0 on success,
+1 when the command fails, 2 on a usage error.
 `)
 }
 
