@@ -18,8 +18,10 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/index"
 )
 
 // fed is an in-process federation for tests: an authority key and nodes
@@ -218,4 +220,26 @@ func do(t testing.TB, method, url, tok, ctype, body string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// seedLabReport writes, through n, a patient with consent and one lab
+// report of region 030 kept by 030.
+func seedLabReport(t *testing.T, n *Node) {
+	t.Helper()
+	ctx := context.Background()
+	apply := func(cmd consensus.Command, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.cons.Apply(ctx, cmd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const pid = "CF:RSSMRA80A01H501U"
+	apply(index.PutPatient(index.Patient{ID: pid, Family: "Rossi", HomeRegion: "030"}))
+	apply(index.SetConsent(index.ConsentChange{Patient: pid, Given: true}))
+	apply(index.Publish(index.Entry{ID: index.DocumentID("030", "lab-1"), Patient: pid, Type: "11502-2", Class: "REF",
+		Created: time.Now(), AuthorOrg: "030-ASST-01", Custodian: "030", MIME: "application/pdf",
+		Hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Size: 4}))
 }

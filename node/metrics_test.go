@@ -1,7 +1,6 @@
 package node
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,10 +12,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/federation"
-	"github.com/fsenet/fsenet/index"
 )
 
 // scrape reads a node's /metrics.
@@ -70,22 +67,7 @@ func TestMetricsCarryRegion(t *testing.T) {
 	f := newFed(t)
 	n := f.add("030", federation.RoleVoter)
 	base := "http://" + n.HTTPAddr()
-	ctx := context.Background()
-	apply := func(cmd consensus.Command, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := n.cons.Apply(ctx, cmd); err != nil {
-			t.Fatal(err)
-		}
-	}
-	const pid = "CF:RSSMRA80A01H501U"
-	apply(index.PutPatient(index.Patient{ID: pid, Family: "Rossi", HomeRegion: "030"}))
-	apply(index.SetConsent(index.ConsentChange{Patient: pid, Given: true}))
-	apply(index.Publish(index.Entry{ID: index.DocumentID("030", "lab-1"), Patient: pid, Type: "11502-2", Class: "REF",
-		Created: time.Now(), AuthorOrg: "030-ASST-01", Custodian: "030", MIME: "application/pdf",
-		Hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Size: 4}))
+	seedLabReport(t, n)
 	consensustest.Eventually(t, 10*time.Second, func() error {
 		if _, ok := n.members.Members().View().IdP("030"); !ok {
 			return errors.New("IdP keys not published")

@@ -21,7 +21,6 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/consensus/membership/admission"
 	"github.com/fsenet/fsenet/federation"
@@ -436,22 +435,7 @@ func TestIndexEntriesAreSearchableOnEveryNode(t *testing.T) {
 	f := newFed(t)
 	lom := f.add("030", federation.RoleVoter)
 	cam := f.add("150", federation.RoleVoter)
-	ctx := context.Background()
-	apply := func(cmd consensus.Command, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := lom.cons.Apply(ctx, cmd); err != nil {
-			t.Fatal(err)
-		}
-	}
-	const pid = "CF:RSSMRA80A01H501U"
-	apply(index.PutPatient(index.Patient{ID: pid, Family: "Rossi", HomeRegion: "030"}))
-	apply(index.SetConsent(index.ConsentChange{Patient: pid, Given: true}))
-	apply(index.Publish(index.Entry{ID: index.DocumentID("030", "lab-1"), Patient: pid, Type: "11502-2", Class: "REF",
-		Created: time.Now(), AuthorOrg: "030-ASST-01", Custodian: "030", MIME: "application/pdf",
-		Hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Size: 4}))
+	seedLabReport(t, lom)
 	consensustest.Eventually(t, 10*time.Second, func() error {
 		if _, ok := cam.members.Members().View().IdP("150"); !ok {
 			return errors.New("Campania's IdP keys not replicated yet")
