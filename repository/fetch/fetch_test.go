@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 
+	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/federation"
 )
 
@@ -529,13 +531,12 @@ func TestFetchFirstByteLimit(t *testing.T) {
 	if took := time.Since(start); took < q.FirstByte {
 		t.Fatalf("gave up after %v, before the %v limit", took, q.FirstByte)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for streamsTo(r, c.ID()) != 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := streamsTo(r, c.ID()); n != 0 {
-		t.Fatalf("%d streams to the silent custodian still open", n)
-	}
+	consensustest.Eventually(t, 10*time.Second, func() error {
+		if n := streamsTo(r, c.ID()); n != 0 {
+			return fmt.Errorf("%d streams to the silent custodian still open", n)
+		}
+		return nil
+	}, "the streams to the silent custodian reset")
 	// Without a limit the context alone bounds the wait, and its end is
 	// not taken for the custodian's silence.
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
