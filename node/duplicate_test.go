@@ -2,7 +2,9 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -89,5 +91,47 @@ func TestCopyOfANodeIsRefused(t *testing.T) {
 	base := "http://" + lom.HTTPAddr()
 	if c, b := do(t, "GET", base+"/v1/cluster", f.authorityToken(), "", ""); c != 200 || !strings.Contains(b, `"agree":true`) {
 		t.Fatalf("/v1/cluster after the copy was refused: %d %s", c, b)
+	}
+}
+
+// The revocation notice and the instance question are peer messages:
+// garbage gets a refusal or a closed stream, and changes nothing — the
+// node is neither revoked nor taken for a copy.
+func TestTrustProtocolsRefuseGarbage(t *testing.T) {
+	f := newFed(t)
+	lom := f.add("030", federation.RoleVoter)
+	cam := f.add("150", federation.RoleVoter)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	opts := federation.DefaultRPCOptions()
+	garbage := [][]byte{[]byte("not a token"), {0x00, 0xff, 0x13}, []byte(strings.Repeat("a.", 4000)), []byte("{}")}
+	for _, g := range garbage {
+		_, err := federation.Call(ctx, lom.host, cam.PeerID(), federation.ProtocolID("revoked", "1.0.0"), g, opts)
+		var re *federation.RemoteError
+		if !errors.As(err, &re) || re.Code != "invalid" {
+			t.Fatalf("revocation notice %q: %v, want an invalid refusal", g[:min(len(g), 16)], err)
+		}
+		if string(g) == "{}" {
+			continue // a well-formed question (without a refusal): answered
+		}
+		s, err := lom.host.NewStream(ctx, cam.PeerID(), federation.ProtocolID("instance", "1.0.0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = s.Write(g)
+		_ = s.CloseWrite()
+		if b, _ := io.ReadAll(s); len(b) != 0 {
+			t.Fatalf("instance question %q answered %q, want the stream closed", g[:min(len(g), 16)], b)
+		}
+		_ = s.Close()
+	}
+	if _, revoked := cam.members.Revoked(); revoked {
+		t.Fatal("garbage revoked the node")
+	}
+	if why := cam.dups.Copy(); why != "" {
+		t.Fatalf("garbage made the node a copy: %s", why)
+	}
+	if ok, why := cam.Ready(); !ok {
+		t.Fatalf("the node is not ready after garbage: %s", why)
 	}
 }
