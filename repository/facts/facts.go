@@ -78,8 +78,8 @@ type Fact struct {
 	// Effective is when the fact holds (observation time, onset,
 	// administration, start of a therapy), as the FHIR dateTime the
 	// document gives (precision kept); End, the end of its period.
-	Effective string `json:"effective,omitempty"`
-	End       string `json:"end,omitempty"`
+	Effective string    `json:"effective,omitempty"`
+	End       string    `json:"end,omitempty"`
 	Value     *Quantity `json:"value,omitempty"`
 	ValueCode *Coding   `json:"value_code,omitempty"`
 	// Resource is the FHIR R4 resource (JSON) without id, subject or
