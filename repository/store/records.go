@@ -225,7 +225,10 @@ func (s *Store) release(tx *badger.Txn, id, status string) error {
 	if status != "" {
 		d.Entry.Status = status
 	}
-	return setJSON(tx, cat(pDoc, []byte(id)), d)
+	if err := setJSON(tx, cat(pDoc, []byte(id)), d); err != nil {
+		return err
+	}
+	return syncCounted(tx, d)
 }
 
 // Outbox returns up to max operations waiting for the federation, oldest
@@ -295,6 +298,15 @@ func (s *Store) Complete(op Op, committed index.Entry) error {
 			}
 			if err := setJSON(tx, cat(pDoc, []byte(op.Doc)), d); err != nil {
 				return err
+			}
+			if err := syncCounted(tx, d); err != nil {
+				return err
+			}
+			// A new version's facts are extracted once it is indexed.
+			if op.Kind == OpPublish {
+				if err := tx.Set(cat(pExtract, []byte(op.Doc)), nil); err != nil {
+					return err
+				}
 			}
 		}
 		// A replacing version supersedes the one it replaces.

@@ -88,6 +88,7 @@ func (c Config) Validate() error {
 //	w/<workflow id>            Workflow
 //	v/<sha256 hex>             Validation of a CDA
 //	n/blob, n/outbox           counters
+//	x/ e/ f/ q/ z/ n/pseudonym structured data (facts.go)
 var (
 	pChunk    = []byte("b/")
 	pUpload   = []byte("u/")
@@ -136,6 +137,8 @@ type Store struct {
 	submits sync.RWMutex
 	closed  chan struct{}
 	wg      sync.WaitGroup
+	// pseudoKey keys the patients' pseudonyms in population rows.
+	pseudoKey []byte
 }
 
 // Open opens (or creates) the store, removes the chunks of uploads a
@@ -182,6 +185,10 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open document store: %w", err)
+	}
+	if err := s.loadPseudoKey(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open document store: pseudonym key: %w", err)
 	}
 	if err := s.sweepUploads(); err != nil {
 		s.Close()

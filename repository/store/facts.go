@@ -1,0 +1,471 @@
+package store
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/repository/facts"
+)
+
+// Structured data. When the index commits a new version of one of the
+// region's documents, the version is marked for extraction in the same
+// transaction (x/), so no committed document is ever left without its
+// facts, whatever stops the node; the extraction worker drains the marks.
+// A version's facts, its population rows and its extraction record are
+// written, and its mark cleared, in one transaction.
+//
+//	x/<doc>                                    marked for extraction
+//	e/<doc>                                    Extracted: the outcome, the keys written
+//	f/<patient>\x00<type>\x00<doc>\x00<seq 4B>  a Fact (JSON)
+//	q/<resource>\x00<system>\x00<code>\x00<day 4B>\x00<doc>\x00<seq 4B>  a population row
+//	z/<doc>                                    a version whose rows no question counts
+//	n/pseudonym                                the region's pseudonym key
+var (
+	pExtract   = []byte("x/")
+	pExtracted = []byte("e/")
+	pFact      = []byte("f/")
+	pRow       = []byte("q/")
+	pExcluded  = []byte("z/")
+	kPseudo    = []byte("n/pseudonym")
+)
+
+// Extraction outcomes.
+const (
+	ExtractOK          = "ok"
+	ExtractUnsupported = "unsupported" // a document type or format the extraction does not map
+	ExtractFailed      = "failed"      // the content could not be read or parsed
+)
+
+// Extracted records the extraction of one document version.
+type Extracted struct {
+	Doc     string    `json:"doc"`
+	Patient string    `json:"patient"`
+	Outcome string    `json:"outcome"`
+	Reason  string    `json:"reason,omitempty"` // why it failed: never clinical content
+	Facts   int       `json:"facts"`
+	Skipped int       `json:"skipped,omitempty"`
+	Version int       `json:"version"` // of the extraction
+	At      time.Time `json:"at"`
+	Keys    []string  `json:"keys,omitempty"` // the fact and row keys written
+}
+
+// ExtractionResult is what the worker stores for a version.
+type ExtractionResult struct {
+	Record Extracted
+	Facts  []facts.Fact
+	Rows   []facts.Row // Patient and Region are ignored: the store sets the pseudonym
+}
+
+// PendingExtractions returns up to max document versions marked for
+// extraction.
+func (s *Store) PendingExtractions(max int) ([]string, error) {
+	var docs []string
+	err := s.db.View(func(tx *badger.Txn) error {
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: pExtract})
+		defer it.Close()
+		for it.Rewind(); it.Valid() && len(docs) < max; it.Next() {
+			docs = append(docs, string(it.Item().Key()[len(pExtract):]))
+		}
+		return nil
+	})
+	return docs, err
+}
+
+// MarkExtraction marks the committed versions of the region's documents
+// for extraction: those named, or with all every indexed version whose
+// last extraction is older than version (a new extraction's upgrade). It
+// returns how many it marked.
+func (s *Store) MarkExtraction(all bool, version int, docs ...string) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *badger.Txn) error {
+		mark := func(id string) error {
+			n++
+			return tx.Set(cat(pExtract, []byte(id)), nil)
+		}
+		for _, id := range docs {
+			if err := mark(id); err != nil {
+				return err
+			}
+		}
+		if !all {
+			return nil
+		}
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: pDoc, PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		var ids []string
+		for it.Rewind(); it.Valid(); it.Next() {
+			var d Document
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &d) }); err != nil {
+				return err
+			}
+			if d.State == StatePending {
+				continue
+			}
+			var rec Extracted
+			ok, err := getJSON(tx, cat(pExtracted, []byte(d.ID)), &rec)
+			if err != nil {
+				return err
+			}
+			if !ok || rec.Version < version {
+				ids = append(ids, d.ID)
+			}
+		}
+		for _, id := range ids {
+			if err := mark(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// PutExtraction replaces a version's facts and rows with res, records
+// the outcome and clears the version's mark, in one transaction.
+func (s *Store) PutExtraction(res ExtractionResult) error {
+	rec := res.Record
+	if rec.Doc == "" || rec.Patient == "" {
+		return errors.New("store: an extraction needs its document and patient")
+	}
+	return s.db.Update(func(tx *badger.Txn) error {
+		var old Extracted
+		if _, err := getJSON(tx, cat(pExtracted, []byte(rec.Doc)), &old); err != nil {
+			return err
+		}
+		for _, k := range old.Keys {
+			if err := tx.Delete([]byte(k)); err != nil {
+				return err
+			}
+		}
+		rec.Keys = rec.Keys[:0]
+		for i := range res.Facts {
+			f := &res.Facts[i]
+			k := factKey(rec.Patient, f.Type, rec.Doc, f.Seq)
+			v, err := json.Marshal(f)
+			if err != nil {
+				return err
+			}
+			if err := tx.Set(k, v); err != nil {
+				return err
+			}
+			rec.Keys = append(rec.Keys, string(k))
+		}
+		pseudo := s.Pseudonym(rec.Patient)
+		for i := range res.Rows {
+			r := res.Rows[i]
+			r.Patient = pseudo
+			k := rowKey(&r, rec.Doc, i)
+			if err := tx.Set(k, encodeRow(&r)); err != nil {
+				return err
+			}
+			rec.Keys = append(rec.Keys, string(k))
+		}
+		if err := setJSON(tx, cat(pExtracted, []byte(rec.Doc)), rec); err != nil {
+			return err
+		}
+		return tx.Delete(cat(pExtract, []byte(rec.Doc)))
+	})
+}
+
+// Extraction returns a version's extraction record.
+func (s *Store) Extraction(doc string) (Extracted, bool, error) {
+	var rec Extracted
+	var ok bool
+	err := s.db.View(func(tx *badger.Txn) error {
+		var err error
+		ok, err = getJSON(tx, cat(pExtracted, []byte(doc)), &rec)
+		return err
+	})
+	return rec, ok, err
+}
+
+// ExtractionCounts counts the versions by extraction outcome, and those
+// still marked.
+func (s *Store) ExtractionCounts() (map[string]int, int, error) {
+	out := map[string]int{}
+	pending := 0
+	err := s.db.View(func(tx *badger.Txn) error {
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: pExtracted, PrefetchValues: true, PrefetchSize: 64})
+		for it.Rewind(); it.Valid(); it.Next() {
+			var rec Extracted
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &rec) }); err != nil {
+				it.Close()
+				return err
+			}
+			out[rec.Outcome]++
+		}
+		it.Close()
+		it = tx.NewIterator(badger.IteratorOptions{Prefix: pExtract})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			pending++
+		}
+		return nil
+	})
+	return out, pending, err
+}
+
+// StoredFact is a fact with the version it comes from.
+type StoredFact struct {
+	Doc  string
+	Fact facts.Fact
+}
+
+// PatientFacts calls fn with every fact of the patients (a person's
+// identities) of type typ ("" every type), by patient, type and version.
+func (s *Store) PatientFacts(patients []string, typ string, fn func(StoredFact) error) error {
+	return s.db.View(func(tx *badger.Txn) error {
+		for _, p := range patients {
+			prefix := cat(pFact, []byte(p), []byte(typ))
+			if typ == "" {
+				prefix = append(cat(pFact, []byte(p)), 0)
+			} else {
+				prefix = append(prefix, 0)
+			}
+			it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+			for it.Rewind(); it.Valid(); it.Next() {
+				k := it.Item().Key()
+				rest := k[len(pFact):]
+				var parts [][]byte
+				if len(rest) > 5 {
+					parts = bytes.SplitN(rest[:len(rest)-5], []byte{0}, 3)
+				}
+				if len(parts) != 3 {
+					it.Close()
+					return fmt.Errorf("store: malformed fact key %q", k)
+				}
+				sf := StoredFact{Doc: string(parts[2])}
+				if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &sf.Fact) }); err != nil {
+					it.Close()
+					return fmt.Errorf("store: fact %q: %w", k, err)
+				}
+				if err := fn(sf); err != nil {
+					it.Close()
+					return err
+				}
+			}
+			it.Close()
+		}
+		return nil
+	})
+}
+
+// Scan is one range of population rows: the rows of a resource type
+// whose code, in system, equals Code (or starts with it, with Prefix),
+// dated in [From, To).
+type Scan struct {
+	Resource, System, Code string
+	Prefix                 bool
+	From, To               time.Time
+}
+
+// ScanRows calls fn with every row in the scan, and the version it
+// comes from; rows whose version is excluded (hidden, withdrawn,
+// replaced) are left out. Row.Region is not set.
+func (s *Store) ScanRows(sc Scan, fn func(doc string, r *facts.Row) error) error {
+	excluded, err := s.excluded()
+	if err != nil {
+		return err
+	}
+	from, to := dayOf(sc.From), dayOf(sc.To)
+	return s.db.View(func(tx *badger.Txn) error {
+		head := cat(pRow, []byte(sc.Resource), []byte(sc.System), []byte(sc.Code))
+		prefix := head
+		if !sc.Prefix {
+			prefix = append(bytes.Clone(head), 0)
+		}
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		var r facts.Row
+		for it.Rewind(); it.Valid(); {
+			k := it.Item().Key()
+			// <code rest>\x00<day 4B>\x00<doc>\x00<seq 4B>
+			rest := k[len(head):]
+			i := bytes.IndexByte(rest, 0)
+			if i < 0 || len(rest) < i+1+4+1+1+4 {
+				return fmt.Errorf("store: malformed row key %q", k)
+			}
+			codeEnd := len(head) + i // the code's end in k
+			day := binary.BigEndian.Uint32(rest[i+1:])
+			if day < from {
+				// Seek to the window's first day of this code.
+				seek := append(append(bytes.Clone(k[:codeEnd]), 0), u32(from)...)
+				it.Seek(seek)
+				continue
+			}
+			if day >= to {
+				// Past the window: on to the next code.
+				next := append(bytes.Clone(k[:codeEnd]), 1)
+				it.Seek(next)
+				continue
+			}
+			doc := rest[i+1+4+1 : len(rest)-5]
+			if !excluded[string(doc)] {
+				if err := it.Item().Value(func(v []byte) error { return decodeRow(v, &r) }); err != nil {
+					return fmt.Errorf("store: row %q: %w", k, err)
+				}
+				r.Resource, r.System = sc.Resource, sc.System
+				r.Code = string(k[len(pRow)+len(sc.Resource)+1+len(sc.System)+1 : codeEnd])
+				r.Date = timeOf(day)
+				if err := fn(string(doc), &r); err != nil {
+					return err
+				}
+			}
+			it.Next()
+		}
+		return nil
+	})
+}
+
+// excluded reads the versions no question counts.
+func (s *Store) excluded() (map[string]bool, error) {
+	out := map[string]bool{}
+	err := s.db.View(func(tx *badger.Txn) error {
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: pExcluded})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			out[string(it.Item().Key()[len(pExcluded):])] = true
+		}
+		return nil
+	})
+	return out, err
+}
+
+// counted reports whether population questions count a version's rows:
+// a committed current version that nobody but its patient and author has
+// had hidden.
+func counted(d Document) bool {
+	e := d.Entry
+	return d.State == StateIndexed && e.Status == index.StatusCurrent && !e.Hidden() && e.Confidentiality != "V"
+}
+
+// syncCounted keeps a version's exclusion mark in step with its record.
+func syncCounted(tx *badger.Txn, d Document) error {
+	if counted(d) {
+		return tx.Delete(cat(pExcluded, []byte(d.ID)))
+	}
+	return tx.Set(cat(pExcluded, []byte(d.ID)), nil)
+}
+
+// Pseudonym is the region's pseudonym of a patient for population rows:
+// a keyed hash under a key that never leaves the region's store, so a
+// row names nobody and two rows of one person still count once.
+func (s *Store) Pseudonym(patient string) uint64 {
+	m := hmac.New(sha256.New, s.pseudoKey)
+	m.Write([]byte(patient))
+	return binary.BigEndian.Uint64(m.Sum(nil))
+}
+
+// loadPseudoKey reads the region's pseudonym key, making it on first use.
+func (s *Store) loadPseudoKey() error {
+	return s.db.Update(func(tx *badger.Txn) error {
+		it, err := tx.Get(kPseudo)
+		if err == nil {
+			s.pseudoKey, err = it.ValueCopy(nil)
+			return err
+		}
+		if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return err
+		}
+		s.pseudoKey = key
+		return tx.Set(kPseudo, key)
+	})
+}
+
+func factKey(patient, typ, doc string, seq int) []byte {
+	return binary.BigEndian.AppendUint32(append(cat(pFact, []byte(patient), []byte(typ), []byte(doc)), 0), uint32(seq))
+}
+
+func rowKey(r *facts.Row, doc string, seq int) []byte {
+	k := cat(pRow, []byte(r.Resource), []byte(r.System), []byte(r.Code))
+	k = append(k, 0)
+	k = append(k, u32(dayOf(r.Date))...)
+	k = append(append(k, 0), doc...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint32(k, uint32(seq))
+}
+
+func u32(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
+
+// epoch is day 0 of row keys; an unknown date is day 0.
+var epoch = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func dayOf(t time.Time) uint32 {
+	if t.IsZero() || t.Before(epoch) {
+		return 0
+	}
+	d := t.Sub(epoch) / (24 * time.Hour)
+	if d > math.MaxUint32-1 {
+		return math.MaxUint32 - 1
+	}
+	return uint32(d)
+}
+
+func timeOf(day uint32) time.Time {
+	if day == 0 {
+		return time.Time{}
+	}
+	return epoch.AddDate(0, 0, int(day))
+}
+
+// Row values: flags, value, pseudonym, age, then unit, status, gender,
+// province and facility, each a length byte and its bytes (at most 255).
+func encodeRow(r *facts.Row) []byte {
+	b := make([]byte, 0, 32+len(r.Unit)+len(r.Status)+len(r.Gender)+len(r.Province)+len(r.Facility))
+	var flags byte
+	if r.HasValue {
+		flags = 1
+	}
+	b = append(b, flags)
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(r.Value))
+	b = binary.BigEndian.AppendUint64(b, r.Patient)
+	b = binary.BigEndian.AppendUint16(b, uint16(int16(max(-1, min(r.Age, 32767)))))
+	for _, s := range []string{r.Unit, r.Status, r.Gender, r.Province, r.Facility} {
+		if len(s) > 255 {
+			s = s[:255]
+		}
+		b = append(b, byte(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+var errRow = errors.New("malformed population row")
+
+func decodeRow(b []byte, r *facts.Row) error {
+	if len(b) < 19 {
+		return errRow
+	}
+	r.HasValue = b[0]&1 != 0
+	r.Value = math.Float64frombits(binary.BigEndian.Uint64(b[1:]))
+	r.Patient = binary.BigEndian.Uint64(b[9:])
+	r.Age = int(int16(binary.BigEndian.Uint16(b[17:])))
+	b = b[19:]
+	for _, dst := range []*string{&r.Unit, &r.Status, &r.Gender, &r.Province, &r.Facility} {
+		if len(b) < 1 || len(b) < 1+int(b[0]) {
+			return errRow
+		}
+		n := int(b[0])
+		if *dst != string(b[1:1+n]) { // reuse the previous row's string when equal
+			*dst = strings.Clone(string(b[1 : 1+n]))
+		}
+		b = b[1+n:]
+	}
+	return nil
+}
