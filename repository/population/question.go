@@ -283,6 +283,9 @@ func decodeStrict(b []byte, v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field == "" {
+			return fmt.Errorf("%w: %s where an object is expected", ErrInvalid, te.Value)
+		}
 		if errors.As(err, &te) {
 			return fmt.Errorf("%w: %s: %s where %s is expected", ErrInvalid, te.Field, te.Value, te.Type)
 		}
