@@ -142,6 +142,19 @@ func EntryAccess(c Caller, p Patient, e Entry) Access {
 	return Access{}
 }
 
+// FactAccess is the policy's verdict on the structured data extracted
+// from a version (its Observations, Conditions, ...): exactly who may
+// have the version's content, and only while it is current — a replaced
+// or withdrawn version's data goes with it, a hidden one's is hidden as
+// the document is.
+func FactAccess(c Caller, p Patient, e Entry) Access {
+	acc := EntryAccess(c, p, e)
+	if !acc.Content || e.Status != StatusCurrent {
+		return Access{}
+	}
+	return acc
+}
+
 // PatientAccess says whether the caller may read a patient's registry
 // record (demographics, home region, consent): the patient, clinicians
 // consulting for treatment or emergency, the region operators and the
@@ -229,6 +242,9 @@ const (
 	ActFeeding       Action = "authority.feeding"
 	ActCertify       Action = "authority.certify"
 	ActRevoke        Action = "authority.revoke"
+	// ActPopulationQuery asks every region an aggregate over its
+	// structured data (only suppressed aggregates leave a region).
+	ActPopulationQuery Action = "authority.population"
 )
 
 // Target is the current state an action is judged on. Each action reads
@@ -309,7 +325,8 @@ func hideUnless(ok bool) Decision {
 //     registration; snapshots also by the authority); the federation's
 //     status and audit chain by any member region's operator and the
 //     authority; feeding statistics, certificates and revocations by the
-//     authority alone.
+//     authority alone; so are population questions (research asks with
+//     a token the authority issues).
 //   - The telemedicine catalogue is read by anyone authenticated (it holds
 //     nothing clinical); a region's services are written by its
 //     operators; another region's operators adopt them; the authority
@@ -372,7 +389,7 @@ func Authorize(c Caller, a Action, t Target) Decision {
 		return allowIf(c.OperatorOf(t.Region))
 	case ActClusterStatus, ActVerifyAudit:
 		return allowIf(c.Authority || c.OperatorOf(c.Region))
-	case ActFeeding, ActCertify, ActRevoke, ActCatalogueReuse:
+	case ActFeeding, ActCertify, ActRevoke, ActCatalogueReuse, ActPopulationQuery:
 		return allowIf(c.Authority)
 	case ActReadCatalogue:
 		return Allow

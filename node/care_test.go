@@ -586,7 +586,7 @@ func TestTelemonitoringAtTheHomeNode(t *testing.T) {
 		})
 	}
 	// The care team in Campania reads through its own node.
-	code, body = do(t, "GET", c.camBase+"/Observation?patient=Patient/CF-"+careCF+"&code=29463-7&_count=2", c.camDoc, "", "")
+	code, body = do(t, "GET", c.camBase+"/Observation?category=telemonitoring&patient=Patient/CF-"+careCF+"&code=29463-7&_count=2", c.camDoc, "", "")
 	if code != http.StatusOK || strings.Count(body, `"resourceType":"Observation"`) != 2 || !strings.Contains(body, `"relation":"next"`) {
 		t.Fatalf("series at Campania: %d %s", code, body)
 	}
@@ -598,7 +598,7 @@ func TestTelemonitoringAtTheHomeNode(t *testing.T) {
 		t.Fatalf("the plan at Campania: %d %s", code, body)
 	}
 	stranger := c.f.token("150", "TREATMENT", func(cl *federation.Claims) { cl.Subject = "BNCLCU75A01H501T" })
-	if code, _ := do(t, "GET", c.camBase+"/Observation?patient=Patient/CF-"+careCF+"&code=29463-7", stranger, "", ""); code != http.StatusNotFound {
+	if code, _ := do(t, "GET", c.camBase+"/Observation?category=telemonitoring&patient=Patient/CF-"+careCF+"&code=29463-7", stranger, "", ""); code != http.StatusNotFound {
 		t.Fatalf("a clinician outside the team read the readings: %d", code)
 	}
 	// The breaches (two weights over 90 kg in a row, a systolic of 170)
@@ -671,7 +671,7 @@ func TestTelemonitoringAtTheHomeNode(t *testing.T) {
 	if code, body := do(t, "GET", c.camBase+"/Flag", c.camDoc, "", ""); code != http.StatusOK || !strings.Contains(body, `"total":2`) {
 		t.Fatalf("the inbox after the refused alerts: %d %s", code, body)
 	}
-	if code, _ := do(t, "GET", c.camBase+"/Observation?patient=Patient/CF-"+careCF, c.camDoc, "", ""); code != http.StatusBadRequest {
+	if code, _ := do(t, "GET", c.camBase+"/Observation?category=telemonitoring&patient=Patient/CF-"+careCF, c.camDoc, "", ""); code != http.StatusBadRequest {
 		t.Fatalf("a search without a code: %d", code)
 	}
 }
@@ -698,7 +698,7 @@ func TestTelemonitoringFollowsThePatient(t *testing.T) {
 		t.Fatalf("re-home: %d %s", code, body)
 	}
 	series := func(base, tok string) (int, string) {
-		code, body := do(t, "GET", base+"/Observation?patient=Patient/CF-"+careCF+"&code=29463-7&_count=1000", tok, "", "")
+		code, body := do(t, "GET", base+"/Observation?category=telemonitoring&patient=Patient/CF-"+careCF+"&code=29463-7&_count=1000", tok, "", "")
 		return strings.Count(body, `"resourceType":"Observation"`), fmt.Sprint(code)
 	}
 	more := strings.Replace(entries[0], start.Format(time.RFC3339), start.Add(9*time.Hour).Format(time.RFC3339), 1)

@@ -36,6 +36,9 @@ import (
 type Node struct {
 	cfg Config
 	log *slog.Logger
+	// readings is telemedicine's search of telemonitoring readings, which
+	// the repository's Observation search hands over.
+	readings http.HandlerFunc
 
 	trust   trust
 	gater   *federation.Gater
@@ -247,7 +250,8 @@ func (n *Node) buildModules() error {
 		ScrubInterval: time.Duration(n.cfg.Repository.ScrubInterval), ScrubBytesPerSec: int64(n.cfg.Repository.ScrubMiBPerSec) << 20,
 		PublicURL: n.cfg.HTTP.PublicURL, Signature: pades.Policy(n.cfg.Repository.Signature), TrustList: n.trustListPath()},
 		reposvc.Deps{Replica: n.cons, Audit: idx, Caller: callerOf, Bearer: bearerClaims, Verify: n.tokens.Verify,
-			Host: n.host, RegionPeer: n.members.RegionPeer, Log: n.log})
+			Host: n.host, RegionPeer: n.members.RegionPeer, Extract: extractDocument, ExtractVersion: extractVersion,
+			Readings: func(w http.ResponseWriter, r *http.Request) { n.readings(w, r) }, Log: n.log})
 	if err != nil {
 		return fmt.Errorf("repository: %w", err)
 	}
@@ -264,6 +268,7 @@ func (n *Node) buildModules() error {
 		return fmt.Errorf("telemed: %w", err)
 	}
 	n.modules = append(n.modules, tm)
+	n.readings = tm.SearchReadings
 	n.routes, n.caps, n.protos = httpapi.NewMux(), &fhirres.Capabilities{}, &module.Protocols{}
 	n.routeNode()
 	return n.modules.Register(&module.Registrar{Commands: n.cons, Routes: n.routes, Protocols: n.protos,

@@ -35,7 +35,10 @@ type OutboxConfig struct {
 	InFlight int
 	// Timeout bounds one attempt; Retry is the pause after a failed one.
 	Timeout, Retry time.Duration
-	Log            *slog.Logger
+	// Committed, when set, is told of every operation the index committed
+	// once the store recorded it.
+	Committed func(op store.Op)
+	Log       *slog.Logger
 }
 
 // Validate refuses an unusable configuration.
@@ -332,6 +335,9 @@ func (o *Outbox) complete(op store.Op, log *slog.Logger, e index.Entry) (Outcome
 	if err := o.cfg.Store.Complete(op, e); err != nil {
 		log.Error("record a committed operation", "err", err)
 		return Outcome{}, false
+	}
+	if o.cfg.Committed != nil {
+		o.cfg.Committed(op)
 	}
 	return Outcome{Entry: e}, true
 }

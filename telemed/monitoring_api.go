@@ -30,7 +30,6 @@ const (
 
 func (m *Module) registerMonitoring(r module.Routes, caps *fhirres.Capabilities) {
 	r.HandleFunc("POST /fhir/Observation", m.postReadings)
-	r.HandleFunc("GET /fhir/Observation", m.searchReadings)
 	r.HandleFunc("GET /fhir/Observation/$daily", m.dailyReadings)
 	caps.Interactions(fhir.ResourceTypeObservation, []fhir.TypeRestfulInteraction{fhir.TypeRestfulInteractionCreate, fhir.TypeRestfulInteractionSearchType},
 		fhirres.SearchParam{Name: "patient", Type: fhir.SearchParamTypeReference}, fhirres.SearchParam{Name: "code", Type: fhir.SearchParamTypeToken},
@@ -385,10 +384,12 @@ func (m *Module) readingsQuery(r *http.Request, op string) (Request, string, err
 	return req, p.HomeRegion, nil
 }
 
-// searchReadings is GET /fhir/Observation?patient=&code=[&date=geT&date=ltT][&_count=]:
+// SearchReadings is GET /fhir/Observation?category=telemonitoring&patient=&code=[&date=geT&date=ltT][&_count=]:
 // a patient's readings of one parameter, oldest first, asked of their
-// home region's node, paged by a next link.
-func (m *Module) searchReadings(w http.ResponseWriter, r *http.Request) {
+// home region's node, paged by a next link. The route is shared with the
+// search of documents' Observations (the repository's), which hands this
+// one the searches of readings.
+func (m *Module) SearchReadings(w http.ResponseWriter, r *http.Request) {
 	req, region, err := m.readingsQuery(r, opReadings)
 	if err != nil {
 		httpapi.Fail(w, r, err)

@@ -113,7 +113,7 @@ func TestProcessTelemonitoring(t *testing.T) {
 	wg.Wait()
 	lom.start(t)
 	waitFor(t, readyTimeout, "Lombardia back", lom.ready)
-	code, b = call(t, http.MethodGet, lom.url()+"/fhir/Observation?patient=Patient/CF-"+pt.CF+"&code=29463-7&_count=1000&date=ge"+from.Format(time.RFC3339), clinician, "", nil)
+	code, b = call(t, http.MethodGet, lom.url()+"/fhir/Observation?category=telemonitoring&patient=Patient/CF-"+pt.CF+"&code=29463-7&_count=1000&date=ge"+from.Format(time.RFC3339), clinician, "", nil)
 	var series struct {
 		Entry []struct {
 			Resource struct {
@@ -164,7 +164,7 @@ func TestProcessTelemonitoring(t *testing.T) {
 		}
 	}
 	waitFor(t, 60*time.Second, "every streamed reading at Campania once", func() bool {
-		code, b, err := callErr(http.MethodGet, cam.url()+"/fhir/Observation?patient=Patient/CF-"+pt.CF+"&code=29463-7&_count=1000&date=ge"+stream.Format(time.RFC3339), team)
+		code, b, err := callErr(http.MethodGet, cam.url()+"/fhir/Observation?category=telemonitoring&patient=Patient/CF-"+pt.CF+"&code=29463-7&_count=1000&date=ge"+stream.Format(time.RFC3339), team)
 		var s struct {
 			Entry []struct {
 				Resource struct {

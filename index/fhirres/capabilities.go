@@ -42,11 +42,18 @@ func (c *Capabilities) Interactions(t fhir.ResourceType, codes []fhir.TypeRestfu
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := c.resource(t)
+	// Two modules may serve one type (Observation: telemonitoring
+	// readings and documents' data): each interaction and parameter is
+	// declared once.
 	for _, code := range codes {
-		r.Interaction = append(r.Interaction, fhir.CapabilityStatementRestResourceInteraction{Code: code})
+		if !slices.ContainsFunc(r.Interaction, func(i fhir.CapabilityStatementRestResourceInteraction) bool { return i.Code == code }) {
+			r.Interaction = append(r.Interaction, fhir.CapabilityStatementRestResourceInteraction{Code: code})
+		}
 	}
 	for _, p := range params {
-		r.SearchParam = append(r.SearchParam, fhir.CapabilityStatementRestResourceSearchParam{Name: p.Name, Type: p.Type})
+		if !slices.ContainsFunc(r.SearchParam, func(sp fhir.CapabilityStatementRestResourceSearchParam) bool { return sp.Name == p.Name }) {
+			r.SearchParam = append(r.SearchParam, fhir.CapabilityStatementRestResourceSearchParam{Name: p.Name, Type: p.Type})
+		}
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/node/module"
 	"github.com/fsenet/fsenet/repository"
+	"github.com/fsenet/fsenet/repository/clinical"
 	"github.com/fsenet/fsenet/repository/fetch"
 	"github.com/fsenet/fsenet/repository/gateway"
 	"github.com/fsenet/fsenet/repository/mhd"
@@ -117,7 +118,16 @@ type Deps struct {
 	// the node of a member region.
 	Host       host.Host
 	RegionPeer func(code string) (peer.ID, bool)
-	Log        *slog.Logger
+	// Extract derives the structured data of the region's documents
+	// (nil: none is derived); ExtractVersion is its version: versions
+	// extracted by an older one are extracted again at the start.
+	Extract        Extractor
+	ExtractVersion int
+	// Readings serves the search of a patient's telemonitoring readings
+	// (GET /fhir/Observation?category=telemonitoring), which shares its
+	// route with the search of documents' Observations.
+	Readings http.HandlerFunc
+	Log      *slog.Logger
 }
 
 // Module is a region's repository.
@@ -129,6 +139,8 @@ type Module struct {
 	outbox *repository.Outbox
 	gw     *gateway.Gateway
 	mhd    *mhd.API
+	// clinical serves the structured data of every region's documents.
+	clinical *clinical.API
 	// slots bound the documents fetched from other regions at once, in
 	// all and from each region.
 	slots    *fetchSlots
@@ -136,6 +148,9 @@ type Module struct {
 	corrupt  prometheus.Counter // stored content that does not match its hash
 	mismatch prometheus.Counter // fetched content that does not match the index
 	scrubbed prometheus.Gauge   // end of the last whole scrub
+	// extractor derives the facts of every version the index commits
+	// (nil when the node derives none).
+	extractor *extractor
 
 	stop context.CancelFunc // ends the scrub
 	wg   sync.WaitGroup
@@ -182,8 +197,11 @@ func New(cfg Config, d Deps) (_ *Module, err error) {
 	if last, err := m.docs.LastScrub(); err == nil && !last.IsZero() {
 		m.scrubbed.Set(float64(last.Unix()))
 	}
+	if d.Extract != nil {
+		m.extractor = newExtractor(m.docs, d.Extract, d.ExtractVersion, d.Log.With("component", "extraction"))
+	}
 	m.outbox, err = repository.NewOutbox(repository.OutboxConfig{
-		Store: m.docs, Apply: d.Replica.Apply, Lookup: m.lookupEntry,
+		Store: m.docs, Apply: d.Replica.Apply, Lookup: m.lookupEntry, Committed: m.committed,
 		// Many in flight: the federation group-commits them.
 		InFlight: 256, Timeout: 30 * time.Second, Retry: time.Second,
 		Log: d.Log.With("component", "outbox"),
@@ -224,6 +242,18 @@ func New(cfg Config, d Deps) (_ *Module, err error) {
 		Corrupt:  m.corrupt.Inc,
 		Mismatch: m.mismatch.Inc,
 		Log:      d.Log.With("component", "documents")})
+	m.clinical = clinical.New(clinical.Deps{Region: cfg.Region, PublicURL: cfg.PublicURL, Facts: m.docs,
+		Read: func(ctx context.Context, fn func(index.Reader) error) error {
+			_, err := d.Replica.Read(ctx, consensus.Local, fn)
+			return err
+		},
+		Caller: d.Caller,
+		Verify: func(tok string) (index.Caller, error) {
+			c, err := d.Verify(tok)
+			return index.CallerFromClaims(c), err
+		},
+		Audit: d.Audit, Host: d.Host, RegionPeer: d.RegionPeer, Readings: d.Readings,
+		Log: d.Log.With("component", "clinical")})
 	return m, nil
 }
 
@@ -236,6 +266,9 @@ func (m *Module) Register(r *module.Registrar) error {
 	m.gw.Register(r.Routes)
 	m.mhd.Register(r.Routes)
 	m.mhd.Capabilities(r.Capabilities)
+	m.clinical.Register(r.Routes)
+	m.clinical.Capabilities(r.Capabilities)
+	m.clinical.Serve(r.Protocols)
 	r.Capabilities.System(fhir.SystemRestfulInteractionTransaction) // ITI-65, served by the gateway
 	fetch.Serve(fetch.ServerConfig{Host: r.Protocols, Log: m.log.With("component", "fetch"),
 		Source: m.mhd.Source(func(tok string) (index.Caller, error) {
@@ -251,7 +284,11 @@ func (m *Module) Register(r *module.Registrar) error {
 			}
 			return float64(k)
 		})
-	for _, c := range append([]prometheus.Collector{m.corrupt, m.mismatch, m.scrubbed, pending, m.outbox.AgeGauge()}, m.fetches.collectors()...) {
+	cs := append([]prometheus.Collector{m.corrupt, m.mismatch, m.scrubbed, pending, m.outbox.AgeGauge()}, m.fetches.collectors()...)
+	if m.extractor != nil {
+		cs = append(cs, m.extractor.collectors()...)
+	}
+	for _, c := range cs {
 		if err := r.Metrics.Register(c); err != nil {
 			return err
 		}
@@ -261,6 +298,9 @@ func (m *Module) Register(r *module.Registrar) error {
 
 // Start sends what the outbox holds and starts the scrub.
 func (m *Module) Start(context.Context) error {
+	if m.extractor != nil {
+		m.extractor.start()
+	}
 	m.outbox.Start()
 	ctx, cancel := context.WithCancel(context.Background())
 	m.stop = cancel
@@ -284,10 +324,20 @@ func (m *Module) Stop(ctx context.Context) error {
 		m.stop = nil
 	}
 	m.outbox.Stop()
+	if m.extractor != nil {
+		m.extractor.close()
+	}
 	if err := m.docs.Close(); err != nil {
 		return fmt.Errorf("document store: %w", err)
 	}
 	return nil
+}
+
+// committed tells the extraction of an operation the index committed.
+func (m *Module) committed(op store.Op) {
+	if m.extractor != nil && op.Kind == store.OpPublish {
+		m.extractor.poke()
+	}
 }
 
 // lookupEntry reads an index entry from the local replica.

@@ -1,0 +1,228 @@
+package clinical
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/repository/facts"
+	"github.com/fsenet/fsenet/repository/store"
+)
+
+// Protocol is the facts protocol: one request (a caller's token, a
+// patient, a query), one answer (the facts the caller may have).
+var Protocol = federation.ProtocolID("facts", "1.0.0")
+
+// protocolVersion is the request's version.
+const protocolVersion = 1
+
+// Limits of the protocol.
+const (
+	maxRequest = 64 << 10
+	maxAnswer  = 16 << 20
+	// maxFacts bounds the facts one region answers one search with; an
+	// answer cut there says so (Truncated) and the asking node names the
+	// region in its answer.
+	maxFacts = 5000
+)
+
+// request asks a region for a patient's facts.
+type request struct {
+	V       int    `json:"v"`
+	Token   string `json:"token"`
+	Patient string `json:"patient"` // the registry id
+	Query   Query  `json:"query"`
+}
+
+// answer is a region's answer.
+type answer struct {
+	Facts     []wireFact `json:"facts"`
+	Truncated bool       `json:"truncated,omitempty"`
+}
+
+// wireFact is one fact and the version it comes from.
+type wireFact struct {
+	Doc  string     `json:"doc"`
+	Fact facts.Fact `json:"fact"`
+}
+
+// Error codes of the protocol.
+const (
+	codeBadRequest = "bad-request"
+	codeUnauth     = "unauthenticated"
+	codeBusy       = "unavailable"
+)
+
+var rpcOptions = federation.RPCOptions{MaxRequest: maxRequest, MaxResponse: maxAnswer, Timeout: 30 * time.Second}
+
+// Serve serves the protocol on h: the custodian's side.
+func (a *API) Serve(h federation.StreamHost) {
+	federation.Serve(h, Protocol, rpcOptions, a.d.Log.With("protocol", "facts"), a.serve)
+}
+
+func (a *API) serve(ctx context.Context, from peer.ID, b []byte) ([]byte, error) {
+	req, err := decodeRequest(b)
+	if err != nil {
+		return nil, &federation.RemoteError{Code: codeBadRequest, Message: err.Error()}
+	}
+	c, err := a.d.Verify(req.Token)
+	if err != nil {
+		return nil, &federation.RemoteError{Code: codeUnauth, Message: "the caller's token is not valid here"}
+	}
+	ans, err := a.answer(ctx, c, req.Patient, req.Query)
+	if err != nil {
+		a.d.Log.Warn("a region's search of its facts failed", "peer", from, "err", err)
+		return nil, &federation.RemoteError{Code: codeBusy, Message: "the facts could not be read or the access audited; retry"}
+	}
+	return json.Marshal(ans)
+}
+
+// decodeRequest reads and checks a request.
+func decodeRequest(b []byte) (request, error) {
+	var req request
+	if err := json.Unmarshal(b, &req); err != nil {
+		return req, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	switch {
+	case req.V != protocolVersion:
+		return req, fmt.Errorf("%w: version %d (this node speaks %d)", ErrInvalid, req.V, protocolVersion)
+	case req.Token == "" || req.Patient == "":
+		return req, fmt.Errorf("%w: a request names its caller's token and its patient", ErrInvalid)
+	}
+	return req, req.Query.Validate()
+}
+
+// answer is the custodian's side of a search: the facts of the patient
+// (and the identities merged into it) that the caller may have by the
+// policy on this node's replica, audited before they are answered. A
+// patient the caller may not see is answered as one without facts.
+func (a *API) answer(ctx context.Context, c index.Caller, patient string, q Query) (answer, error) {
+	ans := answer{Facts: []wireFact{}}
+	var p index.Patient
+	var found bool
+	if err := a.d.Read(ctx, func(r index.Reader) error {
+		var err error
+		p, found, err = index.GetPatient(r, patient)
+		return err
+	}); err != nil {
+		return ans, err
+	}
+	if !found || !index.PatientAccess(c, p) {
+		return ans, nil
+	}
+	var cands []wireFact
+	err := a.d.Facts.PatientFacts(append([]string{p.ID}, p.Merged...), q.Type, func(sf store.StoredFact) error {
+		if (q.Doc == "" || q.Doc == sf.Doc) && q.Matches(&sf.Fact) {
+			cands = append(cands, wireFact{Doc: sf.Doc, Fact: sf.Fact})
+		}
+		return nil
+	})
+	if err != nil {
+		return ans, err
+	}
+	override := false
+	var docs []string
+	err = a.d.Read(ctx, func(r index.Reader) error {
+		allowed := map[string]bool{}
+		for _, f := range cands {
+			ok, seen := allowed[f.Doc]
+			if !seen {
+				e, found, err := index.GetEntry(r, f.Doc)
+				if err != nil {
+					return err
+				}
+				acc := index.FactAccess(c, p, e)
+				ok = found && e.Custodian == a.d.Region && acc.Content
+				allowed[f.Doc] = ok
+				if ok {
+					override = override || acc.Override
+					docs = append(docs, f.Doc)
+				}
+			}
+			if !ok {
+				continue
+			}
+			if len(ans.Facts) == maxFacts {
+				ans.Truncated = true
+				break
+			}
+			ans.Facts = append(ans.Facts, f)
+		}
+		return nil
+	})
+	if err != nil || len(ans.Facts) == 0 {
+		return ans, err
+	}
+	what := q.Type + ".search"
+	if q.Type == "" {
+		what = "Patient.summary"
+	}
+	return ans, a.audit(ctx, c, p.ID, what+".custodian", docs, override)
+}
+
+// audit records the disclosure of the facts of docs, in events of at
+// most the trail's bound of documents each.
+func (a *API) audit(ctx context.Context, c index.Caller, patient, what string, docs []string, override bool) error {
+	slices.Sort(docs)
+	docs = slices.Compact(docs)
+	var events []index.Event
+	for chunk := range slices.Chunk(docs, 1000) {
+		events = append(events, index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
+			Action: index.ActionRead, What: what, Patient: patient, Documents: chunk, Outcome: index.OutcomeSuccess, Override: override})
+	}
+	if len(events) == 0 {
+		events = append(events, index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
+			Action: index.ActionRead, What: what, Patient: patient, Outcome: index.OutcomeSuccess})
+	}
+	return a.d.Audit.Record(ctx, events...)
+}
+
+// ask asks a region's node for a patient's facts on behalf of the caller
+// whose token is tok.
+func (a *API) ask(ctx context.Context, region, tok, patient string, q Query) (answer, error) {
+	var ans answer
+	p, ok := a.d.RegionPeer(region)
+	if !ok {
+		return ans, fmt.Errorf("region %s is not a member of the federation", region)
+	}
+	b, err := json.Marshal(request{V: protocolVersion, Token: tok, Patient: patient, Query: q})
+	if err != nil {
+		return ans, err
+	}
+	resp, err := federation.Call(ctx, a.d.Host, p, Protocol, b, rpcOptions)
+	if err != nil {
+		return ans, err
+	}
+	if err := json.Unmarshal(resp, &ans); err != nil {
+		return ans, fmt.Errorf("%w: %v", errMalformedAnswer, err)
+	}
+	return ans, nil
+}
+
+var errMalformedAnswer = errors.New("malformed answer")
+
+// reason says why a region's facts are missing, for the answer's
+// OperationOutcome: never a token or clinical content.
+func reason(err error) string {
+	var re *federation.RemoteError
+	switch {
+	case errors.As(err, &re):
+		return "it refused: " + re.Message
+	case errors.Is(err, context.DeadlineExceeded):
+		return "it did not answer in time"
+	case errors.Is(err, federation.ErrUnreachable):
+		return "it could not be reached"
+	case errors.Is(err, errMalformedAnswer):
+		return "its answer was malformed"
+	}
+	slog.Debug("region failure", "err", err)
+	return "it could not be asked"
+}
