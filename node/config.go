@@ -94,6 +94,10 @@ type RepositoryConfig struct {
 	// ScrubMiBPerSec paces a scrub: the documents' bytes checked per
 	// second (uncompressed; the disk reads are fewer).
 	ScrubMiBPerSec int `toml:"scrub_mib_per_s"`
+	// PopulationMinK is the smallest number of distinct patients a cell
+	// of this region's answer to a population question may count
+	// without being suppressed (a question may ask for more, never less).
+	PopulationMinK int `toml:"population_min_k"`
 	// Signature is the region's policy on the PAdES signatures of
 	// producers' PDFs: "required" (an unsigned PDF is refused) or
 	// "optional" (a signed one is still verified).
@@ -212,7 +216,7 @@ func DefaultConfig() Config {
 		Audit:     AuditConfig{SpoolDir: "audit-spool"},
 		Repository: RepositoryConfig{Dir: "repository", MaxDocumentMiB: 64,
 			ValidationMaxAge: Duration(5 * 24 * time.Hour), WaitCommit: Duration(30 * time.Second), MaxFetches: 64, FetchFirstByteTimeout: Duration(5 * time.Second),
-			ScrubInterval: Duration(24 * time.Hour), ScrubMiBPerSec: 32, Signature: string(pades.Optional)},
+			ScrubInterval: Duration(24 * time.Hour), ScrubMiBPerSec: 32, Signature: string(pades.Optional), PopulationMinK: 10},
 		Telemed: TelemedConfig{EscalateAfter: Duration(15 * time.Minute)},
 		Raft:    RaftConfig{ScrubInterval: Duration(time.Hour), ScrubMiBPerSec: 32},
 		Log:     LogConfig{Level: "info"},
@@ -256,6 +260,9 @@ func (c Config) Validate() error {
 	}
 	if c.Repository.MaxFetchesPerRegion < 0 || c.Repository.MaxFetchesPerRegion > c.Repository.MaxFetches {
 		add("repository.max_fetches_per_region = %d: want 0 (a quarter of max_fetches) to max_fetches (%d)", c.Repository.MaxFetchesPerRegion, c.Repository.MaxFetches)
+	}
+	if c.Repository.PopulationMinK < 2 || c.Repository.PopulationMinK > 1000 {
+		add("repository.population_min_k = %d: want 2 to 1000", c.Repository.PopulationMinK)
 	}
 	if d := time.Duration(c.Repository.FetchFirstByteTimeout); d < 100*time.Millisecond || d > 5*time.Minute {
 		add("repository.fetch_first_byte_timeout = %v: want 100ms to 5m", d)

@@ -248,9 +248,10 @@ func (n *Node) buildModules() error {
 		WaitCommit: time.Duration(n.cfg.Repository.WaitCommit), MaxFetches: n.cfg.Repository.MaxFetches,
 		MaxFetchesPerRegion: n.cfg.Repository.MaxFetchesPerRegion, FetchFirstByte: time.Duration(n.cfg.Repository.FetchFirstByteTimeout),
 		ScrubInterval: time.Duration(n.cfg.Repository.ScrubInterval), ScrubBytesPerSec: int64(n.cfg.Repository.ScrubMiBPerSec) << 20,
-		PublicURL: n.cfg.HTTP.PublicURL, Signature: pades.Policy(n.cfg.Repository.Signature), TrustList: n.trustListPath()},
+		PublicURL: n.cfg.HTTP.PublicURL, Signature: pades.Policy(n.cfg.Repository.Signature), TrustList: n.trustListPath(),
+		PopulationMinK: n.cfg.Repository.PopulationMinK},
 		reposvc.Deps{Replica: n.cons, Audit: idx, Caller: callerOf, Bearer: bearerClaims, Verify: n.tokens.Verify,
-			Host: n.host, RegionPeer: n.members.RegionPeer, Extract: extractDocument, ExtractVersion: extractVersion,
+			Host: n.host, RegionPeer: n.members.RegionPeer, Regions: n.members.Regions, Extract: extractDocument, ExtractVersion: extractVersion,
 			Readings: func(w http.ResponseWriter, r *http.Request) { n.readings(w, r) }, Log: n.log})
 	if err != nil {
 		return fmt.Errorf("repository: %w", err)

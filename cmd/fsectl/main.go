@@ -12,6 +12,7 @@
 //	fsectl [--node URL] [--token TOKEN] [--json] region add CERTFILE
 //	fsectl [--node URL] [--token TOKEN] [--json] region revoke FILE
 //	fsectl [--node URL] [--token TOKEN] [--json] audit verify
+//	fsectl [--node URL] [--token TOKEN] [--json] query FILE
 //
 // The node defaults to $FSENET_NODE, else http://127.0.0.1:8030; the bearer
 // token to $FSENET_TOKEN. fsectl never prints the token, not even in a
@@ -61,6 +62,7 @@ Commands:
   region revoke FILE      submit the authority's revocation of a region's node
   audit verify            recompute the audit trail's hash chain on the node; exit 1 if broken
   history CF --out DIR    save a patient's history from every region, with contents; exit 1 if partial
+  query FILE              ask every region a population question (authority); exit 1 if partial
 
   version                 this program's version (also --version)
 
@@ -129,6 +131,7 @@ var commands = []*command{
 		summary: "Ask the node to recompute the audit trail's hash chain from its replica.\nExit status 1 when a batch is missing, changed or out of order."},
 	{group: "history", args: []string{"CF"}, out: true, run: historyCmd,
 		summary: "Save a patient's history from every region (GET /fhir/Patient/{id}/$everything\nwith contents) into --out DIR: bundle.json, each document's content, and\nindex.tsv. CF is the codice fiscale (or STP/ENI code). A partial answer (a\nregion unreachable or refusing) is saved, and the exit status is 1."},
+	{group: "query", args: []string{"FILE"}, run: queryCmd, summary: querySummary},
 	{group: "region", name: "revoke", args: []string{"FILE"}, run: regionRevokeCmd,
 		summary: "Submit a revocation (a JWT signed by the national authority, as written by\n\"fsenode authority revoke\") and print the result."},
 }

@@ -45,6 +45,7 @@ var configKeyHelp = map[string]string{
 	"repository.max_fetches":              "documents fetched from other regions at once, for all callers",
 	"repository.max_fetches_per_region":   "fetches from any one region among them (0: a quarter of max_fetches, at least 1)",
 	"repository.fetch_first_byte_timeout": "a fetch's wait for a slot, for the custodian's first answer, and for any pause in its content",
+	"repository.population_min_k":         "the smallest cell (distinct patients) of a population answer that leaves the region unsuppressed",
 	"repository.scrub_interval":           "how often every stored document is read and checked against its hash (0s: never)",
 	"repository.scrub_mib_per_s":          "the scrub's pace, in MiB of documents per second",
 	"repository.signature":                "PAdES signatures of producers' PDFs: required or optional",

@@ -17,6 +17,7 @@ package clinical
 
 import (
 	"context"
+	"strings"
 	"log/slog"
 	"net/http"
 	"time"
@@ -64,6 +65,14 @@ type Deps struct {
 	RegionPeer func(code string) (peer.ID, bool)
 	// RegionDeadline bounds each region's answer (0: the default).
 	RegionDeadline time.Duration
+	// Rows are the region's population rows; Regions lists the member
+	// regions a population question is asked of; MinK is the region's
+	// minimum cell size (0: population.DefaultMinK); QuestionDeadline bounds
+	// each region's answer to one (0: the default).
+	Rows             Rows
+	Regions          func() []string
+	MinK             int
+	QuestionDeadline time.Duration
 	// Readings serves GET /fhir/Observation?category=telemonitoring: the
 	// readings of a patient's telemonitoring devices, kept by their home
 	// region (nil: not served here).
@@ -84,6 +93,9 @@ func New(d Deps) *API {
 	if d.RegionDeadline <= 0 {
 		d.RegionDeadline = DefaultRegionDeadline
 	}
+	if d.QuestionDeadline <= 0 {
+		d.QuestionDeadline = DefaultQuestionDeadline
+	}
 	return &API{d: d}
 }
 
@@ -99,6 +111,13 @@ func (a *API) Register(mux Routes) {
 		mux.HandleFunc("GET /fhir/"+typ+"/{id}", func(w http.ResponseWriter, r *http.Request) { a.read(w, r, typ) })
 	}
 	mux.HandleFunc("GET /fhir/Patient/{id}/$summary", a.summary)
+	mux.HandleFunc("POST /v1/population/query", a.query)
+}
+
+// bearerOf is the request's bearer token, to forward to the regions
+// asked on the caller's behalf.
+func bearerOf(r *http.Request) (scheme, token string, ok bool) {
+	return strings.Cut(r.Header.Get("Authorization"), " ")
 }
 
 // resourceTypes are the FHIR resource types the API searches.

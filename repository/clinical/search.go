@@ -112,7 +112,7 @@ func (a *API) gather(r *http.Request, c index.Caller, rid string, q Query) (*gat
 	for _, e := range entries {
 		regions[e.Custodian] = true
 	}
-	_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	_, tok, _ := bearerOf(r)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, region := range slices.Sorted(maps.Keys(regions)) {

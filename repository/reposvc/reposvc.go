@@ -66,6 +66,9 @@ type Config struct {
 	// optional); TrustList the PEM bundle of the CAs trusted ("" none).
 	Signature pades.Policy
 	TrustList string
+	// PopulationMinK is the smallest cell of a population answer that
+	// leaves the region unsuppressed (0: population.DefaultMinK).
+	PopulationMinK int
 }
 
 // Validate reports what makes the configuration unusable.
@@ -118,6 +121,8 @@ type Deps struct {
 	// the node of a member region.
 	Host       host.Host
 	RegionPeer func(code string) (peer.ID, bool)
+	// Regions lists the member regions (population questions ask each).
+	Regions func() []string
 	// Extract derives the structured data of the region's documents
 	// (nil: none is derived); ExtractVersion is its version: versions
 	// extracted by an older one are extracted again at the start.
@@ -253,6 +258,7 @@ func New(cfg Config, d Deps) (_ *Module, err error) {
 			return index.CallerFromClaims(c), err
 		},
 		Audit: d.Audit, Host: d.Host, RegionPeer: d.RegionPeer, Readings: d.Readings,
+		Rows: m.docs, Regions: d.Regions, MinK: cfg.PopulationMinK,
 		Log: d.Log.With("component", "clinical")})
 	return m, nil
 }
@@ -269,6 +275,7 @@ func (m *Module) Register(r *module.Registrar) error {
 	m.clinical.Register(r.Routes)
 	m.clinical.Capabilities(r.Capabilities)
 	m.clinical.Serve(r.Protocols)
+	m.clinical.ServePopulation(r.Protocols)
 	r.Capabilities.System(fhir.SystemRestfulInteractionTransaction) // ITI-65, served by the gateway
 	fetch.Serve(fetch.ServerConfig{Host: r.Protocols, Log: m.log.With("component", "fetch"),
 		Source: m.mhd.Source(func(tok string) (index.Caller, error) {

@@ -134,49 +134,64 @@ func (s *Store) MarkExtraction(all bool, version int, docs ...string) (int, erro
 
 // PutExtraction replaces a version's facts and rows with res, records
 // the outcome and clears the version's mark, in one transaction.
-func (s *Store) PutExtraction(res ExtractionResult) error {
-	rec := res.Record
-	if rec.Doc == "" || rec.Patient == "" {
-		return errors.New("store: an extraction needs its document and patient")
+func (s *Store) PutExtraction(res ExtractionResult) error { return s.PutExtractions(res) }
+
+// PutExtractions stores several versions' extractions in one
+// transaction (a bulk load; a restore's re-extraction).
+func (s *Store) PutExtractions(results ...ExtractionResult) error {
+	for _, res := range results {
+		if res.Record.Doc == "" || res.Record.Patient == "" {
+			return errors.New("store: an extraction needs its document and patient")
+		}
 	}
 	return s.db.Update(func(tx *badger.Txn) error {
-		var old Extracted
-		if _, err := getJSON(tx, cat(pExtracted, []byte(rec.Doc)), &old); err != nil {
-			return err
-		}
-		for _, k := range old.Keys {
-			if err := tx.Delete([]byte(k)); err != nil {
+		for _, res := range results {
+			if err := s.putExtraction(tx, res); err != nil {
 				return err
 			}
 		}
-		rec.Keys = rec.Keys[:0]
-		for i := range res.Facts {
-			f := &res.Facts[i]
-			k := factKey(rec.Patient, f.Type, rec.Doc, f.Seq)
-			v, err := json.Marshal(f)
-			if err != nil {
-				return err
-			}
-			if err := tx.Set(k, v); err != nil {
-				return err
-			}
-			rec.Keys = append(rec.Keys, string(k))
-		}
-		pseudo := s.Pseudonym(rec.Patient)
-		for i := range res.Rows {
-			r := res.Rows[i]
-			r.Patient = pseudo
-			k := rowKey(&r, rec.Doc, i)
-			if err := tx.Set(k, encodeRow(&r)); err != nil {
-				return err
-			}
-			rec.Keys = append(rec.Keys, string(k))
-		}
-		if err := setJSON(tx, cat(pExtracted, []byte(rec.Doc)), rec); err != nil {
-			return err
-		}
-		return tx.Delete(cat(pExtract, []byte(rec.Doc)))
+		return nil
 	})
+}
+
+func (s *Store) putExtraction(tx *badger.Txn, res ExtractionResult) error {
+	rec := res.Record
+	var old Extracted
+	if _, err := getJSON(tx, cat(pExtracted, []byte(rec.Doc)), &old); err != nil {
+		return err
+	}
+	for _, k := range old.Keys {
+		if err := tx.Delete([]byte(k)); err != nil {
+			return err
+		}
+	}
+	rec.Keys = rec.Keys[:0]
+	for i := range res.Facts {
+		f := &res.Facts[i]
+		k := factKey(rec.Patient, f.Type, rec.Doc, f.Seq)
+		v, err := json.Marshal(f)
+		if err != nil {
+			return err
+		}
+		if err := tx.Set(k, v); err != nil {
+			return err
+		}
+		rec.Keys = append(rec.Keys, string(k))
+	}
+	pseudo := s.Pseudonym(rec.Patient)
+	for i := range res.Rows {
+		r := res.Rows[i]
+		r.Patient = pseudo
+		k := rowKey(&r, rec.Doc, i)
+		if err := tx.Set(k, encodeRow(&r)); err != nil {
+			return err
+		}
+		rec.Keys = append(rec.Keys, string(k))
+	}
+	if err := setJSON(tx, cat(pExtracted, []byte(rec.Doc)), rec); err != nil {
+		return err
+	}
+	return tx.Delete(cat(pExtract, []byte(rec.Doc)))
 }
 
 // Extraction returns a version's extraction record.
