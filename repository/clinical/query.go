@@ -98,6 +98,14 @@ func parseSearch(typ string, v url.Values, strict bool) (patient string, q Query
 			q.Status = append(q.Status, one)
 		}
 	}
+	// The same bounds Validate holds a peer's query to: a search read
+	// here is one every region answers.
+	if len(q.Status) > maxTokens {
+		return "", q, pg, fmt.Errorf("%w: status: at most %d statuses", ErrInvalid, maxTokens)
+	}
+	if len(v["date"]) > maxTokens {
+		return "", q, pg, fmt.Errorf("%w: date: at most %d date parameters", ErrInvalid, maxTokens)
+	}
 	for _, d := range v["date"] {
 		b, err := parseDate(d)
 		if err != nil {
@@ -186,7 +194,14 @@ func parseDate(v string) (DateBound, error) {
 	if !ok {
 		return b, fmt.Errorf("%w: date: want YYYY, YYYY-MM, YYYY-MM-DD or a dateTime with its zone", ErrInvalid)
 	}
-	b.From, b.To = from, to
+	// In UTC: the instants are what a region compares, and an offset with
+	// seconds (Italian local mean time, before 1893) would not survive the
+	// RFC 3339 text of the protocol's request, which has room for the
+	// years 0000 to 9999 only.
+	b.From, b.To = from.UTC(), to.UTC()
+	if b.From.Year() < 1 || b.To.Year() > 9999 {
+		return b, fmt.Errorf("%w: date: want a year from 0001 to 9999", ErrInvalid)
+	}
 	return b, nil
 }
 

@@ -221,10 +221,12 @@ func (a *API) writeSearchset(w http.ResponseWriter, r *http.Request, g *gathered
 		b.Link = append(b.Link, fhir.BundleLink{Relation: rel, Url: base + strings.TrimPrefix(r.URL.Path, "/fhir") + "?" + v.Encode()})
 	}
 	link("self", pg.Offset)
-	if pg.Offset+pg.Count < total {
+	// _count=0 asks for the total only: a page of no entries has no next
+	// or previous page (both would link back to it).
+	if pg.Count > 0 && pg.Offset+pg.Count < total {
 		link("next", pg.Offset+pg.Count)
 	}
-	if pg.Offset > 0 {
+	if pg.Count > 0 && pg.Offset > 0 {
 		link("previous", max(0, pg.Offset-pg.Count))
 	}
 	page := g.facts[min(pg.Offset, total):min(pg.Offset+pg.Count, total)]
