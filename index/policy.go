@@ -197,6 +197,9 @@ const (
 	ActRegisterProducer Action = "producer.register" // Region: this node's
 	ActSnapshot         Action = "node.snapshot"     // Region: this node's
 	ActBackup           Action = "node.backup"       // Region: this node's (its documents too)
+	// ActExtractionStatus reads how the region's documents' structured
+	// data was extracted. Region: this node's.
+	ActExtractionStatus Action = "node.extraction"
 
 	// Telemedicine's national catalogue.
 	ActReadCatalogue  Action = "telemed.catalogue.read"  // any authenticated caller: nothing clinical
@@ -380,7 +383,7 @@ func Authorize(c Caller, a Action, t Target) Decision {
 			return Allow
 		}
 		return Hide
-	case ActRegisterProducer:
+	case ActRegisterProducer, ActExtractionStatus:
 		return allowIf(c.OperatorOf(t.Region))
 	case ActSnapshot:
 		return allowIf(c.Authority || c.OperatorOf(t.Region))

@@ -17,9 +17,9 @@ package clinical
 
 import (
 	"context"
-	"strings"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"

@@ -34,7 +34,9 @@ func active(f *facts.Fact) bool {
 
 var sections = []section{
 	{"11450-4", "Problemi attivi", func(f *facts.Fact) bool { return f.Type == facts.Condition && active(f) }},
-	{"48765-2", "Allergie e intolleranze", func(f *facts.Fact) bool { return f.Type == facts.AllergyIntolerance && f.Status != "inactive" && f.Status != "resolved" }},
+	{"48765-2", "Allergie e intolleranze", func(f *facts.Fact) bool {
+		return f.Type == facts.AllergyIntolerance && f.Status != "inactive" && f.Status != "resolved"
+	}},
 	{"10160-0", "Terapie farmacologiche", func(f *facts.Fact) bool {
 		return (f.Type == facts.MedicationStatement || f.Type == facts.MedicationRequest) && active(f)
 	}},

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fsenet/fsenet/index"
+	"github.com/fsenet/fsenet/node/httpapi"
 	"github.com/fsenet/fsenet/repository/facts"
 	"github.com/fsenet/fsenet/repository/pdfcda"
 	"github.com/fsenet/fsenet/repository/store"
@@ -60,7 +63,7 @@ func newExtractor(docs *store.Store, extract Extractor, version int, log *slog.L
 	x.pending = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fsenet_facts_extraction_pending",
 		Help: "Committed document versions of this region whose structured data is not extracted yet."},
 		func() float64 {
-			_, n, err := docs.ExtractionCounts()
+			n, err := docs.PendingCount()
 			if err != nil {
 				return 0
 			}
@@ -266,4 +269,37 @@ func ageOn(birth string, day time.Time) int {
 		age--
 	}
 	return age
+}
+
+// maxListedFailures bounds the failed extractions the status lists.
+const maxListedFailures = 100
+
+// extractionStatus is GET /v1/facts/extraction: for the region's
+// operators, how many of its document versions were extracted by
+// outcome, how many wait, and the failures (document and reason; never
+// content).
+func (m *Module) extractionStatus(w http.ResponseWriter, r *http.Request) {
+	c, ok := m.d.Caller(r)
+	if !ok {
+		httpapi.FailProblem(w, r, httpapi.E(httpapi.ErrUnauthorized, "a valid bearer token is required"))
+		return
+	}
+	if err := index.Authorize(c, index.ActExtractionStatus, index.Target{Region: m.cfg.Region}).Err("extraction status"); err != nil {
+		httpapi.FailProblem(w, r, err)
+		return
+	}
+	counts, pending, err := m.docs.ExtractionCounts()
+	var failures []store.Extracted
+	if err == nil {
+		failures, err = m.docs.ExtractionFailures(maxListedFailures)
+	}
+	if err != nil {
+		httpapi.FailProblem(w, r, httpapi.Wrap(httpapi.ErrUnavailable, "the store could not be read; retry", err))
+		return
+	}
+	if failures == nil {
+		failures = []store.Extracted{}
+	}
+	httpapi.JSON(w, http.StatusOK, map[string]any{"region": m.cfg.Region, "outcomes": counts, "pending": pending,
+		"enabled": m.extractor != nil, "failures": failures})
 }

@@ -273,6 +273,7 @@ func (m *Module) Register(r *module.Registrar) error {
 	m.mhd.Register(r.Routes)
 	m.mhd.Capabilities(r.Capabilities)
 	m.clinical.Register(r.Routes)
+	r.Routes.HandleFunc("GET /v1/facts/extraction", m.extractionStatus)
 	m.clinical.Capabilities(r.Capabilities)
 	m.clinical.Serve(r.Protocols)
 	m.clinical.ServePopulation(r.Protocols)

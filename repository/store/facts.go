@@ -232,6 +232,43 @@ func (s *Store) ExtractionCounts() (map[string]int, int, error) {
 	return out, pending, err
 }
 
+// PendingCount counts the versions still marked for extraction (a walk
+// of the marks' keys only).
+func (s *Store) PendingCount() (int, error) {
+	n := 0
+	err := s.db.View(func(tx *badger.Txn) error {
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: pExtract})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// ExtractionFailures returns up to max records of versions whose
+// extraction failed, in document order.
+func (s *Store) ExtractionFailures(max int) ([]Extracted, error) {
+	var out []Extracted
+	err := s.db.View(func(tx *badger.Txn) error {
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: pExtracted, PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		for it.Rewind(); it.Valid() && len(out) < max; it.Next() {
+			var rec Extracted
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &rec) }); err != nil {
+				return err
+			}
+			if rec.Outcome == ExtractFailed {
+				rec.Keys = nil
+				out = append(out, rec)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // StoredFact is a fact with the version it comes from.
 type StoredFact struct {
 	Doc  string
