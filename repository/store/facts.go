@@ -286,7 +286,7 @@ func (s *Store) PatientFacts(patients []string, typ string, fn func(StoredFact) 
 			} else {
 				prefix = append(prefix, 0)
 			}
-			it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+			it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix}) // small values, read in place
 			for it.Rewind(); it.Valid(); it.Next() {
 				k := it.Item().Key()
 				rest := k[len(pFact):]
@@ -338,7 +338,9 @@ func (s *Store) ScanRows(sc Scan, fn func(doc string, r *facts.Row) error) error
 		if !sc.Prefix {
 			prefix = append(bytes.Clone(head), 0)
 		}
-		it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 256})
+		// Values are small and kept in the LSM tree: read in place, without
+		// badger's prefetching (a goroutine per item).
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
 		var r facts.Row
 		for it.Rewind(); it.Valid(); {
