@@ -35,6 +35,9 @@ type OutboxConfig struct {
 	InFlight int
 	// Timeout bounds one attempt; Retry is the pause after a failed one.
 	Timeout, Retry time.Duration
+	// WaitApplied, when set, waits until the local replica has applied
+	// a log index (read-your-writes for what the outbox committed).
+	WaitApplied func(ctx context.Context, index uint64) error
 	// Committed, when set, is told of every operation the index committed
 	// once the store recorded it.
 	Committed func(op store.Op)
@@ -312,6 +315,14 @@ func (o *Outbox) attempt(op store.Op) (Outcome, bool) {
 		if derr != nil {
 			log.Error("the index answered with an undecodable entry", "err", derr)
 			return Outcome{}, false
+		}
+		// The change is answered once this replica has it too: a
+		// document blinded at its custodian is hidden by the custodian's
+		// next read, whichever node leads.
+		if o.cfg.WaitApplied != nil {
+			if werr := o.cfg.WaitApplied(ctx, res.Index); werr != nil {
+				log.Warn("the committed change is not applied on this replica yet", "err", werr)
+			}
 		}
 		return o.complete(op, log, e)
 	case errors.As(err, &de):

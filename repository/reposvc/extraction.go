@@ -114,13 +114,18 @@ func (x *extractor) run(ctx context.Context) {
 		if err != nil && !errors.Is(err, store.ErrClosed) {
 			x.log.Error("reading the documents to extract", "err", err)
 		}
+		done := 0
 		for _, id := range docs {
 			if ctx.Err() != nil {
 				return
 			}
-			x.one(id)
+			if x.one(id) {
+				done++
+			}
 		}
-		if len(docs) == extractBatch {
+		// A full batch that made progress: on to the next at once. One
+		// that made none (the store failing) waits like an empty one.
+		if len(docs) == extractBatch && done > 0 {
 			continue
 		}
 		select {
@@ -132,15 +137,20 @@ func (x *extractor) run(ctx context.Context) {
 	}
 }
 
-// one extracts a version and stores the outcome. A failure is recorded
-// as the version's outcome (and counted), never retried in a loop: the
-// document is kept and served whatever its extraction says.
-func (x *extractor) one(id string) {
+// one extracts a version and stores the outcome; it reports whether
+// the mark is gone. A failure is recorded as the version's outcome (and
+// counted), never retried in a loop: the document is kept and served
+// whatever its extraction says.
+func (x *extractor) one(id string) bool {
 	start := time.Now()
 	d, err := x.docs.Document(id)
+	if errors.Is(err, store.ErrNotFound) {
+		// Marked, then rolled back: nothing to extract.
+		return x.docs.DropExtractionMark(id) == nil
+	}
 	if err != nil {
 		x.log.Error("a document marked for extraction cannot be read", "doc", id, "err", err)
-		return
+		return false
 	}
 	res := store.ExtractionResult{Record: store.Extracted{Doc: id, Patient: d.Entry.Patient, Version: x.version, At: time.Now().UTC()}}
 	ex, err := x.content(d)
@@ -161,11 +171,12 @@ func (x *extractor) one(id string) {
 		if !errors.Is(err, store.ErrClosed) {
 			x.log.Error("storing a document's structured data failed", "doc", id, "err", err)
 		}
-		return
+		return false
 	}
 	x.outcomes.WithLabelValues(res.Record.Outcome).Inc()
 	x.count.Add(float64(len(res.Facts)))
 	x.seconds.Observe(time.Since(start).Seconds())
+	return true
 }
 
 // content reads the version's content and extracts it.

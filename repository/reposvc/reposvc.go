@@ -99,6 +99,7 @@ func (c Config) Validate() error {
 type Replica interface {
 	Read(ctx context.Context, c consensus.Consistency, fn func(consensus.Reader) error) (uint64, error)
 	Apply(ctx context.Context, cmd consensus.Command) (consensus.Result, error)
+	WaitApplied(ctx context.Context, index uint64) error
 }
 
 // Recorder makes audit events durable before a disclosure (the index
@@ -206,7 +207,7 @@ func New(cfg Config, d Deps) (_ *Module, err error) {
 		m.extractor = newExtractor(m.docs, d.Extract, d.ExtractVersion, d.Log.With("component", "extraction"))
 	}
 	m.outbox, err = repository.NewOutbox(repository.OutboxConfig{
-		Store: m.docs, Apply: d.Replica.Apply, Lookup: m.lookupEntry, Committed: m.committed,
+		Store: m.docs, Apply: d.Replica.Apply, Lookup: m.lookupEntry, Committed: m.committed, WaitApplied: d.Replica.WaitApplied,
 		// Many in flight: the federation group-commits them.
 		InFlight: 256, Timeout: 30 * time.Second, Retry: time.Second,
 		Log: d.Log.With("component", "outbox"),

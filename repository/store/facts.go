@@ -83,53 +83,94 @@ func (s *Store) PendingExtractions(max int) ([]string, error) {
 	return docs, err
 }
 
+// kExtractVersion is the extraction version every stored version has
+// been marked for.
+var kExtractVersion = []byte("n/extract-version")
+
+// markBatch bounds the marks one transaction writes.
+const markBatch = 10000
+
 // MarkExtraction marks the committed versions of the region's documents
 // for extraction: those named, or with all every indexed version whose
-// last extraction is older than version (a new extraction's upgrade). It
-// returns how many it marked.
+// last extraction is older than version (a new extraction's upgrade;
+// skipped once the store has been marked for that version). It returns
+// how many it marked.
 func (s *Store) MarkExtraction(all bool, version int, docs ...string) (int, error) {
-	n := 0
-	err := s.db.Update(func(tx *badger.Txn) error {
-		mark := func(id string) error {
-			n++
-			return tx.Set(cat(pExtract, []byte(id)), nil)
-		}
-		for _, id := range docs {
-			if err := mark(id); err != nil {
+	var ids []string
+	ids = append(ids, docs...)
+	if all {
+		err := s.db.View(func(tx *badger.Txn) error {
+			var done uint64
+			if it, err := tx.Get(kExtractVersion); err == nil {
+				if err := it.Value(func(v []byte) error {
+					if len(v) == 8 {
+						done = binary.BigEndian.Uint64(v)
+					}
+					return nil
+				}); err != nil {
+					return err
+				}
+			} else if !errors.Is(err, badger.ErrKeyNotFound) {
 				return err
 			}
-		}
-		if !all {
+			if done >= uint64(max(version, 0)) {
+				all = false
+				return nil
+			}
+			it := tx.NewIterator(badger.IteratorOptions{Prefix: pDoc})
+			defer it.Close()
+			for it.Rewind(); it.Valid(); it.Next() {
+				var d Document
+				if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &d) }); err != nil {
+					return err
+				}
+				if d.State == StatePending {
+					continue
+				}
+				var rec Extracted
+				ok, err := getJSON(tx, cat(pExtracted, []byte(d.ID)), &rec)
+				if err != nil {
+					return err
+				}
+				if !ok || rec.Version < version {
+					ids = append(ids, d.ID)
+				}
+			}
 			return nil
+		})
+		if err != nil {
+			return 0, err
 		}
-		it := tx.NewIterator(badger.IteratorOptions{Prefix: pDoc, PrefetchValues: true, PrefetchSize: 64})
-		defer it.Close()
-		var ids []string
-		for it.Rewind(); it.Valid(); it.Next() {
-			var d Document
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &d) }); err != nil {
-				return err
+	}
+	marked := len(ids)
+	for len(ids) > 0 {
+		n := min(len(ids), markBatch)
+		if err := s.db.Update(func(tx *badger.Txn) error {
+			for _, id := range ids[:n] {
+				if err := tx.Set(cat(pExtract, []byte(id)), nil); err != nil {
+					return err
+				}
 			}
-			if d.State == StatePending {
-				continue
-			}
-			var rec Extracted
-			ok, err := getJSON(tx, cat(pExtracted, []byte(d.ID)), &rec)
-			if err != nil {
-				return err
-			}
-			if !ok || rec.Version < version {
-				ids = append(ids, d.ID)
-			}
+			return nil
+		}); err != nil {
+			return 0, err
 		}
-		for _, id := range ids {
-			if err := mark(id); err != nil {
-				return err
-			}
+		ids = ids[n:]
+	}
+	if all {
+		if err := s.db.Update(func(tx *badger.Txn) error {
+			return tx.Set(kExtractVersion, binary.BigEndian.AppendUint64(nil, uint64(max(version, 0))))
+		}); err != nil {
+			return 0, err
 		}
-		return nil
-	})
-	return n, err
+	}
+	return marked, nil
+}
+
+// DropExtractionMark removes a version's mark without extracting it (a
+// version that no longer exists).
+func (s *Store) DropExtractionMark(doc string) error {
+	return s.db.Update(func(tx *badger.Txn) error { return tx.Delete(cat(pExtract, []byte(doc))) })
 }
 
 // PutExtraction replaces a version's facts and rows with res, records
