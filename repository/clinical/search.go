@@ -91,7 +91,9 @@ func (a *API) gather(r *http.Request, c index.Caller, rid string, q Query) (*gat
 	err := a.d.Read(r.Context(), func(rd index.Reader) error {
 		var err error
 		if g.patient, found, err = index.GetPatient(rd, pid); err != nil || !found || !index.PatientAccess(c, g.patient) {
-			found = false
+			// A patient the caller may not see is one that does not
+			// exist: nothing of the record is kept to answer with.
+			g.patient, found = index.Patient{}, false
 			return err
 		}
 		es, err := index.PatientEntries(rd, g.patient.ID)
