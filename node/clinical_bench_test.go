@@ -76,7 +76,9 @@ func BenchmarkObservationsAcrossRegions(b *testing.B) {
 		func() (consensus.Command, error) {
 			return index.PutPatient(index.Patient{ID: pid, Family: pt.Family, Given: []string{pt.Given}, HomeRegion: "030"})
 		},
-		func() (consensus.Command, error) { return index.SetConsent(index.ConsentChange{Patient: pid, Given: true}) },
+		func() (consensus.Command, error) {
+			return index.SetConsent(index.ConsentChange{Patient: pid, Given: true})
+		},
 	} {
 		c, err := cmd()
 		if err != nil {
@@ -145,7 +147,9 @@ func BenchmarkObservationsAcrossRegions(b *testing.B) {
 	}
 	b.StopTimer()
 	slices.Sort(lat)
-	q := func(p float64) float64 { return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000 }
+	q := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
 	b.ReportMetric(q(0.5), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(float64(want), "observations")

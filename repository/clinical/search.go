@@ -350,4 +350,3 @@ func (a *API) read(w http.ResponseWriter, r *http.Request, typ string) {
 	}
 	httpapi.Fail(w, r, notFound)
 }
-
