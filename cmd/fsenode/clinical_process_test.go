@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -297,6 +298,32 @@ func TestProcessClinicalNationalSamples(t *testing.T) {
 	if err := checkAll(lom, lomClinician, "RAD"); err != nil {
 		t.Fatalf("Lombardia before the kill: %v", err)
 	}
+	// The custodian frozen with its connections open (SIGSTOP): the
+	// search waits out the region deadline, no longer, and names
+	// Campania as not answering in time; thawed, it answers again.
+	if err := cam.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cam.cmd.Process.Signal(syscall.SIGCONT) })
+	began := time.Now()
+	served, outcomes, err := factsOf(t, lom, lomClinician, facts.Observation, rad.cf)
+	took := time.Since(began)
+	if err != nil {
+		t.Fatalf("with the custodian frozen: %v", err)
+	}
+	if len(served) != 0 || len(outcomes) != 1 || !strings.Contains(outcomes[0], "region "+cam.code+": it did not answer in time") {
+		t.Fatalf("with the custodian frozen: %d facts, outcomes %v", len(served), outcomes)
+	}
+	if limit := clinical.DefaultRegionDeadline + 3*time.Second; took > limit {
+		t.Fatalf("with the custodian frozen the answer took %v, more than the region deadline and a margin (%v)", took, limit)
+	}
+	t.Logf("with the custodian frozen: answered in %v: %s", took.Round(time.Millisecond), outcomes[0])
+	if err := cam.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	consensustest.Eventually(t, 60*time.Second, func() error { return checkAll(lom, lomClinician, "RAD") },
+		"the samples' facts back at Lombardia once Campania thawed")
+
 	cam.kill9()
 	for _, typ := range []string{facts.Observation, facts.Condition} {
 		began := time.Now()
