@@ -1,22 +1,17 @@
 package node
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index"
-	"github.com/fsenet/fsenet/repository/gateway"
 	"github.com/fsenet/fsenet/repository/synth"
 )
 
@@ -36,63 +31,14 @@ func TestAuthorOrganisationRestsOnLocality(t *testing.T) {
 	f := newFed(t)
 	lom := f.add("030", federation.RoleVoter)
 	cam := f.add("150", federation.RoleVoter)
-	ctx := context.Background()
 	lomURL, camURL := "http://"+lom.HTTPAddr(), "http://"+cam.HTTPAddr()
 
 	pt := synth.NewPatient(rand.New(rand.NewPCG(6, 6)))
-	pid := "CF:" + pt.CF
-	for _, cmd := range []func() (consensus.Command, error){
-		func() (consensus.Command, error) {
-			return index.PutPatient(index.Patient{ID: pid, Family: pt.Family, Given: []string{pt.Given}, HomeRegion: "030"})
-		},
-		func() (consensus.Command, error) {
-			return index.SetConsent(index.ConsentChange{Patient: pid, Given: true})
-		},
-	} {
-		c, err := cmd()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := lom.cons.Apply(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-	}
-
+	register(t, lom, pt, "030", true)
 	// The hospital's producer software, registered by Lombardia's
-	// operator under the hospital's name.
-	prodKey, err := federation.GenerateIdPKey(filepath.Join(t.TempDir(), "producer.jwk"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := federation.PublicJWKS(prodKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, _ := json.Marshal(map[string]any{"issuer": "lis.santipaolo.example", "organization": orgName, "keys": pub})
-	operator := f.token("030", index.PurposeSysadmin, func(c *federation.Claims) { c.SubjectRole = "DSA" })
-	if code, body := do(t, http.MethodPost, lomURL+"/v1/producers", operator, "application/json", string(reg)); code != http.StatusOK {
-		t.Fatalf("register the producer: %d %s", code, body)
-	}
-	bearer := f.token("030", index.PurposeTreatment, func(c *federation.Claims) {
-		c.Subject, c.SubjectRole, c.Organization, c.Locality = "VRDGPP70A01F205X", "PSS", orgName, orgCode
-	})
-	client := &gateway.Client{BaseURL: lomURL, Bearer: bearer, Key: prodKey, Issuer: "lis.santipaolo.example",
-		Subject: "VRDGPP70A01F205X", Role: "PSS", Region: "030", Organization: orgName}
-	kind, _ := synth.KindOf("11502-2")
-	// The CDA names its author organisation by its structure code.
-	doc := synth.Document{Kind: kind, Region: "030", LocalID: "author-1", Patient: pt, AuthorCF: "VRDGPP70A01F205X", Org: orgCode,
-		Time: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
-	pdf, err := synth.PDF(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := gateway.Request{Action: "CREATE", LOINC: kind.LOINC, PatientCF: pt.CF}
-	if a, err := client.Do(ctx, http.MethodPost, "/v1/documents/validation", map[string]string{"activity": "VALIDATION"}, pdf, req); err != nil || !a.OK() {
-		t.Fatalf("validate: %v %v", a, err)
-	}
-	if a, err := client.Do(ctx, http.MethodPost, "/v1/documents", gateway.Publication("030", doc.LocalID, kind.Class), pdf, req); err != nil || a.Status != http.StatusCreated {
-		t.Fatalf("publish: %v %v", a, err)
-	}
+	// operator under the hospital's name; the CDA names its author
+	// organisation by its structure code.
+	doc, pdf := f.producer(lom, "030", orgName, orgCode).publishLab(t, pt, "author-1", time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
 	rid := index.ResourceID(doc.ID())
 
 	// The patient blinds it.

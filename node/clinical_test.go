@@ -1,13 +1,11 @@
 package node
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -15,14 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/repository/clinical"
 	"github.com/fsenet/fsenet/repository/extract"
 	"github.com/fsenet/fsenet/repository/facts"
-	"github.com/fsenet/fsenet/repository/gateway"
 	"github.com/fsenet/fsenet/repository/synth"
 )
 
@@ -172,69 +168,18 @@ func TestClinicalFactsAcrossRegions(t *testing.T) {
 	f := newFed(t)
 	lom := f.add("030", federation.RoleVoter)
 	pug := f.add("160", federation.RoleVoter)
-	ctx := context.Background()
 	lomURL, pugURL := "http://"+lom.HTTPAddr(), "http://"+pug.HTTPAddr()
 
 	rng := rand.New(rand.NewPCG(19, 19))
 	pt, shy, nobody := synth.NewPatient(rng), synth.NewPatient(rng), synth.NewPatient(rng)
-	for _, p := range []struct {
-		pt      synth.Patient
-		consent bool
-	}{{pt, true}, {shy, false}} {
-		for _, cmd := range []func() (consensus.Command, error){
-			func() (consensus.Command, error) {
-				return index.PutPatient(index.Patient{ID: "CF:" + p.pt.CF, Family: p.pt.Family, Given: []string{p.pt.Given}, HomeRegion: "030"})
-			},
-			func() (consensus.Command, error) {
-				return index.SetConsent(index.ConsentChange{Patient: "CF:" + p.pt.CF, Given: p.consent})
-			},
-		} {
-			c, err := cmd()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := lom.cons.Apply(ctx, c); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	register(t, lom, pt, "030", true)
+	register(t, lom, shy, "030", false)
 
 	// A hospital's laboratory software, registered as Lombardia's producer.
-	const orgName, orgCode = "ASST Santi Paolo e Carlo", "030901"
-	prodKey, err := federation.GenerateIdPKey(filepath.Join(t.TempDir(), "producer.jwk"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := federation.PublicJWKS(prodKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, _ := json.Marshal(map[string]any{"issuer": "lis.santipaolo.example", "organization": orgName, "keys": pub})
-	operator := f.token("030", index.PurposeSysadmin, func(c *federation.Claims) { c.SubjectRole = "DSA" })
-	if code, body := do(t, http.MethodPost, lomURL+"/v1/producers", operator, "application/json", string(reg)); code != http.StatusOK {
-		t.Fatalf("register the producer: %d %s", code, body)
-	}
-	client := &gateway.Client{BaseURL: lomURL, Key: prodKey, Issuer: "lis.santipaolo.example", Subject: "VRDGPP70A01F205X", Role: "PSS",
-		Region: "030", Organization: orgName,
-		Bearer: f.token("030", index.PurposeTreatment, func(c *federation.Claims) {
-			c.Subject, c.SubjectRole, c.Organization, c.Locality = "VRDGPP70A01F205X", "PSS", orgName, orgCode
-		})}
-	kind, _ := synth.KindOf("11502-2")
+	lab := f.producer(lom, "030", "ASST Santi Paolo e Carlo", "030901")
 	publish := func(p synth.Patient, local string) (synth.Document, string) {
 		t.Helper()
-		doc := synth.Document{Kind: kind, Region: "030", LocalID: local, Patient: p, AuthorCF: "VRDGPP70A01F205X", Org: orgCode,
-			Time: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
-		pdf, err := synth.PDF(doc) // the national LAB builder's CDA, embedded
-		if err != nil {
-			t.Fatal(err)
-		}
-		req := gateway.Request{Action: "CREATE", LOINC: kind.LOINC, PatientCF: p.CF}
-		if a, err := client.Do(ctx, http.MethodPost, "/v1/documents/validation", map[string]string{"activity": "VALIDATION"}, pdf, req); err != nil || !a.OK() {
-			t.Fatalf("validate: %v %v", a, err)
-		}
-		if a, err := client.Do(ctx, http.MethodPost, "/v1/documents", gateway.Publication("030", local, kind.Class), pdf, req); err != nil || a.Status != http.StatusCreated {
-			t.Fatalf("publish: %v %v", a, err)
-		}
+		doc, _ := lab.publishLab(t, p, local, time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
 		return doc, index.ResourceID(doc.ID())
 	}
 	doc, rid := publish(pt, "lab-19")
