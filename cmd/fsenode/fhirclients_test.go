@@ -349,6 +349,29 @@ func (r *strictReader) conversation(want int) {
 			t.Errorf("$everything%s: %d entries", q, len(all.Entry))
 		}
 	}
+	// The data extracted from the documents, paged to the end, and the
+	// patient summary.
+	observations := 0
+	for u, pages := fmt.Sprintf("Observation?patient=Patient/%s&_count=%d", pid, 4*fhirClientsPage), 0; u != ""; pages++ {
+		if pages > 1000 {
+			t.Fatal("the Observation search's next links do not end")
+		}
+		var page bundleOf
+		r.resource(u, &page)
+		for i, e := range page.Entry {
+			r.parse(fmt.Sprintf("Observation page %d entry %d", pages+1, i), e.Resource)
+			observations++
+		}
+		u = page.next()
+	}
+	if observations == 0 {
+		t.Error("no Observation extracted from the documents")
+	}
+	var summary bundleOf
+	r.resource("Patient/"+pid+"/$summary", &summary)
+	for i, e := range summary.Entry {
+		r.parse(fmt.Sprintf("$summary entry %d", i), e.Resource)
+	}
 	raws := 0
 	for _, d := range docs {
 		att := d.Content[0].Attachment

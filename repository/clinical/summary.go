@@ -2,9 +2,11 @@ package clinical
 
 import (
 	"encoding/json"
+	"fmt"
 	"html"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
@@ -80,6 +82,7 @@ func (a *API) summary(w http.ResponseWriter, r *http.Request) {
 	var secs []any
 	for _, s := range sections {
 		var refs []any
+		var items []string
 		latest := map[string]bool{}
 		for _, f := range g.facts {
 			if !s.keep(&f.Fact) {
@@ -98,12 +101,17 @@ func (a *API) summary(w http.ResponseWriter, r *http.Request) {
 			}
 			u := fhirres.FullURL(base, f.Fact.Type, id)
 			refs = append(refs, map[string]any{"reference": u})
+			items = append(items, "<li>"+html.EscapeString(narrative(&f))+"</li>")
 			entries = append(entries, fhir.BundleEntry{FullUrl: &u, Resource: raw})
 		}
 		sec := map[string]any{"title": s.title, "code": map[string]any{"coding": []any{map[string]any{"system": facts.SystemLOINC, "code": s.code}}}}
+		// Every section carries its narrative (cmp-1): the entries it
+		// lists, or that there are none.
 		if len(refs) > 0 {
 			sec["entry"] = refs
+			sec["text"] = xhtml("<ul>" + strings.Join(items, "") + "</ul>")
 		} else {
+			sec["text"] = xhtml("Nessun dato disponibile.")
 			sec["emptyReason"] = map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": "unavailable"}}}
 		}
 		secs = append(secs, sec)
@@ -113,8 +121,7 @@ func (a *API) summary(w http.ResponseWriter, r *http.Request) {
 		for _, f := range g.failed {
 			text += " regione " + f.region + " (" + f.reason + ");"
 		}
-		secs = append(secs, map[string]any{"title": "Regioni che non hanno risposto",
-			"text": map[string]any{"status": "generated", "div": `<div xmlns="http://www.w3.org/1999/xhtml">` + html.EscapeString(text) + `</div>`}})
+		secs = append(secs, map[string]any{"title": "Regioni che non hanno risposto", "text": xhtml(html.EscapeString(text))})
 	}
 	comp["section"] = secs
 	compRaw, _ := json.Marshal(comp)
@@ -123,4 +130,33 @@ func (a *API) summary(w http.ResponseWriter, r *http.Request) {
 	all := append([]fhir.BundleEntry{{FullUrl: &compURL, Resource: compRaw}, {FullUrl: &patientURL, Resource: patRaw}}, entries...)
 	writeFHIR(w, fhir.Bundle{Type: fhir.BundleTypeDocument, Timestamp: &now, Entry: all,
 		Identifier: &fhir.Identifier{System: fhirres.Ptr("urn:ietf:rfc:3986"), Value: fhirres.Ptr("urn:fsenet:summary:" + index.ResourceID(g.patient.ID+now))}})
+}
+
+// xhtml is a generated narrative whose body is inner (already escaped).
+func xhtml(inner string) map[string]any {
+	return map[string]any{"status": "generated", "div": `<div xmlns="http://www.w3.org/1999/xhtml">` + inner + `</div>`}
+}
+
+// narrative is one line of a section's text: the concept, its value, when
+// it holds and the region that keeps it.
+func narrative(f *found) string {
+	c := f.Fact.Code[0]
+	line := c.Display
+	if line == "" {
+		line = c.System + " " + c.Code
+	}
+	switch {
+	case f.Fact.Value != nil:
+		line += fmt.Sprintf(": %s%g %s", f.Fact.Value.Comparator, f.Fact.Value.Value, f.Fact.Value.Unit)
+	case f.Fact.ValueCode != nil:
+		v := f.Fact.ValueCode.Display
+		if v == "" {
+			v = f.Fact.ValueCode.Code
+		}
+		line += ": " + v
+	}
+	if f.Fact.Effective != "" {
+		line += " (" + f.Fact.Effective + ")"
+	}
+	return line + " — regione " + f.entry.Custodian
 }

