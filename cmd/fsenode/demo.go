@@ -176,6 +176,15 @@ too.`)
 	if err != nil {
 		return fmt.Errorf("the migrant scenario: %w", err)
 	}
+	if len(producers) >= 3 {
+		err = factsScenario(ctx, os.Stdout, *dir, producers[len(producers)-1], migrant)
+		if ctx.Err() != nil {
+			return demoStopping(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("the structured-data scenario: %w", err)
+		}
+	}
 	err = telemedScenario(ctx, os.Stdout, producers, migrant)
 	if ctx.Err() != nil {
 		return demoStopping(ctx)
