@@ -93,10 +93,11 @@ const markBatch = 10000
 // MarkExtraction marks the committed versions of the region's documents
 // for extraction: those named, or with all every indexed version whose
 // last extraction is older than version (a new extraction's upgrade;
-// skipped once the store has been marked for that version). It returns
-// how many it marked.
+// skipped once the store has been marked for that version), marking
+// too the versions no population question may count. It returns how
+// many it marked for extraction.
 func (s *Store) MarkExtraction(all bool, version int, docs ...string) (int, error) {
-	var ids []string
+	var ids, excl []string
 	ids = append(ids, docs...)
 	if all {
 		err := s.db.View(func(tx *badger.Txn) error {
@@ -127,6 +128,11 @@ func (s *Store) MarkExtraction(all bool, version int, docs ...string) (int, erro
 				if d.State == StatePending {
 					continue
 				}
+				if !counted(d) {
+					// Versions replaced, withdrawn or hidden before the
+					// store kept these marks.
+					excl = append(excl, d.ID)
+				}
 				var rec Extracted
 				ok, err := getJSON(tx, cat(pExtracted, []byte(d.ID)), &rec)
 				if err != nil {
@@ -143,19 +149,24 @@ func (s *Store) MarkExtraction(all bool, version int, docs ...string) (int, erro
 		}
 	}
 	marked := len(ids)
-	for len(ids) > 0 {
-		n := min(len(ids), markBatch)
-		if err := s.db.Update(func(tx *badger.Txn) error {
-			for _, id := range ids[:n] {
-				if err := tx.Set(cat(pExtract, []byte(id)), nil); err != nil {
-					return err
+	for _, set := range []struct {
+		prefix []byte
+		ids    []string
+	}{{pExtract, ids}, {pExcluded, excl}} {
+		for len(set.ids) > 0 {
+			n := min(len(set.ids), markBatch)
+			if err := s.db.Update(func(tx *badger.Txn) error {
+				for _, id := range set.ids[:n] {
+					if err := tx.Set(cat(set.prefix, []byte(id)), nil); err != nil {
+						return err
+					}
 				}
+				return nil
+			}); err != nil {
+				return 0, err
 			}
-			return nil
-		}); err != nil {
-			return 0, err
+			set.ids = set.ids[n:]
 		}
-		ids = ids[n:]
 	}
 	if all {
 		if err := s.db.Update(func(tx *badger.Txn) error {

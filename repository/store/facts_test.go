@@ -207,3 +207,36 @@ func TestMalformedRowIsAnError(t *testing.T) {
 		t.Fatalf("round trip: %+v, %v; want %+v", out, err, in)
 	}
 }
+
+// A store from before these marks: its replaced versions are marked as
+// excluded when the extraction first runs over it.
+func TestUpgradeMarksVersionsReplacedBefore(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	commit(t, s, "d1", index.Entry{Patient: "CF:A"})
+	op := publish(t, s, "d2", []byte("v2"))
+	if err := s.Complete(op, index.Entry{ID: "d2", Patient: "CF:A", Status: index.StatusCurrent, Replaces: "d1"}); err != nil {
+		t.Fatal(err)
+	}
+	// As an older build left it: no exclusion marks, no extraction.
+	if err := s.db.Update(func(tx *badger.Txn) error {
+		for _, k := range [][]byte{cat(pExcluded, []byte("d1")), cat(pExtract, []byte("d1")), cat(pExtract, []byte("d2"))} {
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if ex, _ := s.excluded(); ex["d1"] {
+		t.Fatal("the setup left d1 excluded")
+	}
+	n, err := s.MarkExtraction(true, 1)
+	if err != nil || n != 2 {
+		t.Fatalf("marked %d, %v; want both versions", n, err)
+	}
+	ex, err := s.excluded()
+	if err != nil || !ex["d1"] || ex["d2"] {
+		t.Fatalf("excluded %v, %v; want d1 only", ex, err)
+	}
+}
