@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
+
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/repository/facts"
 )
