@@ -216,8 +216,16 @@ func (a *API) writeSearchset(w http.ResponseWriter, r *http.Request, g *gathered
 	base := fhirres.Base(r, a.d.PublicURL)
 	total := len(g.facts)
 	b := fhir.Bundle{Type: fhir.BundleTypeSearchset, Total: &total}
+	// The links carry the parameters the search used, as FHIR asks: an
+	// ignored one is left out, so a client can see it was not applied.
+	used := url.Values{}
+	for k, vs := range r.URL.Query() {
+		if slices.Contains(searchParams, k) {
+			used[k] = vs
+		}
+	}
 	link := func(rel string, offset int) {
-		v := r.URL.Query()
+		v := maps.Clone(used)
 		v.Set("_offset", strconv.Itoa(offset))
 		v.Set("_count", strconv.Itoa(pg.Count))
 		b.Link = append(b.Link, fhir.BundleLink{Relation: rel, Url: base + strings.TrimPrefix(r.URL.Path, "/fhir") + "?" + v.Encode()})

@@ -280,6 +280,15 @@ func TestSearchsetPages(t *testing.T) {
 			}
 		}
 	})
+	t.Run("an ignored parameter is not in the links", func(t *testing.T) {
+		b := page("https://fse.regione.example/fhir/Observation?patient=Patient/CF-RSSMRA80A01H501U&_count=2&code:text=glucose&_elements=id")
+		for _, rel := range []string{"self", "next"} {
+			u, ok := b.link(rel)
+			if !ok || strings.Contains(u, "glucose") || strings.Contains(u, "_elements") || !strings.Contains(u, "patient=") {
+				t.Fatalf("%s link %q", rel, u)
+			}
+		}
+	})
 	t.Run("previous", func(t *testing.T) {
 		b := page("https://fse.regione.example/fhir/Observation?patient=Patient/CF-RSSMRA80A01H501U&_count=2&_offset=1")
 		prev, ok := b.link("previous")
