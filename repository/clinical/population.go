@@ -114,27 +114,38 @@ func (a *API) answerQuestion(ctx context.Context, c index.Caller, q population.Q
 		}
 	}
 	ans := agg.Result()
-	if err := a.d.Audit.Record(ctx, populationEvent(c, q, ans)); err != nil {
-		return population.Answer{}, err
-	}
 	suppressed := 0
 	for _, cell := range ans.Cells {
 		if cell.Suppressed {
 			suppressed++
 		}
 	}
+	if err := a.d.Audit.Record(ctx, populationEvent(c, q, ans, len(ans.Cells), suppressed)); err != nil {
+		return population.Answer{}, err
+	}
 	a.d.Log.Info("answered a population question", "question", q.String(), "key", q.Key(), "caller", c.Subject,
 		"rows", rows, "cells", len(ans.Cells), "suppressed", suppressed, "took", time.Since(start).Round(time.Millisecond).String())
 	return ans, nil
 }
 
+// maxAuditedQuestion bounds the question text an audit record carries;
+// a longer question is recorded by its key alone (its text is in the
+// log of every region that answered it).
+const maxAuditedQuestion = 2048
+
 // populationEvent is the audit record of a question and its answer: the
-// question's key and the digest of the answer's JSON.
-func populationEvent(c index.Caller, q population.Question, v any) index.Event {
+// question (its canonical JSON, or its key when long), and the answer by
+// its digest, its number of cells and of suppressed cells.
+func populationEvent(c index.Caller, q population.Question, v any, cells, suppressed int) index.Event {
 	b, _ := json.Marshal(v)
 	sum := sha256.Sum256(b)
+	question := q.String()
+	if len(question) > maxAuditedQuestion {
+		question = "key " + q.Key()
+	}
+	what := fmt.Sprintf("Population.query %s answer sha256:%s cells:%d suppressed:%d", question, hex.EncodeToString(sum[:8]), cells, suppressed)
 	return index.Event{Actor: c.Subject, Role: c.Role, Org: c.Organization, Region: c.Region, Purpose: c.Purpose,
-		Action: index.ActionExecute, What: "Population.query " + q.Key() + " answer " + hex.EncodeToString(sum[:8]), Outcome: index.OutcomeSuccess}
+		Action: index.ActionExecute, What: what, Outcome: index.OutcomeSuccess}
 }
 
 // populationResult is what the endpoint answers: the question as every
@@ -173,7 +184,13 @@ func (a *API) query(w http.ResponseWriter, r *http.Request) {
 	_, tok, _ := bearerOf(r)
 	parts := a.askAll(r.Context(), c, tok, q)
 	res := populationResult{Key: q.Key(), Question: q, Result: population.Merge(q, parts...)}
-	if err := a.d.Audit.Record(r.Context(), populationEvent(c, q, res.Result)); err != nil {
+	suppressed := 0
+	for _, cell := range res.Result.Cells {
+		if cell.Suppressed || len(cell.Incomplete) > 0 {
+			suppressed++
+		}
+	}
+	if err := a.d.Audit.Record(r.Context(), populationEvent(c, q, res.Result, len(res.Result.Cells), suppressed)); err != nil {
 		httpapi.FailProblem(w, r, httpapi.Wrap(httpapi.ErrUnavailable, "the question could not be audited, so no answer is given; retry", err))
 		return
 	}

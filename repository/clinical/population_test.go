@@ -232,7 +232,7 @@ func TestPopulationQuestionAcrossRegions(t *testing.T) {
 		t.Fatalf("%d of %d cells suppressed: the data should leave some cells below k and others above", suppressed, len(res.Result.Cells))
 	}
 	for _, r := range rs {
-		if whats := r.audit.whats(); len(whats) == 0 || !strings.HasPrefix(whats[0], "Population.query "+q.Key()) {
+		if whats := r.audit.whats(); len(whats) == 0 || !strings.HasPrefix(whats[0], "Population.query "+q.String()+" answer sha256:") {
 			t.Errorf("region %s audited %v", r.code, whats)
 		}
 	}
