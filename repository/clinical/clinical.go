@@ -83,6 +83,8 @@ type Deps struct {
 // API is the structured-data API of a node.
 type API struct {
 	d Deps
+	// questions holds a token for each population question answered.
+	questions chan struct{}
 }
 
 // New returns the API.
@@ -96,7 +98,7 @@ func New(d Deps) *API {
 	if d.QuestionDeadline <= 0 {
 		d.QuestionDeadline = DefaultQuestionDeadline
 	}
-	return &API{d: d}
+	return &API{d: d, questions: make(chan struct{}, maxQuestionsAtOnce)}
 }
 
 // Routes is where the API mounts its handlers.

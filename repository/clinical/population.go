@@ -50,6 +50,13 @@ type popRequest struct {
 	Question json.RawMessage `json:"question"`
 }
 
+// maxQuestionsAtOnce bounds the questions a region answers at once;
+// the others wait their turn within their deadline.
+const maxQuestionsAtOnce = 2
+
+// errBusy: the region answered other questions until the deadline.
+var errBusy = errors.New("busy")
+
 // errForbidden: the caller may not ask population questions.
 var errForbidden = errors.New("this token does not grant population questions")
 
@@ -88,6 +95,15 @@ func (a *API) servePopulation(ctx context.Context, from peer.ID, b []byte) ([]by
 func (a *API) answerQuestion(ctx context.Context, c index.Caller, q population.Question) (population.Answer, error) {
 	if index.Authorize(c, index.ActPopulationQuery, index.Target{Region: a.d.Region}) != index.Allow {
 		return population.Answer{}, errForbidden
+	}
+	// Questions read a region's whole window of rows: a few at a time,
+	// so that a burst of them cannot take the node's cores from its
+	// clinicians.
+	select {
+	case a.questions <- struct{}{}:
+		defer func() { <-a.questions }()
+	case <-ctx.Done():
+		return population.Answer{}, fmt.Errorf("%w: waiting for the questions being answered: %w", errBusy, ctx.Err())
 	}
 	start := time.Now()
 	agg, err := population.NewAggregator(q, a.d.MinK)

@@ -296,3 +296,24 @@ func TestPopulationQuestionAcrossRegions(t *testing.T) {
 		}
 	})
 }
+
+// A region answers a few questions at once; one more waits its turn
+// within its deadline, and is named when the deadline passes first.
+func TestPopulationQuestionsWaitTheirTurn(t *testing.T) {
+	rs := federationOf(t, "030")
+	r := rs[0]
+	r.api.d.QuestionDeadline = 300 * time.Millisecond
+	for range maxQuestionsAtOnce {
+		r.api.questions <- struct{}{}
+	}
+	code, body := ask(t, r, "authority", hba1cByRegionAndAge)
+	if code != http.StatusOK || !strings.Contains(string(body), "answering other questions") {
+		t.Fatalf("%d %s", code, body)
+	}
+	<-r.api.questions
+	code, body = ask(t, r, "authority", hba1cByRegionAndAge)
+	var res populationResult
+	if code != http.StatusOK || json.Unmarshal(body, &res) != nil || len(res.Result.Failed) != 0 || len(res.Result.Answered) != 1 {
+		t.Fatalf("%d %s", code, body)
+	}
+}

@@ -216,6 +216,8 @@ func reason(err error) string {
 	switch {
 	case errors.As(err, &re):
 		return "it refused: " + re.Message
+	case errors.Is(err, errBusy):
+		return "it was answering other questions until the deadline"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "it did not answer in time"
 	case errors.Is(err, federation.ErrUnreachable):
