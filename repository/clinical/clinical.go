@@ -24,6 +24,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 
 	"github.com/fsenet/fsenet/index"
@@ -85,6 +86,21 @@ type API struct {
 	d Deps
 	// questions holds a token for each population question answered.
 	questions chan struct{}
+	// asked counts the regions asked, by region, kind and outcome.
+	asked *prometheus.CounterVec
+}
+
+// Collectors are the API's metrics.
+func (a *API) Collectors() []prometheus.Collector { return []prometheus.Collector{a.asked} }
+
+// count records the outcome of asking a region.
+func (a *API) count(region, kind string, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "failed"
+		a.d.Log.Debug("a region asked could not answer", "region", region, "kind", kind, "err", err)
+	}
+	a.asked.WithLabelValues(region, kind, outcome).Inc()
 }
 
 // New returns the API.
@@ -98,7 +114,10 @@ func New(d Deps) *API {
 	if d.QuestionDeadline <= 0 {
 		d.QuestionDeadline = DefaultQuestionDeadline
 	}
-	return &API{d: d, questions: make(chan struct{}, maxQuestionsAtOnce)}
+	return &API{d: d, questions: make(chan struct{}, maxQuestionsAtOnce),
+		asked: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fsenet_clinical_regions_asked_total",
+			Help: "Regions this node asked for a patient's structured data (kind facts) or a population question (kind question), by region and outcome (ok, failed: unreachable, late, refused or malformed)."},
+			[]string{"custodian", "kind", "outcome"})}
 }
 
 // Routes is where the API mounts its handlers.

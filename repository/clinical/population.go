@@ -139,7 +139,7 @@ func (a *API) answerQuestion(ctx context.Context, c index.Caller, q population.Q
 	if err := a.d.Audit.Record(ctx, populationEvent(c, q, ans, len(ans.Cells), suppressed)); err != nil {
 		return population.Answer{}, err
 	}
-	a.d.Log.Info("answered a population question", "question", q.String(), "key", q.Key(), "caller", c.Subject,
+	a.d.Log.Info("answered a population question", "question", q.String(), "key", q.Key(),
 		"rows", rows, "cells", len(ans.Cells), "suppressed", suppressed, "took", time.Since(start).Round(time.Millisecond).String())
 	return ans, nil
 }
@@ -233,6 +233,7 @@ func (a *API) askAll(ctx context.Context, c index.Caller, tok string, q populati
 			} else {
 				ans, err = a.askQuestion(ctx, region, tok, raw)
 			}
+			a.count(region, "question", err)
 			if err != nil {
 				parts[i].Err = reason(err)
 				return

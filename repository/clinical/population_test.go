@@ -19,6 +19,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index"
@@ -293,6 +294,15 @@ func TestPopulationQuestionAcrossRegions(t *testing.T) {
 		}
 		if len(res.Result.Failed) != 1 || res.Result.Failed[0].Region != "160" {
 			t.Fatalf("failed %+v, want 160", res.Result.Failed)
+		}
+		for outcome, want := range map[string]float64{"failed": 1, "ok": 1} { // ok: the narrowed question above
+			var m dto.Metric
+			if err := rs[0].api.asked.WithLabelValues("160", "question", outcome).Write(&m); err != nil {
+				t.Fatal(err)
+			}
+			if got := m.GetCounter().GetValue(); got != want {
+				t.Errorf("region 160 asked by 030, %s: %v, want %v", outcome, got, want)
+			}
 		}
 	})
 }

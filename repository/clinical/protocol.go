@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"time"
 
@@ -225,6 +224,5 @@ func reason(err error) string {
 	case errors.Is(err, errMalformedAnswer):
 		return "its answer was malformed"
 	}
-	slog.Debug("region failure", "err", err)
 	return "it could not be asked"
 }

@@ -133,6 +133,7 @@ func (a *API) gather(r *http.Request, c index.Caller, rid string, q Query) (*gat
 			if err == nil && ctx.Err() != nil {
 				err = ctx.Err()
 			}
+			a.count(region, "facts", err)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

@@ -297,6 +297,7 @@ func (m *Module) Register(r *module.Registrar) error {
 	if m.extractor != nil {
 		cs = append(cs, m.extractor.collectors()...)
 	}
+	cs = append(cs, m.clinical.Collectors()...)
 	for _, c := range cs {
 		if err := r.Metrics.Register(c); err != nil {
 			return err
