@@ -70,51 +70,19 @@ func (a *API) summary(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sortFound(g.facts, false)
-	base := fhirres.Base(r, a.d.PublicURL)
+	writeFHIR(w, a.summaryBundle(g, fhirres.Base(r, a.d.PublicURL), time.Now().UTC().Format(time.RFC3339)))
+}
+
+// summaryBundle is the summary of g as a document Bundle: the
+// Composition, the Patient, then every resource a section lists.
+func (a *API) summaryBundle(g *gathered, base, now string) fhir.Bundle {
 	patientURL := fhirres.FullURL(base, "Patient", fhirres.PatientResourceID(g.patient.ID))
-	now := time.Now().UTC().Format(time.RFC3339)
-	comp := map[string]any{"resourceType": "Composition", "status": "final",
-		"type":    map[string]any{"coding": []any{map[string]any{"system": facts.SystemLOINC, "code": "60591-5", "display": "Patient summary Document"}}},
-		"subject": map[string]any{"reference": patientURL}, "date": now,
-		"author": []any{map[string]any{"display": "fsenet, region " + a.d.Region}},
-		"title":  "Profilo sanitario sintetico: dati dei documenti di ogni regione"}
 	var entries []fhir.BundleEntry
 	var secs []any
 	for _, s := range sections {
-		var refs []any
-		var items []string
-		latest := map[string]bool{}
-		for _, f := range g.facts {
-			if !s.keep(&f.Fact) {
-				continue
-			}
-			if s.code == "30954-2" {
-				key := f.Fact.Code[0].System + "|" + f.Fact.Code[0].Code
-				if latest[key] || len(latest) == maxRecentResults {
-					continue
-				}
-				latest[key] = true
-			}
-			id, raw, err := a.resource(f, g.patient, base)
-			if err != nil {
-				continue
-			}
-			u := fhirres.FullURL(base, f.Fact.Type, id)
-			refs = append(refs, map[string]any{"reference": u})
-			items = append(items, "<li>"+html.EscapeString(narrative(&f))+"</li>")
-			entries = append(entries, fhir.BundleEntry{FullUrl: &u, Resource: raw})
-		}
-		sec := map[string]any{"title": s.title, "code": map[string]any{"coding": []any{map[string]any{"system": facts.SystemLOINC, "code": s.code}}}}
-		// Every section carries its narrative (cmp-1): the entries it
-		// lists, or that there are none.
-		if len(refs) > 0 {
-			sec["entry"] = refs
-			sec["text"] = xhtml("<ul>" + strings.Join(items, "") + "</ul>")
-		} else {
-			sec["text"] = xhtml("Nessun dato disponibile.")
-			sec["emptyReason"] = map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": "unavailable"}}}
-		}
+		sec, listed := a.section(s, g, base)
 		secs = append(secs, sec)
+		entries = append(entries, listed...)
 	}
 	if len(g.failed) > 0 {
 		text := "Dati mancanti:"
@@ -123,13 +91,58 @@ func (a *API) summary(w http.ResponseWriter, r *http.Request) {
 		}
 		secs = append(secs, map[string]any{"title": "Regioni che non hanno risposto", "text": xhtml(html.EscapeString(text))})
 	}
-	comp["section"] = secs
+	comp := map[string]any{"resourceType": "Composition", "status": "final",
+		"type":    map[string]any{"coding": []any{map[string]any{"system": facts.SystemLOINC, "code": "60591-5", "display": "Patient summary Document"}}},
+		"subject": map[string]any{"reference": patientURL}, "date": now,
+		"author":  []any{map[string]any{"display": "fsenet, region " + a.d.Region}},
+		"title":   "Profilo sanitario sintetico: dati dei documenti di ogni regione",
+		"section": secs}
 	compRaw, _ := json.Marshal(comp)
 	patRaw, _ := json.Marshal(fhirres.Patient(g.patient))
 	compURL := base + "/Composition/summary-" + fhirres.PatientResourceID(g.patient.ID)
 	all := append([]fhir.BundleEntry{{FullUrl: &compURL, Resource: compRaw}, {FullUrl: &patientURL, Resource: patRaw}}, entries...)
-	writeFHIR(w, fhir.Bundle{Type: fhir.BundleTypeDocument, Timestamp: &now, Entry: all,
-		Identifier: &fhir.Identifier{System: fhirres.Ptr("urn:ietf:rfc:3986"), Value: fhirres.Ptr("urn:fsenet:summary:" + index.ResourceID(g.patient.ID+now))}})
+	return fhir.Bundle{Type: fhir.BundleTypeDocument, Timestamp: &now, Entry: all,
+		Identifier: &fhir.Identifier{System: fhirres.Ptr("urn:ietf:rfc:3986"), Value: fhirres.Ptr("urn:fsenet:summary:" + index.ResourceID(g.patient.ID+now))}}
+}
+
+// section is one section of the summary and the entries it lists (the
+// results section: the latest of each code, at most maxRecentResults).
+// Every section carries its narrative (FHIR's cmp-1): the entries it
+// lists, or that there are none.
+func (a *API) section(s section, g *gathered, base string) (map[string]any, []fhir.BundleEntry) {
+	var refs []any
+	var items []string
+	var listed []fhir.BundleEntry
+	latest := map[string]bool{}
+	for _, f := range g.facts {
+		if !s.keep(&f.Fact) {
+			continue
+		}
+		if s.code == "30954-2" {
+			key := f.Fact.Code[0].System + "|" + f.Fact.Code[0].Code
+			if latest[key] || len(latest) == maxRecentResults {
+				continue
+			}
+			latest[key] = true
+		}
+		id, raw, err := a.resource(f, g.patient, base)
+		if err != nil {
+			continue
+		}
+		u := fhirres.FullURL(base, f.Fact.Type, id)
+		refs = append(refs, map[string]any{"reference": u})
+		items = append(items, "<li>"+html.EscapeString(narrative(&f))+"</li>")
+		listed = append(listed, fhir.BundleEntry{FullUrl: &u, Resource: raw})
+	}
+	sec := map[string]any{"title": s.title, "code": map[string]any{"coding": []any{map[string]any{"system": facts.SystemLOINC, "code": s.code}}}}
+	if len(refs) > 0 {
+		sec["entry"] = refs
+		sec["text"] = xhtml("<ul>" + strings.Join(items, "") + "</ul>")
+	} else {
+		sec["text"] = xhtml("Nessun dato disponibile.")
+		sec["emptyReason"] = map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": "unavailable"}}}
+	}
+	return sec, listed
 }
 
 // xhtml is a generated narrative whose body is inner (already escaped).
