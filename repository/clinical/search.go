@@ -82,34 +82,64 @@ func isReadings(v url.Values) bool {
 // not exist, or that the caller may not see, has no facts.
 func (a *API) gather(r *http.Request, c index.Caller, rid string, q Query) (*gathered, error) {
 	g := &gathered{}
+	entries, err := a.visible(r.Context(), c, rid, q, g)
+	if err != nil || g.patient.ID == "" {
+		return g, err
+	}
+	a.askRegions(r, c, entries, q, g)
+	docs := make([]string, 0, len(g.facts))
+	override := false
+	for _, f := range g.facts {
+		docs = append(docs, f.Doc)
+		override = override || index.FactAccess(c, g.patient, f.entry).Override
+	}
+	what := q.Type + ".search"
+	if q.Type == "" {
+		what = "Patient.summary"
+	}
+	if err := a.audit(r.Context(), c, g.patient.ID, what, docs, override); err != nil {
+		return nil, httpapi.Wrap(httpapi.ErrUnavailable, "the access could not be audited, so nothing is disclosed; retry", err)
+	}
+	return g, nil
+}
+
+// visible reads, from this node's replica, the patient (into g, left
+// empty when absent or not for this caller) and the versions of theirs
+// whose facts the caller may have, by id.
+func (a *API) visible(ctx context.Context, c index.Caller, rid string, q Query, g *gathered) (map[string]index.Entry, error) {
+	entries := map[string]index.Entry{}
 	pid, valid := fhirres.PatientIDOf(rid)
 	if !valid {
-		return g, nil
+		return entries, nil
 	}
-	entries := map[string]index.Entry{}
-	var found bool
-	err := a.d.Read(r.Context(), func(rd index.Reader) error {
-		var err error
-		if g.patient, found, err = index.GetPatient(rd, pid); err != nil || !found || !index.PatientAccess(c, g.patient) {
+	err := a.d.Read(ctx, func(rd index.Reader) error {
+		p, found, err := index.GetPatient(rd, pid)
+		if err != nil || !found || !index.PatientAccess(c, p) {
 			// A patient the caller may not see is one that does not
 			// exist: nothing of the record is kept to answer with.
-			g.patient, found = index.Patient{}, false
 			return err
 		}
-		es, err := index.PatientEntries(rd, g.patient.ID)
+		g.patient = p
+		es, err := index.PatientEntries(rd, p.ID)
 		for _, e := range es {
-			if index.FactAccess(c, g.patient, e).Content && (q.Doc == "" || q.Doc == e.ID) {
+			if index.FactAccess(c, p, e).Content && (q.Doc == "" || q.Doc == e.ID) {
 				entries[e.ID] = e
 			}
 		}
 		return err
 	})
 	if err != nil {
+		g.patient = index.Patient{}
 		return nil, httpapi.Wrap(httpapi.ErrUnavailable, "the index could not be read; retry", err)
 	}
-	if !found {
-		return g, nil
-	}
+	return entries, nil
+}
+
+// askRegions asks every region that keeps one of entries for the
+// patient's facts, in parallel, each within the region deadline (this
+// node's own region answers here), and gathers into g what it accepts of
+// each answer and the regions that failed.
+func (a *API) askRegions(r *http.Request, c index.Caller, entries map[string]index.Entry, q Query, g *gathered) {
 	regions := map[string]bool{}
 	for _, e := range entries {
 		regions[e.Custodian] = true
@@ -148,20 +178,6 @@ func (a *API) gather(r *http.Request, c index.Caller, rid string, q Query) (*gat
 	}
 	wg.Wait()
 	slices.SortFunc(g.failed, func(x, y regionFailure) int { return cmp.Compare(x.region, y.region) })
-	docs := make([]string, 0, len(g.facts))
-	override := false
-	for _, f := range g.facts {
-		docs = append(docs, f.Doc)
-		override = override || index.FactAccess(c, g.patient, f.entry).Override
-	}
-	what := q.Type + ".search"
-	if q.Type == "" {
-		what = "Patient.summary"
-	}
-	if err := a.audit(r.Context(), c, g.patient.ID, what, docs, override); err != nil {
-		return nil, httpapi.Wrap(httpapi.ErrUnavailable, "the access could not be audited, so nothing is disclosed; retry", err)
-	}
-	return g, nil
 }
 
 // accept keeps, of a region's answer, the facts of documents that region
