@@ -71,7 +71,9 @@ func TestCopyOfANodeIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := dup.host.Connect(ctx, peer.AddrInfo{ID: lom.PeerID(), Addrs: []ma.Multiaddr{lomAddr}}); err != nil {
-		t.Fatalf("the copy could not reach Lombardia: %v", err)
+		// Its join may have reached Lombardia first, and been refused
+		// already: what the copy says next is the test.
+		t.Logf("the copy's connection to Lombardia: %v", err)
 	}
 
 	consensustest.Eventually(t, 30*time.Second, func() error {

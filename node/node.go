@@ -292,8 +292,11 @@ func (n *Node) serveHTTP() error {
 		}
 	}
 	n.httpErr = make(chan error, 1)
+	// The goroutine serves what it was given: Shutdown clears the fields,
+	// maybe before it runs.
+	srv, ln := n.httpSrv, n.httpLn
 	go func() {
-		err := n.httpSrv.Serve(n.httpLn)
+		err := srv.Serve(ln)
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.log.Error("http server stopped", "err", err)
 		}
@@ -314,8 +317,9 @@ func (n *Node) servePprof(addr string) error {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	n.pprofSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = n.pprofSrv.Serve(ln) }()
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	n.pprofSrv = srv
+	go func() { _ = srv.Serve(ln) }()
 	n.log.Warn("profiler listening; no authentication", "addr", ln.Addr().String())
 	return nil
 }
