@@ -766,3 +766,24 @@ func TestRestoreRefusesGarbage(t *testing.T) {
 		})
 	}
 }
+
+// A restore into a data directory a running node holds is refused,
+// naming the process, and touches nothing.
+func TestRestoreRefusesADataDirectoryInUse(t *testing.T) {
+	base := t.TempDir()
+	a := newAuthority(t, base)
+	r := a.region(base, "030", "voter")
+	release, err := lockDir(r.dir, "data directory") // as fsenode run holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	f := filepath.Join(base, "some.snap")
+	if err := os.WriteFile(f, []byte("not a snapshot"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(fsenodeBin, "restore", "--config", filepath.Join(r.dir, "region.toml"), f).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "is in use by process") || strings.Contains(string(out), "snapshot:") {
+		t.Fatalf("restore into a directory in use: %v\n%s", err, out)
+	}
+}

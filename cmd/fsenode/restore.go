@@ -49,6 +49,13 @@ after the backup.`)
 	if err := loadConfig(*configPath, &cfg, applyFlags); err != nil {
 		return err
 	}
+	// A node running on the data directory would write beside the
+	// restore: the same lock as fsenode run's keeps them apart.
+	release, err := lockDir(cfg.DataDir, "data directory")
+	if err != nil {
+		return err
+	}
+	defer release()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	src := pos[0]
 	fi, err := os.Stat(src)
