@@ -211,13 +211,13 @@ func parseDate(v string) (DateBound, error) {
 func dateRange(v string) (from, to time.Time, ok bool) {
 	switch len(v) {
 	case 4:
-		t, err := time.ParseInLocation("2006", v, rome)
+		t, err := time.ParseInLocation("2006", v, facts.Rome)
 		return t, t.AddDate(1, 0, 0), err == nil
 	case 7:
-		t, err := time.ParseInLocation("2006-01", v, rome)
+		t, err := time.ParseInLocation("2006-01", v, facts.Rome)
 		return t, t.AddDate(0, 1, 0), err == nil
 	case 10:
-		t, err := time.ParseInLocation(time.DateOnly, v, rome)
+		t, err := time.ParseInLocation(time.DateOnly, v, facts.Rome)
 		return t, t.AddDate(0, 0, 1), err == nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, v)
@@ -230,14 +230,6 @@ func dateRange(v string) (from, to time.Time, ok bool) {
 	}
 	return t, t.Add(time.Second), true
 }
-
-var rome = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Rome")
-	if err != nil {
-		return time.FixedZone("CET", 3600)
-	}
-	return l
-}()
 
 // factRange is the range of times a fact holds: its effective time's
 // precision, to its end when it has one.

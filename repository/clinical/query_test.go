@@ -59,7 +59,7 @@ func TestParseSearch(t *testing.T) {
 			if len(q.Dates) != 2 || q.Dates[0].Prefix != "ge" || q.Dates[1].Prefix != "lt" {
 				t.Fatalf("dates %+v", q.Dates)
 			}
-			if !q.Dates[0].From.Equal(time.Date(2024, 1, 1, 0, 0, 0, 0, rome)) || !q.Dates[0].To.Equal(time.Date(2024, 2, 1, 0, 0, 0, 0, rome)) {
+			if !q.Dates[0].From.Equal(time.Date(2024, 1, 1, 0, 0, 0, 0, facts.Rome)) || !q.Dates[0].To.Equal(time.Date(2024, 2, 1, 0, 0, 0, 0, facts.Rome)) {
 				t.Fatalf("ge2024-01 is [%v, %v)", q.Dates[0].From, q.Dates[0].To)
 			}
 			if !q.Dates[1].From.Equal(time.Date(2024, 3, 15, 9, 0, 0, 0, time.UTC)) || q.Dates[1].To.Sub(q.Dates[1].From) != time.Second {
@@ -236,12 +236,12 @@ func TestParseDate(t *testing.T) {
 		prefix   string
 		from, to time.Time
 	}{
-		{"2024", "eq", at(2024, 1, 1, 0, 0, 0, rome), at(2025, 1, 1, 0, 0, 0, rome)},
-		{"eq2024-02", "eq", at(2024, 2, 1, 0, 0, 0, rome), at(2024, 3, 1, 0, 0, 0, rome)},
-		{"ne2024-02-29", "ne", at(2024, 2, 29, 0, 0, 0, rome), at(2024, 3, 1, 0, 0, 0, rome)},
+		{"2024", "eq", at(2024, 1, 1, 0, 0, 0, facts.Rome), at(2025, 1, 1, 0, 0, 0, facts.Rome)},
+		{"eq2024-02", "eq", at(2024, 2, 1, 0, 0, 0, facts.Rome), at(2024, 3, 1, 0, 0, 0, facts.Rome)},
+		{"ne2024-02-29", "ne", at(2024, 2, 29, 0, 0, 0, facts.Rome), at(2024, 3, 1, 0, 0, 0, facts.Rome)},
 		// The day summer time begins has 23 hours, the day it ends 25.
-		{"ge2024-03-31", "ge", at(2024, 3, 31, 0, 0, 0, rome), at(2024, 4, 1, 0, 0, 0, rome)},
-		{"le2024-10-27", "le", at(2024, 10, 27, 0, 0, 0, rome), at(2024, 10, 28, 0, 0, 0, rome)},
+		{"ge2024-03-31", "ge", at(2024, 3, 31, 0, 0, 0, facts.Rome), at(2024, 4, 1, 0, 0, 0, facts.Rome)},
+		{"le2024-10-27", "le", at(2024, 10, 27, 0, 0, 0, facts.Rome), at(2024, 10, 28, 0, 0, 0, facts.Rome)},
 		{"gt2024-03-15T10:00:00+01:00", "gt", at(2024, 3, 15, 10, 0, 0, plus1), at(2024, 3, 15, 10, 0, 1, plus1)},
 		{"lt2024-03-15T10:00Z", "lt", at(2024, 3, 15, 10, 0, 0, time.UTC), at(2024, 3, 15, 10, 1, 0, time.UTC)},
 		{"2024-03-15T10:00:00.250Z", "eq", at(2024, 3, 15, 10, 0, 0, time.UTC).Add(250 * time.Millisecond), at(2024, 3, 15, 10, 0, 1, time.UTC).Add(250 * time.Millisecond)},

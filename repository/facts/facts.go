@@ -127,3 +127,13 @@ type Row struct {
 	Facility string // the author organisation's code (structure or ASL), "" unknown
 	Region   string // the custodian region's code
 }
+
+// Rome is Italy's time zone: a fact's day (Row.Date) and a search's
+// dates without a zone are Italian calendar days.
+var Rome = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		return time.FixedZone("CET", 3600)
+	}
+	return l
+}()

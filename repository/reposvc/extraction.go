@@ -240,17 +240,9 @@ func dayUTC(t time.Time) time.Time {
 	if t.IsZero() {
 		return t
 	}
-	y, m, d := t.In(rome).Date()
+	y, m, d := t.In(facts.Rome).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
-
-var rome = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Rome")
-	if err != nil {
-		return time.FixedZone("CET", 3600)
-	}
-	return l
-}()
 
 // dateOf is the day a FHIR date or dateTime names (its own calendar
 // date, as written), zero when it names none.
