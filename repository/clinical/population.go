@@ -39,7 +39,7 @@ var popOptions = federation.RPCOptions{MaxRequest: maxQuestion + 16<<10, MaxResp
 
 // Rows is the region's store of population rows.
 type Rows interface {
-	ScanRows(sc store.Scan, fn func(doc string, r *facts.Row) error) error
+	ScanRows(scans []store.Scan, fn func(doc string, r *facts.Row) error) error
 }
 
 // popRequest asks a region a question on behalf of the caller whose
@@ -112,22 +112,23 @@ func (a *API) answerQuestion(ctx context.Context, c index.Caller, q population.Q
 	}
 	from, to := q.Range()
 	rows := 0
+	var scans []store.Scan
 	for _, sc := range q.Scans() {
-		err := a.d.Rows.ScanRows(store.Scan{Resource: sc.Resource, System: sc.System, Code: sc.Code, Prefix: sc.Prefix, From: from, To: to},
-			func(_ string, r *facts.Row) error {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				r.Region = a.d.Region
-				if q.Matches(*r) {
-					rows++
-					agg.Add(*r)
-				}
-				return nil
-			})
-		if err != nil {
-			return population.Answer{}, err
+		scans = append(scans, store.Scan{Resource: sc.Resource, System: sc.System, Code: sc.Code, Prefix: sc.Prefix, From: from, To: to})
+	}
+	err = a.d.Rows.ScanRows(scans, func(_ string, r *facts.Row) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
+		r.Region = a.d.Region
+		if q.Matches(*r) {
+			rows++
+			agg.Add(*r)
+		}
+		return nil
+	})
+	if err != nil {
+		return population.Answer{}, err
 	}
 	ans := agg.Result()
 	suppressed := 0

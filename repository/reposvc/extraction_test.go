@@ -114,7 +114,7 @@ func TestExtractionWorkerRecordsEveryOutcome(t *testing.T) {
 	// Every version is a document row; the ok one also its fact's row,
 	// with the subject's coarse attributes.
 	var rows []facts.Row
-	if err := s.ScanRows(store.Scan{Resource: facts.Observation, System: facts.SystemLOINC, Code: "59261-8", To: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)},
+	if err := s.ScanRows([]store.Scan{{Resource: facts.Observation, System: facts.SystemLOINC, Code: "59261-8", To: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}},
 		func(_ string, r *facts.Row) error { rows = append(rows, *r); return nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestExtractionWorkerRecordsEveryOutcome(t *testing.T) {
 		t.Fatalf("rows %+v", rows)
 	}
 	var docs int
-	_ = s.ScanRows(store.Scan{Resource: facts.DocumentReference, System: facts.SystemLOINC, Code: "11502-2", To: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)},
+	_ = s.ScanRows([]store.Scan{{Resource: facts.DocumentReference, System: facts.SystemLOINC, Code: "11502-2", To: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}},
 		func(string, *facts.Row) error { docs++; return nil })
 	if docs != 3 {
 		t.Fatalf("%d document rows, want 3", docs)

@@ -375,78 +375,76 @@ type Scan struct {
 	From, To               time.Time
 }
 
-// ScanRows calls fn with every row in the scan, and the version it
+// ScanRows calls fn with every row of the scans, and the version it
 // comes from; rows whose version is excluded (hidden, withdrawn,
-// replaced) are left out. Row.Region is not set.
-func (s *Store) ScanRows(sc Scan, fn func(doc string, r *facts.Row) error) error {
-	excluded, err := s.excluded()
-	if err != nil {
-		return err
-	}
-	from, to := dayOf(sc.From), dayOf(sc.To)
+// replaced) are left out. One view serves them all: the exclusions are
+// read once, at the same point in time as the rows. Row.Region is not
+// set.
+func (s *Store) ScanRows(scans []Scan, fn func(doc string, r *facts.Row) error) error {
 	return s.db.View(func(tx *badger.Txn) error {
-		head := cat(pRow, []byte(sc.Resource), []byte(sc.System), []byte(sc.Code))
-		prefix := head
-		if !sc.Prefix {
-			prefix = append(bytes.Clone(head), 0)
+		excluded := map[string]bool{}
+		it := tx.NewIterator(badger.IteratorOptions{Prefix: pExcluded})
+		for it.Rewind(); it.Valid(); it.Next() {
+			excluded[string(it.Item().Key()[len(pExcluded):])] = true
 		}
-		// Values are small and kept in the LSM tree: read in place, without
-		// badger's prefetching (a goroutine per item).
-		it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix})
-		defer it.Close()
-		var r facts.Row
-		for it.Rewind(); it.Valid(); {
-			k := it.Item().Key()
-			// <code rest>\x00<day 4B>\x00<doc>\x00<seq 4B>
-			rest := k[len(head):]
-			i := bytes.IndexByte(rest, 0)
-			if i < 0 || len(rest) < i+1+4+1+1+4 {
-				return fmt.Errorf("store: malformed row key %q", k)
+		it.Close()
+		for _, sc := range scans {
+			if err := scanRows(tx, sc, excluded, fn); err != nil {
+				return err
 			}
-			codeEnd := len(head) + i // the code's end in k
-			day := binary.BigEndian.Uint32(rest[i+1:])
-			if day < from {
-				// Seek to the window's first day of this code.
-				seek := append(append(bytes.Clone(k[:codeEnd]), 0), u32(from)...)
-				it.Seek(seek)
-				continue
-			}
-			if day >= to {
-				// Past the window: on to the next code.
-				next := append(bytes.Clone(k[:codeEnd]), 1)
-				it.Seek(next)
-				continue
-			}
-			doc := rest[i+1+4+1 : len(rest)-5]
-			if !excluded[string(doc)] {
-				if err := it.Item().Value(func(v []byte) error { return decodeRow(v, &r) }); err != nil {
-					return fmt.Errorf("store: row %q: %w", k, err)
-				}
-				r.Resource, r.System = sc.Resource, sc.System
-				r.Code = string(k[len(pRow)+len(sc.Resource)+1+len(sc.System)+1 : codeEnd])
-				r.Date = timeOf(day)
-				if err := fn(string(doc), &r); err != nil {
-					return err
-				}
-			}
-			it.Next()
 		}
 		return nil
 	})
 }
 
-// excluded reads the versions no question counts.
-func (s *Store) excluded() (map[string]bool, error) {
-	out := map[string]bool{}
-	err := s.db.View(func(tx *badger.Txn) error {
-		it := tx.NewIterator(badger.IteratorOptions{Prefix: pExcluded})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			out[string(it.Item().Key()[len(pExcluded):])] = true
+// scanRows is ScanRows of one scan.
+func scanRows(tx *badger.Txn, sc Scan, excluded map[string]bool, fn func(doc string, r *facts.Row) error) error {
+	from, to := dayOf(sc.From), dayOf(sc.To)
+	head := cat(pRow, []byte(sc.Resource), []byte(sc.System), []byte(sc.Code))
+	prefix := head
+	if !sc.Prefix {
+		prefix = append(bytes.Clone(head), 0)
+	}
+	// Values are small and kept in the LSM tree: read in place, without
+	// badger's prefetching (a goroutine per item).
+	it := tx.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	var r facts.Row
+	for it.Rewind(); it.Valid(); {
+		k := it.Item().Key()
+		// <code rest>\x00<day 4B>\x00<doc>\x00<seq 4B>
+		rest := k[len(head):]
+		i := bytes.IndexByte(rest, 0)
+		if i < 0 || len(rest) < i+1+4+1+1+4 {
+			return fmt.Errorf("store: malformed row key %q", k)
 		}
-		return nil
-	})
-	return out, err
+		codeEnd := len(head) + i // the code's end in k
+		day := binary.BigEndian.Uint32(rest[i+1:])
+		if day < from {
+			// Seek to the window's first day of this code.
+			it.Seek(append(append(bytes.Clone(k[:codeEnd]), 0), u32(from)...))
+			continue
+		}
+		if day >= to {
+			// Past the window: on to the next code.
+			it.Seek(append(bytes.Clone(k[:codeEnd]), 1))
+			continue
+		}
+		doc := rest[i+1+4+1 : len(rest)-5]
+		if !excluded[string(doc)] {
+			if err := it.Item().Value(func(v []byte) error { return decodeRow(v, &r) }); err != nil {
+				return fmt.Errorf("store: row %q: %w", k, err)
+			}
+			r.Resource, r.System = sc.Resource, sc.System
+			r.Code = string(k[len(pRow)+len(sc.Resource)+1+len(sc.System)+1 : codeEnd])
+			r.Date = timeOf(day)
+			if err := fn(string(doc), &r); err != nil {
+				return err
+			}
+		}
+		it.Next()
+	}
+	return nil
 }
 
 // counted reports whether population questions count a version's rows:
