@@ -106,65 +106,66 @@ func decodeRequest(b []byte) (request, error) {
 func (a *API) answer(ctx context.Context, c index.Caller, patient string, q Query) (answer, error) {
 	ans := answer{Facts: []wireFact{}}
 	var p index.Patient
-	var found bool
-	if err := a.d.Read(ctx, func(r index.Reader) error {
-		var err error
-		p, found, err = index.GetPatient(r, patient)
-		return err
-	}); err != nil {
-		return ans, err
-	}
-	if !found || !index.PatientAccess(c, p) {
-		return ans, nil
-	}
-	var cands []wireFact
-	err := a.d.Facts.PatientFacts(append([]string{p.ID}, p.Merged...), q.Type, func(sf store.StoredFact) error {
-		if (q.Doc == "" || q.Doc == sf.Doc) && q.Matches(&sf.Fact) {
-			cands = append(cands, wireFact{Doc: sf.Doc, Fact: sf.Fact})
-		}
-		return nil
-	})
-	if err != nil {
-		return ans, err
-	}
 	override := false
 	var docs []string
-	err = a.d.Read(ctx, func(r index.Reader) error {
+	// One view of the replica judges the patient and every version: the
+	// consent and the versions' states the caller is judged on are of one
+	// moment.
+	err := a.d.Read(ctx, func(r index.Reader) error {
+		var found bool
+		var err error
+		if p, found, err = index.GetPatient(r, patient); err != nil || !found || !index.PatientAccess(c, p) {
+			return err
+		}
 		allowed := map[string]bool{}
-		for _, f := range cands {
-			ok, seen := allowed[f.Doc]
+		return a.d.Facts.PatientFacts(append([]string{p.ID}, p.Merged...), q.Type, func(sf store.StoredFact) error {
+			if q.Doc != "" && q.Doc != sf.Doc || !q.Matches(&sf.Fact) {
+				return nil
+			}
+			ok, seen := allowed[sf.Doc]
 			if !seen {
-				e, found, err := index.GetEntry(r, f.Doc)
+				e, found, err := index.GetEntry(r, sf.Doc)
 				if err != nil {
 					return err
 				}
 				acc := index.FactAccess(c, p, e)
 				ok = found && e.Custodian == a.d.Region && acc.Content
-				allowed[f.Doc] = ok
+				allowed[sf.Doc] = ok
 				if ok {
 					override = override || acc.Override
-					docs = append(docs, f.Doc)
+					docs = append(docs, sf.Doc)
 				}
 			}
-			if !ok {
-				continue
-			}
-			if len(ans.Facts) == maxFacts {
+			switch {
+			case !ok:
+			case len(ans.Facts) == maxFacts:
 				ans.Truncated = true
-				break
+				return errStop
+			default:
+				ans.Facts = append(ans.Facts, wireFact{Doc: sf.Doc, Fact: sf.Fact})
 			}
-			ans.Facts = append(ans.Facts, f)
-		}
-		return nil
+			return nil
+		})
 	})
+	if errors.Is(err, errStop) {
+		err = nil
+	}
 	if err != nil || len(ans.Facts) == 0 {
 		return ans, err
 	}
-	what := q.Type + ".search"
+	return ans, a.audit(ctx, c, p.ID, auditWhat(q)+".custodian", docs, override)
+}
+
+// errStop ends a walk early.
+var errStop = errors.New("stop")
+
+// auditWhat names a search in the audit trail: "<type>.search", or
+// "Patient.summary" for the summary's search of every type.
+func auditWhat(q Query) string {
 	if q.Type == "" {
-		what = "Patient.summary"
+		return "Patient.summary"
 	}
-	return ans, a.audit(ctx, c, p.ID, what+".custodian", docs, override)
+	return q.Type + ".search"
 }
 
 // audit records the disclosure of the facts of docs, in events of at

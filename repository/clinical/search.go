@@ -93,11 +93,7 @@ func (a *API) gather(r *http.Request, c index.Caller, rid string, q Query) (*gat
 		docs = append(docs, f.Doc)
 		override = override || index.FactAccess(c, g.patient, f.entry).Override
 	}
-	what := q.Type + ".search"
-	if q.Type == "" {
-		what = "Patient.summary"
-	}
-	if err := a.audit(r.Context(), c, g.patient.ID, what, docs, override); err != nil {
+	if err := a.audit(r.Context(), c, g.patient.ID, auditWhat(q), docs, override); err != nil {
 		return nil, httpapi.Wrap(httpapi.ErrUnavailable, "the access could not be audited, so nothing is disclosed; retry", err)
 	}
 	return g, nil
