@@ -3,6 +3,7 @@ package clinical
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -325,5 +326,37 @@ func TestPopulationQuestionsWaitTheirTurn(t *testing.T) {
 	var res populationResult
 	if code != http.StatusOK || json.Unmarshal(body, &res) != nil || len(res.Result.Failed) != 0 || len(res.Result.Answered) != 1 {
 		t.Fatalf("%d %s", code, body)
+	}
+}
+
+// A peer's population request that is not one, names no valid token or
+// a caller who may not ask, is refused with its reason, and computes
+// nothing.
+func TestPopulationRequestRefusesGarbage(t *testing.T) {
+	r := federationOf(t, "030")[0]
+	q := json.RawMessage(hba1cByRegionAndAge)
+	req := func(v popRequest) []byte { b, _ := json.Marshal(v); return b }
+	for _, tc := range []struct {
+		name, body, code string
+	}{
+		{"empty", "", codeBadRequest},
+		{"not JSON", "{", codeBadRequest},
+		{"another version", string(req(popRequest{V: 9, Token: "authority", Question: q})), codeBadRequest},
+		{"no token", string(req(popRequest{V: protocolVersion, Question: q})), codeBadRequest},
+		{"no question", string(req(popRequest{V: protocolVersion, Token: "authority"})), codeBadRequest},
+		{"a question with code in it", string(req(popRequest{V: protocolVersion, Token: "authority", Question: json.RawMessage(`{"resource":"Observation","script":"x"}`)})), codeBadRequest},
+		{"a token not valid here", string(req(popRequest{V: protocolVersion, Token: "forged", Question: q})), codeUnauth},
+		{"a clinician", string(req(popRequest{V: protocolVersion, Token: "clinician", Question: q})), "forbidden"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := r.api.servePopulation(context.Background(), r.host.ID(), []byte(tc.body))
+			var re *federation.RemoteError
+			if !errors.As(err, &re) || re.Code != tc.code || re.Message == "" {
+				t.Fatalf("%v, want a refusal %s", err, tc.code)
+			}
+		})
+	}
+	if whats := r.audit.whats(); len(whats) != 0 {
+		t.Fatalf("refused requests audited as answered: %v", whats)
 	}
 }
