@@ -56,12 +56,6 @@ var docTypes = map[string]docKind{
 	"82593-5": kindVAC, // Certificato vaccinale
 }
 
-// Supported reports whether documents of a LOINC type are extracted.
-func Supported(loinc string) bool {
-	_, ok := docTypes[loinc]
-	return ok
-}
-
 // Section codes (LOINC) the extraction reads by.
 const (
 	secAllergies    = "48765-2"
