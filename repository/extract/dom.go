@@ -49,6 +49,9 @@ func (e *el) attr(name string) string {
 
 // xsiType is the element's xsi:type without a namespace prefix.
 func (e *el) xsiType() string {
+	if e == nil {
+		return ""
+	}
 	for _, a := range e.attrs {
 		if a.Name.Local == "type" && (a.Name.Space == xsiNS || a.Name.Space == "xsi") {
 			if i := strings.IndexByte(a.Value, ':'); i >= 0 {
@@ -58,6 +61,15 @@ func (e *el) xsiType() string {
 		}
 	}
 	return ""
+}
+
+// content is the element's character data, as kept (see keepText); ""
+// for an element that is not there.
+func (e *el) content() string {
+	if e == nil {
+		return ""
+	}
+	return e.text
 }
 
 // child is the first HL7 child element named local.

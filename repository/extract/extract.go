@@ -159,7 +159,7 @@ func subject(root *el) facts.Subject {
 	// when the document gives no residence.
 	var home, domicile string
 	for _, a := range role.children("addr") {
-		county := strings.ToUpper(strings.TrimSpace(a.child("county").text))
+		county := strings.ToUpper(strings.TrimSpace(a.child("county").content()))
 		if len(county) != 2 || county[0] < 'A' || county[0] > 'Z' || county[1] < 'A' || county[1] > 'Z' {
 			continue
 		}
@@ -507,7 +507,7 @@ func (w *walker) value(v *el, o *observation, f *facts.Fact) bool {
 		}
 		o.ValueCodeableConcept, f.ValueCode = &concept{Coding: cs}, &cs[0]
 	case "ST", "ED":
-		s := strings.TrimSpace(v.text)
+		s := strings.TrimSpace(v.content())
 		if s == "" {
 			return false
 		}

@@ -3,6 +3,7 @@ package extract
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -221,6 +222,41 @@ func TestMinimalDocument(t *testing.T) {
 		t.Errorf("resource %s", o.Resource)
 	}
 	checkFacts(t, ex)
+}
+
+// Elements real documents leave out are read as absent, never as an
+// error: an address without a county (found in an independent author's
+// LAB, LDO and PSS documents), an observation without a value.
+func TestMissingElements(t *testing.T) {
+	const head = `<ClinicalDocument xmlns="urn:hl7-org:v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><code code="11502-2" codeSystem="2.16.840.1.113883.6.1"/>`
+	const result = `<component><structuredBody><component><section><code code="18719-5" codeSystem="2.16.840.1.113883.6.1"/>` +
+		`<entry><observation classCode="OBS" moodCode="EVN"><code code="4548-4" codeSystem="2.16.840.1.113883.6.1"/>%s</observation></entry>` +
+		`</section></component></structuredBody></component>`
+	tests := []struct {
+		name, target, value string
+		want                facts.Subject
+		facts               int
+	}{
+		{"address without county", `<addr use="H"><city>Roma</city></addr><patient><administrativeGenderCode code="M"/></patient>`, `<value xsi:type="PQ" value="53" unit="mmol/mol"/>`, facts.Subject{Gender: "male"}, 1},
+		{"empty address", `<addr/><addr use="HP"><county>RM</county></addr>`, `<value xsi:type="PQ" value="53" unit="mmol/mol"/>`, facts.Subject{Province: "RM"}, 1},
+		{"no patient", `<addr use="H"/>`, `<value xsi:type="PQ" value="53" unit="mmol/mol"/>`, facts.Subject{}, 1},
+		{"no value", `<addr use="H"/>`, ``, facts.Subject{}, 0},
+		{"string value without text", ``, `<value xsi:type="ST"/>`, facts.Subject{}, 0},
+		{"value without a type", ``, `<value value="53" unit="mmol/mol"/>`, facts.Subject{}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := head + `<recordTarget><patientRole>` + tc.target + `</patientRole></recordTarget>` + fmt.Sprintf(result, tc.value) + `</ClinicalDocument>`
+			ex, err := CDA([]byte(doc))
+			if err != nil {
+				t.Fatalf("err %v", err)
+			}
+			if ex.Subject != tc.want || len(ex.Facts) != tc.facts || ex.Skipped != 1-tc.facts {
+				t.Errorf("subject %+v, %d facts, %d skipped; want %+v, %d facts, %d skipped", ex.Subject, len(ex.Facts), ex.Skipped, tc.want, tc.facts, 1-tc.facts)
+			}
+			checkFacts(t, ex)
+		})
+	}
 }
 
 func TestErrors(t *testing.T) {
