@@ -2,7 +2,10 @@ package consensus_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,16 +80,35 @@ func readKey(r consensus.Reader, k string) (string, error) {
 	return string(v), nil
 }
 
+// mustApply applies cmd through n as a client of the replica must: with
+// an idempotency key (its own, when cmd has none), retrying while there
+// is no leader or leadership was lost before the outcome was known (on
+// a loaded machine an election can come at any time); the key makes the
+// command apply once however often it is sent. Any other error fails t.
 func mustApply(t testing.TB, n *consensustest.Node, cmd consensus.Command) consensus.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	res, err := n.Replica().Apply(ctx, cmd)
-	if err != nil {
-		t.Fatalf("apply %s on %s: %v", cmd.Type, n.ID, err)
+	if cmd.Key == "" {
+		cmd.Key = fmt.Sprintf("test-%d", applyKeys.Add(1))
 	}
+	var res consensus.Result
+	consensustest.Eventually(t, 30*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		r, err := n.Replica().Apply(ctx, cmd)
+		switch {
+		case errors.Is(err, consensus.ErrNotLeader), errors.Is(err, consensus.ErrUncertain):
+			return err
+		case err != nil:
+			t.Fatalf("apply %s on %s: %v", cmd.Type, n.ID, err)
+		}
+		res = r
+		return nil
+	}, "apply %s on %s", cmd.Type, n.ID)
 	return res
 }
+
+// applyKeys numbers the idempotency keys mustApply gives commands.
+var applyKeys atomic.Uint64
 
 func mustRead(t testing.TB, n *consensustest.Node, c consensus.Consistency, key string) (string, uint64) {
 	t.Helper()

@@ -23,7 +23,7 @@ import (
 const (
 	LeaderTimeout   = 20 * time.Second // WaitLeader
 	ConvergeTimeout = 30 * time.Second // WaitConverged
-	stopTimeout     = 10 * time.Second // Stop, Kill
+	stopTimeout     = 30 * time.Second // Stop, Kill
 )
 
 // Options describe a cluster.

@@ -45,7 +45,9 @@ func pair(t testing.TB, source Source) (custodian, requester host.Host) {
 	if err := mn.ConnectAllButSelf(); err != nil {
 		t.Fatal(err)
 	}
-	Serve(ServerConfig{Host: c, Source: source, Timeout: 10 * time.Second})
+	// The whole exchange's bound: a 50 MiB transfer under the race
+	// detector on a loaded machine can take tens of seconds.
+	Serve(ServerConfig{Host: c, Source: source, Timeout: 2 * time.Minute})
 	return c, r
 }
 
