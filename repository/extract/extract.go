@@ -42,6 +42,7 @@ const (
 	kindRAD
 	kindRSA
 	kindVAC
+	kindVPS
 )
 
 // DocumentTypes are the LOINC codes of the document types extracted
@@ -54,6 +55,7 @@ var docTypes = map[string]docKind{
 	"11488-4": kindRSA, // Referto specialistico ambulatoriale
 	"87273-9": kindVAC, // Scheda della singola vaccinazione
 	"82593-5": kindVAC, // Certificato vaccinale
+	"59258-4": kindVPS, // Verbale di pronto soccorso
 }
 
 // Section codes (LOINC) the extraction reads by.
@@ -69,6 +71,7 @@ const (
 	secRADExam      = "55111-9" // RAD: esame eseguito
 	secRSAServices  = "62387-6" // RSA: prestazioni
 	secProcedures   = "47519-4"
+	secDischarge    = "28574-2" // VPS: dimissione
 )
 
 // ignoredSections hold entries the extraction deliberately does not
@@ -273,7 +276,7 @@ func (w *walker) observationEntry(e *el, sec string) {
 	switch code := primary(e); {
 	case code == codeProblem:
 		w.condition(e, "problem-list-item")
-	case code == codeDischargeDx || code == codeAdmissionDx || code == codeDiagnosis && sec == secDiagnosis:
+	case code == codeDischargeDx || code == codeAdmissionDx || code == codeDiagnosis && (sec == secDiagnosis || sec == secDischarge):
 		w.condition(e, "encounter-diagnosis")
 	case code == codeAllergy || sec == secAllergies:
 		w.allergy(e)
@@ -300,6 +303,15 @@ func (w *walker) act(e *el, sec string) {
 		// A concern: what it is about are its subjects.
 		for _, r := range e.children("entryRelationship") {
 			if o := r.child("observation"); o != nil {
+				w.observationEntry(o, sec)
+			}
+		}
+		return
+	}
+	if sec == secDischarge {
+		// The VPS discharge: its diagnosis and outcome are its parts.
+		for _, r := range e.children("entryRelationship") {
+			if o := r.child("observation"); o != nil && r.attr("typeCode") == "COMP" {
 				w.observationEntry(o, sec)
 			}
 		}

@@ -100,6 +100,18 @@ func TestSyntheticDocuments(t *testing.T) {
 			{Type: facts.Procedure, System: facts.SystemSNOMED, Code: "29303009"},
 			{Type: facts.Condition, System: icd9, Code: "401.1"},
 		}},
+		{"VPS", []want{
+			{Type: facts.Observation, System: loinc, Code: "11283-9", ValueCode: "R", Status: "final", Effective: "2026-11-01T09:43:00+01:00"},
+			{Type: facts.Condition, System: icd9, Code: "401.9", Status: "active", Effective: "2018-11-01"},
+			{Type: facts.AllergyIntolerance, System: atc, Code: "J01CA04", Status: "active"},
+			{Type: facts.Procedure, System: loinc, Code: "11524-6", Status: "completed"},
+			{Type: facts.Observation, System: loinc, Code: "89579-7", Value: 96, Unit: "ng/L", Status: "final"},
+			{Type: facts.Observation, System: loinc, Code: "8480-6", Value: 100, Unit: "mm[Hg]", Effective: "2026-11-01T09:45:00+01:00"},
+			{Type: facts.Observation, System: loinc, Code: "59408-5", Value: 93, Unit: "%"},
+			{Type: facts.MedicationStatement, System: atc, Code: "B01AC06", Status: "completed"},
+			{Type: facts.Condition, System: icd9, Code: "410.11", Effective: "2026-11-01T10:30:00+01:00"}, // the discharge diagnosis
+			{Type: facts.Observation, System: loinc, Code: "11302-7", ValueCode: "4"},                     // the outcome
+		}},
 		{"singola_VACC", []want{
 			{Type: facts.Immunization, System: aic, Code: "900000076", Status: "completed", Effective: "2026-11-01T10:30:00+01:00"},
 		}},
@@ -293,7 +305,7 @@ func TestErrors(t *testing.T) {
 		doc := national(t, name)
 		_, err := CDA(doc)
 		switch name {
-		case "LAB", "LDO", "PSS", "RAD", "RSA", "singola_VACC", "certificato_VACC":
+		case "LAB", "LDO", "PSS", "RAD", "RSA", "VPS", "singola_VACC", "certificato_VACC":
 			if err != nil {
 				t.Errorf("%s: %v", name, err)
 			}

@@ -9,8 +9,9 @@ import (
 )
 
 // Version is the extraction's version: a region's node extracts again
-// the documents an older version extracted when it starts.
-const Version = 1
+// the documents an older version extracted when it starts. 2: the
+// emergency department report (VPS) is extracted.
+const Version = 2
 
 // maxFHIREntries bounds the entries read from one FHIR document.
 const maxFHIREntries = 10000
