@@ -77,22 +77,46 @@ func GenerateIdPKey(path string) (jwk.Key, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("idp key: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("idp key: %w", err)
-	}
-	if _, err := f.Write(append(data, '\n')); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("idp key %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("idp key %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
+	if err := writeNew(path, append(data, '\n')); err != nil {
 		return nil, fmt.Errorf("idp key %s: %w", path, err)
 	}
 	return key, nil
+}
+
+// writeNew writes a file that must not exist yet, whole or not at all: a
+// process killed while writing leaves no file, or a half-written
+// temporary one beside it, never a truncated key at path. The data goes
+// to a temporary file, made durable, then linked to path, which fails if
+// path exists.
+func writeNew(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Link(f.Name(), path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		defer d.Close()
+		return d.Sync()
+	}
+	return nil
 }
 
 // LoadIdPKey reads a private JWK written by GenerateIdPKey (or any private

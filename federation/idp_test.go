@@ -276,6 +276,17 @@ func TestIdPKeyFiles(t *testing.T) {
 			t.Fatal("key file changed")
 		}
 	})
+	t.Run("written whole, nothing left beside it", func(t *testing.T) {
+		// The key is written to a temporary file and linked into place,
+		// so a process killed while writing never leaves a truncated key.
+		entries, err := os.ReadDir(filepath.Dir(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != 1 || entries[0].Name() != "idp.jwk" {
+			t.Fatalf("the key's directory holds %v, want the key alone", entries)
+		}
+	})
 	t.Run("loads back", func(t *testing.T) {
 		back, err := LoadIdPKey(path)
 		if err != nil {
