@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -394,13 +396,50 @@ func writeDemoEnv(dir string, regions []*demoRegion) (string, error) {
 	return path, os.WriteFile(path, []byte(b.String()), 0o600)
 }
 
+// freePort finds a loopback TCP port free now, for a region started
+// later. It picks below the kernel's ephemeral range: a port from that
+// range can be taken, before the region binds it, by any connection
+// another process opens or by a listener on port 0, whereas ports below
+// it are only ever taken by a listener that names them. Where the range
+// cannot be read, or nothing below it is free, the kernel picks.
 func freePort() (int, error) {
+	if low := ephemeralLow(); low > minPickedPort {
+		for range 64 {
+			port := minPickedPort + rand.IntN(low-minPickedPort)
+			if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+				l.Close()
+				return port, nil
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// minPickedPort is the lowest port freePort picks: above the well-known
+// and most registered services' ports.
+const minPickedPort = 20000
+
+// ephemeralLow is the first port of the kernel's ephemeral range, 0 when
+// it cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 0
+	}
+	return low
 }
 
 // followRegion prints a region's status lines for people and signals when

@@ -56,6 +56,8 @@ type proc struct {
 	seen map[string]bool
 	done chan struct{} // closed once the output is read and the process reaped
 	err  error         // the process's exit, valid after done
+
+	tailed bool // its log's tail is shown when the test fails
 }
 
 func (p *proc) status() statusLine {
@@ -95,6 +97,15 @@ func (p *proc) start(t testing.TB, extra ...string) {
 	}
 	p.mu.Lock()
 	p.last, p.seen = statusLine{}, map[string]bool{}
+	if !p.tailed {
+		// A failed test shows what each of its regions last logged.
+		p.tailed = true
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("the end of region %s's log:\n%s", p.code, logTail(filepath.Join(p.dir, "node.log"), 6000))
+			}
+		})
+	}
 	p.mu.Unlock()
 	p.done = make(chan struct{})
 	go func() {
