@@ -264,9 +264,21 @@ func (m *Module) provideMessages(ctx context.Context, c index.Caller, req Reques
 }
 
 // templateAt reads a template at a version and whether this region may
-// make plans from it.
+// make plans from it. A template this replica does not hold yet is read
+// again through the leader: one just written through another node, or
+// through this one before its replica applied it, is found.
 func (m *Module) templateAt(ctx context.Context, id string, version int, typ string) (t catalog.Template, usable bool, err error) {
-	_, err = m.d.Replica.Read(ctx, consensus.Local, func(rd consensus.Reader) error {
+	t, usable, err = m.readTemplateAt(ctx, consensus.Local, id, version)
+	if errors.Is(err, httpapi.ErrNotFound) {
+		t, usable, err = m.readTemplateAt(ctx, consensus.Strong, id, version)
+	}
+	return t, usable && t.Active && t.Type == typ, err
+}
+
+// readTemplateAt reads a template at a version, and whether this region may
+// make plans from it, at a consistency.
+func (m *Module) readTemplateAt(ctx context.Context, cons consensus.Consistency, id string, version int) (t catalog.Template, usable bool, err error) {
+	_, err = m.d.Replica.Read(ctx, cons, func(rd consensus.Reader) error {
 		var ok bool
 		var err error
 		if t, ok, err = catalog.GetTemplate(rd, id, version); err != nil {
@@ -283,7 +295,7 @@ func (m *Module) templateAt(ctx context.Context, id string, version int, typ str
 		usable = usable && latest.Active
 		return err
 	})
-	return t, usable && t.Active && t.Type == typ, err
+	return t, usable, err
 }
 
 func (m *Module) providePlan(ctx context.Context, c index.Caller, req Request) (Response, error) {
