@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"time"
 
@@ -19,20 +21,43 @@ import (
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/node/httpapi"
 	"github.com/fsenet/fsenet/repository/store"
+	"github.com/fsenet/fsenet/telemed"
 )
 
-// A region's backup is a directory of three files: the replicated state
-// (as /v1/snapshot streams it), the region's document store (badger's
-// backup format) and a manifest naming both with their checksums. The
-// node streams it as multipart/mixed, one part per file in this order,
-// the manifest last (its checksums are known only then); fsectl backup
-// save writes the parts into the directory, fsenode restore reads it.
+// A region's backup is a directory of files: the replicated state (as
+// /v1/snapshot streams it), the region's document store, the region's
+// other stores (the telemedicine schedule and telemonitoring; badger's
+// backup format, all of them) and a manifest naming each with its
+// checksum. The node streams it as multipart/mixed, one part per file in
+// this order (the other stores by name), the manifest last (its
+// checksums are known only then); fsectl backup save writes the parts
+// into the directory, fsenode restore reads it. Format 1 had no other
+// stores.
 const (
-	BackupFormat         = "fsenet-region-backup/1"
+	BackupFormat         = "fsenet-region-backup/2"
 	BackupStateFile      = "state.snap"
 	BackupRepositoryFile = "repository.badger"
 	BackupManifestFile   = "manifest.json"
 )
+
+// backupFormats are the formats a restore reads.
+var backupFormats = []string{"fsenet-region-backup/1", BackupFormat}
+
+// StoreDirs are the directories of the region's stores other than the
+// document store and the replicated state, by the name of their file in
+// a backup (relative paths in the configuration are under data_dir).
+func StoreDirs(cfg Config) map[string]string {
+	return map[string]string{
+		telemed.ScheduleBackupFile:   dataPath(cfg, "telemed"),
+		telemed.MonitoringBackupFile: dataPath(cfg, "telemonitoring"),
+	}
+}
+
+// storeBackup is a module's stores in a backup, by the name of their
+// file: each function writes a consistent copy of its whole store.
+type storeBackup interface {
+	BackupStores() map[string]func(io.Writer) error
+}
 
 // BackupManifest describes a region's backup.
 type BackupManifest struct {
@@ -143,6 +168,16 @@ func (n *Node) handleBackup(w http.ResponseWriter, r *http.Request) {
 		man.Repository, err = b.Write(w)
 		return err
 	})
+	// The other stores as they are now: what they hold refers to the
+	// replicated state (services, patients) without being held with it.
+	for _, m := range n.modules {
+		if sb, ok := m.(storeBackup); ok {
+			stores := sb.BackupStores()
+			for _, name := range slices.Sorted(maps.Keys(stores)) {
+				write(name, stores[name])
+			}
+		}
+	}
 	mb, err := json.MarshalIndent(man, "", "  ")
 	if err != nil {
 		fail(BackupManifestFile, err)
@@ -223,8 +258,13 @@ func ReadBackupManifest(b []byte) (BackupManifest, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return m, fmt.Errorf("%w: manifest: %v", ErrBadBackup, err)
 	}
-	if m.Format != BackupFormat {
-		return m, fmt.Errorf("%w: manifest format %q, want %q", ErrBadBackup, m.Format, BackupFormat)
+	if !slices.Contains(backupFormats, m.Format) {
+		return m, fmt.Errorf("%w: manifest format %q, want one of %q", ErrBadBackup, m.Format, backupFormats)
+	}
+	for name := range m.Files {
+		if _, ok := StoreDirs(Config{})[name]; !ok && name != BackupStateFile && name != BackupRepositoryFile {
+			return m, fmt.Errorf("%w: the manifest names %q, which is no file of a backup", ErrBadBackup, name)
+		}
 	}
 	for _, f := range []string{BackupStateFile, BackupRepositoryFile} {
 		if fi, ok := m.Files[f]; !ok || len(fi.SHA256) != 64 {

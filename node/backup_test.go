@@ -10,6 +10,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/consensus/consensustest"
 	"github.com/fsenet/fsenet/federation"
+	"github.com/fsenet/fsenet/telemed"
 )
 
 // A region's backup is for the region's own operator: three parts, the
@@ -77,14 +79,17 @@ func TestBackupEndpoints(t *testing.T) {
 		parts[p.FileName()] = b
 		order = append(order, p.FileName())
 	}
-	if strings.Join(order, ",") != BackupStateFile+","+BackupRepositoryFile+","+BackupManifestFile {
-		t.Fatalf("parts %v", order)
+	if want := []string{BackupStateFile, BackupRepositoryFile, telemed.MonitoringBackupFile, telemed.ScheduleBackupFile, BackupManifestFile}; !slices.Equal(order, want) {
+		t.Fatalf("parts %v, want %v", order, want)
 	}
 	man, err := ReadBackupManifest(parts[BackupManifestFile])
 	if err != nil || man.Region != "030" || man.Index == 0 {
 		t.Fatalf("manifest %+v: %v", man, err)
 	}
-	for _, name := range []string{BackupStateFile, BackupRepositoryFile} {
+	if len(man.Files) != len(order)-1 {
+		t.Fatalf("the manifest names %d files; %d were sent", len(man.Files), len(order)-1)
+	}
+	for _, name := range order[:len(order)-1] {
 		sum := sha256.Sum256(parts[name])
 		if got := man.Files[name]; got.SHA256 != hex.EncodeToString(sum[:]) || got.Bytes != int64(len(parts[name])) {
 			t.Fatalf("%s: manifest says %+v, received %d bytes", name, got, len(parts[name]))
@@ -99,8 +104,18 @@ func TestBackupEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadBackupManifest([]byte(`{"format":"something else"}`)); !errors.Is(err, ErrBadBackup) {
-		t.Fatalf("a foreign manifest: %v", err)
+	for _, bad := range []string{
+		`{"format":"something else"}`,
+		`{"format":"fsenet-region-backup/2","files":{"state.snap":{"sha256":"` + strings.Repeat("0", 64) + `"}}}`,
+		`{"format":"fsenet-region-backup/2","files":{"state.snap":{"sha256":"` + strings.Repeat("0", 64) + `"},"repository.badger":{"sha256":"` + strings.Repeat("0", 64) + `"},"../x":{}}}`,
+	} {
+		if _, err := ReadBackupManifest([]byte(bad)); !errors.Is(err, ErrBadBackup) {
+			t.Fatalf("manifest %s: %v", bad, err)
+		}
+	}
+	older := `{"format":"fsenet-region-backup/1","files":{"state.snap":{"sha256":"` + strings.Repeat("0", 64) + `"},"repository.badger":{"sha256":"` + strings.Repeat("0", 64) + `"}}}`
+	if _, err := ReadBackupManifest([]byte(older)); err != nil {
+		t.Fatalf("a backup of format 1 (no other stores): %v", err)
 	}
 
 	c, b := do(t, "GET", base+"/v1/backup/check", op, "", "")

@@ -82,11 +82,15 @@ func (n *Node) trustListPath() string {
 	return n.path(n.cfg.Repository.TrustList)
 }
 
-func (n *Node) path(p string) string {
+func (n *Node) path(p string) string { return dataPath(n.cfg, p) }
+
+// dataPath is p as the node resolves a configured path: a relative one
+// is under data_dir.
+func dataPath(cfg Config, p string) string {
 	if p == "" || filepath.IsAbs(p) {
 		return p
 	}
-	return filepath.Join(n.cfg.DataDir, p)
+	return filepath.Join(cfg.DataDir, p)
 }
 
 // Start brings the parts up in order: trust material (checked before
@@ -261,8 +265,9 @@ func (n *Node) buildModules() error {
 	if err != nil {
 		return fmt.Errorf("telemed: %w", err)
 	}
-	tm, err := telemed.New(telemed.Config{Region: n.cfg.Region, PublicURL: n.cfg.HTTP.PublicURL, Dir: n.path("telemed"),
-		MonitorDir: n.path("telemonitoring"), EscalateAfter: time.Duration(n.cfg.Telemed.EscalateAfter)},
+	stores := StoreDirs(n.cfg)
+	tm, err := telemed.New(telemed.Config{Region: n.cfg.Region, PublicURL: n.cfg.HTTP.PublicURL, Dir: stores[telemed.ScheduleBackupFile],
+		MonitorDir: stores[telemed.MonitoringBackupFile], EscalateAfter: time.Duration(n.cfg.Telemed.EscalateAfter)},
 		telemed.Deps{Replica: n.cons, Caller: callerOf, Verify: n.tokens.Verify, Audit: idx, Host: n.host, RegionPeer: n.members.RegionPeer,
 			SignKey: signKey, KeyID: n.trust.peer.String(), Log: n.log.With("component", "telemed")})
 	if err != nil {

@@ -148,6 +148,26 @@ func New(cfg Config, d Deps) (*Module, error) {
 // Name implements module.Module.
 func (m *Module) Name() string { return "telemed" }
 
+// The files of the module's stores in a region's backup.
+const (
+	ScheduleBackupFile   = "telemed-schedule.badger"
+	MonitoringBackupFile = "telemed-monitoring.badger"
+)
+
+// BackupStores are the module's stores in a region's backup, by the name
+// of their file: each writes a consistent copy of its whole store. A
+// store this node does not keep is not listed.
+func (m *Module) BackupStores() map[string]func(io.Writer) error {
+	out := map[string]func(io.Writer) error{}
+	if m.store != nil {
+		out[ScheduleBackupFile] = m.store.Backup
+	}
+	if m.monitor != nil {
+		out[MonitoringBackupFile] = m.monitor.Backup
+	}
+	return out
+}
+
 // Register declares the catalogue's commands and routes.
 func (m *Module) Register(r *module.Registrar) error {
 	if err := m.catalog.Register(r.Commands); err != nil {

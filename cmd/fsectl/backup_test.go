@@ -5,11 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -17,18 +19,25 @@ import (
 // backupParts are a backup's files as a node sends them.
 type backupParts struct {
 	state, repo []byte
+	stores      map[string][]byte // the region's other stores, sent by name after the documents
 	manifest    map[string]any
+	extra       string // a part sent before the manifest that no backup has
+}
+
+func backupFile(b []byte) map[string]any {
+	h := sha256.Sum256(b)
+	return map[string]any{"sha256": hex.EncodeToString(h[:]), "bytes": len(b)}
 }
 
 func newBackupParts() backupParts {
-	p := backupParts{state: snapshotData(), repo: bytes.Repeat([]byte("document store "), 100_000)}
-	file := func(b []byte) map[string]any {
-		h := sha256.Sum256(b)
-		return map[string]any{"sha256": hex.EncodeToString(h[:]), "bytes": len(b)}
+	p := backupParts{state: snapshotData(), repo: bytes.Repeat([]byte("document store "), 100_000),
+		stores: map[string][]byte{"telemed-schedule.badger": bytes.Repeat([]byte("schedule "), 1000)}}
+	files := map[string]any{"state.snap": backupFile(p.state), "repository.badger": backupFile(p.repo)}
+	for name, b := range p.stores {
+		files[name] = backupFile(b)
 	}
-	p.manifest = map[string]any{"format": "fsenet-region-backup/1", "region": "150", "index": 42,
-		"files":      map[string]any{"state.snap": file(p.state), "repository.badger": file(p.repo)},
-		"repository": map[string]any{"documents": 200, "contents": 199, "outbox": 1}}
+	p.manifest = map[string]any{"format": "fsenet-region-backup/2", "region": "150", "index": 42,
+		"files": files, "repository": map[string]any{"documents": 200, "contents": 199, "outbox": 1}}
 	return p
 }
 
@@ -44,10 +53,18 @@ func serveBackup(t *testing.T, p backupParts, cut string) *fakeNode {
 		w.Header().Set("Content-Type", "multipart/mixed; boundary="+mw.Boundary())
 		w.WriteHeader(http.StatusOK)
 		man, _ := json.Marshal(p.manifest)
-		for _, part := range []struct {
+		type part struct {
 			name string
 			b    []byte
-		}{{"state.snap", p.state}, {"repository.badger", p.repo}, {"manifest.json", man}} {
+		}
+		parts := []part{{"state.snap", p.state}, {"repository.badger", p.repo}}
+		for _, name := range slices.Sorted(maps.Keys(p.stores)) {
+			parts = append(parts, part{name, p.stores[name]})
+		}
+		if p.extra != "" {
+			parts = append(parts, part{p.extra, []byte("x")})
+		}
+		for _, part := range append(parts, part{"manifest.json", man}) {
 			h := textproto.MIMEHeader{}
 			h.Set("Content-Disposition", `attachment; filename="`+part.name+`"`)
 			pw, _ := mw.CreatePart(h)
@@ -71,7 +88,7 @@ func TestBackupSave(t *testing.T) {
 		if r.code != 0 {
 			t.Fatal(r)
 		}
-		for name, want := range map[string][]byte{"state.snap": good.state, "repository.badger": good.repo} {
+		for name, want := range map[string][]byte{"state.snap": good.state, "repository.badger": good.repo, "telemed-schedule.badger": good.stores["telemed-schedule.badger"]} {
 			got, err := os.ReadFile(filepath.Join(dir, name))
 			if err != nil || !bytes.Equal(got, want) {
 				t.Fatalf("%s: %d bytes (%v), want the %d sent", name, len(got), err, len(want))
@@ -86,7 +103,8 @@ func TestBackupSave(t *testing.T) {
 		if names := dirNames(t, parent); len(names) != 1 {
 			t.Fatalf("left beside the backup: %v", names)
 		}
-		if !strings.Contains(r.stdout, "wrote the backup of region 150 at index 42 to "+dir) || !strings.Contains(r.stdout, "200 documents") {
+		if !strings.Contains(r.stdout, "wrote the backup of region 150 at index 42 to "+dir) || !strings.Contains(r.stdout, "200 documents") ||
+			!strings.Contains(r.stdout, ", telemed-schedule.badger (9000 bytes)\n") {
 			t.Fatalf("stdout %q", r.stdout)
 		}
 		// Again: refused without --force, replaced with it.
@@ -104,6 +122,16 @@ func TestBackupSave(t *testing.T) {
 	corrupt := newBackupParts()
 	corrupt.repo = append([]byte(nil), good.repo...)
 	corrupt.repo[1000] ^= 1
+	corruptStore := newBackupParts()
+	corruptStore.stores["telemed-schedule.badger"] = []byte("another schedule")
+	unlisted := newBackupParts()
+	unlisted.stores["telemed-monitoring.badger"] = []byte("monitoring")
+	missing := newBackupParts()
+	delete(missing.stores, "telemed-schedule.badger")
+	stranger := newBackupParts()
+	stranger.extra = "../../etc/passwd"
+	older := newBackupParts()
+	older.manifest["format"] = "fsenet-region-backup/1"
 	for _, tc := range []struct {
 		name  string
 		parts backupParts
@@ -113,6 +141,11 @@ func TestBackupSave(t *testing.T) {
 		{"node dies in the documents", good, "repository.badger", "the backup stream"},
 		{"node dies before the manifest", good, "state.snap", "the backup stream"},
 		{"a part that is not what the manifest says", corrupt, "", "repository.badger: received"},
+		{"a store that is not what the manifest says", corruptStore, "", "telemed-schedule.badger: received"},
+		{"a store the manifest does not name", unlisted, "", "telemed-monitoring.badger: received"},
+		{"a store the manifest names, not sent", missing, "", `the manifest names "telemed-schedule.badger"`},
+		{"a part no backup has", stranger, "", `unexpected part "passwd"`},
+		{"another format", older, "", "not a fsenet-region-backup/2 manifest"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			node := serveBackup(t, tc.parts, tc.cut)
@@ -120,7 +153,7 @@ func TestBackupSave(t *testing.T) {
 			dir := filepath.Join(parent, "150-backup")
 			r := fsectl(t, node.env(), "backup", "save", dir)
 			if r.code != 1 || !strings.Contains(r.stderr, tc.says) || !strings.Contains(r.stderr, dir+" not written") {
-				t.Fatalf("want exit 1 saying %q and %s not written, got %v", tc.says, dir, r)
+				t.Fatalf("want exit 1 saying %q and %s not written, got %v: %s", tc.says, dir, r, r.stderr)
 			}
 			if names := dirNames(t, parent); len(names) != 0 {
 				t.Fatalf("left behind: %v", names)

@@ -172,11 +172,16 @@ func (t *readTracker) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// The files of a region backup (node.Backup*File), in the order the node
-// streams them.
-var backupFiles = []string{"state.snap", "repository.badger", "manifest.json"}
+// The files of a region backup (node.Backup*File and node.StoreDirs),
+// in the order the node streams them: the state, the documents, the
+// region's other stores (each there when the node keeps it), the
+// manifest.
+var backupFiles = []string{"state.snap", "repository.badger", "telemed-monitoring.badger", "telemed-schedule.badger", "manifest.json"}
 
-const backupFormat = "fsenet-region-backup/1"
+// backupOptional are the files a backup may lack.
+var backupOptional = map[string]bool{"telemed-monitoring.badger": true, "telemed-schedule.badger": true}
+
+const backupFormat = "fsenet-region-backup/2"
 
 // backupManifest is what fsectl reads of a backup's manifest.
 type backupManifest struct {
@@ -210,9 +215,15 @@ func backupSaveCmd(ctx context.Context, a *app, args []string) error {
 		}
 		return printJSON(a.stdout, out)
 	}
-	fmt.Fprintf(a.stdout, "wrote the backup of region %s at index %d to %s: the state (%d bytes) and %d documents, %d contents, %d in the outbox (%d bytes)\n",
+	fmt.Fprintf(a.stdout, "wrote the backup of region %s at index %d to %s: the state (%d bytes) and %d documents, %d contents, %d in the outbox (%d bytes)",
 		clean(man.Region), man.Index, dir, man.Files["state.snap"].Bytes, man.Repository.Documents, man.Repository.Contents,
 		man.Repository.Outbox, man.Files["repository.badger"].Bytes)
+	for _, name := range backupFiles[2 : len(backupFiles)-1] {
+		if f, ok := man.Files[name]; ok {
+			fmt.Fprintf(a.stdout, ", %s (%d bytes)", name, f.Bytes)
+		}
+	}
+	fmt.Fprintln(a.stdout)
 	return nil
 }
 
@@ -273,6 +284,7 @@ func (c *client) saveBackup(ctx context.Context, dir string, force bool) (*backu
 	}
 	received := map[string]got{}
 	var manifestRaw []byte
+	next := 0 // the first of backupFiles the next part may be
 	for i := 0; ; i++ {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -282,9 +294,13 @@ func (c *client) saveBackup(ctx context.Context, dir string, force bool) (*backu
 			return nil, fail(fmt.Sprintf("the backup stream broke after %d parts", i), err)
 		}
 		name := part.FileName()
-		if i >= len(backupFiles) || name != backupFiles[i] {
+		for next < len(backupFiles) && backupFiles[next] != name && backupOptional[backupFiles[next]] {
+			next++
+		}
+		if next >= len(backupFiles) || name != backupFiles[next] {
 			return nil, fail(fmt.Sprintf("unexpected part %q in the backup", clean(name)), nil)
 		}
+		next++
 		f, err := os.OpenFile(filepath.Join(tmp, name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if err != nil {
 			return nil, err
@@ -314,15 +330,21 @@ func (c *client) saveBackup(ctx context.Context, dir string, force bool) (*backu
 		manifestRaw = mbuf.Bytes()
 	}
 	if _, ok := received["manifest.json"]; !ok {
-		return nil, fail(fmt.Sprintf("the backup stream ended after %d of its %d parts", len(received), len(backupFiles)), nil)
+		return nil, fail(fmt.Sprintf("the backup stream ended after %d parts, without its manifest", len(received)), nil)
 	}
 	var man backupManifest
 	if err := json.Unmarshal(manifestRaw, &man); err != nil || man.Format != backupFormat {
 		return nil, fail(fmt.Sprintf("the backup's manifest is not a %s manifest", backupFormat), err)
 	}
-	for _, name := range backupFiles[:2] {
-		want, r := man.Files[name], received[name]
-		if want.SHA256 != r.sha || want.Bytes != r.n {
+	// Every file received is the manifest's, and every file the manifest
+	// names was received.
+	for name := range man.Files {
+		if _, ok := received[name]; !ok {
+			return nil, fail(fmt.Sprintf("the manifest names %q, which the backup stream did not hold", clean(name)), nil)
+		}
+	}
+	for name, r := range received {
+		if want := man.Files[name]; name != "manifest.json" && (want.SHA256 != r.sha || want.Bytes != r.n) {
 			return nil, fail(fmt.Sprintf("%s: received %d bytes with SHA-256 %s, the manifest says %d bytes, %s", name, r.n, r.sha, want.Bytes, clean(want.SHA256)), nil)
 		}
 	}

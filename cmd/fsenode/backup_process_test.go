@@ -163,12 +163,41 @@ func TestProcessBackupRestore(t *testing.T) {
 		t.Fatalf("restoring the state alone should report 200 documents missing (exit 1):\n%s", out)
 	}
 
+	// The region's telemonitoring: a plan and three readings, kept in
+	// the region's own store, not in the replicated state.
+	tmOp := regionToken(t, cam, "--sub", operatorSub, "--role", "DSA", "--purpose", "SYSADMIN")
+	tmClin := regionToken(t, cam, "--sub", "BNCLCU75A01H501T", "--role", "AAS", "--purpose", "TREATMENT")
+	tmpl := []byte(`{"resourceType":"PlanDefinition","status":"active","title":"Scompenso cardiaco",` +
+		`"type":{"coding":[{"system":"urn:fsenet:telemedicina:tipo-servizio","code":"telemonitoraggio"}]},` +
+		`"action":[{"description":"Peso ogni mattina","code":[{"coding":[{"system":"urn:fsenet:telemedicina:professione","code":"infermiere"}]}],` +
+		`"timingTiming":{"repeat":{"count":90,"period":1,"periodUnit":"d"}}}]}`)
+	code, b := call(t, http.MethodPost, cam.url()+"/fhir/PlanDefinition", tmOp, "application/fhir+json", tmpl)
+	tid := idIn(t, code, b, http.StatusCreated)
+	code, b = call(t, http.MethodPost, cam.url()+"/fhir/CarePlan", tmClin, "application/fhir+json", monitoringPlan(tid, pt.CF))
+	idIn(t, code, b, http.StatusCreated)
+	weighed := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	if code, b := call(t, http.MethodPost, cam.url()+"/fhir/Observation", tmOp, "application/fhir+json",
+		weightBundle(pt.CF, weighed, 3, func(i int) float64 { return 70 + float64(i) })); code != http.StatusOK {
+		t.Fatalf("readings: %d %s", code, b)
+	}
+	readings := func() int {
+		code, b, err := callErr(http.MethodGet, cam.url()+"/fhir/Observation?category=telemonitoring&patient=Patient/CF-"+pt.CF+"&code=29463-7&date=ge"+weighed.Format(time.RFC3339), tmClin)
+		var bundle struct{ Entry []json.RawMessage }
+		if err != nil || code != http.StatusOK || json.Unmarshal(b, &bundle) != nil {
+			t.Fatalf("readings: %d %s %v", code, b, err)
+		}
+		return len(bundle.Entry)
+	}
+	if n := readings(); n != 3 {
+		t.Fatalf("%d readings before the backup, want 3", n)
+	}
+
 	// The region's backup: only its operator may take it.
 	backup := filepath.Join(base, "backup-150")
 	if out, code := ctl(t, cam.url(), auth, "backup", "save", backup); code != 1 || !strings.Contains(out, "403") {
 		t.Fatalf("the authority took a region's backup with its documents: exit %d\n%s", code, out)
 	}
-	out, code := ctl(t, cam.url(), operator, "backup", "save", backup)
+	out, code = ctl(t, cam.url(), operator, "backup", "save", backup)
 	if code != 0 || !strings.Contains(out, "200 documents") {
 		t.Fatalf("backup save: exit %d\n%s", code, out)
 	}
@@ -180,8 +209,9 @@ func TestProcessBackupRestore(t *testing.T) {
 			Bytes int64 `json:"bytes"`
 		} `json:"files"`
 	}
-	if b, err := os.ReadFile(filepath.Join(backup, "manifest.json")); err != nil || json.Unmarshal(b, &man) != nil || man.Region != "150" || man.Index == 0 {
-		t.Fatalf("manifest: %+v %v", man, err)
+	if b, err := os.ReadFile(filepath.Join(backup, "manifest.json")); err != nil || json.Unmarshal(b, &man) != nil || man.Region != "150" || man.Index == 0 ||
+		len(man.Files) != 4 || man.Files["telemed-monitoring.badger"].Bytes == 0 {
+		t.Fatalf("manifest: %+v %v (want the state, the documents and both telemedicine stores)", man, err)
 	}
 
 	// Published after the backup.
@@ -222,19 +252,21 @@ func TestProcessBackupRestore(t *testing.T) {
 	if err := os.CopyFS(altered, os.DirFS(backup)); err != nil {
 		t.Fatal(err)
 	}
-	repo := filepath.Join(altered, "repository.badger")
-	b, err := os.ReadFile(repo)
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"telemed-monitoring.badger", "repository.badger"} {
+		file := filepath.Join(altered, name)
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0x40
+		if err := os.WriteFile(file, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, ok := restoreRun("--config", filepath.Join(cam.dir, "region.toml"), altered); ok || !strings.Contains(out, name+" has") {
+			t.Fatalf("restore of a backup whose %s was altered:\n%s", name, out)
+		}
 	}
-	b[len(b)/2] ^= 0x40
-	if err := os.WriteFile(repo, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, ok := restoreRun("--config", filepath.Join(cam.dir, "region.toml"), altered); ok || !strings.Contains(out, "repository.badger has") {
-		t.Fatalf("restore of an altered backup:\n%s", out)
-	}
-	for _, sub := range []string{"consensus", "repository"} {
+	for _, sub := range []string{"consensus", "repository", "telemed", "telemonitoring"} {
 		if _, err := os.Stat(filepath.Join(cam.dir, sub)); err == nil {
 			t.Fatalf("a refused restore left %s behind", sub)
 		}
@@ -242,12 +274,16 @@ func TestProcessBackupRestore(t *testing.T) {
 
 	// Restored documents; the node rejoins the running federation.
 	out, ok = restoreRun("--config", filepath.Join(cam.dir, "region.toml"), "--documents-only", backup)
-	if !ok || !strings.Contains(out, "restored the documents of region 150") || !strings.Contains(out, "check: 200 index entries of region 150") {
+	if !ok || !strings.Contains(out, "restored the documents of region 150") || !strings.Contains(out, "check: 200 index entries of region 150") ||
+		!strings.Contains(out, "restored telemed-monitoring.badger into "+filepath.Join(cam.dir, "telemonitoring")) {
 		t.Fatalf("restore --documents-only:\n%s", out)
 	}
 	t.Log(strings.TrimSpace(out))
 	cam.start(t, "--p2p.join", lom.url()+","+pug.url())
 	waitFor(t, readyTimeout, "Campania ready again", cam.ready)
+	if n := readings(); n != 3 {
+		t.Fatalf("%d readings after the restore, want the 3 in the backup", n)
+	}
 
 	// The check names what was published after the backup; the producer
 	// sends those again, the same documents.

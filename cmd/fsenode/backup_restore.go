@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/fsenet/fsenet/consensus"
 	"github.com/fsenet/fsenet/index"
@@ -22,6 +24,7 @@ type restoreReport struct {
 	documentsOnly bool
 	backup        *node.BackupManifest // nil for a snapshot
 	repoDir       string
+	stores        []string // the other stores restored, as "file into dir"
 	check         store.CheckReport
 	checkIndex    uint64 // the index of the state the check read
 	noStore       bool   // the data directory holds no document store
@@ -70,6 +73,14 @@ func restoreBackup(cfg node.Config, dir string, documentsOnly bool, log *slog.Lo
 	if ents, err := os.ReadDir(rep.repoDir); err == nil && len(ents) > 0 {
 		return rep, fmt.Errorf("%w: %s holds a document store; restore into an empty data directory", store.ErrNotEmpty, rep.repoDir)
 	}
+	stores := node.StoreDirs(cfg)
+	for name := range man.Files {
+		if d, ok := stores[name]; ok {
+			if ents, err := os.ReadDir(d); err == nil && len(ents) > 0 {
+				return rep, fmt.Errorf("%w: %s holds a store; restore into an empty data directory", store.ErrNotEmpty, d)
+			}
+		}
+	}
 	statePath := filepath.Join(dir, node.BackupStateFile)
 	if !documentsOnly {
 		f, err := os.Open(statePath)
@@ -82,20 +93,29 @@ func restoreBackup(cfg node.Config, dir string, documentsOnly bool, log *slog.Lo
 			return rep, err
 		}
 	}
-	rf, err := os.Open(filepath.Join(dir, node.BackupRepositoryFile))
-	if err == nil {
-		err = store.Load(rep.repoDir, rf, log)
-		rf.Close()
-	}
-	if err != nil {
-		if !documentsOnly {
-			// Leave the data directory as it was: no state without its
-			// documents.
-			for _, sub := range []string{"wal", "snapshots"} {
-				os.RemoveAll(filepath.Join(cfg.DataDir, "consensus", sub))
-			}
+	loads := []struct{ file, dir string }{{node.BackupRepositoryFile, rep.repoDir}}
+	for _, name := range slices.Sorted(maps.Keys(man.Files)) {
+		if d, ok := stores[name]; ok {
+			loads = append(loads, struct{ file, dir string }{name, d})
 		}
-		return rep, fmt.Errorf("restore the documents: %w", err)
+	}
+	for i, l := range loads {
+		if err := loadStore(filepath.Join(dir, l.file), l.dir, log); err != nil {
+			// Leave the data directory as it was: no state without its
+			// documents, no store without the others.
+			for _, done := range loads[:i] {
+				os.RemoveAll(done.dir)
+			}
+			if !documentsOnly {
+				for _, sub := range []string{"wal", "snapshots"} {
+					os.RemoveAll(filepath.Join(cfg.DataDir, "consensus", sub))
+				}
+			}
+			return rep, fmt.Errorf("restore %s: %w", l.file, err)
+		}
+		if i > 0 {
+			rep.stores = append(rep.stores, l.file+" into "+l.dir)
+		}
 	}
 	f, err := os.Open(statePath)
 	if err != nil {
@@ -105,8 +125,18 @@ func restoreBackup(cfg node.Config, dir string, documentsOnly bool, log *slog.Lo
 	return rep, rep.runCheck(cfg, f, log)
 }
 
-// verifyBackup reads a backup directory's manifest and checks both files
-// against it.
+// loadStore loads a store's backup file into the empty directory dir.
+func loadStore(file, dir string, log *slog.Logger) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return store.Load(dir, f, log)
+}
+
+// verifyBackup reads a backup directory's manifest and checks every file
+// it names against it.
 func verifyBackup(dir string) (node.BackupManifest, error) {
 	b, err := os.ReadFile(filepath.Join(dir, node.BackupManifestFile))
 	if err != nil {
@@ -116,8 +146,7 @@ func verifyBackup(dir string) (node.BackupManifest, error) {
 	if err != nil {
 		return man, err
 	}
-	for _, name := range []string{node.BackupStateFile, node.BackupRepositoryFile} {
-		want := man.Files[name]
+	for name, want := range man.Files {
 		f, err := os.Open(filepath.Join(dir, name))
 		if err != nil {
 			return man, fmt.Errorf("%w: %v", node.ErrBadBackup, err)
@@ -187,6 +216,9 @@ func (rep restoreReport) print(w io.Writer, cfg node.Config, configPath string) 
 			b.Region, rep.repoDir, b.Repository.Documents, b.Repository.Contents, b.Repository.Outbox)
 	} else {
 		fmt.Fprintf(w, "a snapshot holds no documents: the documents of region %s are the ones already in %s\n", cfg.Region, rep.repoDir)
+	}
+	for _, s := range rep.stores {
+		fmt.Fprintf(w, "restored %s\n", s)
 	}
 	c := rep.check
 	switch {

@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"regexp"
 	"time"
@@ -124,6 +125,13 @@ func Open(dir, region string, log *slog.Logger) (*Store, error) {
 
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }
+
+// Backup writes a consistent copy of the whole store to w, in badger's
+// backup format (what a restore loads).
+func (s *Store) Backup(w io.Writer) error {
+	_, err := s.db.Backup(w, 0)
+	return err
+}
 
 var (
 	idRE        = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,79}$`)

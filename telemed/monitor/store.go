@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -143,6 +144,13 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	return &Store{db: db, seq: seq, log: log, now: time.Now}, nil
+}
+
+// Backup writes a consistent copy of the whole store to w, in badger's
+// backup format (what a restore loads).
+func (s *Store) Backup(w io.Writer) error {
+	_, err := s.db.Backup(w, 0)
+	return err
 }
 
 // Close closes the store.
