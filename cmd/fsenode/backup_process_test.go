@@ -167,11 +167,7 @@ func TestProcessBackupRestore(t *testing.T) {
 	// the region's own store, not in the replicated state.
 	tmOp := regionToken(t, cam, "--sub", operatorSub, "--role", "DSA", "--purpose", "SYSADMIN")
 	tmClin := regionToken(t, cam, "--sub", "BNCLCU75A01H501T", "--role", "AAS", "--purpose", "TREATMENT")
-	tmpl := []byte(`{"resourceType":"PlanDefinition","status":"active","title":"Scompenso cardiaco",` +
-		`"type":{"coding":[{"system":"urn:fsenet:telemedicina:tipo-servizio","code":"telemonitoraggio"}]},` +
-		`"action":[{"description":"Peso ogni mattina","code":[{"coding":[{"system":"urn:fsenet:telemedicina:professione","code":"infermiere"}]}],` +
-		`"timingTiming":{"repeat":{"count":90,"period":1,"periodUnit":"d"}}}]}`)
-	code, b := call(t, http.MethodPost, cam.url()+"/fhir/PlanDefinition", tmOp, "application/fhir+json", tmpl)
+	code, b := call(t, http.MethodPost, cam.url()+"/fhir/PlanDefinition", tmOp, "application/fhir+json", monitoringTemplate)
 	tid := idIn(t, code, b, http.StatusCreated)
 	code, b = call(t, http.MethodPost, cam.url()+"/fhir/CarePlan", tmClin, "application/fhir+json", monitoringPlan(tid, pt.CF))
 	idIn(t, code, b, http.StatusCreated)

@@ -90,11 +90,7 @@ func TestProcessTelemonitoringDocumentsAndEscalation(t *testing.T) {
 	first := regionToken(t, cam, "--sub", teamDoctor, "--role", "AAS", "--purpose", "TREATMENT")
 	second := regionToken(t, cam, "--sub", secondDoctor, "--role", "AAS", "--purpose", "TREATMENT")
 	reader := regionToken(t, pug, "--sub", "VRDLGU75C12H501Y", "--role", "AAS", "--purpose", "TREATMENT")
-	tmpl := []byte(`{"resourceType":"PlanDefinition","status":"active","title":"Scompenso cardiaco",` +
-		`"type":{"coding":[{"system":"urn:fsenet:telemedicina:tipo-servizio","code":"telemonitoraggio"}]},` +
-		`"action":[{"description":"Peso ogni mattina","code":[{"coding":[{"system":"urn:fsenet:telemedicina:professione","code":"infermiere"}]}],` +
-		`"timingTiming":{"repeat":{"count":90,"period":1,"periodUnit":"d"}}}]}`)
-	code, b := call(t, http.MethodPost, lom.url()+"/fhir/PlanDefinition", op, "application/fhir+json", tmpl)
+	code, b := call(t, http.MethodPost, lom.url()+"/fhir/PlanDefinition", op, "application/fhir+json", monitoringTemplate)
 	tid := idIn(t, code, b, http.StatusCreated)
 	plan := strings.Replace(string(monitoringPlan(tid, pt.CF)), `"value":"`+teamDoctor+`"}}}]`,
 		`"value":"`+teamDoctor+`"}}},{"member":{"identifier":{"system":"http://hl7.it/sid/codiceFiscale","value":"`+secondDoctor+`"}}}]`, 1)

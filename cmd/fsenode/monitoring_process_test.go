@@ -17,6 +17,15 @@ import (
 
 const teamDoctor = "DBRCRL70A41F205E"
 
+// monitoringTemplate is a telemonitoring plan template (PlanDefinition):
+// weight every morning for 90 days.
+var monitoringTemplate = []byte(`{"resourceType":"PlanDefinition","status":"active","title":"Scompenso cardiaco",` +
+	`"type":{"coding":[{"system":"urn:fsenet:telemedicina:tipo-servizio","code":"telemonitoraggio"}]},` +
+	`"action":[{"description":"Peso ogni mattina","code":[{"coding":[{"system":"urn:fsenet:telemedicina:professione","code":"infermiere"}]}],` +
+	`"timingTiming":{"repeat":{"count":90,"period":1,"periodUnit":"d"}}}]}`)
+
+// monitoringPlan is a telemonitoring CarePlan from template for the
+// patient cf, with a care team of teamDoctor in Campania.
 func monitoringPlan(template, cf string) []byte {
 	return []byte(`{"resourceType":"CarePlan","status":"active","intent":"plan",` +
 		`"category":[{"coding":[{"system":"http://hl7.it/fhir/telemonitoraggio/CodeSystem/csTipologiaPiano","code":"01"}]}],` +
@@ -58,11 +67,7 @@ func TestProcessTelemonitoring(t *testing.T) {
 	op := regionToken(t, lom, "--sub", operatorSub, "--role", "DSA", "--purpose", "SYSADMIN")
 	clinician := regionToken(t, lom, "--sub", "BNCLCU75A01H501T", "--role", "AAS", "--purpose", "TREATMENT")
 	team := regionToken(t, cam, "--sub", teamDoctor, "--role", "AAS", "--purpose", "TREATMENT")
-	tmpl := []byte(`{"resourceType":"PlanDefinition","status":"active","title":"Scompenso cardiaco",` +
-		`"type":{"coding":[{"system":"urn:fsenet:telemedicina:tipo-servizio","code":"telemonitoraggio"}]},` +
-		`"action":[{"description":"Peso ogni mattina","code":[{"coding":[{"system":"urn:fsenet:telemedicina:professione","code":"infermiere"}]}],` +
-		`"timingTiming":{"repeat":{"count":90,"period":1,"periodUnit":"d"}}}]}`)
-	code, b := call(t, http.MethodPost, lom.url()+"/fhir/PlanDefinition", op, "application/fhir+json", tmpl)
+	code, b := call(t, http.MethodPost, lom.url()+"/fhir/PlanDefinition", op, "application/fhir+json", monitoringTemplate)
 	tid := idIn(t, code, b, http.StatusCreated)
 	code, b = call(t, http.MethodPost, lom.url()+"/fhir/CarePlan", clinician, "application/fhir+json", monitoringPlan(tid, pt.CF))
 	idIn(t, code, b, http.StatusCreated)
