@@ -114,11 +114,15 @@ func (a *API) answer(ctx context.Context, c index.Caller, patient string, q Quer
 	err := a.d.Read(ctx, func(r index.Reader) error {
 		var found bool
 		var err error
-		if p, found, err = index.GetPatient(r, patient); err != nil || !found || !index.PatientAccess(c, p) {
+		// An identity merged into another is no patient of its own: its
+		// consent is frozen and its versions are the survivor's, judged
+		// as the survivor's.
+		if p, found, err = index.GetPatient(r, patient); err != nil || !found || p.MergedInto != "" || !index.PatientAccess(c, p) {
 			return err
 		}
+		ids := append([]string{p.ID}, p.Merged...)
 		allowed := map[string]bool{}
-		return a.d.Facts.PatientFacts(append([]string{p.ID}, p.Merged...), q.Type, func(sf store.StoredFact) error {
+		return a.d.Facts.PatientFacts(ids, q.Type, func(sf store.StoredFact) error {
 			if q.Doc != "" && q.Doc != sf.Doc || !q.Matches(&sf.Fact) {
 				return nil
 			}
@@ -129,7 +133,7 @@ func (a *API) answer(ctx context.Context, c index.Caller, patient string, q Quer
 					return err
 				}
 				acc := index.FactAccess(c, p, e)
-				ok = found && e.Custodian == a.d.Region && acc.Content
+				ok = found && e.Custodian == a.d.Region && slices.Contains(ids, e.Patient) && acc.Content
 				allowed[sf.Doc] = ok
 				if ok {
 					override = override || acc.Override
