@@ -136,9 +136,11 @@ func (a *API) Register(mux Routes) {
 }
 
 // bearerOf is the request's bearer token, to forward to the regions
-// asked on the caller's behalf.
+// asked on the caller's behalf, read as the node's authentication reads
+// it (spaces around the token are not part of it).
 func bearerOf(r *http.Request) (scheme, token string, ok bool) {
-	return strings.Cut(r.Header.Get("Authorization"), " ")
+	scheme, token, ok = strings.Cut(r.Header.Get("Authorization"), " ")
+	return scheme, strings.TrimSpace(token), ok
 }
 
 // resourceTypes are the FHIR resource types the API searches.

@@ -297,3 +297,15 @@ func TestSearchsetPages(t *testing.T) {
 		}
 	})
 }
+
+// The token forwarded to other regions is the one the node verified:
+// spaces around it are not part of it.
+func TestBearerOf(t *testing.T) {
+	for _, h := range []string{"Bearer abc.def.ghi", "Bearer  abc.def.ghi", "bearer abc.def.ghi ", "Bearer \tabc.def.ghi"} {
+		r := httptest.NewRequest(http.MethodGet, "/fhir/Observation", nil)
+		r.Header.Set("Authorization", h)
+		if _, tok, ok := bearerOf(r); !ok || tok != "abc.def.ghi" {
+			t.Errorf("%q: token %q (%v), want abc.def.ghi", h, tok, ok)
+		}
+	}
+}

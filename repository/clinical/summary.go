@@ -34,6 +34,12 @@ func active(f *facts.Fact) bool {
 	return !slices.Contains([]string{"inactive", "resolved", "remission", "completed", "stopped", "entered-in-error", "cancelled", "not-taken"}, f.Status)
 }
 
+// happened reports a result, vaccination or procedure that took place
+// and stands: not cancelled, not done or recorded in error.
+func happened(f *facts.Fact) bool {
+	return !slices.Contains([]string{"cancelled", "entered-in-error", "not-done"}, f.Status)
+}
+
 var sections = []section{
 	{"11450-4", "Problemi attivi", func(f *facts.Fact) bool { return f.Type == facts.Condition && active(f) }},
 	{"48765-2", "Allergie e intolleranze", func(f *facts.Fact) bool {
@@ -42,9 +48,11 @@ var sections = []section{
 	{"10160-0", "Terapie farmacologiche", func(f *facts.Fact) bool {
 		return (f.Type == facts.MedicationStatement || f.Type == facts.MedicationRequest) && active(f)
 	}},
-	{"30954-2", "Risultati recenti", func(f *facts.Fact) bool { return f.Type == facts.Observation || f.Type == facts.DiagnosticReport }},
-	{"11369-6", "Vaccinazioni", func(f *facts.Fact) bool { return f.Type == facts.Immunization }},
-	{"47519-4", "Procedure", func(f *facts.Fact) bool { return f.Type == facts.Procedure }},
+	{"30954-2", "Risultati recenti", func(f *facts.Fact) bool {
+		return (f.Type == facts.Observation || f.Type == facts.DiagnosticReport) && happened(f)
+	}},
+	{"11369-6", "Vaccinazioni", func(f *facts.Fact) bool { return f.Type == facts.Immunization && happened(f) }},
+	{"47519-4", "Procedure", func(f *facts.Fact) bool { return f.Type == facts.Procedure && happened(f) }},
 }
 
 // summary is GET /fhir/Patient/{id}/$summary: a document Bundle whose

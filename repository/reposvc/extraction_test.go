@@ -108,7 +108,7 @@ func TestExtractionWorkerRecordsEveryOutcome(t *testing.T) {
 		}
 	}
 	failures, err := s.ExtractionFailures(10)
-	if err != nil || len(failures) != 1 || failures[0].Doc != "d-bad" || failures[0].Reason == "" {
+	if err != nil || len(failures) != 1 || failures[0].Doc != "d-bad" || failures[0].Reason == "" || failures[0].Patient != "" {
 		t.Fatalf("failures %+v %v", failures, err)
 	}
 	// Every version is a document row; the ok one also its fact's row,

@@ -51,7 +51,7 @@ const (
 // Extracted records the extraction of one document version.
 type Extracted struct {
 	Doc     string    `json:"doc"`
-	Patient string    `json:"patient"`
+	Patient string    `json:"patient,omitempty"`
 	Outcome string    `json:"outcome"`
 	Reason  string    `json:"reason,omitempty"` // why it failed: never clinical content
 	Facts   int       `json:"facts"`
@@ -300,7 +300,8 @@ func (s *Store) PendingCount() (int, error) {
 }
 
 // ExtractionFailures returns up to max records of versions whose
-// extraction failed, in document order.
+// extraction failed, in document order, for the region's operators:
+// document and reason, without the patient or the keys written.
 func (s *Store) ExtractionFailures(max int) ([]Extracted, error) {
 	var out []Extracted
 	err := s.db.View(func(tx *badger.Txn) error {
@@ -312,7 +313,7 @@ func (s *Store) ExtractionFailures(max int) ([]Extracted, error) {
 				return err
 			}
 			if rec.Outcome == ExtractFailed {
-				rec.Keys = nil
+				rec.Patient, rec.Keys = "", nil
 				out = append(out, rec)
 			}
 		}
