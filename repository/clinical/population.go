@@ -35,7 +35,7 @@ const (
 	DefaultQuestionDeadline = 60 * time.Second
 )
 
-var popOptions = federation.RPCOptions{MaxRequest: maxQuestion + 16<<10, MaxResponse: 8 << 20, Timeout: 2 * DefaultQuestionDeadline}
+var popOptions = federation.RPCOptions{MaxRequest: maxQuestion + 16<<10, MaxResponse: population.MaxAnswerBytes, Timeout: 2 * DefaultQuestionDeadline}
 
 // Rows is the region's store of population rows.
 type Rows interface {
@@ -82,6 +82,8 @@ func (a *API) servePopulation(ctx context.Context, from peer.ID, b []byte) ([]by
 	switch {
 	case errors.Is(err, errForbidden):
 		return nil, &federation.RemoteError{Code: "forbidden", Message: err.Error()}
+	case errors.Is(err, population.ErrTooBroad):
+		return nil, &federation.RemoteError{Code: codeBadRequest, Message: err.Error()}
 	case err != nil:
 		a.d.Log.Warn("a population question could not be answered", "peer", from, "err", err)
 		return nil, &federation.RemoteError{Code: codeBusy, Message: "the question could not be answered or audited; retry"}
@@ -123,7 +125,7 @@ func (a *API) answerQuestion(ctx context.Context, c index.Caller, q population.Q
 		r.Region = a.d.Region
 		if q.Matches(*r) {
 			rows++
-			agg.Add(*r)
+			return agg.Add(*r)
 		}
 		return nil
 	})
@@ -131,6 +133,9 @@ func (a *API) answerQuestion(ctx context.Context, c index.Caller, q population.Q
 		return population.Answer{}, err
 	}
 	ans := agg.Result()
+	if b, err := json.Marshal(ans); err == nil && len(b) > population.MaxAnswerBytes {
+		return population.Answer{}, fmt.Errorf("%w: an answer of more than %d bytes; group by fewer attributes or ask a shorter window", population.ErrTooBroad, population.MaxAnswerBytes)
+	}
 	suppressed := 0
 	for _, cell := range ans.Cells {
 		if cell.Suppressed {

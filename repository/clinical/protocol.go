@@ -13,6 +13,7 @@ import (
 	"github.com/fsenet/fsenet/federation"
 	"github.com/fsenet/fsenet/index"
 	"github.com/fsenet/fsenet/repository/facts"
+	"github.com/fsenet/fsenet/repository/population"
 	"github.com/fsenet/fsenet/repository/store"
 )
 
@@ -228,6 +229,8 @@ func reason(err error) string {
 		return "it could not be reached"
 	case errors.Is(err, errMalformedAnswer):
 		return "its answer was malformed"
+	case errors.Is(err, population.ErrTooBroad):
+		return "it refused: " + err.Error()
 	}
 	return "it could not be asked"
 }

@@ -15,10 +15,13 @@ import (
 
 // Limits of an answer a requester accepts from a peer.
 const (
-	// MaxAnswerBytes bounds an encoded answer.
-	MaxAnswerBytes = 32 << 20
-	// MaxCells bounds the cells of one answer.
-	MaxCells = 1 << 18
+	// MaxAnswerBytes bounds an encoded answer: a region refuses a
+	// question whose answer would be larger, as too broad.
+	MaxAnswerBytes = 16 << 20
+	// MaxCells bounds the cells of one answer (and the memory a region
+	// spends on one): a region stops counting at the first group past it
+	// and refuses the question as too broad.
+	MaxCells = 1 << 16
 	// MaxGroupValueLen bounds one group value.
 	MaxGroupValueLen = 128
 )
@@ -95,10 +98,15 @@ func NewAggregator(q Question, minK int) (*Aggregator, error) {
 // K is the effective minimum cell size.
 func (a *Aggregator) K() int { return a.k }
 
-// Add counts the row if the question matches it.
-func (a *Aggregator) Add(r facts.Row) {
+// ErrTooBroad: a question whose answer would be too large to compute or
+// to send; a narrower one (fewer groups, a shorter window) is answered.
+var ErrTooBroad = errors.New("population: question too broad")
+
+// Add counts the row if the question matches it. Past MaxCells groups it
+// counts nothing more and returns ErrTooBroad.
+func (a *Aggregator) Add(r facts.Row) error {
 	if !a.q.Matches(r) {
-		return
+		return nil
 	}
 	var key groupKey
 	for i, g := range a.q.GroupBy {
@@ -106,6 +114,9 @@ func (a *Aggregator) Add(r facts.Row) {
 	}
 	c := a.cells[key]
 	if c == nil {
+		if len(a.cells) == MaxCells {
+			return fmt.Errorf("%w: more than %d groups; group by fewer attributes or ask a shorter window", ErrTooBroad, MaxCells)
+		}
 		c = &acc{}
 		if a.q.Measure == Histogram {
 			c.hist = make([]int64, len(a.q.Bounds)+1)
@@ -126,6 +137,7 @@ func (a *Aggregator) Add(r facts.Row) {
 		c.hist[b]++
 		c.bucketPids[b] = append(c.bucketPids[b], r.Patient)
 	}
+	return nil
 }
 
 func (a *Aggregator) groupValue(g Attribute, r facts.Row) string {
@@ -216,7 +228,9 @@ func Compute(q Question, minK int, rows []facts.Row) (Answer, error) {
 		return Answer{}, err
 	}
 	for _, r := range rows {
-		a.Add(r)
+		if err := a.Add(r); err != nil {
+			return Answer{}, err
+		}
 	}
 	return a.Result(), nil
 }

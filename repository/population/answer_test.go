@@ -3,6 +3,7 @@ package population
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -261,6 +262,20 @@ func TestNewAggregatorRefuses(t *testing.T) {
 				t.Fatalf("NewAggregator = %v, want ErrInvalid", err)
 			}
 		})
+	}
+}
+
+// A question with more groups than an answer may hold is refused as too
+// broad at the first group past the bound; one group fewer is answered.
+func TestTooBroad(t *testing.T) {
+	q := hba1c(Count, ByFacility)
+	rows := people(0, MaxCells+1, 1, func(r *facts.Row) { r.Facility = fmt.Sprintf("F%06d", r.Patient) })
+	if _, err := Compute(q, 0, rows); !errors.Is(err, ErrTooBroad) {
+		t.Fatalf("%d facilities: err %v, want ErrTooBroad", len(rows), err)
+	}
+	ans, err := Compute(q, 0, rows[:MaxCells])
+	if err != nil || len(ans.Cells) != MaxCells {
+		t.Fatalf("%d facilities: %d cells, err %v", MaxCells, len(ans.Cells), err)
 	}
 }
 
