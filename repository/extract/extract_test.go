@@ -369,7 +369,7 @@ func formatG(v float64) string {
 	return string(b)
 }
 
-var benchTypes = []string{"LAB", "LDO", "PSS", "RAD"}
+var benchTypes = []string{"LAB", "LDO", "PSS", "RAD", "VPS"}
 
 func BenchmarkExtract(b *testing.B) {
 	for _, name := range benchTypes {
@@ -387,7 +387,7 @@ func BenchmarkExtract(b *testing.B) {
 }
 
 func FuzzCDA(f *testing.F) {
-	for _, name := range []string{"LAB", "LDO", "PSS", "RAD", "RSA", "singola_VACC", "certificato_VACC"} {
+	for _, name := range []string{"LAB", "LDO", "PSS", "RAD", "RSA", "VPS", "singola_VACC", "certificato_VACC"} {
 		f.Add(national(f, name))
 	}
 	if doc, err := os.ReadFile("testdata/minimal-lab.xml"); err == nil {
