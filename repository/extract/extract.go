@@ -189,6 +189,10 @@ func subject(root *el) facts.Subject {
 type walker struct {
 	kind docKind
 	out  facts.Extraction
+	// when is the effectiveTime of the act whose parts are being read,
+	// for a part that gives none of its own (the VPS discharge's
+	// outcome); nil elsewhere.
+	when *el
 }
 
 func (w *walker) skip() { w.out.Skipped++ }
@@ -309,7 +313,10 @@ func (w *walker) act(e *el, sec string) {
 		return
 	}
 	if sec == secDischarge {
-		// The VPS discharge: its diagnosis and outcome are its parts.
+		// The VPS discharge: its diagnosis and outcome are its parts,
+		// at the discharge's time unless they give their own.
+		w.when = e.child("effectiveTime")
+		defer func() { w.when = nil }()
 		for _, r := range e.children("entryRelationship") {
 			if o := r.child("observation"); o != nil && r.attr("typeCode") == "COMP" {
 				w.observationEntry(o, sec)
@@ -469,7 +476,11 @@ func (w *walker) observation(e *el, sec, category string) {
 	}
 	o.Status = observationStatus(st, has)
 	f.Status = o.Status
-	f.Effective, f.End = times(e.child("effectiveTime"))
+	t := e.child("effectiveTime")
+	if t == nil {
+		t = w.when
+	}
+	f.Effective, f.End = times(t)
 	setTime(f.Effective, f.End, &o.EffectiveDateTime, &o.EffectivePeriod)
 	for _, ic := range e.children("interpretationCode") {
 		if cs := codings(ic); len(cs) > 0 {

@@ -109,8 +109,8 @@ func TestSyntheticDocuments(t *testing.T) {
 			{Type: facts.Observation, System: loinc, Code: "8480-6", Value: 100, Unit: "mm[Hg]", Effective: "2026-11-01T09:45:00+01:00"},
 			{Type: facts.Observation, System: loinc, Code: "59408-5", Value: 93, Unit: "%"},
 			{Type: facts.MedicationStatement, System: atc, Code: "B01AC06", Status: "completed"},
-			{Type: facts.Condition, System: icd9, Code: "410.11", Effective: "2026-11-01T10:30:00+01:00"}, // the discharge diagnosis
-			{Type: facts.Observation, System: loinc, Code: "11302-7", ValueCode: "4"},                     // the outcome
+			{Type: facts.Condition, System: icd9, Code: "410.11", Effective: "2026-11-01T10:30:00+01:00"},                     // the discharge diagnosis
+			{Type: facts.Observation, System: loinc, Code: "11302-7", ValueCode: "4", Effective: "2026-11-01T10:45:00+01:00"}, // the outcome, at the discharge
 		}},
 		{"singola_VACC", []want{
 			{Type: facts.Immunization, System: aic, Code: "900000076", Status: "completed", Effective: "2026-11-01T10:30:00+01:00"},
