@@ -102,7 +102,7 @@ func (p *proc) start(t testing.TB, extra ...string) {
 		p.tailed = true
 		t.Cleanup(func() {
 			if t.Failed() {
-				t.Logf("the end of region %s's log:\n%s", p.code, logTail(filepath.Join(p.dir, "node.log"), 6000))
+				t.Logf("region %s's log: its last warnings and errors, then its end:\n%s", p.code, logDigest(filepath.Join(p.dir, "node.log")))
 			}
 		})
 	}
@@ -168,6 +168,23 @@ func logTail(path string, n int64) string {
 		return err.Error()
 	}
 	return string(b[max(0, int64(len(b))-n):])
+}
+
+// logDigest is what a failed test shows of a region's log: its last 30
+// lines at WARN or ERROR, then its last 3,000 bytes.
+func logDigest(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	var bad []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, `"level":"WARN"`) || strings.Contains(l, `"level":"ERROR"`) {
+			bad = append(bad, l)
+		}
+	}
+	bad = bad[max(0, len(bad)-30):]
+	return strings.Join(bad, "\n") + "\n…\n" + string(b[max(0, len(b)-3000):])
 }
 
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
