@@ -28,10 +28,13 @@ const protocolVersion = 1
 const (
 	maxRequest = 64 << 10
 	maxAnswer  = 16 << 20
-	// maxFacts bounds the facts one region answers one search with; an
-	// answer cut there says so (Truncated) and the asking node names the
-	// region in its answer.
+	// maxFacts bounds the facts one region answers one search with: the
+	// newest ones. An answer cut there says so (Truncated) and the asking
+	// node names the region in its answer.
 	maxFacts = 5000
+	// maxScanned bounds the facts a region reads to choose the newest
+	// maxFacts; past it the answer holds the newest of those read.
+	maxScanned = 4 * maxFacts
 )
 
 // request asks a region for a patient's facts.
@@ -102,13 +105,13 @@ func decodeRequest(b []byte) (request, error) {
 
 // answer is the custodian's side of a search: the facts of the patient
 // (and the identities merged into it) that the caller may have by the
-// policy on this node's replica, audited before they are answered. A
-// patient the caller may not see is answered as one without facts.
+// policy on this node's replica, the newest maxFacts of them, audited
+// before they are answered. A patient the caller may not see is answered
+// as one without facts.
 func (a *API) answer(ctx context.Context, c index.Caller, patient string, q Query) (answer, error) {
 	ans := answer{Facts: []wireFact{}}
 	var p index.Patient
-	override := false
-	var docs []string
+	overrides := map[string]bool{} // the versions allowed, and whether by an override
 	// One view of the replica judges the patient and every version: the
 	// consent and the versions' states the caller is judged on are of one
 	// moment.
@@ -137,13 +140,12 @@ func (a *API) answer(ctx context.Context, c index.Caller, patient string, q Quer
 				ok = found && e.Custodian == a.d.Region && slices.Contains(ids, e.Patient) && acc.Content
 				allowed[sf.Doc] = ok
 				if ok {
-					override = override || acc.Override
-					docs = append(docs, sf.Doc)
+					overrides[sf.Doc] = acc.Override
 				}
 			}
 			switch {
 			case !ok:
-			case len(ans.Facts) == maxFacts:
+			case len(ans.Facts) == maxScanned:
 				ans.Truncated = true
 				return errStop
 			default:
@@ -158,7 +160,40 @@ func (a *API) answer(ctx context.Context, c index.Caller, patient string, q Quer
 	if err != nil || len(ans.Facts) == 0 {
 		return ans, err
 	}
+	if len(ans.Facts) > maxFacts {
+		ans.Facts, ans.Truncated = newest(ans.Facts, maxFacts), true
+	}
+	// Only the versions whose facts are answered are audited as read.
+	var docs []string
+	answered := map[string]bool{}
+	override := false
+	for _, f := range ans.Facts {
+		if !answered[f.Doc] {
+			answered[f.Doc] = true
+			docs = append(docs, f.Doc)
+			override = override || overrides[f.Doc]
+		}
+	}
 	return ans, a.audit(ctx, c, p.ID, auditWhat(q)+".custodian", docs, override)
+}
+
+// newest is the n facts of fs that hold latest (a fact without a date
+// last), in the order they came.
+func newest(fs []wireFact, n int) []wireFact {
+	order := make([]int, len(fs))
+	start := make([]time.Time, len(fs))
+	for i := range fs {
+		order[i] = i
+		start[i], _, _ = factRange(&fs[i].Fact)
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return start[y].Compare(start[x]) })
+	keep := order[:n]
+	slices.Sort(keep)
+	out := make([]wireFact, 0, n)
+	for _, i := range keep {
+		out = append(out, fs[i])
+	}
+	return out
 }
 
 // errStop ends a walk early.

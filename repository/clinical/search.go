@@ -167,7 +167,7 @@ func (a *API) askRegions(r *http.Request, c index.Caller, entries map[string]ind
 				return
 			}
 			if ans.Truncated {
-				g.failed = append(g.failed, regionFailure{region, fmt.Sprintf("it answered its first %d facts only: narrow the search", maxFacts)})
+				g.failed = append(g.failed, regionFailure{region, fmt.Sprintf("it answered its newest %d facts only: narrow the search", maxFacts)})
 			}
 			g.facts = append(g.facts, a.accept(region, entries, q, ans.Facts)...)
 		}()
