@@ -78,7 +78,7 @@ func (a *API) servePopulation(ctx context.Context, from peer.ID, b []byte) ([]by
 	if err != nil {
 		return nil, &federation.RemoteError{Code: codeUnauth, Message: "the caller's token is not valid here"}
 	}
-	ans, err := a.answerQuestion(ctx, c, q)
+	_, encoded, err := a.answerQuestion(ctx, c, q)
 	switch {
 	case errors.Is(err, errForbidden):
 		return nil, &federation.RemoteError{Code: "forbidden", Message: err.Error()}
@@ -88,15 +88,16 @@ func (a *API) servePopulation(ctx context.Context, from peer.ID, b []byte) ([]by
 		a.d.Log.Warn("a population question could not be answered", "peer", from, "err", err)
 		return nil, &federation.RemoteError{Code: codeBusy, Message: "the question could not be answered or audited; retry"}
 	}
-	return json.Marshal(ans)
+	return encoded, nil
 }
 
 // answerQuestion computes this region's answer to q over its own rows,
 // cells below k suppressed, and audits the question and its answer (by
-// their digests; the question's text goes to the log) before answering.
-func (a *API) answerQuestion(ctx context.Context, c index.Caller, q population.Question) (population.Answer, error) {
+// their digests; the question's text goes to the log) before answering;
+// it returns the answer and its JSON, which is what a peer is sent.
+func (a *API) answerQuestion(ctx context.Context, c index.Caller, q population.Question) (population.Answer, []byte, error) {
 	if index.Authorize(c, index.ActPopulationQuery, index.Target{Region: a.d.Region}) != index.Allow {
-		return population.Answer{}, errForbidden
+		return population.Answer{}, nil, errForbidden
 	}
 	// Questions read a region's whole window of rows: a few at a time,
 	// so that a burst of them cannot take the node's cores from its
@@ -105,12 +106,12 @@ func (a *API) answerQuestion(ctx context.Context, c index.Caller, q population.Q
 	case a.questions <- struct{}{}:
 		defer func() { <-a.questions }()
 	case <-ctx.Done():
-		return population.Answer{}, fmt.Errorf("%w: waiting for the questions being answered: %w", errBusy, ctx.Err())
+		return population.Answer{}, nil, fmt.Errorf("%w: waiting for the questions being answered: %w", errBusy, ctx.Err())
 	}
 	start := time.Now()
 	agg, err := population.NewAggregator(q, a.d.MinK)
 	if err != nil {
-		return population.Answer{}, err
+		return population.Answer{}, nil, err
 	}
 	from, to := q.Range()
 	rows := 0
@@ -130,11 +131,15 @@ func (a *API) answerQuestion(ctx context.Context, c index.Caller, q population.Q
 		return nil
 	})
 	if err != nil {
-		return population.Answer{}, err
+		return population.Answer{}, nil, err
 	}
 	ans := agg.Result()
-	if b, err := json.Marshal(ans); err == nil && len(b) > population.MaxAnswerBytes {
-		return population.Answer{}, fmt.Errorf("%w: an answer of more than %d bytes; group by fewer attributes or ask a shorter window", population.ErrTooBroad, population.MaxAnswerBytes)
+	encoded, err := json.Marshal(ans)
+	if err != nil {
+		return population.Answer{}, nil, err
+	}
+	if len(encoded) > population.MaxAnswerBytes {
+		return population.Answer{}, nil, fmt.Errorf("%w: an answer of more than %d bytes; group by fewer attributes or ask a shorter window", population.ErrTooBroad, population.MaxAnswerBytes)
 	}
 	suppressed := 0
 	for _, cell := range ans.Cells {
@@ -142,12 +147,12 @@ func (a *API) answerQuestion(ctx context.Context, c index.Caller, q population.Q
 			suppressed++
 		}
 	}
-	if err := a.d.Audit.Record(ctx, populationEvent(c, q, ans, len(ans.Cells), suppressed)); err != nil {
-		return population.Answer{}, err
+	if err := a.d.Audit.Record(ctx, populationEvent(c, q, encoded, len(ans.Cells), suppressed)); err != nil {
+		return population.Answer{}, nil, err
 	}
 	a.d.Log.Info("answered a population question", "question", q.String(), "key", q.Key(),
 		"rows", rows, "cells", len(ans.Cells), "suppressed", suppressed, "took", time.Since(start).Round(time.Millisecond).String())
-	return ans, nil
+	return ans, encoded, nil
 }
 
 // maxAuditedQuestion bounds the question text an audit record carries;
@@ -157,10 +162,9 @@ const maxAuditedQuestion = 2048
 
 // populationEvent is the audit record of a question and its answer: the
 // question (its canonical JSON, or its key when long), and the answer by
-// its digest, its number of cells and of suppressed cells.
-func populationEvent(c index.Caller, q population.Question, v any, cells, suppressed int) index.Event {
-	b, _ := json.Marshal(v)
-	sum := sha256.Sum256(b)
+// the digest of its JSON, its number of cells and of suppressed cells.
+func populationEvent(c index.Caller, q population.Question, answerJSON []byte, cells, suppressed int) index.Event {
+	sum := sha256.Sum256(answerJSON)
 	question := q.String()
 	if len(question) > maxAuditedQuestion {
 		question = "key " + q.Key()
@@ -212,7 +216,8 @@ func (a *API) query(w http.ResponseWriter, r *http.Request) {
 			suppressed++
 		}
 	}
-	if err := a.d.Audit.Record(r.Context(), populationEvent(c, q, res.Result, len(res.Result.Cells), suppressed)); err != nil {
+	merged, _ := json.Marshal(res.Result)
+	if err := a.d.Audit.Record(r.Context(), populationEvent(c, q, merged, len(res.Result.Cells), suppressed)); err != nil {
 		httpapi.FailProblem(w, r, httpapi.Wrap(httpapi.ErrUnavailable, "the question could not be audited, so no answer is given; retry", err))
 		return
 	}
@@ -235,7 +240,7 @@ func (a *API) askAll(ctx context.Context, c index.Caller, tok string, q populati
 			var ans population.Answer
 			var err error
 			if region == a.d.Region {
-				ans, err = a.answerQuestion(ctx, c, q)
+				ans, _, err = a.answerQuestion(ctx, c, q)
 			} else {
 				ans, err = a.askQuestion(ctx, region, tok, raw)
 			}
