@@ -261,8 +261,9 @@ func ReadBackupManifest(b []byte) (BackupManifest, error) {
 	if !slices.Contains(backupFormats, m.Format) {
 		return m, fmt.Errorf("%w: manifest format %q, want one of %q", ErrBadBackup, m.Format, backupFormats)
 	}
+	stores := StoreDirs(Config{})
 	for name := range m.Files {
-		if _, ok := StoreDirs(Config{})[name]; !ok && name != BackupStateFile && name != BackupRepositoryFile {
+		if _, ok := stores[name]; !ok && name != BackupStateFile && name != BackupRepositoryFile {
 			return m, fmt.Errorf("%w: the manifest names %q, which is no file of a backup", ErrBadBackup, name)
 		}
 	}
